@@ -1,0 +1,107 @@
+"""Settings shared by the ingest API, the CLI and the Dagster code location.
+
+Everything comes from environment variables with defaults; nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HISTORY_HOSTS: tuple[str, ...] = (
+    "hist.gex.bot",
+    "hist.gexbot.com",
+    "app.gexbot.com",
+    "nfagexbotresearch.blob.core.windows.net",
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def env_flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """Read a boolean flag (`1/true/yes/on`, case-insensitive) from `env`."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in _TRUE
+
+
+def env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """Read an integer from `env`, failing loudly with the variable's name when it is malformed."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def env_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Read a comma-separated list from `env` (empty items dropped); unset means `default`."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths and network settings of one gex-pipeline deployment."""
+
+    data_dir: Path
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8877
+    dagster_port: int = 3000
+    ingest_token: str | None = None
+    history_allowed_hosts: tuple[str, ...] = DEFAULT_HISTORY_HOSTS
+    history_allow_http: bool = False
+    history_allow_private: bool = False
+    dagster_home: Path = field(default=Path())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (see the README's settings table)."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("GEX_DATA_DIR") or "data").expanduser().resolve()
+        dagster_home = env.get("DAGSTER_HOME") or str(data_dir / "dagster_home")
+        return cls(
+            data_dir=data_dir,
+            ingest_host=env.get("GEX_INGEST_HOST") or "127.0.0.1",
+            ingest_port=env_int(env, "GEX_INGEST_PORT", 8877),
+            dagster_port=env_int(env, "GEX_DAGSTER_PORT", 3000),
+            ingest_token=env.get("GEX_INGEST_TOKEN") or None,
+            history_allowed_hosts=tuple(
+                h.lower() for h in env_list(env, "GEX_HISTORY_ALLOWED_HOSTS", DEFAULT_HISTORY_HOSTS)
+            ),
+            history_allow_http=env_flag(env, "GEX_HISTORY_ALLOW_HTTP"),
+            history_allow_private=env_flag(env, "GEX_HISTORY_ALLOW_PRIVATE"),
+            dagster_home=Path(dagster_home).expanduser().resolve(),
+        )
+
+    @property
+    def duckdb_path(self) -> Path:
+        """The DuckDB database file."""
+        return self.data_dir / "gex_data.db"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Root of the staging area written by the ingest API."""
+        return self.data_dir / "staging"
+
+    @property
+    def source_dir(self) -> Path:
+        """Root of downloaded historical day files (`source/gexbot/<TICKER>/<endpoint>/`)."""
+        return self.data_dir / "source" / "gexbot"
+
+    @property
+    def parquet_dir(self) -> Path:
+        """Root of exported Parquet files (`parquet/gexbot/<TICKER>/<endpoint>/`)."""
+        return self.data_dir / "parquet" / "gexbot"
+
+    @property
+    def backups_dir(self) -> Path:
+        """Pre-images of replaced partitions."""
+        return self.data_dir / "backups"

@@ -1,0 +1,1 @@
+"""The ingest API: validates payloads and lands them durably in the staging area."""
