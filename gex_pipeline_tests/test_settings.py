@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import pytest
+
+from gex_pipeline.lib.settings import DEFAULT_HISTORY_HOSTS, Settings
+
+
+def test_defaults_put_everything_under_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({})
+    assert settings.data_dir == tmp_path / "data"
+    assert settings.dagster_home == tmp_path / "data" / "dagster_home"
+    assert settings.duckdb_path == tmp_path / "data" / "gex_data.db"
+    assert (settings.ingest_host, settings.ingest_port, settings.dagster_port) == (
+        "127.0.0.1",
+        8877,
+        3000,
+    )
+    assert settings.ingest_token is None
+    assert settings.history_allowed_hosts == DEFAULT_HISTORY_HOSTS
+    assert not settings.history_allow_http
+    assert not settings.history_allow_private
+
+
+def test_environment_overrides_every_setting(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "GEX_DATA_DIR": str(tmp_path / "d"),
+            "DAGSTER_HOME": str(tmp_path / "home"),
+            "GEX_INGEST_HOST": "0.0.0.0",
+            "GEX_INGEST_PORT": "9000",
+            "GEX_DAGSTER_PORT": "3100",
+            "GEX_INGEST_TOKEN": "s3cret",
+            "GEX_HISTORY_ALLOWED_HOSTS": " Mirror.Example ,127.0.0.1:8080,,",
+            "GEX_HISTORY_ALLOW_HTTP": "true",
+            "GEX_HISTORY_ALLOW_PRIVATE": "1",
+        }
+    )
+    assert settings.data_dir == tmp_path / "d"
+    assert settings.dagster_home == tmp_path / "home"
+    assert settings.ingest_host == "0.0.0.0"
+    assert settings.ingest_port == 9000
+    assert settings.dagster_port == 3100
+    assert settings.ingest_token == "s3cret"
+    assert settings.history_allowed_hosts == ("mirror.example", "127.0.0.1:8080")
+    assert settings.history_allow_http
+    assert settings.history_allow_private
+
+
+def test_malformed_port_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="GEX_INGEST_PORT"):
+        Settings.from_env({"GEX_INGEST_PORT": "eighty"})
+
+
+def test_flags_are_off_unless_truthy() -> None:
+    settings = Settings.from_env({"GEX_HISTORY_ALLOW_HTTP": "0", "GEX_HISTORY_ALLOW_PRIVATE": "no"})
+    assert not settings.history_allow_http
+    assert not settings.history_allow_private
