@@ -1,0 +1,1 @@
+"""Dagster definitions by domain (`gex/`, `history/`, ...) plus shared partitions and resources."""

@@ -1,0 +1,90 @@
+"""Project resources: the DuckDB database, the staging area and the Parquet store.
+
+Paths default to `Settings.from_env()` (GEX_DATA_DIR), resolved when a step runs, not at import.
+Only assets in the `duckdb_writer` pool may call `DuckDBDatabase.connect()`; sensors never do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import dagster as dg
+from pydantic import Field
+
+from gex_pipeline.defs.settings import PipelineSettings
+from gex_pipeline.lib.db.connection import connect
+from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.settings import Settings
+from gex_pipeline.lib.staging import reader
+from gex_pipeline.lib.staging.layout import StreamDirs, stream_dirs
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+class DuckDBDatabase(dg.ConfigurableResource):
+    """The DuckDB file `gex_data.db`; `connect()` applies pending migrations and always closes."""
+
+    path: str | None = Field(
+        default=None, description="DuckDB file; default $GEX_DATA_DIR/gex_data.db"
+    )
+
+    def db_path(self) -> Path:
+        """The database file this resource opens."""
+        return Path(self.path) if self.path else Settings.from_env().duckdb_path
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection with the schema up to date, closed in `finally`."""
+        with connect(self.db_path()) as con:
+            migrate(con)
+            yield con
+
+
+class StagingArea(dg.ConfigurableResource):
+    """The staging area written by the ingest API (local directory; object storage later)."""
+
+    root: str | None = Field(default=None, description="staging dir; default $GEX_DATA_DIR/staging")
+    retention_days: int | None = Field(
+        default=None,
+        description="days processed segments are kept; default GEX_STAGING_RETENTION_DAYS",
+    )
+
+    def stream(self, stream: str) -> StreamDirs:
+        """Directories of one stream (`gex`, `uw`)."""
+        root = Path(self.root) if self.root else Settings.from_env().staging_dir
+        return stream_dirs(root, stream)
+
+    def list_sealed(
+        self, stream: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[reader.Segment]:
+        """Sealed segments above `after_seq`, oldest first."""
+        return reader.list_sealed(self.stream(stream), after_seq, limit)
+
+    def feeds(self, segment: reader.Segment) -> set[tuple[str, str]]:
+        """`(ticker, endpoint)` pairs present in a gex segment."""
+        return reader.segment_feeds(segment.path)
+
+    def mark_processed(self, stream: str, names: list[str]) -> int:
+        """Move committed segments to `processed/` (idempotent); return how many moved now."""
+        return reader.move_to_processed(self.stream(stream), names)
+
+    def purge_processed(self, stream: str) -> list[str]:
+        """Delete processed segments older than the retention; return their names."""
+        days = self.retention_days
+        if days is None:
+            days = PipelineSettings.from_env().staging_retention_days
+        return reader.purge_processed(self.stream(stream), days)
+
+
+class ParquetStore(dg.ConfigurableResource):
+    """Root of the exported Parquet files (`<root>/<TICKER>/<endpoint>/<YYYYMMDD>.strikes.parquet`)."""
+
+    root: str | None = Field(default=None, description="default $GEX_DATA_DIR/parquet/gexbot")
+
+    def root_dir(self) -> Path:
+        """The Parquet root directory."""
+        return Path(self.root) if self.root else Settings.from_env().parquet_dir

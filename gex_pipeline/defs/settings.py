@@ -1,0 +1,47 @@
+"""Pipeline settings read from the environment when definitions load or a step runs (never at import)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gex_pipeline.lib.settings import env_int
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Tuning of the live load and the Parquet export."""
+
+    live_sensor_interval_seconds: int = 15
+    live_max_segments_per_run: int = 5000
+    staging_retention_days: int = 7
+    export_sensor_interval_seconds: int = 60
+    export_quiet_seconds: int = 900
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
+        """Read `GEX_LIVE_SENSOR_INTERVAL_SECONDS`, `GEX_LIVE_MAX_SEGMENTS_PER_RUN`,
+        `GEX_STAGING_RETENTION_DAYS`, `GEX_EXPORT_SENSOR_INTERVAL_SECONDS`, `GEX_EXPORT_QUIET_SECONDS`."""
+        env = os.environ if env is None else env
+        settings = cls(
+            live_sensor_interval_seconds=env_int(env, "GEX_LIVE_SENSOR_INTERVAL_SECONDS", 15),
+            live_max_segments_per_run=env_int(env, "GEX_LIVE_MAX_SEGMENTS_PER_RUN", 5000),
+            staging_retention_days=env_int(env, "GEX_STAGING_RETENTION_DAYS", 7),
+            export_sensor_interval_seconds=env_int(env, "GEX_EXPORT_SENSOR_INTERVAL_SECONDS", 60),
+            export_quiet_seconds=env_int(env, "GEX_EXPORT_QUIET_SECONDS", 900),
+        )
+        for name, value in (
+            ("GEX_LIVE_SENSOR_INTERVAL_SECONDS", settings.live_sensor_interval_seconds),
+            ("GEX_LIVE_MAX_SEGMENTS_PER_RUN", settings.live_max_segments_per_run),
+            ("GEX_EXPORT_SENSOR_INTERVAL_SECONDS", settings.export_sensor_interval_seconds),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        for name, value in (
+            ("GEX_STAGING_RETENTION_DAYS", settings.staging_retention_days),
+            ("GEX_EXPORT_QUIET_SECONDS", settings.export_quiet_seconds),
+        ):
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        return settings

@@ -1,0 +1,1 @@
+"""DuckDB access: connections, the versioned schema and its migrations."""

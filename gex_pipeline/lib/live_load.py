@@ -1,0 +1,334 @@
+"""Load a batch of sealed `gex` staging segments into DuckDB, exactly once.
+
+One transaction per batch: DuckDB parses the segments (`read_json` with an explicit schema), the
+first arrival of every natural key wins (segment seq, then line), records already stored are
+told apart as duplicates (same content hash) or conflicts (different content, kept in
+`gex_conflicts`), new rows are inserted and the segments are recorded in `loaded_segments`.
+A retry after a crash at any point finds either nothing committed (and loads again) or the
+segments recorded (and loads nothing), so the tables end up the same. Moving the segments to
+`processed/` is the caller's job, after this returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from gex_pipeline.lib.staging.layout import GEX_STREAM
+from gex_pipeline.lib.staging.reader import Segment
+from gex_pipeline.lib.trading_date import trade_date_sql
+
+if TYPE_CHECKING:
+    import duckdb
+
+LIVE_SOURCE = "live"
+
+RECORD_COLUMNS: dict[str, str] = {
+    "id": "VARCHAR",
+    "received_at": "BIGINT",
+    "ticker": "VARCHAR",
+    "endpoint": "VARCHAR",
+    "kind": "VARCHAR",
+    "timestamp": "BIGINT",
+    "spot": "DOUBLE",
+    "zero_gamma": "DOUBLE",
+    "sum_gex_vol": "DOUBLE",
+    "sum_gex_oi": "DOUBLE",
+    "major_pos_vol": "DOUBLE",
+    "major_neg_vol": "DOUBLE",
+    "major_pos_oi": "DOUBLE",
+    "major_neg_oi": "DOUBLE",
+    "min_dte": "INTEGER",
+    "sec_min_dte": "INTEGER",
+    "delta_risk_reversal": "DOUBLE",
+    "max_priors": "DOUBLE[][]",
+    "max_change": "JSON",
+    "strikes": "JSON[]",
+    "extra": "JSON",
+}
+
+# The content of a record: everything but its identity (id, received_at), its kind and `extra`.
+CONTENT_COLUMNS: tuple[str, ...] = (
+    "spot",
+    "zero_gamma",
+    "sum_gex_vol",
+    "sum_gex_oi",
+    "major_pos_vol",
+    "major_neg_vol",
+    "major_pos_oi",
+    "major_neg_oi",
+    "min_dte",
+    "sec_min_dte",
+    "delta_risk_reversal",
+    "max_priors",
+    "max_change",
+    "strikes",
+)
+
+CONTENT_STRUCT_SQL = "struct_pack(" + ", ".join(f"{c} := {c}" for c in CONTENT_COLUMNS) + ")"
+CONTENT_HASH_SQL = f"md5(CAST({CONTENT_STRUCT_SQL} AS VARCHAR))"
+
+
+@dataclass(frozen=True)
+class PartitionStats:
+    """What one batch did to one date x feed partition."""
+
+    trade_date: date
+    ticker: str
+    endpoint: str
+    snapshots_added: int
+    strikes_added: int
+    events_added: int
+    duplicates: int
+    conflicts: int
+    first_timestamp: int
+    last_timestamp: int
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """Outcome of one batch load."""
+
+    loaded_segments: list[str] = field(default_factory=list)
+    already_loaded_segments: list[str] = field(default_factory=list)
+    records: int = 0
+    partitions: list[PartitionStats] = field(default_factory=list)
+
+    @property
+    def snapshots_added(self) -> int:
+        return sum(p.snapshots_added for p in self.partitions)
+
+    @property
+    def strikes_added(self) -> int:
+        return sum(p.strikes_added for p in self.partitions)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(p.duplicates for p in self.partitions)
+
+    @property
+    def conflicts(self) -> int:
+        return sum(p.conflicts for p in self.partitions)
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _read_json_sql(paths: Sequence[str]) -> str:
+    files = "[" + ", ".join(_sql_string(p) for p in paths) + "]"
+    columns = (
+        "{"
+        + ", ".join(f"{_sql_string(k)}: {_sql_string(v)}" for k, v in RECORD_COLUMNS.items())
+        + "}"
+    )
+    return (
+        f"read_json({files}, format = 'newline_delimited', columns = {columns}, "
+        "filename = true, maximum_object_size = 268435456)"
+    )
+
+
+def already_loaded(
+    con: duckdb.DuckDBPyConnection, names: Sequence[str], stream: str = GEX_STREAM
+) -> set[str]:
+    """Which of the segment `names` are recorded in `loaded_segments`."""
+    if not names:
+        return set()
+    rows = con.execute(
+        "SELECT name FROM loaded_segments WHERE stream = $stream AND list_contains($names, name)",
+        {"stream": stream, "names": list(names)},
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], source: str) -> None:
+    """Parse the segments into temp table `batch_records`, classify every record."""
+    paths = [str(s.path) for s in segments]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE batch_raw AS SELECT * FROM {_read_json_sql(paths)}")
+    # batch_raw keeps the insertion order of the files (given in seq order) and of their lines.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE batch_records AS
+        WITH numbered AS (
+            SELECT *, rowid AS ord, parse_filename(filename) AS segment,
+                   row_number() OVER (PARTITION BY filename ORDER BY rowid) AS line,
+                   {trade_date_sql("timestamp")} AS trade_date,
+                   {CONTENT_HASH_SQL} AS content_hash
+            FROM batch_raw
+        ),
+        ranked AS (
+            SELECT *,
+                   row_number() OVER key_window AS arrival,
+                   first_value(content_hash) OVER key_window AS winner_hash
+            FROM numbered
+            WINDOW key_window AS (
+                PARTITION BY ticker, endpoint, kind, timestamp ORDER BY ord
+                ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+            )
+        ),
+        batch_keys AS (SELECT DISTINCT ticker, endpoint, kind, timestamp FROM numbered),
+        stored AS (
+            SELECT s.ticker, s.endpoint, 'snapshot' AS kind, s.timestamp, s.content_hash
+            FROM gex_snapshots s SEMI JOIN batch_keys k
+              ON k.kind = 'snapshot' AND s.ticker = k.ticker AND s.endpoint = k.endpoint
+             AND s.timestamp = k.timestamp
+            UNION ALL
+            SELECT e.ticker, e.endpoint, e.kind, e.timestamp, e.content_hash
+            FROM gex_events e SEMI JOIN batch_keys k
+              ON e.kind = k.kind AND e.ticker = k.ticker AND e.endpoint = k.endpoint
+             AND e.timestamp = k.timestamp
+        )
+        SELECT r.*, {_sql_string(source)} AS source,
+               coalesce(st.content_hash, r.winner_hash) AS kept_hash,
+               CASE
+                   WHEN st.ticker IS NULL AND r.arrival = 1 THEN 'new'
+                   WHEN r.content_hash IS NOT DISTINCT FROM
+                        (CASE WHEN st.ticker IS NULL THEN r.winner_hash ELSE st.content_hash END)
+                   THEN 'duplicate'
+                   ELSE 'conflict'
+               END AS status
+        FROM ranked r
+        LEFT JOIN stored st
+          ON st.ticker = r.ticker AND st.endpoint = r.endpoint AND st.kind = r.kind
+         AND st.timestamp = r.timestamp
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE batch_strikes AS
+        SELECT ord, ticker, endpoint, timestamp, trade_date, strike, gamma, oi_gamma, priors
+        FROM (
+            SELECT ord, ticker, endpoint, timestamp, trade_date, i,
+                   (r ->> 0)::DOUBLE AS strike, (r ->> 1)::DOUBLE AS gamma,
+                   (r ->> 2)::DOUBLE AS oi_gamma, (r -> '$[3]')::DOUBLE[] AS priors
+            FROM (
+                SELECT ord, ticker, endpoint, timestamp, trade_date,
+                       unnest(strikes) AS r, generate_subscripts(strikes, 1) AS i
+                FROM batch_records
+                WHERE status = 'new' AND kind = 'snapshot'
+            )
+        )
+        QUALIFY row_number() OVER (PARTITION BY ord, strike ORDER BY i) = 1
+        """
+    )
+
+
+def _insert_batch(
+    con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], stream: str, run_id: str | None
+) -> None:
+    con.execute(
+        """
+        INSERT INTO gex_strikes
+        SELECT ticker, endpoint, timestamp, trade_date, strike, gamma, oi_gamma, priors
+        FROM batch_strikes ORDER BY trade_date, ticker, endpoint, timestamp, strike
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO gex_snapshots
+        SELECT b.ticker, b.endpoint, b.timestamp, b.trade_date, b.spot, b.zero_gamma,
+               b.sum_gex_vol, b.sum_gex_oi, b.major_pos_vol, b.major_neg_vol, b.major_pos_oi,
+               b.major_neg_oi, b.min_dte, b.sec_min_dte, b.delta_risk_reversal, b.max_priors,
+               b.max_change, b.extra, coalesce(n.strike_count, 0), b.content_hash, b.source,
+               now(), b.id
+        FROM batch_records b
+        LEFT JOIN (SELECT ord, count(*) AS strike_count FROM batch_strikes GROUP BY ord) n
+          USING (ord)
+        WHERE b.status = 'new' AND b.kind = 'snapshot'
+        ORDER BY b.trade_date, b.ticker, b.endpoint, b.timestamp
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO gex_events
+        SELECT ticker, endpoint, kind, timestamp, trade_date, to_json({CONTENT_STRUCT_SQL}),
+               content_hash, source, now(), id
+        FROM batch_records WHERE status = 'new' AND kind <> 'snapshot'
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO gex_conflicts
+        SELECT ticker, endpoint, kind, timestamp, trade_date, content_hash, kept_hash, id,
+               source, segment, line, to_json({CONTENT_STRUCT_SQL}), now()
+        FROM batch_records WHERE status = 'conflict'
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO loaded_segments
+        SELECT $stream, s.name, s.seq, coalesce(c.records, 0), now(), $run_id
+        FROM (SELECT unnest($names) AS name, unnest($seqs) AS seq) s
+        LEFT JOIN (SELECT segment, count(*) AS records FROM batch_records GROUP BY segment) c
+          ON c.segment = s.name
+        """,
+        {
+            "stream": stream,
+            "run_id": run_id,
+            "names": [s.name for s in segments],
+            "seqs": [s.seq for s in segments],
+        },
+    )
+
+
+def _partition_stats(con: duckdb.DuckDBPyConnection) -> list[PartitionStats]:
+    rows = con.execute(
+        """
+        SELECT b.trade_date, b.ticker, b.endpoint,
+               count(*) FILTER (WHERE status = 'new' AND kind = 'snapshot'),
+               coalesce(any_value(n.strikes), 0),
+               count(*) FILTER (WHERE status = 'new' AND kind <> 'snapshot'),
+               count(*) FILTER (WHERE status = 'duplicate'),
+               count(*) FILTER (WHERE status = 'conflict'),
+               min(b.timestamp), max(b.timestamp)
+        FROM batch_records b
+        LEFT JOIN (
+            SELECT trade_date, ticker, endpoint, count(*) AS strikes FROM batch_strikes
+            GROUP BY ALL
+        ) n USING (trade_date, ticker, endpoint)
+        GROUP BY b.trade_date, b.ticker, b.endpoint
+        ORDER BY b.trade_date, b.ticker, b.endpoint
+        """
+    ).fetchall()
+    return [PartitionStats(*row) for row in rows]
+
+
+def load_segments(
+    con: duckdb.DuckDBPyConnection,
+    segments: Sequence[Segment],
+    *,
+    stream: str = GEX_STREAM,
+    source: str = LIVE_SOURCE,
+    run_id: str | None = None,
+) -> LoadReport:
+    """Load the records of `segments` (oldest first) into the GEX tables in one transaction.
+
+    Segments already recorded in `loaded_segments` are skipped (reported as already loaded).
+    """
+    ordered = sorted(segments, key=lambda s: s.seq)
+    done = already_loaded(con, [s.name for s in ordered], stream)
+    pending = [s for s in ordered if s.name not in done]
+    skipped = [s.name for s in ordered if s.name in done]
+    if not pending:
+        return LoadReport(already_loaded_segments=skipped)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _stage_batch(con, pending, source)
+        _insert_batch(con, pending, stream, run_id)
+        stats = _partition_stats(con)
+        records = con.execute("SELECT count(*) FROM batch_records").fetchall()[0][0]
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for table in ("batch_raw", "batch_records", "batch_strikes"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    return LoadReport(
+        loaded_segments=[s.name for s in pending],
+        already_loaded_segments=skipped,
+        records=records,
+        partitions=stats,
+    )
