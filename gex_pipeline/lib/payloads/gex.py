@@ -1,0 +1,192 @@
+"""`POST /gex`: one live GEX snapshot (flat or envelope, double-encoded tolerated) -> staging record.
+
+The record is the "gex record" of `docs/staging.md`. Rules beyond the contract:
+- envelope values (`ticker`, `endpoint`, `kind`) are used first, payload values as a fallback; when
+  both are given and disagree after normalisation, the snapshot is refused (it could not be filed
+  under the right feed).
+- aliases (`spot`/`spot_price`, `sum_gex_vol`/`net_gex_vol`/`net_gex`, `sum_gex_oi`/`net_gex_oi`):
+  every alias sent is validated; the first non-zero value wins, else 0.0, else None.
+- the timestamp falls back to `timestamp`/`received_at` of the envelope, then to the arrival time.
+- unknown fields (payload first, then envelope) are kept in `extra`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from gex_pipeline.lib.payloads.errors import PayloadError
+from gex_pipeline.lib.payloads.jsonbody import (
+    NON_FINITE_MESSAGE,
+    find_non_finite,
+    json_type,
+    load_json_object,
+)
+from gex_pipeline.lib.payloads.numbers import optional_float, optional_int
+from gex_pipeline.lib.payloads.strikes import (
+    normalise_max_change,
+    normalise_pairs,
+    normalise_strikes,
+)
+from gex_pipeline.lib.payloads.timestamps import to_epoch_ms
+
+ENDPOINTS: frozenset[str] = frozenset({"gex_zero", "gex_one", "gex_full"})
+KINDS: frozenset[str] = frozenset({"snapshot", "majors", "maxchange"})
+DEFAULT_ENDPOINT = "gex_zero"
+DEFAULT_KIND = "snapshot"
+TICKER_PATTERN = re.compile(r"[A-Z0-9_]{1,16}")
+
+# record field -> accepted names, in order of preference
+_ALIASED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("spot", ("spot", "spot_price")),
+    ("zero_gamma", ("zero_gamma",)),
+    ("sum_gex_vol", ("sum_gex_vol", "net_gex_vol", "net_gex")),
+    ("sum_gex_oi", ("sum_gex_oi", "net_gex_oi")),
+    ("major_pos_vol", ("major_pos_vol",)),
+    ("major_neg_vol", ("major_neg_vol",)),
+    ("major_pos_oi", ("major_pos_oi",)),
+    ("major_neg_oi", ("major_neg_oi",)),
+)
+_INTS = ("min_dte", "sec_min_dte")
+_KNOWN: frozenset[str] = frozenset(
+    {name for _, names in _ALIASED for name in names}
+    | set(_INTS)
+    | {"delta_risk_reversal", "ticker", "endpoint", "kind", "timestamp", "received_at"}
+    | {"strikes", "max_priors", "max_change", "payload"}
+)
+_KNOWN_IN_PAYLOAD = _KNOWN - {"payload"}
+
+
+def parse_gex(body: bytes | str, received_at_ms: int) -> dict[str, Any]:
+    """Validate and normalise one `/gex` body into a staging "gex record".
+
+    `received_at_ms` is the arrival time (epoch ms UTC): the record's `received_at`, the last
+    timestamp fallback and the reference for "too far in the future". Raises `InvalidJson` (400)
+    or `PayloadError` (422) naming the field, e.g. `ticker`, `payload.spot`, `strikes[3][1]`.
+    """
+    outer = load_json_object(body)
+    inner_raw = outer.get("payload")
+    if inner_raw is None:
+        envelope: dict[str, Any] = {}
+        snap, prefix = outer, ""
+    else:
+        if type(inner_raw) is str:
+            try:
+                inner_raw = load_json_object(inner_raw)
+            except PayloadError as exc:
+                raise PayloadError(
+                    "payload", f"string does not hold an object: {exc.message}"
+                ) from None
+        if type(inner_raw) is not dict:
+            raise PayloadError("payload", f"must be an object, got {json_type(inner_raw)}")
+        envelope, snap, prefix = outer, inner_raw, "payload."
+
+    record: dict[str, Any] = {
+        "id": uuid.uuid4().hex,
+        "received_at": received_at_ms,
+        "ticker": _ticker(envelope, snap, prefix),
+        "endpoint": _choice(envelope, snap, prefix, "endpoint", ENDPOINTS, DEFAULT_ENDPOINT),
+        "kind": _choice(envelope, snap, prefix, "kind", KINDS, DEFAULT_KIND),
+        "timestamp": _timestamp(envelope, snap, prefix, received_at_ms),
+    }
+    for name, aliases in _ALIASED:
+        record[name] = _aliased(snap, prefix, aliases)
+    for name in _INTS:
+        record[name] = optional_int(snap.get(name), prefix + name)
+    record["delta_risk_reversal"] = optional_float(
+        snap.get("delta_risk_reversal"), prefix + "delta_risk_reversal"
+    )
+    record["max_priors"] = normalise_pairs(snap.get("max_priors"), prefix + "max_priors")
+    record["max_change"] = normalise_max_change(snap.get("max_change"), prefix + "max_change")
+    record["strikes"] = normalise_strikes(snap.get("strikes"), prefix + "strikes")
+    record["extra"] = _extra(envelope, snap, prefix)
+    return record
+
+
+def normalise_ticker(value: Any, field: str) -> str:
+    """Upper-cased ticker matching `[A-Z0-9_]{1,16}`, or a `PayloadError` on `field`."""
+    if type(value) is not str:
+        raise PayloadError(field, f"must be a string, got {json_type(value)}")
+    ticker = value.strip().upper()
+    if not ticker:
+        raise PayloadError(field, "must not be empty")
+    if not TICKER_PATTERN.fullmatch(ticker):
+        raise PayloadError(field, "must match [A-Z0-9_]{1,16} after upper-casing")
+    return ticker
+
+
+def normalise_endpoint(value: Any, field: str) -> str:
+    """Lower-cased endpoint, one of `ENDPOINTS`, or a `PayloadError` on `field`."""
+    return _one_of(value, field, ENDPOINTS)
+
+
+def _one_of(value: Any, field: str, allowed: frozenset[str]) -> str:
+    if type(value) is not str:
+        raise PayloadError(field, f"must be a string, got {json_type(value)}")
+    text = value.strip().lower()
+    if text not in allowed:
+        raise PayloadError(field, f"must be one of {', '.join(sorted(allowed))}")
+    return text
+
+
+def _ticker(envelope: dict[str, Any], snap: dict[str, Any], prefix: str) -> str:
+    outer = envelope.get("ticker")
+    inner = snap.get("ticker")
+    if outer is None and inner is None:
+        raise PayloadError("ticker", "is required")
+    ticker = None if outer is None else normalise_ticker(outer, "ticker")
+    from_payload = None if inner is None else normalise_ticker(inner, prefix + "ticker")
+    return _agree(ticker, from_payload, prefix + "ticker")
+
+
+def _choice(
+    envelope: dict[str, Any],
+    snap: dict[str, Any],
+    prefix: str,
+    name: str,
+    allowed: frozenset[str],
+    default: str,
+) -> str:
+    outer = envelope.get(name)
+    inner = snap.get(name)
+    value = None if outer is None else _one_of(outer, name, allowed)
+    from_payload = None if inner is None else _one_of(inner, prefix + name, allowed)
+    return _agree(value, from_payload, prefix + name) or default
+
+
+def _agree(outer: str | None, inner: str | None, field: str) -> Any:
+    if outer is not None and inner is not None and outer != inner:
+        raise PayloadError(field, f"{inner!r} disagrees with the envelope's {outer!r}")
+    return outer if outer is not None else inner
+
+
+def _timestamp(
+    envelope: dict[str, Any], snap: dict[str, Any], prefix: str, received_at_ms: int
+) -> int:
+    for source, source_prefix in ((snap, prefix), (envelope, "")):
+        for name in ("timestamp", "received_at"):
+            value = source.get(name)
+            if value is not None:
+                return to_epoch_ms(value, source_prefix + name, received_at_ms)
+    return received_at_ms
+
+
+def _aliased(snap: dict[str, Any], prefix: str, names: tuple[str, ...]) -> float | None:
+    chosen: float | None = None
+    for name in names:
+        value = optional_float(snap.get(name), prefix + name)
+        if value is not None and (chosen is None or (chosen == 0.0 and value != 0.0)):
+            chosen = value
+    return chosen
+
+
+def _extra(envelope: dict[str, Any], snap: dict[str, Any], prefix: str) -> dict[str, Any] | None:
+    outer = {key: value for key, value in envelope.items() if key not in _KNOWN}
+    known = _KNOWN_IN_PAYLOAD if prefix else _KNOWN
+    inner = {key: value for key, value in snap.items() if key not in known}
+    for part, part_prefix in ((inner, prefix), (outer, "")):
+        bad = find_non_finite(part)
+        if bad is not None:
+            raise PayloadError(part_prefix + bad, NON_FINITE_MESSAGE)
+    return {**outer, **inner} or None

@@ -1,0 +1,61 @@
+"""Numbers from JSON values: finite floats or ints, numeric strings accepted, booleans refused."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gex_pipeline.lib.payloads.errors import PayloadError
+from gex_pipeline.lib.payloads.jsonbody import NON_FINITE_MESSAGE, json_type
+
+_NUMERIC = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def to_float(value: Any, field: str) -> float:
+    """`value` as a finite float: JSON numbers or numeric strings (`"6734.25"`); not booleans."""
+    kind = type(value)
+    if kind is float:
+        if value - value == 0.0:
+            return value
+        raise PayloadError(field, NON_FINITE_MESSAGE)
+    if kind is int:
+        try:
+            return float(value)
+        except OverflowError:
+            raise PayloadError(field, NON_FINITE_MESSAGE) from None
+    if kind is str and _NUMERIC.fullmatch(value):
+        result = float(value)
+        if result - result == 0.0:
+            return result
+        raise PayloadError(field, NON_FINITE_MESSAGE)
+    raise PayloadError(field, f"must be a number, got {_describe(value)}")
+
+
+def to_int(value: Any, field: str) -> int:
+    """`value` as an int: JSON integers, integral floats (`1.0`) or integer strings; not booleans."""
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is float and value - value == 0.0 and value.is_integer():
+        return int(value)
+    if kind is str and _INTEGER.fullmatch(value):
+        return int(value)
+    raise PayloadError(field, f"must be an integer, got {_describe(value)}")
+
+
+def optional_float(value: Any, field: str) -> float | None:
+    """`to_float`, with JSON null meaning absent."""
+    return None if value is None else to_float(value, field)
+
+
+def optional_int(value: Any, field: str) -> int | None:
+    """`to_int`, with JSON null meaning absent."""
+    return None if value is None else to_int(value, field)
+
+
+def _describe(value: Any) -> str:
+    if type(value) is str:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"string {shown!r}"
+    return json_type(value)
