@@ -456,3 +456,8 @@ def test_invalid_json_is_a_400_on_body(body: str | bytes) -> None:
 def test_json_that_is_not_an_object_is_a_422_on_body(body: str) -> None:
     error = refusal(body)
     assert (error.status, error.field) == (422, "body")
+
+
+def test_integer_beyond_float_range_is_refused_naming_its_path() -> None:
+    body = json.dumps(flat(spot=0)).replace('"spot": 0', '"spot": 1' + "0" * 400)
+    assert refusal(body).field == "spot"

@@ -2,20 +2,23 @@
 
 The hot path is `orjson.loads` (about 2.5x faster than the stdlib on a 150-strike snapshot). Only when
 orjson refuses a body is it decoded again with the stdlib, to tell "not JSON" (400) from a
-non-finite number (`NaN`, `Infinity`, `1e400`: 422 naming its path).
+non-finite number (`NaN`, `Infinity`, `1e400`: 422 naming its path). So every number of a decoded
+body is finite and within float range.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any
 
 import orjson
 
 from gex_pipeline.lib.payloads.errors import InvalidJson, PayloadError
 
-NON_FINITE_MESSAGE = "must be a finite number (NaN and Infinity are not allowed)"
+NON_FINITE_MESSAGE = "must be a finite number (NaN, Infinity and out-of-range values are refused)"
+_FLOAT_MAX = sys.float_info.max
 
 
 _STDLIB = json.JSONDecoder()
@@ -97,7 +100,7 @@ def json_type(value: Any) -> str:
 
 
 def find_non_finite(value: Any, path: str = "") -> str | None:
-    """Path of the first non-finite float inside `value` (`path` itself for `value`), or None.
+    """Path of the first non-finite float (or int beyond float range) inside `value`, or None.
 
     Paths join keys with dots and indexes in brackets: `payload.strikes[3][1]`.
     """
@@ -107,6 +110,9 @@ def find_non_finite(value: Any, path: str = "") -> str | None:
         kind = type(item)
         if kind is float:
             if not math.isfinite(item):
+                return where
+        elif kind is int:
+            if not -_FLOAT_MAX <= item <= _FLOAT_MAX:
                 return where
         elif kind is dict:
             stack.extend(
