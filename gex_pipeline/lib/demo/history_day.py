@@ -163,18 +163,21 @@ def write_day_file(out_dir: Path, spec: DaySpec) -> DayFile:
     )
     injector = DefectInjector(plan, open_ts, close_ts, profile_for(spec.ticker).tick)
     records = injector.apply(clean_snapshots(spec))
-    with part.open("wb") as raw:
-        if spec.compressed:
-            with gzip.GzipFile(
-                filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0
-            ) as gz:
-                _write_records(gz, records, spec.form)
-        else:
-            _write_records(raw, records, spec.form)
-    defects = list(injector.defects)
-    if plan.truncate_fraction is not None:
-        defects.append(truncate_file(part, plan.truncate_fraction))
-    os.replace(part, path)
+    try:
+        with part.open("wb") as raw:
+            if spec.compressed:
+                with gzip.GzipFile(
+                    filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0
+                ) as gz:
+                    _write_records(gz, records, spec.form)
+            else:
+                _write_records(raw, records, spec.form)
+        defects = list(injector.defects)
+        if plan.truncate_fraction is not None:
+            defects.append(truncate_file(part, plan.truncate_fraction))
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
     manifest = DayManifest(
         file_name=spec.file_name,
         ticker=spec.ticker,
