@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from gex_pipeline.lib.demo.occ import occ_symbol, parse_occ
+from gex_pipeline.lib.demo.occ import occ_symbol
 from gex_pipeline.lib.demo.uw import MESSAGE_KINDS, UwStream, to_object_form
+from gex_pipeline.lib.payloads.occ import parse_occ_symbol
 
 START = 1763130600  # 2025-11-14 09:30 New York
 TRADE_FIELDS = {
@@ -90,7 +91,7 @@ def test_index_trades_use_index_channels_and_0dte_roots(trades: list[list[Any]])
     index = [m for m in trades if ":" in m[2]]
     assert {m[2] for m in index} <= {"option_trades_super_algo:SPX", "option_trades_super_algo:NDX"}
     for message in index:
-        contract = parse_occ(message[4]["data"]["option_chain_id"])
+        contract = parse_occ_symbol(message[4]["data"]["option_chain_id"])
         assert contract.root in ("SPXW", "NDXP")
         assert message[2].endswith(":" + contract.underlying)
         assert contract.expiry == dt.date(2025, 11, 14)
@@ -101,7 +102,7 @@ def test_option_chain_id_parses_as_occ_near_the_underlying_price(
     trades: list[list[Any]],
 ) -> None:
     for data in (m[4]["data"] for m in trades):
-        contract = parse_occ(data["option_chain_id"])
+        contract = parse_occ_symbol(data["option_chain_id"])
         assert contract.expiry >= dt.date(2025, 11, 14)
         assert 0.7 < contract.strike / float(data["underlying_price"]) < 1.3
 
@@ -122,8 +123,8 @@ def test_premium_is_price_times_size_times_100(trades: list[list[Any]]) -> None:
 
 def test_call_delta_positive_and_put_delta_negative(trades: list[list[Any]]) -> None:
     for data in (m[4]["data"] for m in trades):
-        right = parse_occ(data["option_chain_id"]).right
-        assert (Decimal(data["delta"]) >= 0) == (right == "C")
+        option_type = parse_occ_symbol(data["option_chain_id"]).option_type
+        assert (Decimal(data["delta"]) >= 0) == (option_type == "call")
 
 
 def test_trade_ids_are_unique_uuids(trades: list[list[Any]]) -> None:
@@ -182,16 +183,16 @@ def test_occ_symbol_encodes_strike_in_thousandths() -> None:
     assert occ_symbol("NVDA", dt.date(2025, 11, 21), "C", 190) == "NVDA251121C00190000"
 
 
-def test_parse_occ_splits_root_expiry_right_and_strike() -> None:
-    contract = parse_occ("ARM260116C00118500")
-    assert (contract.root, contract.expiry, contract.right, contract.strike) == (
+def test_occ_symbol_round_trips_through_the_payload_parser() -> None:
+    parsed = parse_occ_symbol(occ_symbol("ARM", dt.date(2026, 1, 16), "C", 118.5))
+    assert (parsed.root, parsed.expiry, parsed.option_type, parsed.strike) == (
         "ARM",
         dt.date(2026, 1, 16),
-        "C",
+        "call",
         118.5,
     )
 
 
-def test_parse_occ_refuses_a_non_occ_symbol_naming_the_field() -> None:
-    with pytest.raises(ValueError, match="option_chain_id"):
-        parse_occ("SPX 6700 P")
+def test_occ_symbol_refuses_an_unknown_right_naming_the_field() -> None:
+    with pytest.raises(ValueError, match="right"):
+        occ_symbol("SPXW", dt.date(2025, 11, 14), "X", 6700)
