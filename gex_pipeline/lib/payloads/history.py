@@ -1,0 +1,138 @@
+"""`POST /gex_history_url`: one historical day file to import (body parsed as JSON whatever its
+Content-Type: `navigator.sendBeacon` posts text/plain).
+
+Resolution rules:
+- `url` is required and must pass the URL policy (`gex_pipeline.lib.url_policy.check_url`).
+- ticker from `ticker`, `symbol` or `underlying`; endpoint from the first string starting with
+  `gex_` under `endpoint`, `gex_type`, `type`, `feed`, `kind`, then any other key. Empty strings
+  count as absent; other invalid values are refused naming their key.
+- the file name (`YYYY-MM-DD_<TICKER>_classic_<endpoint>.json[.gz]`) wins over the body; what the
+  body said differently is kept in `overrides`. Without a parseable file name the body must give
+  ticker, endpoint and `trade_date` (or `date`), nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import unquote
+
+from gex_pipeline.lib.history_names import parse_day_file_name
+from gex_pipeline.lib.payloads.errors import PayloadError
+from gex_pipeline.lib.payloads.gex import normalise_endpoint, normalise_ticker
+from gex_pipeline.lib.payloads.jsonbody import json_type, load_json_object
+from gex_pipeline.lib.url_policy import UrlPolicy, check_url, url_key
+
+TICKER_KEYS = ("ticker", "symbol", "underlying")
+ENDPOINT_KEYS = ("endpoint", "gex_type", "type", "feed", "kind")
+DATE_KEYS = ("trade_date", "date")
+FILE_NAME_PATTERN = "YYYY-MM-DD_<TICKER>_classic_<endpoint>.json[.gz]"
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    """A validated import request. `url` holds the signature: it is left out of `repr`."""
+
+    url: str = field(repr=False)
+    url_key: str
+    url_hash: str
+    ticker: str
+    endpoint: str
+    trade_date: date
+    file_name: str
+    overrides: dict[str, str]
+    metadata: dict[str, Any] | None
+
+
+def parse_history_request(body: bytes | str, policy: UrlPolicy) -> HistoryRequest:
+    """Validate a `/gex_history_url` body; `PayloadError` (422) or `InvalidJson` (400) naming the
+    field (`url`, `ticker`, `gex_type`, `metadata`, ...). Messages never quote the URL.
+    """
+    data = load_json_object(body)
+    raw_url = data.get("url")
+    if raw_url is None:
+        raise PayloadError("url", "is required")
+    if type(raw_url) is not str:
+        raise PayloadError("url", f"must be a string, got {json_type(raw_url)}")
+    url = raw_url.strip()
+    parts = check_url(url, policy)
+    file_name = unquote(parts.path.rsplit("/", 1)[-1])
+    if not file_name:
+        raise PayloadError("url", "has no file name")
+
+    body_ticker = _body_ticker(data)
+    body_endpoint = _body_endpoint(data)
+    metadata = data.get("metadata")
+    if metadata is not None and type(metadata) is not dict:
+        raise PayloadError("metadata", f"must be an object, got {json_type(metadata)}")
+
+    named = parse_day_file_name(file_name)
+    overrides: dict[str, str] = {}
+    if named is not None:
+        ticker, endpoint, trade_date = named.ticker, named.endpoint, named.trade_date
+        if body_ticker is not None and body_ticker != ticker:
+            overrides["ticker"] = body_ticker
+        if body_endpoint is not None and body_endpoint != endpoint:
+            overrides["endpoint"] = body_endpoint
+    else:
+        ticker = _required(body_ticker, "ticker", "ticker, symbol or underlying")
+        endpoint = _required(body_endpoint, "endpoint", "a gex_* value (endpoint, gex_type, ...)")
+        trade_date = _required(_body_date(data), "trade_date", "trade_date or date")
+
+    return HistoryRequest(
+        url=url,
+        url_key=url_key(url),
+        url_hash=hashlib.sha256(url.encode("utf-8")).hexdigest(),
+        ticker=ticker,
+        endpoint=endpoint,
+        trade_date=trade_date,
+        file_name=file_name,
+        overrides=overrides,
+        metadata=metadata,
+    )
+
+
+def _required(value: Any, field_name: str, keys: str) -> Any:
+    if value is None:
+        raise PayloadError(
+            field_name,
+            f"is required: the file name does not follow {FILE_NAME_PATTERN} and the body has "
+            f"no {keys}",
+        )
+    return value
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (type(value) is str and not value.strip())
+
+
+def _body_ticker(data: dict[str, Any]) -> str | None:
+    for key in TICKER_KEYS:
+        if _present(data.get(key)):
+            return normalise_ticker(data[key], key)
+    return None
+
+
+def _body_endpoint(data: dict[str, Any]) -> str | None:
+    skip = {"url", "metadata", *TICKER_KEYS, *ENDPOINT_KEYS}
+    keys = [*ENDPOINT_KEYS, *(key for key in data if key not in skip)]
+    for key in keys:
+        value = data.get(key)
+        if type(value) is str and value.strip().lower().startswith("gex_"):
+            return normalise_endpoint(value, key)
+    return None
+
+
+def _body_date(data: dict[str, Any]) -> date | None:
+    for key in DATE_KEYS:
+        value = data.get(key)
+        if _present(value):
+            if type(value) is not str:
+                raise PayloadError(key, f"must be a YYYY-MM-DD string, got {json_type(value)}")
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                raise PayloadError(key, "must be a YYYY-MM-DD date") from None
+    return None
