@@ -26,8 +26,8 @@ def normalise_strikes(rows: Any, field: str) -> list[list[Any]]:
         raise PayloadError(field, f"must be an array of strike rows, got {json_type(rows)}")
     out: list[list[Any]] = []
     append = out.append
-    for index, row in enumerate(rows):
-        try:
+    try:
+        for row in rows:
             if type(row) is list:
                 size = len(row)
                 if size == 4:
@@ -42,7 +42,8 @@ def normalise_strikes(rows: Any, field: str) -> list[list[Any]]:
                     raise PayloadError("", f"must have 2 to 4 elements, got {size}")
                 oi_at, priors_at = "[2]", "[3]"
                 if type(strike) is not float or strike - strike:
-                    strike = to_float(strike, "[0]")
+                    # ints from `load_json` are within float range (integral strikes are common)
+                    strike = float(strike) if type(strike) is int else to_float(strike, "[0]")
                 if type(gamma) is not float or gamma - gamma:
                     gamma = to_float(gamma, "[1]")
             elif type(row) is dict:
@@ -68,9 +69,10 @@ def normalise_strikes(rows: Any, field: str) -> list[list[Any]]:
                         priors = _priors(priors, priors_at)
                 else:
                     priors = _priors(priors, priors_at)
-        except PayloadError as exc:
-            raise PayloadError(f"{field}[{index}]{exc.field}", exc.message) from None
-        append([strike, gamma, oi, priors])
+            append([strike, gamma, oi, priors])
+    except PayloadError as exc:
+        # rows are appended in order: the refused row's index is the number of rows done
+        raise PayloadError(f"{field}[{len(out)}]{exc.field}", exc.message) from None
     return out
 
 
