@@ -1,7 +1,34 @@
-"""The single Dagster `Definitions` of the gex_pipeline code location."""
+"""The single Dagster `Definitions` of the gex_pipeline code location.
+
+Loaded lazily (`@dg.definitions`) so settings are read when the code location loads, not at
+import. Each domain contributes lists of assets, jobs and sensors; add a domain by extending them.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-defs = dg.Definitions()
+from gex_pipeline.defs.gex.assets import gex_assets
+from gex_pipeline.defs.gex.jobs import gex_jobs
+from gex_pipeline.defs.gex.sensors import build_gex_sensors
+from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore, StagingArea
+from gex_pipeline.defs.settings import PipelineSettings
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Assets, jobs, sensors and resources of every domain."""
+    settings = PipelineSettings.from_env()
+    assets = [*gex_assets]
+    jobs = [*gex_jobs]
+    sensors = [*build_gex_sensors(settings)]
+    return dg.Definitions(
+        assets=assets,
+        jobs=jobs,
+        sensors=sensors,
+        resources={
+            "duckdb_database": DuckDBDatabase(),
+            "staging": StagingArea(),
+            "parquet": ParquetStore(),
+        },
+    )

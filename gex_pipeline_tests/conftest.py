@@ -35,11 +35,13 @@ class GexStagingTree:
     """Writes sealed `gex` segments (docs/staging.md format) into a temp staging area."""
 
     def __init__(self, staging_dir: Path) -> None:
+        import time
+
         from gex_pipeline.lib.staging.layout import GEX_STREAM, stream_dirs
 
         self.staging_dir = staging_dir
         self.dirs = stream_dirs(staging_dir, GEX_STREAM).ensure()
-        self._next_seq = 1_763_000_000_000_000_000
+        self._next_seq = time.time_ns()  # seqs are sealing times: keep them recent
         self._ids = 0
 
     def record(

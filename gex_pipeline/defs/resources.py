@@ -84,7 +84,17 @@ class ParquetStore(dg.ConfigurableResource):
     """Root of the exported Parquet files (`<root>/<TICKER>/<endpoint>/<YYYYMMDD>.strikes.parquet`)."""
 
     root: str | None = Field(default=None, description="default $GEX_DATA_DIR/parquet/gexbot")
+    views_file: str | None = Field(
+        default=None,
+        description="read-only views for notebooks; default $GEX_DATA_DIR/gex_views.duckdb",
+    )
 
     def root_dir(self) -> Path:
         """The Parquet root directory."""
         return Path(self.root) if self.root else Settings.from_env().parquet_dir
+
+    def views_path(self) -> Path:
+        """The DuckDB file of reader views over the Parquet files."""
+        if self.views_file:
+            return Path(self.views_file)
+        return Settings.from_env().data_dir / "gex_views.duckdb"

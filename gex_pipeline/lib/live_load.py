@@ -259,7 +259,7 @@ def _insert_batch(
     con.execute(
         """
         INSERT INTO loaded_segments
-        SELECT $stream, s.name, s.seq, coalesce(c.records, 0), now(), $run_id
+        SELECT $stream, s.name, s.seq, $names[1], coalesce(c.records, 0), now(), $run_id
         FROM (SELECT unnest($names) AS name, unnest($seqs) AS seq) s
         LEFT JOIN (SELECT segment, count(*) AS records FROM batch_records GROUP BY segment) c
           ON c.segment = s.name
@@ -273,10 +273,20 @@ def _insert_batch(
     )
 
 
-def _partition_stats(con: duckdb.DuckDBPyConnection) -> list[PartitionStats]:
-    rows = con.execute(
-        """
-        SELECT b.trade_date, b.ticker, b.endpoint,
+_STATS_COLUMNS = (
+    "trade_date, ticker, endpoint, snapshots_added, strikes_added, events_added, duplicates,"
+    " conflicts, first_timestamp, last_timestamp"
+)
+
+
+def _record_partition_stats(
+    con: duckdb.DuckDBPyConnection, stream: str, batch: str
+) -> list[PartitionStats]:
+    """Compute this batch's per-partition stats, store them in `loaded_partitions`, return them."""
+    con.execute(
+        f"""
+        INSERT INTO loaded_partitions (stream, batch, {_STATS_COLUMNS})
+        SELECT $stream, $batch, b.trade_date, b.ticker, b.endpoint,
                count(*) FILTER (WHERE status = 'new' AND kind = 'snapshot'),
                coalesce(any_value(n.strikes), 0),
                count(*) FILTER (WHERE status = 'new' AND kind <> 'snapshot'),
@@ -289,10 +299,36 @@ def _partition_stats(con: duckdb.DuckDBPyConnection) -> list[PartitionStats]:
             GROUP BY ALL
         ) n USING (trade_date, ticker, endpoint)
         GROUP BY b.trade_date, b.ticker, b.endpoint
-        ORDER BY b.trade_date, b.ticker, b.endpoint
-        """
+        """,
+        {"stream": stream, "batch": batch},
+    )
+    return _stored_stats(con, stream, [batch])
+
+
+def _stored_stats(
+    con: duckdb.DuckDBPyConnection, stream: str, batches: Sequence[str]
+) -> list[PartitionStats]:
+    rows = con.execute(
+        f"SELECT {_STATS_COLUMNS} FROM loaded_partitions"
+        " WHERE stream = $stream AND list_contains($batches, batch)"
+        " ORDER BY batch, trade_date, ticker, endpoint",
+        {"stream": stream, "batches": list(batches)},
     ).fetchall()
     return [PartitionStats(*row) for row in rows]
+
+
+def recovered_stats(
+    con: duckdb.DuckDBPyConnection, names: Sequence[str], stream: str = GEX_STREAM
+) -> list[PartitionStats]:
+    """Stats of the committed batches that loaded segments `names` (to report them again)."""
+    if not names:
+        return []
+    rows = con.execute(
+        "SELECT DISTINCT batch FROM loaded_segments"
+        " WHERE stream = $stream AND list_contains($names, name)",
+        {"stream": stream, "names": list(names)},
+    ).fetchall()
+    return _stored_stats(con, stream, sorted(row[0] for row in rows))
 
 
 def load_segments(
@@ -305,19 +341,21 @@ def load_segments(
 ) -> LoadReport:
     """Load the records of `segments` (oldest first) into the GEX tables in one transaction.
 
-    Segments already recorded in `loaded_segments` are skipped (reported as already loaded).
+    Segments already recorded in `loaded_segments` are not loaded again; the stats of the batches
+    that loaded them are returned again (a crash between commit and reporting loses no report).
     """
     ordered = sorted(segments, key=lambda s: s.seq)
     done = already_loaded(con, [s.name for s in ordered], stream)
     pending = [s for s in ordered if s.name not in done]
     skipped = [s.name for s in ordered if s.name in done]
+    recovered = recovered_stats(con, skipped, stream)
     if not pending:
-        return LoadReport(already_loaded_segments=skipped)
+        return LoadReport(already_loaded_segments=skipped, partitions=recovered)
     con.execute("BEGIN TRANSACTION")
     try:
         _stage_batch(con, pending, source)
         _insert_batch(con, pending, stream, run_id)
-        stats = _partition_stats(con)
+        stats = _record_partition_stats(con, stream, pending[0].name)
         records = con.execute("SELECT count(*) FROM batch_records").fetchall()[0][0]
         con.execute("COMMIT")
     except BaseException:
@@ -330,5 +368,5 @@ def load_segments(
         loaded_segments=[s.name for s in pending],
         already_loaded_segments=skipped,
         records=records,
-        partitions=stats,
+        partitions=[*recovered, *stats],
     )

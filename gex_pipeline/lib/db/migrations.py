@@ -96,14 +96,32 @@ _V1 = (
         stream VARCHAR NOT NULL,
         name VARCHAR NOT NULL,
         seq BIGINT NOT NULL,
+        batch VARCHAR NOT NULL,
         records BIGINT NOT NULL,
         loaded_at TIMESTAMPTZ NOT NULL,
         run_id VARCHAR,
         PRIMARY KEY (stream, name)
     )
     """,
+    """
+    CREATE TABLE loaded_partitions (
+        stream VARCHAR NOT NULL,
+        batch VARCHAR NOT NULL,
+        trade_date DATE NOT NULL,
+        ticker VARCHAR NOT NULL,
+        endpoint VARCHAR NOT NULL,
+        snapshots_added BIGINT NOT NULL,
+        strikes_added BIGINT NOT NULL,
+        events_added BIGINT NOT NULL,
+        duplicates BIGINT NOT NULL,
+        conflicts BIGINT NOT NULL,
+        first_timestamp BIGINT NOT NULL,
+        last_timestamp BIGINT NOT NULL,
+        PRIMARY KEY (stream, batch, trade_date, ticker, endpoint)
+    )
+    """,
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "gex snapshots, strikes, partial events, conflicts, loaded segments", _V1),
+    Migration(1, "gex snapshots, strikes, partial events, conflicts, load bookkeeping", _V1),
 )

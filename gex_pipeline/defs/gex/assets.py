@@ -1,0 +1,170 @@
+"""GEX assets: the live micro-batch load into DuckDB and the per date x feed Parquet export.
+
+`gex_snapshots` and `gex_strikes` are the DuckDB tables, partitioned by date x feed. Live data
+reaches them through `gex_live_batch`: one run per sensor tick loads every new sealed segment,
+whatever the number of feeds, and reports a runtime materialization for each affected partition.
+"""
+
+from collections.abc import Iterable
+
+import dagster as dg
+from pydantic import Field
+
+from gex_pipeline.defs.gex.reporting import (
+    batch_metadata,
+    markdown_table,
+    partition_counts,
+    partition_metadata,
+    snapshot_preview,
+)
+from gex_pipeline.defs.partitions import (
+    FEED_PARTITIONS_NAME,
+    gex_partition_key,
+    gex_partitions,
+    parse_gex_partition_key,
+)
+from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore, StagingArea
+from gex_pipeline.lib.dagster_home import DUCKDB_WRITER_POOL
+from gex_pipeline.lib.db.views import ensure_reader_views
+from gex_pipeline.lib.live_load import LoadReport, PartitionStats, load_segments
+from gex_pipeline.lib.parquet_export import export_partition
+from gex_pipeline.lib.staging.layout import GEX_STREAM
+from gex_pipeline.lib.trading_date import feed_key
+
+GROUP = "gex"
+LIVE_BATCH = dg.AssetKey("gex_live_batch")
+GEX_SNAPSHOTS = dg.AssetKey("gex_snapshots")
+GEX_STRIKES = dg.AssetKey("gex_strikes")
+GEX_PARQUET = dg.AssetKey("gex_parquet")
+
+gex_table_specs = [
+    dg.AssetSpec(
+        GEX_SNAPSHOTS,
+        deps=[LIVE_BATCH],
+        partitions_def=gex_partitions,
+        group_name=GROUP,
+        kinds={"duckdb"},
+        description="One row per ticker, endpoint, timestamp (epoch ms UTC); see docs/schema.md.",
+    ),
+    dg.AssetSpec(
+        GEX_STRIKES,
+        deps=[LIVE_BATCH],
+        partitions_def=gex_partitions,
+        group_name=GROUP,
+        kinds={"duckdb"},
+        description="One row per ticker, endpoint, timestamp, strike; see docs/schema.md.",
+    ),
+]
+
+
+class LiveBatchConfig(dg.Config):
+    """Bounds of one live batch, set by `gex_live_sensor`."""
+
+    upper_seq: int = Field(description="load every sealed gex segment with seq <= this")
+    lower_seq: int = Field(default=0, description="first seq the sensor saw (for the record)")
+
+
+def _add_missing_feeds(instance: dg.DagsterInstance, partitions: Iterable[PartitionStats]) -> None:
+    """Register feeds the sensor did not (e.g. a run launched by hand)."""
+    feeds = {feed_key(p.ticker, p.endpoint) for p in partitions}
+    missing = sorted(feeds - set(instance.get_dynamic_partitions(FEED_PARTITIONS_NAME)))
+    if missing:
+        instance.add_dynamic_partitions(FEED_PARTITIONS_NAME, missing)
+
+
+def _partition_events(
+    report: LoadReport, counts: dict, previews: dict[tuple, str]
+) -> list[dg.AssetMaterialization]:
+    events = []
+    for stats in report.partitions:
+        key = (stats.trade_date, stats.ticker, stats.endpoint)
+        partition = gex_partition_key(*key)
+        snapshots, strikes = counts[key]
+        snap_meta = partition_metadata(stats, snapshots, previews[key])
+        events.append(
+            dg.AssetMaterialization(GEX_SNAPSHOTS, partition=partition, metadata=snap_meta)
+        )
+        if stats.strikes_added:
+            strike_meta = {**snap_meta, "dagster/row_count": dg.MetadataValue.int(strikes)}
+            events.append(
+                dg.AssetMaterialization(GEX_STRIKES, partition=partition, metadata=strike_meta)
+            )
+    return events
+
+
+@dg.asset(
+    key=LIVE_BATCH,
+    group_name=GROUP,
+    pool=DUCKDB_WRITER_POOL,
+    kinds={"duckdb"},
+    description="Loads every sealed /gex staging segment up to the sensor's bound into DuckDB.",
+)
+def gex_live_batch(
+    context: dg.AssetExecutionContext,
+    config: LiveBatchConfig,
+    duckdb_database: DuckDBDatabase,
+    staging: StagingArea,
+) -> dg.MaterializeResult:
+    """Load the batch exactly once, report each partition, then move its segments to processed/."""
+    segments = [s for s in staging.list_sealed(GEX_STREAM) if s.seq <= config.upper_seq]
+    with duckdb_database.connect() as con:
+        report = load_segments(con, segments, run_id=context.run_id)
+        counts = partition_counts(con, report.partitions)
+        previews = {
+            (p.trade_date, p.ticker, p.endpoint): snapshot_preview(con, p)
+            for p in report.partitions
+        }
+    _add_missing_feeds(context.instance, report.partitions)
+    for event in _partition_events(report, counts, previews):
+        context.log_event(event)
+    moved = staging.mark_processed(GEX_STREAM, [s.name for s in segments])
+    purged = staging.purge_processed(GEX_STREAM)
+    context.log.info(
+        "loaded %d segments (%d already loaded): %d snapshots, %d strikes, %d duplicates, "
+        "%d conflicts",
+        len(report.loaded_segments),
+        len(report.already_loaded_segments),
+        report.snapshots_added,
+        report.strikes_added,
+        report.duplicates,
+        report.conflicts,
+    )
+    if report.conflicts:
+        context.log.warning(
+            "%d conflicting payloads kept in gex_conflicts (first arrival kept)", report.conflicts
+        )
+    return dg.MaterializeResult(metadata=batch_metadata(report, moved, len(purged)))
+
+
+@dg.asset(
+    key=GEX_PARQUET,
+    deps=[GEX_STRIKES],
+    partitions_def=gex_partitions,
+    group_name=GROUP,
+    pool=DUCKDB_WRITER_POOL,
+    kinds={"parquet", "duckdb"},
+    description="data/parquet/gexbot/<TICKER>/<endpoint>/<YYYYMMDD>.strikes.parquet (zstd).",
+)
+def gex_parquet(
+    context: dg.AssetExecutionContext, duckdb_database: DuckDBDatabase, parquet: ParquetStore
+) -> dg.MaterializeResult:
+    """Export one feed-day of `gex_strikes` to its Parquet file (atomic replace)."""
+    trade_date, ticker, endpoint = parse_gex_partition_key(context.partition_key)
+    with duckdb_database.connect() as con:
+        result = export_partition(con, parquet.root_dir(), ticker, endpoint, trade_date)
+    ensure_reader_views(parquet.views_path(), parquet.root_dir())
+    import polars as pl
+
+    head = pl.read_parquet(result.path, n_rows=5)
+    preview = markdown_table(head.columns, head.rows())
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(result.rows),
+            "path": dg.MetadataValue.path(str(result.path)),
+            "bytes": dg.MetadataValue.int(result.path.stat().st_size),
+            "preview": dg.MetadataValue.md(preview),
+        }
+    )
+
+
+gex_assets = [gex_live_batch, gex_parquet, *gex_table_specs]

@@ -1,0 +1,113 @@
+"""Metadata shown in the Dagster UI for live loads and exports: counts and small previews."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from gex_pipeline.lib.live_load import LoadReport, PartitionStats
+
+if TYPE_CHECKING:
+    import duckdb
+
+PREVIEW_ROWS = 5
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A small markdown table (the UI renders it on the materialization)."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _utc(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def batch_metadata(report: LoadReport, moved: int, purged: int) -> dict[str, dg.MetadataValue]:
+    """Metadata of the `gex_live_batch` materialization: totals and one line per partition."""
+    rows = [
+        (
+            f"{p.trade_date}|{p.ticker}.{p.endpoint}",
+            p.snapshots_added,
+            p.strikes_added,
+            p.events_added,
+            p.duplicates,
+            p.conflicts,
+            _utc(p.first_timestamp),
+            _utc(p.last_timestamp),
+        )
+        for p in report.partitions
+    ]
+    columns = ("partition", "snapshots", "strikes", "events", "dups", "conflicts", "first", "last")
+    return {
+        "segments_loaded": dg.MetadataValue.int(len(report.loaded_segments)),
+        "segments_already_loaded": dg.MetadataValue.int(len(report.already_loaded_segments)),
+        "segments_moved": dg.MetadataValue.int(moved),
+        "segments_purged": dg.MetadataValue.int(purged),
+        "records": dg.MetadataValue.int(report.records),
+        "snapshots_added": dg.MetadataValue.int(report.snapshots_added),
+        "strikes_added": dg.MetadataValue.int(report.strikes_added),
+        "duplicates_skipped": dg.MetadataValue.int(report.duplicates),
+        "conflicts": dg.MetadataValue.int(report.conflicts),
+        "partitions": dg.MetadataValue.md(markdown_table(columns, rows)),
+    }
+
+
+def partition_metadata(
+    stats: PartitionStats, total_rows: int, preview: str
+) -> dict[str, dg.MetadataValue]:
+    """Metadata of one date x feed materialization reported by a live load."""
+    return {
+        "dagster/row_count": dg.MetadataValue.int(total_rows),
+        "snapshots_added": dg.MetadataValue.int(stats.snapshots_added),
+        "strikes_added": dg.MetadataValue.int(stats.strikes_added),
+        "events_added": dg.MetadataValue.int(stats.events_added),
+        "duplicates_skipped": dg.MetadataValue.int(stats.duplicates),
+        "conflicts": dg.MetadataValue.int(stats.conflicts),
+        "first_timestamp": dg.MetadataValue.timestamp(stats.first_timestamp / 1000),
+        "last_timestamp": dg.MetadataValue.timestamp(stats.last_timestamp / 1000),
+        "preview": dg.MetadataValue.md(preview),
+    }
+
+
+def partition_counts(
+    con: duckdb.DuckDBPyConnection, stats: Sequence[PartitionStats]
+) -> dict[tuple[Any, str, str], tuple[int, int]]:
+    """`(snapshot rows, strike rows)` stored for each partition in `stats`, in two grouped queries."""
+    keys = {
+        "dates": [p.trade_date for p in stats],
+        "tickers": [p.ticker for p in stats],
+        "endpoints": [p.endpoint for p in stats],
+    }
+    wanted = (
+        "SELECT unnest($dates) AS trade_date, unnest($tickers) AS ticker,"
+        " unnest($endpoints) AS endpoint"
+    )
+    counts: dict[tuple[Any, str, str], list[int]] = {
+        (p.trade_date, p.ticker, p.endpoint): [0, 0] for p in stats
+    }
+    for index, table in enumerate(("gex_snapshots", "gex_strikes")):
+        rows = con.execute(
+            f"SELECT t.trade_date, t.ticker, t.endpoint, count(*) FROM {table} t"
+            f" SEMI JOIN ({wanted}) w USING (trade_date, ticker, endpoint) GROUP BY ALL",
+            keys,
+        ).fetchall()
+        for trade_date, ticker, endpoint, count in rows:
+            counts[(trade_date, ticker, endpoint)][index] = count
+    return {key: (value[0], value[1]) for key, value in counts.items()}
+
+
+def snapshot_preview(con: duckdb.DuckDBPyConnection, stats: PartitionStats) -> str:
+    """Markdown of the latest snapshots of a partition."""
+    columns = ("timestamp", "spot", "zero_gamma", "sum_gex_vol", "sum_gex_oi", "strike_count")
+    rows = con.execute(
+        f"SELECT {', '.join(columns)} FROM gex_snapshots"
+        " WHERE trade_date = $d AND ticker = $t AND endpoint = $e"
+        f" ORDER BY timestamp DESC LIMIT {PREVIEW_ROWS}",
+        {"d": stats.trade_date, "t": stats.ticker, "e": stats.endpoint},
+    ).fetchall()
+    return markdown_table(columns, [(_utc(r[0]), *r[1:]) for r in rows])

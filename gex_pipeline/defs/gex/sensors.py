@@ -1,0 +1,152 @@
+"""Sensors of the GEX domain. They never open DuckDB.
+
+- `gex_live_sensor`: lists sealed /gex segments above its cursor (the last seq requested) and asks
+  for one `gex_live_job` run covering all of them, registering new feeds in the same tick.
+- `gex_parquet_export_sensor`: follows `gex_strikes` materializations and exports a partition once
+  it has been quiet (no new data) for `GEX_EXPORT_QUIET_SECONDS`, e.g. after the session closes.
+"""
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Self
+
+import dagster as dg
+
+from gex_pipeline.defs.gex.assets import GEX_STRIKES, LIVE_BATCH
+from gex_pipeline.defs.gex.jobs import gex_live_job, gex_parquet_job
+from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME, feed_partitions
+from gex_pipeline.defs.resources import StagingArea
+from gex_pipeline.defs.settings import PipelineSettings
+from gex_pipeline.lib.staging.layout import GEX_STREAM
+from gex_pipeline.lib.trading_date import feed_key
+
+EVENTS_PER_TICK = 1000
+
+
+def live_run_key(lower_seq: int, upper_seq: int) -> str:
+    """Run key of the batch of segments `lower_seq..upper_seq` (stable when a tick is retried)."""
+    return f"gex_live:{lower_seq}-{upper_seq}"
+
+
+def _valid_feed_keys(context: dg.SensorEvaluationContext, feeds: set[tuple[str, str]]) -> set[str]:
+    keys = set()
+    for ticker, endpoint in feeds:
+        try:
+            keys.add(feed_key(ticker, endpoint))
+        except ValueError as exc:
+            context.log.warning("ignoring feed of a staged record: %s", exc)
+    return keys
+
+
+def build_live_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
+    """The live sensor, ticking every `settings.live_sensor_interval_seconds`."""
+
+    @dg.sensor(
+        name="gex_live_sensor",
+        job=gex_live_job,
+        minimum_interval_seconds=settings.live_sensor_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="One gex_live_job run per tick for every new sealed /gex segment.",
+    )
+    def gex_live_sensor(
+        context: dg.SensorEvaluationContext, staging: StagingArea
+    ) -> dg.SensorResult | dg.SkipReason:
+        after = int(context.cursor or 0)
+        segments = staging.list_sealed(GEX_STREAM, after, settings.live_max_segments_per_run)
+        if not segments:
+            return dg.SkipReason(f"no sealed /gex segment after seq {after}")
+        feeds: set[tuple[str, str]] = set()
+        for segment in segments:
+            feeds |= staging.feeds(segment)
+        known = set(context.instance.get_dynamic_partitions(FEED_PARTITIONS_NAME))
+        new_feeds = sorted(_valid_feed_keys(context, feeds) - known)
+        lower, upper = segments[0].seq, segments[-1].seq
+        run = dg.RunRequest(
+            run_key=live_run_key(lower, upper),
+            run_config=dg.RunConfig(
+                ops={LIVE_BATCH.path[-1]: {"config": {"lower_seq": lower, "upper_seq": upper}}}
+            ),
+            tags={"gex/segments": str(len(segments)), "gex/upper_seq": str(upper)},
+        )
+        requests = [feed_partitions.build_add_request(new_feeds)] if new_feeds else []
+        return dg.SensorResult(
+            run_requests=[run], dynamic_partitions_requests=requests, cursor=str(upper)
+        )
+
+    return gex_live_sensor
+
+
+@dataclass
+class ExportCursor:
+    """Last `gex_strikes` event seen and the partitions changed since their last export."""
+
+    after_storage_id: int = 0
+    pending: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: str | None) -> Self:
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        return cls(int(data["after"]), {k: float(v) for k, v in data["pending"].items()})
+
+    def dump(self) -> str:
+        return json.dumps({"after": self.after_storage_id, "pending": self.pending}, sort_keys=True)
+
+
+def due_partitions(pending: Mapping[str, float], now: float, quiet_seconds: int) -> list[str]:
+    """Partitions whose last change is at least `quiet_seconds` old, sorted."""
+    return sorted(key for key, changed in pending.items() if now - changed >= quiet_seconds)
+
+
+def build_export_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
+    """The export sensor, ticking every `settings.export_sensor_interval_seconds`."""
+
+    @dg.sensor(
+        name="gex_parquet_export_sensor",
+        job=gex_parquet_job,
+        minimum_interval_seconds=settings.export_sensor_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Exports a date x feed partition to Parquet once its data stopped changing.",
+    )
+    def gex_parquet_export_sensor(
+        context: dg.SensorEvaluationContext,
+    ) -> dg.SensorResult:
+        cursor = ExportCursor.parse(context.cursor)
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(GEX_STRIKES, after_storage_id=cursor.after_storage_id or None),
+            limit=EVENTS_PER_TICK,
+            ascending=True,
+        ).records
+        for record in records:
+            partition = record.partition_key
+            if partition:
+                cursor.pending[partition] = max(
+                    cursor.pending.get(partition, 0.0), record.timestamp
+                )
+            cursor.after_storage_id = max(cursor.after_storage_id, record.storage_id)
+        due = due_partitions(cursor.pending, time.time(), settings.export_quiet_seconds)
+        requests = [
+            dg.RunRequest(run_key=f"gex_parquet:{key}:{cursor.pending[key]}", partition_key=key)
+            for key in due
+        ]
+        for key in due:
+            del cursor.pending[key]
+        if requests:
+            return dg.SensorResult(run_requests=requests, cursor=cursor.dump())
+        reason = (
+            f"{len(cursor.pending)} changed partition(s) waiting for "
+            f"{settings.export_quiet_seconds}s without new data"
+            if cursor.pending
+            else "no gex_strikes partition changed since its last export"
+        )
+        return dg.SensorResult(skip_reason=reason, cursor=cursor.dump())
+
+    return gex_parquet_export_sensor
+
+
+def build_gex_sensors(settings: PipelineSettings) -> list[dg.SensorDefinition]:
+    """Every sensor of the GEX domain."""
+    return [build_live_sensor(settings), build_export_sensor(settings)]
