@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from gex_pipeline.demo_cli import add_demo_parser, run_demo
 from gex_pipeline.lib.dagster_home import prepare_dagster_home
 from gex_pipeline.lib.settings import Settings
 
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="run the ingest API and the Dagster webserver + daemon together")
     sub.add_parser("serve", help="run the ingest API alone")
     sub.add_parser("init", help="create the data directory and the Dagster home")
+    add_demo_parser(sub)
     return parser
 
 
@@ -121,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `gex-pipeline` console script."""
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
+    if args.command == "demo":
+        return run_demo(args, settings)
     commands = {"up": cmd_up, "serve": cmd_serve, "init": cmd_init}
     return commands[args.command](settings)
 
