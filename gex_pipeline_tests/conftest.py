@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from gex_pipeline.lib.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 
 @pytest.fixture
@@ -106,3 +117,137 @@ class GexStagingTree:
 def gex_staging(data_dir: Path) -> GexStagingTree:
     """An empty `gex` staging stream under the temp data directory, with record/segment builders."""
     return GexStagingTree(data_dir / "staging")
+
+
+# --- ingest API fixtures (issue 3) ---------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class IngestServer:
+    """A real `gex-pipeline serve` (uvicorn) subprocess bound to 127.0.0.1 on a free port."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.port = int(env["GEX_INGEST_PORT"])
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> IngestServer:
+        """Start the server and wait until `/health` answers; fail with its log otherwise."""
+        import httpx
+
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gex_pipeline.cli", "serve"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ingest server exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"ingest server did not start within {timeout} s:\n{self.log()}")
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Graceful stop (SIGTERM: flush and seal); True when the server exited on its own.
+
+        uvicorn re-raises the signal after its graceful shutdown, so -SIGTERM is a clean exit.
+        """
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return False
+        return self.proc.returncode in (0, -signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL the server's process group (every worker) and reap it."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def log(self) -> str:
+        """Everything the server printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def ingest_server(data_dir: Path, tmp_path: Path) -> Iterator[Callable[..., IngestServer]]:
+    """Factory: `ingest_server(GEX_INGEST_X="...")` starts a real server with those env overrides."""
+    servers: list[IngestServer] = []
+
+    def start(**overrides: str) -> IngestServer:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GEX_INGEST_")}
+        env.update(
+            GEX_DATA_DIR=str(data_dir),
+            GEX_INGEST_HOST="127.0.0.1",
+            GEX_INGEST_PORT=str(free_port()),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(overrides)
+        server = IngestServer(env, tmp_path / f"ingest-{len(servers)}.log")
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+@pytest.fixture
+def ingest_client(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., TestClient]]:
+    """Factory: an in-process ingest app (lifespan running) with env overrides, as a TestClient."""
+    from fastapi.testclient import TestClient
+
+    from ingest_api.app import create_app
+    from ingest_api.settings import ApiSettings
+
+    with contextlib.ExitStack() as stack:
+
+        def make(**overrides: str) -> TestClient:
+            for name, value in overrides.items():
+                monkeypatch.setenv(name, value)
+            client = TestClient(create_app(ApiSettings.from_env()))
+            return stack.enter_context(client)
+
+        yield make
+
+
+@pytest.fixture
+def staged(data_dir: Path) -> Callable[[str], list[dict[str, object]]]:
+    """Reader of every record staged for a stream (`gex`, `uw`), open and sealed segments alike."""
+    import json
+
+    def read(stream: str) -> list[dict[str, object]]:
+        root = data_dir / "staging" / stream
+        paths = sorted((root / "sealed").glob("*.jsonl")) + sorted((root / "open").glob("*.open"))
+        return [json.loads(line) for p in paths for line in p.read_bytes().splitlines()]
+
+    return read
