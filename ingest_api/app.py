@@ -1,22 +1,80 @@
-"""FastAPI application factory."""
+"""FastAPI application factory: routers, error mapping, CORS and the staging writers' lifecycle."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from gex_pipeline.lib.url_policy import UrlPolicy
 
 from gex_pipeline import __version__
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.lib.staging.history_store import HistoryStore
+from gex_pipeline.lib.staging.layout import STREAMS, stream_dirs
+from gex_pipeline.lib.staging.writer import SegmentWriter
+from ingest_api import routes_gex, routes_history, routes_ops, routes_uw
+from ingest_api.errors import install_error_handlers
+from ingest_api.metrics import Metrics
+from ingest_api.settings import ApiSettings
+
+logger = logging.getLogger("ingest_api")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Recover orphaned segments and start the writers; on shutdown flush and seal them."""
+    settings: ApiSettings = app.state.api_settings
+    if not settings.fsync:
+        logger.warning(
+            "GEX_INGEST_FSYNC=0: acknowledged payloads are NOT durable (benchmarks only)"
+        )
+    started: list[SegmentWriter] = []
+    try:
+        for writer in app.state.writers.values():
+            recovered = await writer.start()
+            started.append(writer)
+            if recovered:
+                logger.info("recovered %d %s segment(s)", len(recovered), writer.name)
+        yield
+    finally:
+        for writer in started:
+            await writer.aclose()
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
     """Build the ingest application for `settings` (from the environment when omitted)."""
-    settings = settings or Settings.from_env()
-    app = FastAPI(title="gex-pipeline ingest API", version=__version__)
-    app.state.settings = settings
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok", "service": "gex-pipeline", "version": __version__}
-
+    settings = settings or ApiSettings.from_env()
+    app = FastAPI(
+        title="gex-pipeline ingest API",
+        version=__version__,
+        description="Validates payloads and lands them durably (fsync) in the staging area.",
+        lifespan=_lifespan,
+    )
+    staging = settings.base.staging_dir
+    app.state.api_settings = settings
+    app.state.metrics = Metrics()
+    app.state.url_policy = UrlPolicy.from_settings(settings.base)
+    app.state.history_store = HistoryStore(settings.base.data_dir)
+    app.state.writers = {
+        stream: SegmentWriter(
+            stream_dirs(staging, stream),
+            seal_bytes=settings.seal_bytes,
+            seal_age_s=settings.seal_age_ms / 1000,
+            max_pending=settings.queue_max,
+            fsync=settings.fsync,
+        )
+        for stream in STREAMS
+    }
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        max_age=600,
+    )
+    for module in (routes_ops, routes_gex, routes_uw, routes_history):
+        app.include_router(module.router)
     return app

@@ -1,19 +1,85 @@
-"""Run the ingest API under uvicorn."""
+"""Run the ingest API under uvicorn (`gex-pipeline serve`)."""
 
 from __future__ import annotations
 
+import copy
+import ipaddress
+import logging
+import sys
+from typing import Any
+
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from gex_pipeline.lib.settings import Settings
 from ingest_api.app import create_app
+from ingest_api.settings import ApiSettings
+
+logger = logging.getLogger("ingest_api")
+
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+class UnsafeBind(RuntimeError):
+    """Binding to a non-loopback address without a token and without explicit permission."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback IP literals (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: ApiSettings) -> None:
+    """Refuse a non-loopback bind without `GEX_INGEST_TOKEN` unless `GEX_INGEST_ALLOW_REMOTE=1`."""
+    host = settings.base.ingest_host
+    if is_loopback(host) or settings.base.ingest_token or settings.allow_remote:
+        return
+    raise UnsafeBind(
+        f"refusing to bind {host}: anyone on the network could post data. Set GEX_INGEST_TOKEN, "
+        "or GEX_INGEST_ALLOW_REMOTE=1 to accept unauthenticated remote clients."
+    )
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration plus INFO logs of the app (`ingest_api`, `gex_pipeline`)."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    for name in ("ingest_api", "gex_pipeline"):
+        config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def run_server(settings: Settings) -> int:
-    """Serve the ingest API on the configured host and port until interrupted."""
-    uvicorn.run(
-        create_app(settings),
-        host=settings.ingest_host,
-        port=settings.ingest_port,
-        log_level="info",
-    )
+    """Serve the ingest API on the configured host and port until interrupted; exit status."""
+    api = ApiSettings.from_env(base=settings)
+    try:
+        check_bind(api)
+    except UnsafeBind as exc:
+        print(f"gex-pipeline serve: {exc}", file=sys.stderr)
+        return 2
+    if not is_loopback(settings.ingest_host) and not settings.ingest_token:
+        logger.warning(
+            "serving %s without a token (GEX_INGEST_ALLOW_REMOTE=1)", settings.ingest_host
+        )
+    options = {
+        "host": settings.ingest_host,
+        "port": settings.ingest_port,
+        # uvicorn's access log prints the query string (the `token` parameter): refusals are
+        # logged by the app with the route template instead.
+        "access_log": False,
+        "log_level": "info",
+        "log_config": log_config(),
+        "server_header": False,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
+    if api.workers > 1:
+        # Each worker process builds its own app (and writer, with its own open segment) from the
+        # environment, which is where `settings` came from.
+        uvicorn.run("ingest_api.app:create_app", factory=True, workers=api.workers, **options)
+    else:
+        uvicorn.run(create_app(api), **options)
     return 0

@@ -203,6 +203,11 @@ class SegmentWriter:
         return self.dirs.root.name
 
     @property
+    def running(self) -> bool:
+        """True between `start` and `aclose` while the flusher task is alive."""
+        return self._task is not None and not self._task.done() and not self._closing
+
+    @property
     def pending(self) -> int:
         """Records queued or being written, not yet acknowledged."""
         return len(self._queue) + self._in_flight

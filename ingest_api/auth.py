@@ -1,0 +1,29 @@
+"""Optional shared-secret authentication (`GEX_INGEST_TOKEN`)."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Request
+
+from ingest_api.errors import ApiError
+
+
+def presented_token(request: Request) -> str | None:
+    """The token a client presented: `Authorization: Bearer`, `X-API-Key` or the `token` query."""
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return request.headers.get("x-api-key") or request.query_params.get("token")
+
+
+async def require_token(request: Request) -> None:
+    """Dependency: refuse (401) unless the configured token, if any, was presented."""
+    expected: str | None = request.app.state.api_settings.base.ingest_token
+    if expected is None:
+        return
+    presented = presented_token(request)
+    if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise ApiError(401, "token", "missing or wrong token", {"WWW-Authenticate": "Bearer"})

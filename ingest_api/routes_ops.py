@@ -1,0 +1,56 @@
+"""Operations: `GET /health` (liveness), `GET /ready` (can we stage?), `GET /metrics` (Prometheus)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from gex_pipeline import __version__
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok", "service": "gex-pipeline", "version": __version__}
+
+
+def readiness_problems(request: Request) -> tuple[list[str], int]:
+    """Why the API cannot stage right now (empty when ready), and the free disk in MiB."""
+    state = request.app.state
+    settings = state.api_settings
+    staging = settings.base.staging_dir
+    problems: list[str] = []
+    for stream, writer in state.writers.items():
+        if not writer.running:
+            problems.append(f"{stream} writer not running")
+        if not os.access(writer.dirs.open, os.W_OK):
+            problems.append(f"{stream} staging directory not writable")
+    free_mb = shutil.disk_usage(staging).free // 2**20 if staging.exists() else 0
+    if free_mb < settings.min_free_mb:
+        problems.append(f"free disk {free_mb} MiB below {settings.min_free_mb} MiB")
+    return problems, free_mb
+
+
+@router.get("/ready", responses={503: {"description": "Cannot stage: reasons listed."}})
+async def ready(request: Request) -> JSONResponse:
+    """Readiness: staging writable, writers running and free disk above the threshold."""
+    problems, free_mb = readiness_problems(request)
+    body: dict[str, Any] = {"status": "ready" if not problems else "not_ready", "free_mb": free_mb}
+    if problems:
+        body["problems"] = problems
+    return JSONResponse(body, status_code=503 if problems else 200)
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(request: Request) -> PlainTextResponse:
+    """Prometheus text exposition of this worker's counters and the staging segment gauges."""
+    state = request.app.state
+    pending = {stream: writer.pending for stream, writer in state.writers.items()}
+    text = state.metrics.render(state.api_settings.base.staging_dir, pending)
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

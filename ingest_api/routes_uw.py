@@ -1,0 +1,47 @@
+"""`POST /uw`: option-flow webhook messages (one message or a JSON array of messages)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from gex_pipeline.lib.payloads.uw import UwControl, parse_uw
+from gex_pipeline.lib.staging.layout import UW_STREAM
+from ingest_api.auth import require_token
+from ingest_api.body import read_body
+from ingest_api.docs import REFUSALS, json_body
+from ingest_api.intake import now_ms, stage
+
+router = APIRouter(dependencies=[Depends(require_token)], tags=["webhooks"])
+
+
+@router.post(
+    "/uw",
+    status_code=202,
+    responses={200: {"description": "Only control frames: acknowledged, not stored."}, **REFUSALS},
+    openapi_extra=json_body("A Phoenix 5-element array, an object message, or an array of them."),
+)
+async def post_uw(request: Request) -> JSONResponse:
+    """Stage every data message; control frames are acknowledged (200) and dropped."""
+    started = time.perf_counter()
+    settings = request.app.state.api_settings
+    body = await read_body(request, settings.max_body_uw)
+    items = parse_uw(body, now_ms(), max_batch=settings.uw_max_batch)
+    records = [item for item in items if not isinstance(item, UwControl)]
+    controls = [item for item in items if isinstance(item, UwControl)]
+    if controls:
+        request.app.state.metrics.ignore("/uw", len(controls))
+    if not records:
+        return JSONResponse({"status": "ignored", "reason": controls[0].reason}, status_code=200)
+    await stage(request, UW_STREAM, records, started)
+    return JSONResponse(
+        {
+            "status": "received",
+            "received": len(records),
+            "ignored": len(controls),
+            "ids": [r["id"] for r in records],
+        },
+        status_code=202,
+    )

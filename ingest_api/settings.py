@@ -1,0 +1,67 @@
+"""Settings of the ingest API, read from environment variables (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gex_pipeline.lib.settings import Settings, env_flag, env_int, env_list
+
+DEFAULT_CORS_ORIGINS: tuple[str, ...] = (
+    "https://gexbot.com",
+    "https://www.gexbot.com",
+    "https://app.gexbot.com",
+    "https://hist.gex.bot",
+    "https://unusualwhales.com",
+    "https://www.unusualwhales.com",
+)
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env_int(env, name, default)
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Limits, security and durability knobs of the ingest API on top of the shared `Settings`."""
+
+    base: Settings
+    max_body_gex: int = 2 * 2**20
+    max_body_uw: int = 4 * 2**20
+    max_body_history: int = 64 * 2**10
+    uw_max_batch: int = 5_000
+    cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    allow_remote: bool = False
+    seal_age_ms: int = 2_000
+    seal_bytes: int = 8 * 2**20
+    queue_max: int = 20_000
+    fsync: bool = True
+    min_free_mb: int = 512
+    workers: int = 1
+    retry_after_s: int = 1
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, base: Settings | None = None
+    ) -> ApiSettings:
+        """Build the API settings from `env` (default `os.environ`); `base` defaults to the same env."""
+        env = os.environ if env is None else env
+        return cls(
+            base=base or Settings.from_env(env),
+            max_body_gex=_positive(env, "GEX_INGEST_MAX_BODY_GEX", cls.max_body_gex),
+            max_body_uw=_positive(env, "GEX_INGEST_MAX_BODY_UW", cls.max_body_uw),
+            max_body_history=_positive(env, "GEX_INGEST_MAX_BODY_HISTORY", cls.max_body_history),
+            uw_max_batch=_positive(env, "GEX_INGEST_UW_MAX_BATCH", cls.uw_max_batch),
+            cors_origins=env_list(env, "GEX_INGEST_CORS_ORIGINS", DEFAULT_CORS_ORIGINS),
+            allow_remote=env_flag(env, "GEX_INGEST_ALLOW_REMOTE"),
+            seal_age_ms=_positive(env, "GEX_INGEST_SEAL_AGE_MS", cls.seal_age_ms),
+            seal_bytes=_positive(env, "GEX_INGEST_SEAL_BYTES", cls.seal_bytes),
+            queue_max=_positive(env, "GEX_INGEST_QUEUE_MAX", cls.queue_max),
+            fsync=env_flag(env, "GEX_INGEST_FSYNC", default=True),
+            min_free_mb=env_int(env, "GEX_INGEST_MIN_FREE_MB", cls.min_free_mb),
+            workers=_positive(env, "GEX_INGEST_WORKERS", cls.workers),
+        )
