@@ -461,3 +461,18 @@ def test_json_that_is_not_an_object_is_a_422_on_body(body: str) -> None:
 def test_integer_beyond_float_range_is_refused_naming_its_path() -> None:
     body = json.dumps(flat(spot=0)).replace('"spot": 0', '"spot": 1' + "0" * 400)
     assert refusal(body).field == "spot"
+
+
+def nested(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_unknown_field_nested_too_deep_is_refused_naming_it() -> None:
+    assert refusal(flat(vendor=nested(65))).field == "vendor"
+
+
+def test_unknown_field_nested_within_the_limit_is_kept() -> None:
+    assert parse(flat(vendor=nested(64)))["extra"] == {"vendor": nested(64)}

@@ -230,3 +230,10 @@ def test_invalid_json_is_a_400() -> None:
 @pytest.mark.parametrize("body", ["[]", '"https://hist.gex.bot/x.json"', "null"])
 def test_body_that_is_not_an_object_is_refused_naming_body(body: str) -> None:
     assert refusal(body).field == "body"
+
+
+def test_metadata_nested_too_deep_is_refused_naming_metadata() -> None:
+    deep: Any = {}
+    for _ in range(70):
+        deep = {"k": deep}
+    assert refusal({"url": NDX_URL, "metadata": deep}).field == "metadata"

@@ -247,3 +247,23 @@ def test_invalid_json_is_a_400() -> None:
     with pytest.raises(InvalidJson) as info:
         parse_uw(b"[null, null, ", NOW_MS)
     assert info.value.status == 400
+
+
+def nested(levels: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(levels):
+        value = {"k": value}
+    return value
+
+
+def test_payload_nested_too_deep_is_refused_naming_it() -> None:
+    assert refusal([None, None, "dark_pool_socket", "new_msg", nested(65)]).field == "[4]"
+
+
+def test_object_payload_nested_too_deep_in_a_batch_names_its_index() -> None:
+    assert refusal([market_frame(), {"topic": "x", "payload": nested(65)}]).field == "[1].payload"
+
+
+def test_payload_nested_within_the_limit_is_kept() -> None:
+    [record] = parse([None, None, "dark_pool_socket", "new_msg", nested(64)])
+    assert record["payload"] == nested(64)

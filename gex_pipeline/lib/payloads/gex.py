@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from gex_pipeline.lib.payloads.errors import PayloadError
-from gex_pipeline.lib.payloads.jsonbody import json_type, load_json_object
+from gex_pipeline.lib.payloads.jsonbody import check_depth, json_type, load_json_object
 from gex_pipeline.lib.payloads.numbers import optional_float, optional_int
 from gex_pipeline.lib.payloads.strikes import (
     normalise_max_change,
@@ -180,4 +180,7 @@ def _extra(envelope: dict[str, Any], snap: dict[str, Any], prefix: str) -> dict[
     outer = {key: value for key, value in envelope.items() if key not in _KNOWN}
     known = _KNOWN_IN_PAYLOAD if prefix else _KNOWN
     inner = {key: value for key, value in snap.items() if key not in known}
+    for part, part_prefix in ((inner, prefix), (outer, "")):
+        for key, value in part.items():
+            check_depth(value, part_prefix + key)
     return {**outer, **inner} or None

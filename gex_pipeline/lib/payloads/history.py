@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from gex_pipeline.lib.history_names import parse_day_file_name
 from gex_pipeline.lib.payloads.errors import PayloadError
 from gex_pipeline.lib.payloads.gex import normalise_endpoint, normalise_ticker
-from gex_pipeline.lib.payloads.jsonbody import json_type, load_json_object
+from gex_pipeline.lib.payloads.jsonbody import check_depth, json_type, load_json_object
 from gex_pipeline.lib.url_policy import UrlPolicy, check_url, url_key
 
 TICKER_KEYS = ("ticker", "symbol", "underlying")
@@ -67,6 +67,7 @@ def parse_history_request(body: bytes | str, policy: UrlPolicy) -> HistoryReques
     metadata = data.get("metadata")
     if metadata is not None and type(metadata) is not dict:
         raise PayloadError("metadata", f"must be an object, got {json_type(metadata)}")
+    check_depth(metadata, "metadata")
 
     named = parse_day_file_name(file_name)
     overrides: dict[str, str] = {}

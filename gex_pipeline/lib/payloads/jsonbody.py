@@ -19,6 +19,9 @@ from gex_pipeline.lib.payloads.errors import InvalidJson, PayloadError
 
 NON_FINITE_MESSAGE = "must be a finite number (NaN, Infinity and out-of-range values are refused)"
 _FLOAT_MAX = sys.float_info.max
+# Free-form values (`extra`, webhook payloads) are stored as sent; deeper nesting is refused so
+# that every accepted record can be serialised again (orjson stops at 255 levels).
+MAX_DEPTH = 64
 
 
 _STDLIB = json.JSONDecoder()
@@ -122,3 +125,16 @@ def find_non_finite(value: Any, path: str = "") -> str | None:
         elif kind is list:
             stack.extend((item[i], f"{where}[{i}]") for i in range(len(item) - 1, -1, -1))
     return None
+
+
+def check_depth(value: Any, field: str, limit: int = MAX_DEPTH) -> None:
+    """`PayloadError` on `field` when arrays/objects in `value` nest deeper than `limit` levels."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is dict or kind is list:
+            if depth > limit:
+                raise PayloadError(field, f"nests arrays/objects deeper than {limit} levels")
+            children = item.values() if kind is dict else item
+            stack.extend((child, depth + 1) for child in children)

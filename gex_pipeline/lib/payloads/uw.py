@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gex_pipeline.lib.payloads.errors import PayloadError
-from gex_pipeline.lib.payloads.jsonbody import json_type, load_json
+from gex_pipeline.lib.payloads.jsonbody import check_depth, json_type, load_json
 
 MAX_BATCH = 1000
 TRADE_CHANNEL_PREFIX = "option_trades"
@@ -72,6 +72,7 @@ def _message(value: Any, at: str, received_at_ms: int) -> UwItem:
         _check_ref(ref, f"{at}[1]")
         _check_name(channel, f"{at}[2]")
         _check_name(event, f"{at}[3]")
+        check_depth(payload, f"{at}[4]")
     elif type(value) is dict:
         form = "object"
         channel, channel_at = _first_key(value, at, "topic", "channel")
@@ -84,6 +85,7 @@ def _message(value: Any, at: str, received_at_ms: int) -> UwItem:
         join_ref, ref, payload = value.get("join_ref"), value.get("ref"), value.get("payload")
         _check_ref(join_ref, f"{at}.join_ref" if at else "join_ref")
         _check_ref(ref, f"{at}.ref" if at else "ref")
+        check_depth(payload, f"{at}.payload" if at else "payload")
     else:
         raise PayloadError(at or "body", f"must be {FRAME_SHAPE}, got {json_type(value)}")
     control = control_reason(channel, event)
