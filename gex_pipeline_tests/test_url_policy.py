@@ -306,3 +306,8 @@ def test_redact_url_leaves_no_control_characters() -> None:
     redacted = redact_url("https://hist.gex.bot/a\nb\x00\x1b[31m")
     assert redacted.startswith("https://hist.gex.bot/a")
     assert not any(ord(char) < 0x20 for char in redacted)
+
+
+def test_ipv6_literal_is_compared_in_its_canonical_form() -> None:
+    policy = UrlPolicy(("[0:0:0:0:0:0:0:1]:8123",), allow_private=True)
+    assert check_url("https://[::0001]:8123/x.json", policy).port == 8123

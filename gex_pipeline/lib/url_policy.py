@@ -102,8 +102,10 @@ def check_url(url: str, policy: UrlPolicy) -> SplitResult:
         raise UrlRefused("must not contain user information (user:password@)")
     host = normalise_host(parts.hostname or "", bracketed="[" in parts.netloc)
     ip = _ip_literal(host, bracketed="[" in parts.netloc)
-    if ip is not None and not policy.allow_private:
-        raise UrlRefused("IP address hosts are not allowed")
+    if ip is not None:
+        if not policy.allow_private:
+            raise UrlRefused("IP address hosts are not allowed")
+        host = str(ip)
     if not policy.allows(host, port, scheme):
         if policy.lists_host(host):
             shown = DEFAULT_PORTS[scheme] if port is None else port
@@ -257,4 +259,8 @@ def _parse_entry(entry: str) -> tuple[str, int | None]:
         raise ValueError(f"allowed host entry {entry!r} has an invalid port")
     if not host.isascii():
         host = host.encode("idna").decode("ascii")
-    return host.removesuffix("."), port
+    try:
+        host = str(ipaddress.ip_address(host))
+    except ValueError:
+        host = host.removesuffix(".")
+    return host, port
