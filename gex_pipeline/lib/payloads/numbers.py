@@ -8,7 +8,7 @@ from typing import Any
 from gex_pipeline.lib.payloads.errors import PayloadError
 from gex_pipeline.lib.payloads.jsonbody import NON_FINITE_MESSAGE, json_type
 
-_NUMERIC = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
+NUMERIC_TEXT = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 
 
@@ -24,7 +24,7 @@ def to_float(value: Any, field: str) -> float:
             return float(value)
         except OverflowError:
             raise PayloadError(field, NON_FINITE_MESSAGE) from None
-    if kind is str and _NUMERIC.fullmatch(value):
+    if kind is str and NUMERIC_TEXT.fullmatch(value):
         result = float(value)
         if result - result == 0.0:
             return result

@@ -9,12 +9,11 @@ The result must lie between 2000-01-01 and one day after `now_ms`.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gex_pipeline.lib.payloads.errors import PayloadError
-from gex_pipeline.lib.payloads.numbers import to_float
+from gex_pipeline.lib.payloads.numbers import NUMERIC_TEXT, to_float
 
 MS_THRESHOLD = 100_000_000_000
 US_THRESHOLD = 100_000_000_000_000
@@ -23,12 +22,11 @@ MAX_AHEAD_MS = 86_400_000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
-_NUMERIC_TEXT = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
 
 
 def to_epoch_ms(value: Any, field: str, now_ms: int) -> int:
     """Epoch milliseconds UTC of `value` (epoch s / ms number or string, or ISO-8601 with offset)."""
-    if type(value) is str and not _NUMERIC_TEXT.fullmatch(value):
+    if type(value) is str and not NUMERIC_TEXT.fullmatch(value):
         ms = _iso_to_ms(value, field)
     else:
         number = to_float(value, field)
