@@ -251,3 +251,112 @@ def staged(data_dir: Path) -> Callable[[str], list[dict[str, object]]]:
         return [json.loads(line) for p in paths for line in p.read_bytes().splitlines()]
 
     return read
+
+
+# --- history download fixtures (issue 5) -------------------------------------------------------
+
+
+class HistoryHttpServer:
+    """A real HTTP server on 127.0.0.1 (own thread) whose paths answer with scripted behaviours.
+
+    `route(path, *responses)`: each GET of `path` (query ignored) plays the next response, the
+    last one repeating. A response is a tuple `(kind, arg)`: `("body", bytes)`, `("status", int)`,
+    `("redirect", url)`, `("slow", (delay_s, bytes))`, `("short", (bytes, announced_len))`,
+    `("chunked", bytes)` (no Content-Length).
+    """
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+        self.routes: dict[str, list[tuple[str, object]]] = {}
+        self.hits: dict[str, int] = {}
+        self.queries: list[str] = []
+        self._lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def do_GET(self) -> None:
+                path, _, query = self.path.partition("?")
+                with owner._lock:
+                    count = owner.hits.get(path, 0)
+                    owner.hits[path] = count + 1
+                    owner.queries.append(query)
+                    plan = owner.routes.get(path, [("status", 404)])
+                kind, arg = plan[min(count, len(plan) - 1)]
+                owner._play(self, kind, arg)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _play(handler: object, kind: str, arg: object) -> None:
+        h = handler  # BaseHTTPRequestHandler
+        if kind == "status":
+            h.send_response(int(arg))
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+        elif kind == "redirect":
+            h.send_response(302)
+            h.send_header("Location", str(arg))
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+        elif kind in ("body", "slow", "short"):
+            delay, data, announced = 0.0, arg, None
+            if kind == "slow":
+                delay, data = arg
+            if kind == "short":
+                data, announced = arg
+            h.send_response(200)
+            h.send_header("Content-Length", str(announced or len(data)))
+            h.end_headers()
+            if delay:
+                time.sleep(delay)
+            with contextlib.suppress(OSError):
+                h.wfile.write(data)
+            if kind == "short":
+                h.close_connection = True
+        elif kind == "chunked":
+            h.send_response(200)
+            h.send_header("Transfer-Encoding", "chunked")
+            h.end_headers()
+            with contextlib.suppress(OSError):
+                for start in range(0, len(arg), 1 << 16):
+                    piece = arg[start : start + (1 << 16)]
+                    h.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                h.wfile.write(b"0\r\n\r\n")
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def route(self, path: str, *responses: tuple[str, object]) -> None:
+        """Script the responses of `path`."""
+        with self._lock:
+            self.routes[path] = list(responses)
+
+    def url(self, path: str, query: str = "", host: str = "127.0.0.1") -> str:
+        """`http://<host>:<port><path>[?query]`."""
+        return f"http://{host}:{self.port}{path}" + (f"?{query}" if query else "")
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def history_http() -> Iterator[HistoryHttpServer]:
+    """A scripted HTTP server on 127.0.0.1 for history download tests."""
+    server = HistoryHttpServer()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -1,0 +1,1 @@
+"""Historical day files: safe download, DuckDB import with atomic slice replace."""
