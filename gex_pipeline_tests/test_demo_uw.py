@@ -13,6 +13,7 @@ import pytest
 from gex_pipeline.lib.demo.occ import occ_symbol
 from gex_pipeline.lib.demo.uw import MESSAGE_KINDS, UwStream, to_object_form
 from gex_pipeline.lib.payloads.occ import parse_occ_symbol
+from gex_pipeline.lib.payloads.uw import UwControl, parse_uw
 
 START = 1763130600  # 2025-11-14 09:30 New York
 TRADE_FIELDS = {
@@ -196,3 +197,16 @@ def test_occ_symbol_round_trips_through_the_payload_parser() -> None:
 def test_occ_symbol_refuses_an_unknown_right_naming_the_field() -> None:
     with pytest.raises(ValueError, match="right"):
         occ_symbol("SPXW", dt.date(2025, 11, 14), "X", 6700)
+
+
+def test_every_kind_is_read_by_the_uw_parser_with_trade_ids_kept() -> None:
+    stream = UwStream(seed=7, start_ts=START)
+    messages = [stream.message(kind) for kind in MESSAGE_KINDS]
+    items = [parse_uw(json.dumps(m), (START + 60) * 1000)[0] for m in messages]
+    controls = [
+        kind for kind, item in zip(MESSAGE_KINDS, items, strict=True) if isinstance(item, UwControl)
+    ]
+    assert controls == ["heartbeat", "phx_reply"]
+    trade_ids = [m[4]["data"]["id"] for m in messages[:2]]
+    assert [items[0]["id"], items[1]["id"]] == trade_ids
+    assert items[5]["form"] == "object"
