@@ -1,0 +1,56 @@
+"""Snapshot of the definitions surface: renames break run history and users' bookmarks."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from gex_pipeline.definitions import defs
+from gex_pipeline.lib.dagster_home import DUCKDB_WRITER_POOL
+
+
+@pytest.fixture(scope="module")
+def repository() -> dg.RepositoryDefinition:
+    return defs().get_repository_def()
+
+
+def test_gex_asset_keys_are_stable(repository: dg.RepositoryDefinition) -> None:
+    graph = repository.asset_graph
+    keys = sorted(
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).group_name == "gex"
+    )
+    assert keys == ["gex_live_batch", "gex_parquet", "gex_snapshots", "gex_strikes"]
+
+
+def test_gex_jobs_and_sensors_are_stable(repository: dg.RepositoryDefinition) -> None:
+    assert {"gex_live_job", "gex_parquet_job"} <= {job.name for job in repository.get_all_jobs()}
+    sensors = {sensor.name for sensor in repository.sensor_defs}
+    assert {"gex_live_sensor", "gex_parquet_export_sensor"} <= sensors
+
+
+def test_duckdb_writing_assets_are_in_the_writer_pool(repository: dg.RepositoryDefinition) -> None:
+    graph = repository.asset_graph
+    for name in ("gex_live_batch", "gex_parquet"):
+        node = graph.get(dg.AssetKey(name))
+        assert node.pools == {DUCKDB_WRITER_POOL}, name
+
+
+def test_gex_sensors_start_running(repository: dg.RepositoryDefinition) -> None:
+    for name in ("gex_live_sensor", "gex_parquet_export_sensor"):
+        assert repository.get_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_sensor_interval_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEX_LIVE_SENSOR_INTERVAL_SECONDS", "3")
+    sensor = defs().get_repository_def().get_sensor_def("gex_live_sensor")
+    assert sensor.minimum_interval_seconds == 3
+
+
+def test_malformed_interval_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GEX_LIVE_SENSOR_INTERVAL_SECONDS", "0")
+    with pytest.raises(ValueError, match="GEX_LIVE_SENSOR_INTERVAL_SECONDS"):
+        defs()
