@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import json
 import os
 import subprocess
@@ -84,32 +85,30 @@ def test_full_queue_answers_503_with_retry_after_and_stages_nothing(
     ingest_server: Callable[..., IngestServer], data_dir: Path
 ) -> None:
     server = ingest_server(GEX_INGEST_QUEUE_MAX="1", GEX_INGEST_SEAL_BYTES="1")
+    post = functools.partial(httpx.post, f"{server.base_url}/gex", timeout=60)
     lock_fd = os.open(data_dir / "staging" / "gex" / ".seal.lock", os.O_RDWR | os.O_CREAT)
     try:
-        # While the seal lock is held elsewhere, the flusher blocks sealing after its first write.
+        # With the seal lock held elsewhere, the first segment's seal blocks; the second write is
+        # acknowledged and then waits for that seal, so the third request stays queued.
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        first = httpx.post(f"{server.base_url}/gex", json=_snapshot(1), timeout=30)
-        assert first.status_code == 202
+        assert post(json=_snapshot(1)).status_code == 202
+        assert post(json=_snapshot(2)).status_code == 202
         queued: list[httpx.Response] = []
-        waiter = threading.Thread(
-            target=lambda: queued.append(
-                httpx.post(f"{server.base_url}/gex", json=_snapshot(2), timeout=60)
-            )
-        )
+        waiter = threading.Thread(target=lambda: queued.append(post(json=_snapshot(3))))
         waiter.start()
         deadline = time.monotonic() + 30
         while _pending(server.base_url) < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
-        refused = httpx.post(f"{server.base_url}/gex", json=_snapshot(3), timeout=30)
+        refused = post(json=_snapshot(4))
     finally:
         os.close(lock_fd)
     waiter.join(timeout=60)
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "1"
     assert queued[0].status_code == 202
-    server.stop()
+    assert server.stop()
     timestamps = sorted(json.loads(line)["timestamp"] for line in _sealed_lines(data_dir))
-    assert timestamps == [1763130601000, 1763130602000]
+    assert timestamps == [1763130601000, 1763130602000, 1763130603000]
 
 
 def test_logs_never_show_token_or_signature(

@@ -196,6 +196,7 @@ class SegmentWriter:
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._sealing: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
@@ -241,7 +242,9 @@ class SegmentWriter:
         if self._task is not None:
             await self._task
             self._task = None
-        await self._seal_logged()
+        await self._rotate()
+        if self._sealing is not None:
+            await self._sealing
 
     async def _flush_loop(self) -> None:
         while True:
@@ -257,7 +260,7 @@ class SegmentWriter:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:
-                await self._seal_logged()
+                await self._rotate()
 
     async def _flush_batch(self) -> None:
         batch, self._queue = self._queue, []
@@ -280,7 +283,7 @@ class SegmentWriter:
         finally:
             self._in_flight = 0
         if self._seal_due():
-            await self._seal_logged()
+            await self._rotate()
 
     def _seal_due(self) -> bool:
         segment = self._segment
@@ -289,10 +292,23 @@ class SegmentWriter:
             or time.monotonic() - segment.opened_at >= self.seal_age_s
         )
 
-    async def _seal_logged(self) -> None:
+    async def _rotate(self) -> None:
+        """Hand the open segment to a background seal; the next write opens a new segment.
+
+        At most one seal runs at a time: a slow seal holds the flusher back (and so fills the
+        bounded queue) instead of piling up unsealed segments.
+        """
+        if self._sealing is not None:
+            await self._sealing
+            self._sealing = None
+        segment, self._segment = self._segment, None
+        if segment is not None:
+            self._sealing = asyncio.create_task(self._seal_logged(segment))
+
+    async def _seal_logged(self, segment: _Segment) -> None:
         """Seal in a worker thread; a failure leaves the segment to recovery and is logged."""
         try:
-            await asyncio.to_thread(self._seal)
+            await asyncio.to_thread(self._seal, segment)
         except OSError:
             logger.exception(
                 "sealing a %s segment failed; it is recovered at next start", self.name
@@ -323,11 +339,8 @@ class SegmentWriter:
             os.close(segment.fd)
             self._segment = None
 
-    def _seal(self) -> None:
-        """fsync and seal the open segment, if any (worker thread); the next write opens a new one."""
-        segment, self._segment = self._segment, None
-        if segment is None:
-            return
+    def _seal(self, segment: _Segment) -> None:
+        """fsync `segment`, rename it into `sealed/` and release it (worker thread)."""
         try:
             if segment.size == 0:
                 segment.path.unlink()
