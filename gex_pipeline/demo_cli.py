@@ -141,6 +141,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         run_history_import,
     )
 
+    if args.seconds < 1:
+        raise ValueError(f"seconds: must be >= 1, got {args.seconds}")
+    if args.history_timeout < 0:
+        raise ValueError(f"history-timeout: must be >= 0, got {args.history_timeout}")
     api = args.api or f"http://{settings.ingest_host}:{settings.ingest_port}"
     headers = {"Authorization": f"Bearer {settings.ingest_token}"} if settings.ingest_token else {}
     with httpx.Client(base_url=api, headers=headers, timeout=10.0) as client:

@@ -109,6 +109,11 @@ def test_run_without_an_api_exits_1_naming_the_url(capsys: pytest.CaptureFixture
     assert f"no ingest API answers at {url}" in capsys.readouterr().out
 
 
+def test_run_refuses_a_stream_shorter_than_a_second(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "run", "--seconds", "0"]) == 2
+    assert "seconds" in capsys.readouterr().err
+
+
 def _play_the_pipeline(data_dir: Path, found: dict[str, object], stop: threading.Event) -> None:
     """Stand in for the Dagster history import: download the queued URL and report it done."""
     store = HistoryStore(data_dir)

@@ -65,11 +65,6 @@ class FeedModel:
         self._history: deque[dict[float, float]] = deque(maxlen=max(PRIOR_WINDOWS))
         self.min_dte, self.sec_min_dte = _DTE[endpoint]
 
-    @property
-    def tick(self) -> float:
-        """Price increment of the feed's spot."""
-        return self.profile.tick
-
     def _weight(self, index_strike: float) -> tuple[float, float]:
         weight = self._weights.get(index_strike)
         if weight is None:
