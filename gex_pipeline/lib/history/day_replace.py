@@ -1,0 +1,198 @@
+"""Replace one date x feed slice of `gex_snapshots` / `gex_strikes` in a single transaction.
+
+Before a replace that removes rows, the old slice is copied to Parquet under
+`<backups>/<TICKER>/<endpoint>/<YYYYMMDD>-<UTC time>.{snapshots,strikes}.parquet` (a pre-image that
+`restore_slice` puts back). A replace that would shrink the slice below `shrink_ratio` of its strike
+rows is refused unless forced. Readers see the old slice or the new one, never a mix or a hole.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gex_pipeline.lib.history.day_parse import (
+    COUNTS_TABLE,
+    SNAPSHOTS_SELECT,
+    STRIKES_DEDUP_SELECT,
+    STRIKES_SELECT,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+DEFAULT_SHRINK_RATIO = 0.5
+_SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
+_TABLES: tuple[str, str] = ("gex_snapshots", "gex_strikes")
+
+
+class ReplaceRefused(Exception):
+    """A replace that would lose data without `force`; the message says why."""
+
+
+@dataclass(frozen=True)
+class SliceBackup:
+    """The two Parquet files holding a slice's pre-image."""
+
+    snapshots: Path
+    strikes: Path
+
+
+@dataclass(frozen=True)
+class ReplaceResult:
+    """What a replace stored and removed, strike rows it dropped, where removed rows were kept."""
+
+    strike_rows: int
+    bad_strikes: int
+    duplicate_strikes: int
+    removed_snapshots: int
+    removed_strike_rows: int
+    backup: SliceBackup | None
+
+
+def _params(ticker: str, endpoint: str, trade_date: date) -> dict[str, object]:
+    return {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
+
+
+def slice_counts(
+    con: duckdb.DuckDBPyConnection, ticker: str, endpoint: str, trade_date: date
+) -> tuple[int, int]:
+    """(snapshots, strike rows) stored for the slice."""
+    params = _params(ticker, endpoint, trade_date)
+    counts = [
+        con.execute(f"SELECT count(*) FROM {table} WHERE {_SLICE}", params).fetchone()
+        for table in _TABLES
+    ]
+    return int(counts[0][0]) if counts[0] else 0, int(counts[1][0]) if counts[1] else 0
+
+
+def backup_slice(
+    con: duckdb.DuckDBPyConnection,
+    backups_dir: Path,
+    ticker: str,
+    endpoint: str,
+    trade_date: date,
+) -> SliceBackup:
+    """Copy the slice of both tables to Parquet files (zstd) under `backups_dir`; return them."""
+    folder = backups_dir / ticker / endpoint
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    backup = SliceBackup(
+        snapshots=folder / f"{trade_date:%Y%m%d}-{stamp}.snapshots.parquet",
+        strikes=folder / f"{trade_date:%Y%m%d}-{stamp}.strikes.parquet",
+    )
+    params = _params(ticker, endpoint, trade_date)
+    for table, path in zip(_TABLES, (backup.snapshots, backup.strikes), strict=True):
+        tmp = path.with_name(f".{path.name}.tmp")
+        con.execute(
+            f"COPY (SELECT * FROM {table} WHERE {_SLICE}) TO '{_quote(tmp)}' "
+            "(FORMAT parquet, COMPRESSION zstd)",
+            params,
+        )
+        os.replace(tmp, path)
+    return backup
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _shrink_refusal(
+    ticker: str, endpoint: str, trade_date: date, new: int, old: int, ratio: float
+) -> ReplaceRefused:
+    return ReplaceRefused(
+        f"{ticker} {endpoint} {trade_date}: the file has {new} strike rows, the stored slice "
+        f"{old}: the replace would shrink it below {ratio:.0%} of its rows; "
+        "run with force=true to replace anyway"
+    )
+
+
+def _insert_strikes(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> tuple[int, int]:
+    """Insert the parsed strike rows; return (rows inserted, repeated strikes dropped)."""
+    row = con.execute(f"INSERT INTO gex_strikes {STRIKES_SELECT}", params).fetchone()
+    inserted = int(row[0]) if row else 0
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {COUNTS_TABLE} AS SELECT timestamp, count(*) AS n,"
+        f" count(DISTINCT strike) AS strike_count FROM gex_strikes WHERE {_SLICE}"
+        " GROUP BY timestamp",
+        params,
+    )
+    dup_row = con.execute(f"SELECT coalesce(sum(n - strike_count), 0) FROM {COUNTS_TABLE}")
+    duplicates = int((dup_row.fetchone() or (0,))[0])
+    if duplicates:
+        con.execute(f"DELETE FROM gex_strikes WHERE {_SLICE}", params)
+        con.execute(f"INSERT INTO gex_strikes {STRIKES_DEDUP_SELECT}", params)
+    return inserted - duplicates, duplicates
+
+
+def replace_slice(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    ticker: str,
+    endpoint: str,
+    trade_date: date,
+    listed_strike_rows: int,
+    backups_dir: Path,
+    force: bool = False,
+    shrink_ratio: float = DEFAULT_SHRINK_RATIO,
+) -> ReplaceResult:
+    """Replace the slice with the parsed day file (`hist_day_raw`) in one transaction.
+
+    Refuses (ReplaceRefused) a result below `shrink_ratio` x the stored strike rows, unless
+    `force`; `listed_strike_rows` (rows in the file, before dropping bad or repeated strikes)
+    allows refusing before any work. Keeps a pre-image when rows are removed. On any error the
+    transaction rolls back and the old slice stays as it was.
+    """
+    old_snapshots, old_strikes = slice_counts(con, ticker, endpoint, trade_date)
+    guard = old_strikes and not force
+    if guard and listed_strike_rows < shrink_ratio * old_strikes:
+        raise _shrink_refusal(
+            ticker, endpoint, trade_date, listed_strike_rows, old_strikes, shrink_ratio
+        )
+    backup = None
+    if old_snapshots or old_strikes:
+        backup = backup_slice(con, backups_dir, ticker, endpoint, trade_date)
+    params = _params(ticker, endpoint, trade_date)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in _TABLES:
+            con.execute(f"DELETE FROM {table} WHERE {_SLICE}", params)
+        kept, duplicates = _insert_strikes(con, params)
+        if guard and kept < shrink_ratio * old_strikes:
+            raise _shrink_refusal(ticker, endpoint, trade_date, kept, old_strikes, shrink_ratio)
+        con.execute(f"INSERT INTO gex_snapshots {SNAPSHOTS_SELECT}", params)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return ReplaceResult(
+        strike_rows=kept,
+        bad_strikes=listed_strike_rows - kept - duplicates,
+        duplicate_strikes=duplicates,
+        removed_snapshots=old_snapshots,
+        removed_strike_rows=old_strikes,
+        backup=backup,
+    )
+
+
+def restore_slice(
+    con: duckdb.DuckDBPyConnection,
+    backup: SliceBackup,
+    ticker: str,
+    endpoint: str,
+    trade_date: date,
+) -> None:
+    """Put a pre-image back: the slice becomes exactly the rows of `backup`, in one transaction."""
+    params = _params(ticker, endpoint, trade_date)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, path in zip(_TABLES, (backup.snapshots, backup.strikes), strict=True):
+            con.execute(f"DELETE FROM {table} WHERE {_SLICE}", params)
+            con.execute(f"INSERT INTO {table} SELECT * FROM read_parquet('{_quote(path)}')")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
