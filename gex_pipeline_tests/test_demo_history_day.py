@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gex_pipeline.lib.demo.history_day import DaySpec, clean_snapshots, make_day_file
-from gex_pipeline.lib.demo.market import PROFILES
+from gex_pipeline.lib.demo.market import PROFILES, profile_for
+from gex_pipeline.lib.demo.model import FeedModel
 
 NY = ZoneInfo("America/New_York")
 FILE_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_[A-Z_]+_classic_gex_(zero|one|full)\.json(\.gz)?$")
@@ -240,3 +241,10 @@ def test_more_snapshots_than_the_session_are_refused(tmp_path: Path) -> None:
 def test_unknown_endpoint_is_refused_naming_the_field(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="endpoint"):
         make_day_file(tmp_path, endpoint="gex_two")
+
+
+def test_futures_basis_is_never_a_whole_number_of_points() -> None:
+    bases = [
+        FeedModel(profile_for("ES_SPX"), "gex_zero", str(seed), 4).basis for seed in range(500)
+    ]
+    assert all(round(b * 100) % 100 != 0 for b in bases)

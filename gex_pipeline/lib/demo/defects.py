@@ -277,7 +277,13 @@ def truncate_file(path: Path, fraction: float) -> Defect:
 
 @dataclass(frozen=True)
 class DayManifest:
-    """What a generated day file holds, including every injected defect."""
+    """What a generated day file holds, including every injected defect.
+
+    `session_open`/`session_close`: epoch seconds of 09:30 / 16:00 New York (close exclusive);
+    `clean_snapshots`: in-session seconds generated (before defects); `records`: records written
+    (after gaps, duplicates and out-of-session rows, before any truncation); `bytes`/`sha256`: the
+    file on disk as finally left.
+    """
 
     file_name: str
     ticker: str

@@ -15,7 +15,7 @@ import json
 import os
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -67,18 +67,7 @@ class DaySpec:
             raise ValueError(f"snapshots: must be between 1 and {session}, got {self.snapshots}")
         if not 2 <= self.strikes <= 1000:
             raise ValueError(f"strikes: must be between 2 and 1000, got {self.strikes}")
-        parse_defect_kinds(self.defects)
-        return DaySpec(
-            trade_date=self.trade_date,
-            ticker=ticker,
-            endpoint=self.endpoint,
-            seed=self.seed,
-            snapshots=self.snapshots,
-            strikes=self.strikes,
-            compressed=self.compressed,
-            form=self.form,
-            defects=tuple(self.defects),
-        )
+        return replace(self, ticker=ticker, defects=parse_defect_kinds(self.defects))
 
     def session_seconds(self) -> int:
         """Seconds in the regular session of the trade date."""
@@ -126,17 +115,16 @@ def _write_records(fh: IO[bytes], records: Iterator[dict[str, Any]], form: str) 
     )
     fh.write(head.encode())
     batch: list[str] = []
-    first = True
+    lead = ""
     for record in records:
         batch.append(encode(record))
         if len(batch) == _BATCH:
-            fh.write(((sep if not first else "") + sep.join(batch)).encode())
-            first = False
+            fh.write((lead + sep.join(batch)).encode())
+            lead = sep
             batch.clear()
     if batch:
-        fh.write(((sep if not first else "") + sep.join(batch)).encode())
-        first = False
-    fh.write((tail if form != "jsonl" or not first else "").encode())
+        fh.write((lead + sep.join(batch)).encode())
+    fh.write(tail.encode())
 
 
 def _sha256(path: Path) -> str:

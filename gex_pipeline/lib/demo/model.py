@@ -32,6 +32,12 @@ _NOISE = 0.08
 _EMPTY: dict[float, float] = {}
 
 
+def _basis(profile: TickerProfile, rng: random.Random) -> float:
+    """Futures premium over the index, in whole cents but never whole points (`25187.21`)."""
+    cents = round(profile.spot * rng.uniform(0.002, 0.006) * 100)
+    return (cents + (1 if cents % 100 == 0 else 0)) / 100
+
+
 def _abs_value(row: list[Any]) -> float:
     return abs(row[1])
 
@@ -50,7 +56,7 @@ class FeedModel:
         self._rng = random.Random(f"walk:{seed_key}")
         self._weights_rng = random.Random(f"weights:{seed_key}")
         rng = self._rng
-        self.basis = round(profile.spot * rng.uniform(0.002, 0.006), 2) if profile.futures else 0.0
+        self.basis = _basis(profile, rng) if profile.futures else 0.0
         self._price = profile.spot * (1.0 + rng.uniform(-0.02, 0.02))
         self._sigma = profile.daily_vol / math.sqrt(SESSION_SNAPSHOTS)
         self._amp = profile.gamma_scale * _ENDPOINT_SCALE[endpoint] * rng.uniform(0.7, 1.3)
