@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +16,7 @@ import httpx
 import pytest
 
 from gex_pipeline.cli import main
+from gex_pipeline.lib.demo.history_day import make_day_file
 from gex_pipeline.lib.payloads.gex import parse_gex
 from gex_pipeline.lib.payloads.uw import UwControl, parse_uw
 from gex_pipeline.lib.staging.history_store import HistoryStore
@@ -52,6 +56,24 @@ def test_history_file_with_defects_lists_them_in_the_manifest(tmp_path: Path) ->
     )
     manifest = json.loads(next(tmp_path.glob("*.manifest.json")).read_text())
     assert sorted(d["kind"] for d in manifest["defects"]) == ["duplicate", "gap"]
+
+
+@pytest.mark.parametrize("hash_seed", ["1", "2"])
+def test_history_file_bytes_do_not_depend_on_the_process(tmp_path: Path, hash_seed: str) -> None:
+    args = "demo history-file --ticker ES_SPX --date 2025-11-14 --seed 9 --snapshots 120"
+    args += f" --defects gap,duplicate,spike --out {tmp_path / 'there'}"
+    command = [sys.executable, "-m", "gex_pipeline.cli", *args.split()]
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    here = make_day_file(
+        tmp_path / "here",
+        "2025-11-14",
+        "ES_SPX",
+        seed=9,
+        snapshots=120,
+        defects="gap,duplicate,spike",
+    )
+    assert (tmp_path / "there" / here.path.name).read_bytes() == here.path.read_bytes()
 
 
 def test_history_file_refuses_an_unknown_defect_and_writes_nothing(
