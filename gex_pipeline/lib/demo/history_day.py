@@ -28,7 +28,7 @@ from gex_pipeline.lib.demo.defects import (
 )
 from gex_pipeline.lib.demo.market import check_endpoint, profile_for
 from gex_pipeline.lib.demo.model import FeedModel
-from gex_pipeline.lib.demo.session import parse_trade_date, session_bounds
+from gex_pipeline.lib.demo.session import parse_trade_date, session_bounds, session_seconds
 
 FORMS: tuple[str, ...] = ("array", "wrapped", "jsonl")
 MANIFEST_SUFFIX = ".manifest.json"
@@ -71,8 +71,7 @@ class DaySpec:
 
     def session_seconds(self) -> int:
         """Seconds in the regular session of the trade date."""
-        open_ts, close_ts = session_bounds(self.trade_date)
-        return close_ts - open_ts
+        return session_seconds(self.trade_date)
 
     @property
     def snapshot_count(self) -> int:

@@ -31,9 +31,3 @@ def session_seconds(trade_date: dt.date) -> int:
     """Number of 1 Hz snapshots in the regular session of `trade_date` (23,400)."""
     open_ts, close_ts = session_bounds(trade_date)
     return close_ts - open_ts
-
-
-def in_session(ts: int, trade_date: dt.date) -> bool:
-    """Whether epoch second `ts` lies in the regular session of `trade_date`."""
-    open_ts, close_ts = session_bounds(trade_date)
-    return open_ts <= ts < close_ts
