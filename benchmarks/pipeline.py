@@ -1,0 +1,226 @@
+"""Pipeline throughput: staging -> DuckDB load, Parquet export, live runs per hour.
+
+1. Load rate (strike rows/s) of `load_segments` against the raw DuckDB `read_json` + `UNNEST`
+   statement on the same segment files, in the same run (target >= 70 % of it).
+2. Export rate of `export_partition` for one feed-day against a raw DuckDB `COPY` and a polars
+   `write_parquet` of the same rows.
+3. Live runs per hour at 10 feeds x 1 Hz: the live sensor evaluated tick by tick over a simulated
+   stream of sealed segments (target <= 1 run per tick).
+
+Bounded: fixed sizes, each step a few seconds on 2 cores. Run: `python -m benchmarks pipeline`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from benchmarks.machine import describe
+from gex_pipeline.lib.db.connection import connect
+from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.live_load import RECORD_COLUMNS, load_segments
+from gex_pipeline.lib.parquet_export import EXPORT_COLUMNS, export_partition, partition_query
+from gex_pipeline.lib.staging.layout import GEX_STREAM, seq_name, stream_dirs
+from gex_pipeline.lib.staging.reader import Segment
+
+FEEDS = [(f"T{i}", "gex_zero") for i in range(10)]
+BASE_MS = 1_763_130_600_000  # 2025-11-14 09:30 America/New_York
+LOAD_SECONDS = 600  # 10 feeds x 1 Hz x 10 minutes = 6,000 snapshots
+STRIKES_PER_SNAPSHOT = 100
+SEAL_SECONDS = 2  # the ingest API seals a segment every ~2 s
+EXPORT_ROWS = 2_400_000  # one feed-day
+SENSOR_INTERVAL_SECONDS = 15
+SIMULATED_SECONDS = 600
+
+
+def _record(ticker: str, endpoint: str, second: int, seq: int, strikes: int) -> dict[str, object]:
+    rows = [
+        [6000.0 + 5 * i, 10.0 - i * 0.1, 2.5 + i * 0.01, [1.1, -2.2, 3.3, -4.4, 5.5]]
+        for i in range(strikes)
+    ]
+    return {
+        "id": f"{seq:016x}{second:016x}",
+        "received_at": BASE_MS + second * 1000 + 120,
+        "ticker": ticker,
+        "endpoint": endpoint,
+        "kind": "snapshot",
+        "timestamp": BASE_MS + second * 1000,
+        "spot": 6734.25 + second * 0.01,
+        "zero_gamma": 6708.6,
+        "sum_gex_vol": 1712585.519,
+        "sum_gex_oi": 51521.105,
+        "major_pos_vol": 6735.0,
+        "major_neg_vol": 6700.0,
+        "major_pos_oi": 6800.0,
+        "major_neg_oi": 6500.0,
+        "min_dte": 0,
+        "sec_min_dte": 1,
+        "delta_risk_reversal": 0.118,
+        "max_priors": [[6740.0, 170979.742]] * 6,
+        "max_change": None,
+        "strikes": rows,
+        "extra": None,
+    }
+
+
+def write_segments(sealed: Path, seconds: int, strikes: int) -> list[Segment]:
+    """Sealed segments of `seconds` of 10 feeds at 1 Hz, one segment per SEAL_SECONDS."""
+    sealed.mkdir(parents=True, exist_ok=True)
+    segments = []
+    seq = time.time_ns()
+    for start in range(0, seconds, SEAL_SECONDS):
+        seq += 1_000_000
+        path = sealed / seq_name(seq)
+        with path.open("w") as handle:
+            for second in range(start, min(start + SEAL_SECONDS, seconds)):
+                for ticker, endpoint in FEEDS:
+                    handle.write(json.dumps(_record(ticker, endpoint, second, seq, strikes)) + "\n")
+        segments.append(Segment(seq, path))
+    return segments
+
+
+def _timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def raw_statement(paths: list[str]) -> str:
+    """The raw DuckDB statement: parse with the same schema, flatten strikes, insert."""
+    files = ", ".join(f"'{p}'" for p in paths)
+    columns = ", ".join(f"'{k}': '{v}'" for k, v in RECORD_COLUMNS.items())
+    return f"""
+        CREATE TABLE raw_strikes AS
+        SELECT ticker, endpoint, timestamp, (r ->> 0)::DOUBLE AS strike, (r ->> 1)::DOUBLE AS gamma,
+               (r ->> 2)::DOUBLE AS oi_gamma, (r -> '$[3]')::DOUBLE[] AS priors
+        FROM (
+            SELECT ticker, endpoint, timestamp, unnest(strikes) AS r
+            FROM read_json([{files}], format = 'newline_delimited', columns = {{{columns}}})
+        )
+    """
+
+
+def bench_load(workdir: Path) -> None:
+    """Print strike rows/s of the raw statement and of `load_segments`, and their ratio."""
+    segments = write_segments(workdir / "load" / "sealed", LOAD_SECONDS, STRIKES_PER_SNAPSHOT)
+    rows = LOAD_SECONDS * len(FEEDS) * STRIKES_PER_SNAPSHOT
+    with connect(workdir / "raw.db") as con:
+        raw = _timed(lambda: con.execute(raw_statement([str(s.path) for s in segments])))
+    with connect(workdir / "gex.db") as con:
+        migrate(con)
+        ours = _timed(lambda: load_segments(con, segments))
+        loaded = con.execute("SELECT count(*) FROM gex_strikes").fetchall()[0][0]
+    assert loaded == rows, (loaded, rows)
+    print(
+        f"load {len(segments)} segments, {rows:,} strike rows: raw read_json+UNNEST "
+        f"{rows / raw:,.0f} rows/s; load_segments {rows / ours:,.0f} rows/s "
+        f"({raw / ours:.0%} of raw, target >= 70%)"
+    )
+    tick_segments = segments[: SENSOR_INTERVAL_SECONDS // SEAL_SECONDS]
+    with connect(workdir / "tick.db") as con:
+        migrate(con)
+        tick = _timed(lambda: load_segments(con, tick_segments))
+    print(
+        f"one {SENSOR_INTERVAL_SECONDS}s tick of 10 feeds ({len(tick_segments)} segments): {tick:.2f} s"
+    )
+
+
+def bench_export(workdir: Path) -> None:
+    """Print rows/s of `export_partition`, raw DuckDB COPY and polars write_parquet."""
+    day = date(2025, 11, 14)
+    with connect(workdir / "export.db") as con:
+        migrate(con)
+        con.execute(
+            f"""
+            INSERT INTO gex_strikes
+            SELECT 'SPX', 'gex_zero', {BASE_MS} + (i // 100) * 1000, DATE '2025-11-14',
+                   6000 + (i % 100) * 5, sin(i), cos(i), [sin(i), cos(i), 0.5, -0.5, i % 7]
+            FROM range({EXPORT_ROWS}) r(i)
+            """
+        )
+        query = partition_query(con, "SPX", "gex_zero", day)
+        copy_target = workdir / "copy.parquet"
+        select = (
+            f"SELECT {', '.join(EXPORT_COLUMNS)} FROM gex_strikes WHERE ticker = 'SPX'"
+            " AND endpoint = 'gex_zero' AND trade_date = DATE '2025-11-14' ORDER BY timestamp, strike"
+        )
+        copy = _timed(
+            lambda: con.execute(
+                f"COPY ({select}) TO '{copy_target}' (FORMAT parquet, COMPRESSION zstd)"
+            )
+        )
+        frame_time = _timed(lambda: query.pl())
+        frame = query.pl()
+        polars_write = _timed(
+            lambda: frame.write_parquet(workdir / "polars.parquet", compression="zstd")
+        )
+        ours = _timed(lambda: export_partition(con, workdir / "parquet", "SPX", "gex_zero", day))
+    print(
+        f"export {EXPORT_ROWS:,} rows: DuckDB COPY {EXPORT_ROWS / copy:,.0f} rows/s; polars "
+        f"(query {frame_time:.2f} s + write {polars_write:.2f} s) "
+        f"{EXPORT_ROWS / (frame_time + polars_write):,.0f} rows/s; export_partition "
+        f"{EXPORT_ROWS / ours:,.0f} rows/s"
+    )
+
+
+def bench_runs_per_hour(workdir: Path) -> None:
+    """Tick the live sensor over simulated sealing and count run requests per hour."""
+    import dagster as dg
+
+    from gex_pipeline.defs.gex.sensors import build_live_sensor
+    from gex_pipeline.defs.resources import StagingArea
+    from gex_pipeline.defs.settings import PipelineSettings
+
+    staging = workdir / "sim_staging"
+    sealed = stream_dirs(staging, GEX_STREAM).ensure().sealed
+    all_segments = write_segments(sealed, SIMULATED_SECONDS, strikes=5)
+    for segment in all_segments:  # hidden until "sealed" at its simulated time
+        segment.path.rename(segment.path.with_suffix(".hold"))
+    sensor = build_live_sensor(
+        PipelineSettings(live_sensor_interval_seconds=SENSOR_INTERVAL_SECONDS)
+    )
+    resources = {"staging": StagingArea(root=str(staging))}
+    runs = ticks = 0
+    cursor = None
+    tick_seconds = 0.0
+    per_tick = SENSOR_INTERVAL_SECONDS // SEAL_SECONDS
+    with dg.instance_for_test() as instance:
+        for index in range(0, len(all_segments), per_tick):
+            for segment in all_segments[index : index + per_tick]:
+                segment.path.with_suffix(".hold").rename(segment.path)
+            context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+            start = time.perf_counter()
+            result = sensor(context)
+            tick_seconds += time.perf_counter() - start
+            ticks += 1
+            if isinstance(result, dg.SensorResult):
+                runs += len(result.run_requests or [])
+                cursor = result.cursor
+                for request in result.dynamic_partitions_requests or []:
+                    instance.add_dynamic_partitions(
+                        request.partitions_def_name, request.partition_keys
+                    )
+    hours = SIMULATED_SECONDS / 3600
+    print(
+        f"10 feeds x 1 Hz, sensor every {SENSOR_INTERVAL_SECONDS}s: {runs} runs in {ticks} ticks "
+        f"({runs / ticks:.2f} per tick, {runs / hours:.0f} runs/hour; target <= 1 per tick); "
+        f"sensor tick {tick_seconds / ticks * 1000:.1f} ms"
+    )
+
+
+def main() -> None:
+    """Print the load, export and runs-per-hour figures."""
+    print(describe())
+    with tempfile.TemporaryDirectory(prefix="gex-bench-") as tmp:
+        workdir = Path(tmp)
+        bench_load(workdir)
+        bench_export(workdir)
+        bench_runs_per_hour(workdir)
+
+
+if __name__ == "__main__":
+    main()
