@@ -476,3 +476,8 @@ def test_unknown_field_nested_too_deep_is_refused_naming_it() -> None:
 
 def test_unknown_field_nested_within_the_limit_is_kept() -> None:
     assert parse(flat(vendor=nested(64)))["extra"] == {"vendor": nested(64)}
+
+
+@pytest.mark.parametrize("ticker", ["\u00df", "\ufb00", "\u0131", "\u017fpx", "SPX\u00a0"])
+def test_non_ascii_ticker_that_upper_cases_to_ascii_is_refused(ticker: str) -> None:
+    assert refusal(flat(ticker=ticker)).field == "ticker"

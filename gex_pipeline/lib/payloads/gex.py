@@ -100,14 +100,18 @@ def parse_gex(body: bytes | str, received_at_ms: int) -> dict[str, Any]:
 
 
 def normalise_ticker(value: Any, field: str) -> str:
-    """Upper-cased ticker matching `[A-Z0-9_]{1,16}`, or a `PayloadError` on `field`."""
+    """Upper-cased ticker matching `[A-Z0-9_]{1,16}`, or a `PayloadError` on `field`.
+
+    Only ASCII is accepted: `"ß"` or a long-s `"spx"` upper-case to ASCII (`SS`, `SPX`) but name
+    no ticker.
+    """
     if type(value) is not str:
         raise PayloadError(field, f"must be a string, got {json_type(value)}")
     ticker = value.strip().upper()
     if not ticker:
         raise PayloadError(field, "must not be empty")
-    if not TICKER_PATTERN.fullmatch(ticker):
-        raise PayloadError(field, "must match [A-Z0-9_]{1,16} after upper-casing")
+    if not value.isascii() or not TICKER_PATTERN.fullmatch(ticker):
+        raise PayloadError(field, "must be ASCII matching [A-Z0-9_]{1,16} after upper-casing")
     return ticker
 
 
