@@ -481,3 +481,17 @@ def test_unknown_field_nested_within_the_limit_is_kept() -> None:
 @pytest.mark.parametrize("ticker", ["\u00df", "\ufb00", "\u0131", "\u017fpx", "SPX\u00a0"])
 def test_non_ascii_ticker_that_upper_cases_to_ascii_is_refused(ticker: str) -> None:
     assert refusal(flat(ticker=ticker)).field == "ticker"
+
+
+@pytest.mark.parametrize("value", ["\u0661\u0662", "\uff16\uff17", "6734.25\u00a0", "\u20036734"])
+def test_numeric_string_with_non_ascii_digits_or_spaces_is_refused(value: str) -> None:
+    assert refusal(flat(spot=value)).field == "spot"
+
+
+def test_integer_string_with_non_ascii_digits_is_refused() -> None:
+    assert refusal(flat(min_dte="\u0662")).field == "min_dte"
+
+
+def test_timestamp_in_non_ascii_digits_is_refused() -> None:
+    arabic = "".join(chr(0x0660 + int(digit)) for digit in str(TS_S))
+    assert refusal(flat(timestamp=arabic)).field == "timestamp"

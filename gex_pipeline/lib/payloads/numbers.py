@@ -1,4 +1,7 @@
-"""Numbers from JSON values: finite floats or ints, numeric strings accepted, booleans refused."""
+"""Numbers from JSON values: finite floats or ints, numeric strings accepted, booleans refused.
+
+Numeric strings use ASCII digits and spaces only (`float` would also take "\u0661" or NBSP).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ from typing import Any
 from gex_pipeline.lib.payloads.errors import PayloadError
 from gex_pipeline.lib.payloads.jsonbody import NON_FINITE_MESSAGE, json_type
 
-NUMERIC_TEXT = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
-_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+NUMERIC_TEXT = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*", re.ASCII)
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
 
 
 def to_float(value: Any, field: str) -> float:
