@@ -11,6 +11,9 @@ import dagster as dg
 from gex_pipeline.defs.gex.assets import gex_assets
 from gex_pipeline.defs.gex.jobs import gex_jobs
 from gex_pipeline.defs.gex.sensors import build_gex_sensors
+from gex_pipeline.defs.history.assets import history_assets
+from gex_pipeline.defs.history.jobs import history_jobs
+from gex_pipeline.defs.history.sensors import build_history_sensors
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore, StagingArea
 from gex_pipeline.defs.settings import PipelineSettings
 
@@ -19,9 +22,9 @@ from gex_pipeline.defs.settings import PipelineSettings
 def defs() -> dg.Definitions:
     """Assets, jobs, sensors and resources of every domain."""
     settings = PipelineSettings.from_env()
-    assets = [*gex_assets]
-    jobs = [*gex_jobs]
-    sensors = [*build_gex_sensors(settings)]
+    assets = [*gex_assets, *history_assets]
+    jobs = [*gex_jobs, *history_jobs]
+    sensors = [*build_gex_sensors(settings), *build_history_sensors()]
     return dg.Definitions(
         assets=assets,
         jobs=jobs,

@@ -76,7 +76,7 @@ class _Retryable(Exception):
 class DownloadLimits:
     """Size cap, timeouts and retry schedule of a download."""
 
-    max_bytes: int = 2 * 1024**3
+    max_bytes: int = 1024**3
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     total_timeout: float = 900.0
@@ -87,7 +87,8 @@ class DownloadLimits:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DownloadLimits:
-        """Limits from `GEX_HISTORY_MAX_BYTES`, `GEX_HISTORY_TIMEOUT_SECONDS`, `GEX_HISTORY_RETRIES`."""
+        """Limits from `GEX_HISTORY_MAX_BYTES`, `GEX_HISTORY_TIMEOUT_SECONDS` (connect/read),
+        `GEX_HISTORY_TOTAL_TIMEOUT_SECONDS` (one attempt) and `GEX_HISTORY_RETRIES`."""
         env = os.environ if env is None else env
         return cls(
             max_bytes=env_int(env, "GEX_HISTORY_MAX_BYTES", cls.max_bytes),

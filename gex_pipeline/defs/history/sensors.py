@@ -1,0 +1,133 @@
+"""`gex_history_sensor`: picks up posted day-file links promptly (signed links expire).
+
+Each tick lists `staging/history/requests/`, takes the requests posted after the cursor (a
+high-water mark of `last_posted_at` plus the ids already seen at that instant), registers their
+feed partitions and requests one `gex_history_job` run per request. The run key is
+(request id, post count): posts of the same file collapse into one request, and a re-post with a
+fresh signature (after a failure or an expiry) starts a new attempt. The sensor never opens DuckDB
+and never handles the signed URL.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from gex_pipeline.defs.history.assets import REQUEST_TAG
+from gex_pipeline.defs.history.jobs import gex_history_job
+from gex_pipeline.defs.partitions import (
+    FEED_PARTITIONS_NAME,
+    feed_partitions,
+    gex_partition_key,
+)
+from gex_pipeline.lib.history.settings import HistorySettings
+from gex_pipeline.lib.settings import Settings
+from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
+from gex_pipeline.lib.trading_date import feed_key
+
+# Request files older than the high-water mark by more than this are not even opened.
+MTIME_SLACK_MS = 60_000
+
+
+@dataclass
+class HistoryCursor:
+    """Newest `last_posted_at` handed to a run, and the request ids posted at that instant."""
+
+    high_water_ms: int = 0
+    ids_at_mark: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, raw: str | None) -> HistoryCursor:
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        return cls(int(data["hwm"]), list(data["ids"]))
+
+    def dump(self) -> str:
+        return json.dumps({"hwm": self.high_water_ms, "ids": sorted(self.ids_at_mark)})
+
+    def is_new(self, request: StoredRequest) -> bool:
+        posted = request.last_posted_at
+        return posted > self.high_water_ms or (
+            posted == self.high_water_ms and request.id not in self.ids_at_mark
+        )
+
+    def advance(self, request: StoredRequest) -> None:
+        posted = request.last_posted_at
+        if posted > self.high_water_ms:
+            self.high_water_ms, self.ids_at_mark = posted, [request.id]
+        elif posted == self.high_water_ms and request.id not in self.ids_at_mark:
+            self.ids_at_mark.append(request.id)
+
+
+def history_run_key(request: StoredRequest) -> str:
+    """Run key of one post of a request (stable when a tick is retried)."""
+    return f"gex_history:{request.id}:{request.post_count}"
+
+
+def new_requests(store: HistoryStore, cursor: HistoryCursor) -> list[StoredRequest]:
+    """Requests posted after `cursor`, oldest post first."""
+    found = []
+    for request_id in store.list_request_ids():
+        path = store.dirs.requests / f"{request_id}.json"
+        try:
+            mtime_ms = path.stat().st_mtime_ns // 1_000_000
+        except FileNotFoundError:
+            continue
+        if mtime_ms < cursor.high_water_ms - MTIME_SLACK_MS:
+            continue
+        request = store.load_request(request_id)
+        if request is not None and cursor.is_new(request):
+            found.append(request)
+    return sorted(found, key=lambda r: (r.last_posted_at, r.id))
+
+
+def build_history_sensor(interval_seconds: int) -> dg.SensorDefinition:
+    """The request sensor, ticking every `interval_seconds`."""
+
+    @dg.sensor(
+        name="gex_history_sensor",
+        job=gex_history_job,
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="One gex_history_job run per posted day-file link (/gex_history_url).",
+    )
+    def gex_history_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        store = HistoryStore(Settings.from_env().data_dir)
+        cursor = HistoryCursor.parse(context.cursor)
+        requests = new_requests(store, cursor)
+        if not requests:
+            return dg.SensorResult(
+                skip_reason=f"no day-file link posted after {cursor.high_water_ms} (epoch ms)",
+                cursor=cursor.dump(),
+            )
+        known = set(context.instance.get_dynamic_partitions(FEED_PARTITIONS_NAME))
+        feeds = sorted({feed_key(r.ticker, r.endpoint) for r in requests} - known)
+        runs = []
+        for request in requests:
+            runs.append(
+                dg.RunRequest(
+                    run_key=history_run_key(request),
+                    partition_key=gex_partition_key(
+                        request.trade_date, request.ticker, request.endpoint
+                    ),
+                    tags={REQUEST_TAG: request.id},
+                )
+            )
+            store.write_status(request.id, "pending", now_ms=int(time.time() * 1000))
+            cursor.advance(request)
+        return dg.SensorResult(
+            run_requests=runs,
+            dynamic_partitions_requests=[feed_partitions.build_add_request(feeds)] if feeds else [],
+            cursor=cursor.dump(),
+        )
+
+    return gex_history_sensor
+
+
+def build_history_sensors() -> list[dg.SensorDefinition]:
+    """Every sensor of the history domain (settings read when definitions load)."""
+    return [build_history_sensor(HistorySettings.from_env().sensor_interval_seconds)]

@@ -1,0 +1,180 @@
+"""Import one date x feed partition from its day file: download (when needed), import, export.
+
+The source is chosen in this order:
+1. a request id (a run started by the sensor for a fresh POST): download its signed link again;
+2. the kept raw file `source/gexbot/<TICKER>/<endpoint>/<file>` (backfill: no new download);
+3. the newest request for the partition (its link may still be live): download it.
+A partition with none of these fails with a message saying so.
+
+A download lands under a hidden `.incoming-` name and replaces the kept raw file only after the
+import committed, so a bad or wrong download never displaces a good raw file. Status records
+(`downloading` -> `importing` -> `done` | `failed`) are written when a request exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gex_pipeline.lib.history.day_format import DayFileInvalid
+from gex_pipeline.lib.history.day_import import ImportStats, import_day_file
+from gex_pipeline.lib.history.day_replace import ReplaceRefused
+from gex_pipeline.lib.history.download import DownloadError, DownloadResult, download_day_file
+from gex_pipeline.lib.history.settings import HistorySettings
+from gex_pipeline.lib.history.sources import find_raw_file, find_request, raw_dir
+from gex_pipeline.lib.parquet_export import ExportResult, export_partition
+from gex_pipeline.lib.settings import Settings
+from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
+from gex_pipeline.lib.url_policy import UrlPolicy
+
+if TYPE_CHECKING:
+    import duckdb
+
+log = logging.getLogger(__name__)
+
+Connect = Callable[[], AbstractContextManager["duckdb.DuckDBPyConnection"]]
+
+
+class HistoryImportFailed(Exception):
+    """The partition could not be imported; the message is safe to show (no signed URL)."""
+
+
+@dataclass(frozen=True)
+class PartitionTarget:
+    """One date x feed partition."""
+
+    trade_date: date
+    ticker: str
+    endpoint: str
+
+    def __str__(self) -> str:
+        return f"{self.ticker} {self.endpoint} {self.trade_date.isoformat()}"
+
+
+@dataclass(frozen=True)
+class PartitionImport:
+    """What one partition import did."""
+
+    stats: ImportStats
+    export: ExportResult
+    raw_path: Path
+    download: DownloadResult | None
+    request_id: str | None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class _Status:
+    """Writes the status record of a request (no-op without one)."""
+
+    def __init__(self, store: HistoryStore, request_id: str | None, run_id: str | None) -> None:
+        self.store, self.request_id, self.run_id = store, request_id, run_id
+
+    def __call__(self, state: str, **kw: object) -> None:
+        if self.request_id is not None:
+            self.store.write_status(
+                self.request_id, state, now_ms=_now_ms(), run_id=self.run_id, **kw
+            )
+
+
+def _choose_source(
+    store: HistoryStore, settings: Settings, target: PartitionTarget, request_id: str | None
+) -> tuple[StoredRequest | None, Path | None]:
+    """(request to download, kept raw file to use); exactly one of them drives the import."""
+    if request_id is not None:
+        request = store.load_request(request_id)
+        if request is None:
+            raise HistoryImportFailed(f"history request {request_id} does not exist")
+        found = PartitionTarget(request.trade_date, request.ticker, request.endpoint)
+        if found != target:
+            raise HistoryImportFailed(
+                f"history request {request_id} is for {found}, not for partition {target}"
+            )
+        return request, None
+    raw = find_raw_file(settings.source_dir, target.ticker, target.endpoint, target.trade_date)
+    request = find_request(store, target.ticker, target.endpoint, target.trade_date)
+    if raw is not None:
+        return request, raw
+    if request is None:
+        raise HistoryImportFailed(
+            f"{target}: no kept raw file under "
+            f"{raw_dir(settings.source_dir, target.ticker, target.endpoint)} and no live link: "
+            "POST the day file's link to /gex_history_url first"
+        )
+    return request, None
+
+
+def import_partition(
+    target: PartitionTarget,
+    *,
+    connect: Connect,
+    settings: Settings,
+    history: HistorySettings,
+    parquet_root: Path,
+    request_id: str | None = None,
+    force: bool = False,
+    run_id: str | None = None,
+) -> PartitionImport:
+    """Import `target` from a fresh download (request) or its kept raw file, then export Parquet.
+
+    Raises `HistoryImportFailed` with a clear reason (also written to the status record); nothing
+    stored changes when the download, the file or the replace is refused.
+    """
+    store = HistoryStore(settings.data_dir)
+    request, raw = _choose_source(store, settings, target, request_id)
+    status = _Status(store, request.id if request else None, run_id)
+    incoming: Path | None = None
+    try:
+        downloaded = None
+        if raw is None:
+            assert request is not None
+            folder = raw_dir(settings.source_dir, target.ticker, target.endpoint)
+            incoming = folder / f".incoming-{request.file_name}"
+            status("downloading")
+            downloaded = download_day_file(
+                request.signed_url, incoming, UrlPolicy.from_settings(settings), history.limits
+            )
+            log.info("downloaded %s (%d bytes)", downloaded.redacted_url, downloaded.bytes)
+        source = incoming if incoming is not None else raw
+        assert source is not None
+        status("importing")
+        with connect() as con:
+            con.execute(f"SET memory_limit = '{history.duckdb_memory_limit}'")
+            stats = import_day_file(
+                con,
+                source,
+                ticker=target.ticker,
+                endpoint=target.endpoint,
+                trade_date=target.trade_date,
+                backups_dir=settings.backups_dir,
+                force=force,
+                shrink_ratio=history.shrink_ratio,
+            )
+            exported = export_partition(
+                con, parquet_root, target.ticker, target.endpoint, target.trade_date
+            )
+        if incoming is not None and request is not None:
+            raw = incoming.with_name(request.file_name)
+            os.replace(incoming, raw)
+            incoming = None
+    except (DownloadError, DayFileInvalid, ReplaceRefused, HistoryImportFailed) as exc:
+        status("failed", reason=f"{target}: {exc}")
+        raise HistoryImportFailed(f"{target}: {exc}") from None
+    except Exception as exc:
+        status("failed", reason=f"{target}: {type(exc).__name__}: {str(exc)[:500]}")
+        raise
+    finally:
+        if incoming is not None:
+            incoming.unlink(missing_ok=True)
+    assert raw is not None
+    status("done", rows=stats.summary())
+    return PartitionImport(stats, exported, raw, downloaded, request.id if request else None)
