@@ -495,3 +495,13 @@ def test_integer_string_with_non_ascii_digits_is_refused() -> None:
 def test_timestamp_in_non_ascii_digits_is_refused() -> None:
     arabic = "".join(chr(0x0660 + int(digit)) for digit in str(TS_S))
     assert refusal(flat(timestamp=arabic)).field == "timestamp"
+
+
+@pytest.mark.parametrize("value", [2**31, -(2**31) - 1, 1e300, "9" * 30, "1" * 5000])
+def test_dte_beyond_the_32_bit_integer_range_is_refused_naming_it(value: Any) -> None:
+    assert refusal(flat(min_dte=value)).field == "min_dte"
+
+
+def test_dte_at_the_32_bit_integer_limits_is_kept() -> None:
+    record = parse(flat(min_dte=2**31 - 1, sec_min_dte=str(-(2**31))))
+    assert (record["min_dte"], record["sec_min_dte"]) == (2**31 - 1, -(2**31))

@@ -13,6 +13,8 @@ from gex_pipeline.lib.payloads.jsonbody import NON_FINITE_MESSAGE, json_type
 
 NUMERIC_TEXT = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*", re.ASCII)
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+_MAX_INT_TEXT = 64
 
 
 def to_float(value: Any, field: str) -> float:
@@ -36,15 +38,22 @@ def to_float(value: Any, field: str) -> float:
 
 
 def to_int(value: Any, field: str) -> int:
-    """`value` as an int: JSON integers, integral floats (`1.0`) or integer strings; not booleans."""
+    """`value` as a 32-bit int (the INTEGER columns it lands in): JSON integers, integral floats
+    (`1.0`) or integer strings; not booleans. Values out of range are refused, not clipped.
+    """
     kind = type(value)
     if kind is int:
-        return value
-    if kind is float and value - value == 0.0 and value.is_integer():
-        return int(value)
-    if kind is str and _INTEGER.fullmatch(value):
-        return int(value)
-    raise PayloadError(field, f"must be an integer, got {_describe(value)}")
+        number = value
+    elif kind is float and value - value == 0.0 and value.is_integer():
+        number = int(value)
+    elif kind is str and _INTEGER.fullmatch(value):
+        # int() refuses texts beyond 4300 digits with a ValueError: far out of range anyway
+        number = int(value) if len(value) <= _MAX_INT_TEXT else INT_MAX + 1
+    else:
+        raise PayloadError(field, f"must be an integer, got {_describe(value)}")
+    if not INT_MIN <= number <= INT_MAX:
+        raise PayloadError(field, f"must be an integer between {INT_MIN} and {INT_MAX}")
+    return number
 
 
 def optional_float(value: Any, field: str) -> float | None:
