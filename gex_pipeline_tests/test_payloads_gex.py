@@ -505,3 +505,15 @@ def test_dte_beyond_the_32_bit_integer_range_is_refused_naming_it(value: Any) ->
 def test_dte_at_the_32_bit_integer_limits_is_kept() -> None:
     record = parse(flat(min_dte=2**31 - 1, sec_min_dte=str(-(2**31))))
     assert (record["min_dte"], record["sec_min_dte"]) == (2**31 - 1, -(2**31))
+
+
+def test_integer_literal_longer_than_python_converts_is_refused_naming_its_path() -> None:
+    body = json.dumps(flat(spot=0)).replace('"spot": 0', '"spot": -1' + "0" * 5000)
+    error = refusal(body)
+    assert (error.status, error.field) == (422, "spot")
+
+
+def test_json_nested_deeper_than_the_decoder_allows_is_a_422_on_body() -> None:
+    body = json.dumps(flat(vendor=0)).replace('"vendor": 0', '"vendor": ' + "[" * 5000 + "]" * 5000)
+    error = refusal(body)
+    assert (error.status, error.field) == (422, "body")

@@ -267,3 +267,10 @@ def test_object_payload_nested_too_deep_in_a_batch_names_its_index() -> None:
 def test_payload_nested_within_the_limit_is_kept() -> None:
     [record] = parse([None, None, "dark_pool_socket", "new_msg", nested(64)])
     assert record["payload"] == nested(64)
+
+
+def test_integer_literal_longer_than_python_converts_is_refused_naming_its_path() -> None:
+    body = '[null, null, "x", "new_msg", {"a": ' + "9" * 5000 + "}]"
+    with pytest.raises(PayloadError) as info:
+        parse_uw(body, NOW_MS)
+    assert (info.value.status, info.value.field) == (422, "[4].a")

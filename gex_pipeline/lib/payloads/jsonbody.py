@@ -24,7 +24,16 @@ _FLOAT_MAX = sys.float_info.max
 MAX_DEPTH = 64
 
 
-_STDLIB = json.JSONDecoder()
+# An integer literal this long is far beyond float range (and int() refuses > 4300 digits):
+# decode it as infinity so that it is refused with its path like any out-of-range number.
+_MAX_INT_LITERAL = 400
+
+
+def _parse_int(text: str) -> int | float:
+    return int(text) if len(text) <= _MAX_INT_LITERAL else math.inf
+
+
+_STDLIB = json.JSONDecoder(parse_int=_parse_int)
 
 
 def _text(body: bytes | str) -> str:
@@ -41,14 +50,19 @@ def _text(body: bytes | str) -> str:
 
 
 def _decode(text: str) -> Any:
-    """Stdlib decoding (accepts NaN/Infinity, which the caller then refuses with their path)."""
+    """Stdlib decoding (accepts NaN/Infinity, which the caller then refuses with their path);
+    `PayloadError` on `body` when the nesting exceeds the recursion limit.
+    """
     try:
         return _STDLIB.decode(text)
     except json.JSONDecodeError as exc:
         raise InvalidJson(
             f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        # valid JSON beyond what can be decoded (orjson stops at 1024 levels)
+        raise PayloadError("body", "nests arrays/objects too deeply to be decoded") from None
+    except ValueError as exc:
         raise InvalidJson(f"invalid JSON: {exc}") from None
 
 
@@ -56,7 +70,7 @@ def load_json(body: bytes | str) -> Any:
     """Decode a request body (UTF-8, optional BOM).
 
     Raises `InvalidJson` (400) when the body is not JSON, `PayloadError` naming the path of the
-    first NaN/Infinity or out-of-range number (422).
+    first NaN/Infinity or out-of-range number, or `body` when nested too deeply to decode (422).
     """
     try:
         return orjson.loads(body)
