@@ -311,3 +311,16 @@ def test_redact_url_leaves_no_control_characters() -> None:
 def test_ipv6_literal_is_compared_in_its_canonical_form() -> None:
     policy = UrlPolicy(("[0:0:0:0:0:0:0:1]:8123",), allow_private=True)
     assert check_url("https://[::0001]:8123/x.json", policy).port == 8123
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/x/../f.json", "/x/./f.json", "/x/%2e%2e/f.json", "/x/%2E./f.json", "/x/.%2e", "/.."],
+)
+def test_dot_segments_in_the_path_are_refused(path: str) -> None:
+    assert "dot segments" in str(refused(f"https://hist.gex.bot{path}"))
+
+
+@pytest.mark.parametrize("path", ["/x/f..json", "/.well/x.json", "/x/...json", "/x/%2e%2e.json"])
+def test_dots_inside_path_segments_are_allowed(path: str) -> None:
+    assert check_url(f"https://hist.gex.bot{path}", POLICY).path == path

@@ -4,7 +4,8 @@ The allow-list is matched against the *parsed* host, exactly (case-insensitive, 
 ignored): `https://evil.example/?hist.gex.bot` and `https://hist.gex.bot@evil.example/` are refused.
 Entries are `host` (default port only) or `host:port` (exactly that port). The allow-list always
 applies; `allow_http` also lets plain http through and `allow_private` lets IP literals and
-private/loopback addresses through (local mirrors, tests). Hosts must be ASCII (punycode for IDNs):
+private/loopback addresses through (local mirrors, tests).
+Paths with `.`/`..` segments are refused. Hosts must be ASCII (punycode for IDNs):
 Unicode host names are refused rather than mapped, so no client maps them differently than we do.
 Query strings carry signatures (`sig=`): no message here quotes a URL, and `redact_url` / `url_key`
 keep only `scheme://host[:port]/path`.
@@ -100,6 +101,8 @@ def check_url(url: str, policy: UrlPolicy) -> SplitResult:
         raise UrlRefused("scheme must be https" + (" or http" if policy.allow_http else ""))
     if "@" in parts.netloc:
         raise UrlRefused("must not contain user information (user:password@)")
+    if _has_dot_segment(parts.path):
+        raise UrlRefused("path must not contain dot segments (. or .., escaped or not)")
     host = normalise_host(parts.hostname or "", bracketed="[" in parts.netloc)
     ip = _ip_literal(host, bracketed="[" in parts.netloc)
     if ip is not None:
@@ -112,6 +115,15 @@ def check_url(url: str, policy: UrlPolicy) -> SplitResult:
             raise UrlRefused(f"port {shown} is not allowed for host {host}")
         raise UrlRefused(f"host {host} is not in the allowed list")
     return parts
+
+
+def _has_dot_segment(path: str) -> bool:
+    """True when a segment of `path` is `.` or `..` once unreserved escapes (`%2e`) are decoded:
+    clients and servers resolve them differently, so one file could get two identities.
+    """
+    return any(
+        _PERCENT.sub(_unescape_unreserved, segment) in (".", "..") for segment in path.split("/")
+    )
 
 
 def normalise_host(host: str, bracketed: bool = False) -> str:
