@@ -237,3 +237,9 @@ def test_metadata_nested_too_deep_is_refused_naming_metadata() -> None:
     for _ in range(70):
         deep = {"k": deep}
     assert refusal({"url": NDX_URL, "metadata": deep}).field == "metadata"
+
+
+@pytest.mark.parametrize("name", ["..%2F..%2Fday.json", "a%5Cb.json", "a%00.json", "a%0A.json"])
+def test_file_name_that_is_not_a_plain_name_is_refused_naming_url(name: str) -> None:
+    body = {"url": f"https://hist.gex.bot/x/{name}", "ticker": "SPX", "endpoint": "gex_zero"}
+    assert refusal({**body, "trade_date": "2025-11-14"}).field == "url"

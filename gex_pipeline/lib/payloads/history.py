@@ -2,7 +2,8 @@
 Content-Type: `navigator.sendBeacon` posts text/plain).
 
 Resolution rules:
-- `url` is required and must pass the URL policy (`gex_pipeline.lib.url_policy.check_url`).
+- `url` is required and must pass the URL policy (`gex_pipeline.lib.url_policy.check_url`); its
+  last path segment, decoded, is the file name and must hold no `/`, `\\` or control character.
 - ticker from `ticker`, `symbol` or `underlying`; endpoint from the first string starting with
   `gex_` under `endpoint`, `gex_type`, `type`, `feed`, `kind`, then any other key. Empty strings
   count as absent; other invalid values are refused naming their key.
@@ -14,6 +15,7 @@ Resolution rules:
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -29,6 +31,7 @@ TICKER_KEYS = ("ticker", "symbol", "underlying")
 ENDPOINT_KEYS = ("endpoint", "gex_type", "type", "feed", "kind")
 DATE_KEYS = ("trade_date", "date")
 FILE_NAME_PATTERN = "YYYY-MM-DD_<TICKER>_classic_<endpoint>.json[.gz]"
+_NOT_IN_A_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ def parse_history_request(body: bytes | str, policy: UrlPolicy) -> HistoryReques
     file_name = unquote(parts.path.rsplit("/", 1)[-1])
     if not file_name:
         raise PayloadError("url", "has no file name")
+    if _NOT_IN_A_NAME.search(file_name):
+        # the importer stores the download under this name
+        raise PayloadError("url", "file name must not hold path separators or control characters")
 
     body_ticker = _body_ticker(data)
     body_endpoint = _body_endpoint(data)
