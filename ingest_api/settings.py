@@ -40,6 +40,7 @@ class ApiSettings:
     seal_bytes: int = 8 * 2**20
     queue_max: int = 20_000
     fsync: bool = True
+    parallel_fsyncs: int = 2
     min_free_mb: int = 512
     workers: int = 1
     retry_after_s: int = 1
@@ -62,6 +63,7 @@ class ApiSettings:
             seal_bytes=_positive(env, "GEX_INGEST_SEAL_BYTES", cls.seal_bytes),
             queue_max=_positive(env, "GEX_INGEST_QUEUE_MAX", cls.queue_max),
             fsync=env_flag(env, "GEX_INGEST_FSYNC", default=True),
+            parallel_fsyncs=_positive(env, "GEX_INGEST_PARALLEL_FSYNCS", cls.parallel_fsyncs),
             min_free_mb=env_int(env, "GEX_INGEST_MIN_FREE_MB", cls.min_free_mb),
             workers=_positive(env, "GEX_INGEST_WORKERS", cls.workers),
         )

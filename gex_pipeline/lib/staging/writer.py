@@ -1,9 +1,11 @@
 """Durable, group-committed append-only segments of the staging area (see `docs/staging.md`).
 
 One `SegmentWriter` per stream and per process. Requests enqueue their encoded lines and await a
-future; a single flusher task takes everything queued, performs one `write` + `fsync` in a worker
-thread and resolves every future of the batch, so concurrent requests share the cost of one fsync.
-A future resolves only after the fsync that covers its bytes: that is the acknowledgement.
+future; a single flusher task takes everything queued as one batch, performs one `write` +
+`fsync` in a worker thread and resolves every future of the batch, so concurrent requests share
+the cost of one fsync.
+A future resolves only after an fsync issued after its bytes were written: that is the
+acknowledgement. Up to `parallel_syncs` batches may be waiting for their fsync at once.
 
 Each open segment (`open/<pid>-<token>.jsonl.open`) is `flock`ed by its owner for as long as it is
 written; a segment whose lock can be taken belongs to a dead process and is recovered by
@@ -19,6 +21,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -173,7 +176,11 @@ class _Segment:
 
 
 class SegmentWriter:
-    """Group-commit appender of newline-terminated JSON lines to one staging stream."""
+    """Group-commit appender of newline-terminated JSON lines to one staging stream.
+
+    Batches are appended in order under a lock; their fsyncs may overlap (up to `parallel_syncs`),
+    which is safe because an fsync issued after a write returned covers that write.
+    """
 
     def __init__(
         self,
@@ -183,16 +190,22 @@ class SegmentWriter:
         seal_age_s: float = 2.0,
         max_pending: int = 10_000,
         fsync: bool = True,
+        parallel_syncs: int = 3,
     ) -> None:
         self.dirs = dirs
         self.seal_bytes = seal_bytes
         self.seal_age_s = seal_age_s
         self.max_pending = max_pending
         self.fsync = fsync
+        self.parallel_syncs = parallel_syncs
         self.stats = WriterStats()
         self._queue: list[tuple[bytes, int, asyncio.Future[None]]] = []
+        self._queued = 0
         self._in_flight = 0
+        self._commits = 0
+        self._commit_tasks: set[asyncio.Task[None]] = set()
         self._segment: _Segment | None = None
+        self._write_lock = threading.Lock()
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
@@ -211,7 +224,7 @@ class SegmentWriter:
     @property
     def pending(self) -> int:
         """Records queued or being written, not yet acknowledged."""
-        return len(self._queue) + self._in_flight
+        return self._queued + self._in_flight
 
     async def start(self) -> list[Path]:
         """Create the directories, recover orphaned segments and start the flusher."""
@@ -228,10 +241,12 @@ class SegmentWriter:
         """
         if self._closing or self._task is None:
             raise StagingUnavailable("staging writer is not running")
-        if self.pending + count > self.max_pending:
-            raise Overloaded(f"{self.pending} records waiting for the disk")
+        pending = self.pending
+        if pending + count > self.max_pending:
+            raise Overloaded(f"{pending} records waiting for the disk")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((lines, count, future))
+        self._queued += count
         self._wake.set()
         await future
 
@@ -249,22 +264,32 @@ class SegmentWriter:
     async def _flush_loop(self) -> None:
         while True:
             self._wake.clear()
-            if self._queue:
-                await self._flush_batch()
+            if self._seal_due() and not self._commits:
+                await self._rotate()
                 continue
-            if self._closing:
+            if self._queue and self._commits < self.parallel_syncs and not self._seal_due():
+                self._start_commit()
+                continue
+            if self._closing and not self._queue and not self._commits:
                 return
             timeout = None
-            if self._segment is not None:
+            if self._segment is not None and not self._commits:
                 timeout = max(0.0, self._segment.opened_at + self.seal_age_s - time.monotonic())
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                await self._rotate()
 
-    async def _flush_batch(self) -> None:
+    def _start_commit(self) -> None:
         batch, self._queue = self._queue, []
-        self._in_flight = sum(count for _, count, _ in batch)
+        count, self._queued = self._queued, 0
+        self._in_flight += count
+        self._commits += 1
+        task = asyncio.create_task(self._commit(batch, count))
+        self._commit_tasks.add(task)
+        task.add_done_callback(self._commit_tasks.discard)
+
+    async def _commit(
+        self, batch: list[tuple[bytes, int, asyncio.Future[None]]], count: int
+    ) -> None:
         data = b"".join(lines for lines, _, _ in batch)
         try:
             await asyncio.to_thread(self._write, data)
@@ -274,16 +299,16 @@ class SegmentWriter:
                 if not future.done():
                     future.set_exception(error)
         else:
-            self.stats.records += self._in_flight
+            self.stats.records += count
             self.stats.bytes += len(data)
             self.stats.batches += 1
             for _, _, future in batch:
                 if not future.done():
                     future.set_result(None)
         finally:
-            self._in_flight = 0
-        if self._seal_due():
-            await self._rotate()
+            self._in_flight -= count
+            self._commits -= 1
+            self._wake.set()
 
     def _seal_due(self) -> bool:
         segment = self._segment
@@ -295,8 +320,8 @@ class SegmentWriter:
     async def _rotate(self) -> None:
         """Hand the open segment to a background seal; the next write opens a new segment.
 
-        At most one seal runs at a time: a slow seal holds the flusher back (and so fills the
-        bounded queue) instead of piling up unsealed segments.
+        Called only with no commit in flight. At most one seal runs at a time: a slow seal holds
+        the flusher back (and so fills the bounded queue) instead of piling up unsealed segments.
         """
         if self._sealing is not None:
             await self._sealing
@@ -315,21 +340,22 @@ class SegmentWriter:
             )
 
     def _write(self, data: bytes) -> None:
-        """Append `data` durably to the open segment (worker thread)."""
-        segment = self._segment
-        if segment is None:
-            segment = self._segment = _Segment(self.dirs)
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(segment.fd, view)
-                view = view[written:]
-            if self.fsync:
-                os.fdatasync(segment.fd)
-        except OSError:
-            self._drop_partial(segment)
-            raise
-        segment.size += len(data)
+        """Append `data` to the open segment in order, then make it durable (worker thread)."""
+        with self._write_lock:
+            segment = self._segment
+            if segment is None:
+                segment = self._segment = _Segment(self.dirs)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(segment.fd, view)
+                    view = view[written:]
+            except OSError:
+                self._drop_partial(segment)
+                raise
+            segment.size += len(data)
+        if self.fsync:
+            os.fdatasync(segment.fd)
 
     def _drop_partial(self, segment: _Segment) -> None:
         """Cut a failed write off the segment; abandon the segment to recovery if that fails."""
