@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 FLAT = {
     "ticker": "spx",
     "timestamp": 1763130600,
@@ -104,3 +106,40 @@ def test_acknowledged_snapshot_is_sealed_at_shutdown(
     sealed = list((data_dir / "staging" / "gex" / "sealed").glob("*.jsonl"))
     assert len(sealed) == 1
     assert list((data_dir / "staging" / "gex" / "open").iterdir()) == []
+
+
+SHAPES = {
+    "epoch_ms": {**FLAT, "timestamp": 1763130600123},
+    "epoch_float_seconds": {**FLAT, "timestamp": 1763130600.5},
+    "iso_offset": {**FLAT, "timestamp": "2025-11-14T09:30:00-05:00"},
+    "aliases": {
+        "ticker": "ES_SPX",
+        "timestamp": 1763130600,
+        "spot_price": 6740.5,
+        "net_gex_vol": 0,
+        "net_gex": 12.5,
+        "net_gex_oi": 3.5,
+    },
+    "three_element_rows": {**FLAT, "strikes": [[25187.21, 10.07, -3.2]]},
+    "legacy_dict_rows": {
+        **FLAT,
+        "strikes": [{"strike": 6700, "gamma_now": 1.5, "vanna": 0.5, "history": [1, 2, 3, 4, 5]}],
+    },
+    "no_strikes_null_priors": {"ticker": "VIX", "timestamp": 1763130600, "max_priors": None},
+    "max_change": {**FLAT, "max_change": {"current": [6735, 12.5], "one": [6740, 3.0]}},
+    "envelope_majors": {**ENVELOPE, "kind": "majors"},
+    "envelope_maxchange": {
+        **ENVELOPE,
+        "kind": "maxchange",
+        "payload": {"ticker": "NQ_NDX", "max_change": {"current": [25187.21, 1.5]}},
+    },
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_every_contract_shape_is_staged(
+    shape: str, ingest_client: Callable, staged: Callable
+) -> None:
+    answer = ingest_client().post("/gex", json=SHAPES[shape])
+    assert answer.status_code == 202, answer.text
+    assert [r["id"] for r in staged("gex")] == [answer.json()["id"]]

@@ -101,3 +101,32 @@ def test_status_of_unknown_id_is_404(ingest_client: Callable) -> None:
     client = ingest_client()
     assert client.get(f"/gex_history_url/{'0' * 32}").status_code == 404
     assert client.get("/gex_history_url/not-an-id").status_code == 404
+
+
+def test_json_request_with_body_fields_is_queued(ingest_client: Callable) -> None:
+    body = {
+        "url": "https://hist.gex.bot/gb-spx/2025-11-14_SPX_classic_gex_full.json",
+        "endpoint": "gex_full",
+        "ticker": "SPX",
+        "metadata": {"source": "userscript"},
+    }
+    answer = ingest_client().post("/gex_history_url", json=body)
+    assert answer.status_code == 202
+    assert (answer.json()["ticker"], answer.json()["endpoint"]) == ("SPX", "gex_full")
+    assert answer.json()["overrides"] == {}
+    assert "note" not in answer.json()
+
+
+def test_plain_http_url_is_refused(ingest_client: Callable, data_dir: Path) -> None:
+    body = json.dumps({"url": f"http://hist.gex.bot/gb/{FILE}"})
+    answer = _post(ingest_client(), body)
+    assert answer.status_code == 422
+    assert answer.json()["detail"]["field"] == "url"
+    assert HistoryStore(data_dir).list_request_ids() == []
+
+
+def test_oversized_history_body_is_413(ingest_client: Callable, data_dir: Path) -> None:
+    client = ingest_client(GEX_INGEST_MAX_BODY_HISTORY="100")
+    answer = _post(client, _beacon("X" * 200))
+    assert answer.status_code == 413
+    assert HistoryStore(data_dir).list_request_ids() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 TRADE = [
@@ -76,4 +77,28 @@ def test_invalid_json_is_400(ingest_client: Callable, staged: Callable) -> None:
     answer = ingest_client().post("/uw", content=b"[null, null,")
     assert answer.status_code == 400
     assert answer.json()["detail"]["field"] == "body"
+    assert staged("uw") == []
+
+
+def test_text_plain_message_is_parsed_as_json(ingest_client: Callable, staged: Callable) -> None:
+    answer = ingest_client().post(
+        "/uw", content=json.dumps(MARKET), headers={"Content-Type": "text/plain;charset=UTF-8"}
+    )
+    assert answer.status_code == 202
+    assert staged("uw")[0]["channel"] == "market_agg_socket"
+
+
+def test_batch_of_only_control_frames_is_ignored(ingest_client: Callable, staged: Callable) -> None:
+    join = [None, "1", "option_trades_super_algo", "phx_join", {}]
+    answer = ingest_client().post("/uw", json=[HEARTBEAT, join])
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ignored"
+    assert staged("uw") == []
+
+
+def test_oversized_batch_is_refused_and_stages_nothing(
+    ingest_client: Callable, staged: Callable
+) -> None:
+    answer = ingest_client(GEX_INGEST_UW_MAX_BATCH="2").post("/uw", json=[TRADE, MARKET, TRADE])
+    assert answer.status_code == 422
     assert staged("uw") == []
