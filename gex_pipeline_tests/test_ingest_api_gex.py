@@ -143,3 +143,12 @@ def test_every_contract_shape_is_staged(
     answer = ingest_client().post("/gex", json=SHAPES[shape])
     assert answer.status_code == 202, answer.text
     assert [r["id"] for r in staged("gex")] == [answer.json()["id"]]
+
+
+def test_oversized_chunked_body_is_413_and_stages_nothing(
+    ingest_client: Callable, staged: Callable
+) -> None:
+    client = ingest_client(GEX_INGEST_MAX_BODY_GEX="1000")
+    answer = client.post("/gex", content=iter([b" " * 600, b" " * 600, json.dumps(FLAT).encode()]))
+    assert answer.status_code == 413
+    assert staged("gex") == []

@@ -75,6 +75,8 @@ def run_server(settings: Settings) -> int:
         "log_config": log_config(),
         "server_header": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        # Beyond this many open connections/requests per worker uvicorn answers 503 at once.
+        "limit_concurrency": api.max_concurrency,
     }
     if api.workers > 1:
         # Each worker process builds its own app (and writer, with its own open segment) from the

@@ -43,6 +43,7 @@ class ApiSettings:
     parallel_fsyncs: int = 2
     min_free_mb: int = 512
     workers: int = 1
+    max_concurrency: int = 1_000
     retry_after_s: int = 1
 
     @classmethod
@@ -66,4 +67,5 @@ class ApiSettings:
             parallel_fsyncs=_positive(env, "GEX_INGEST_PARALLEL_FSYNCS", cls.parallel_fsyncs),
             min_free_mb=env_int(env, "GEX_INGEST_MIN_FREE_MB", cls.min_free_mb),
             workers=_positive(env, "GEX_INGEST_WORKERS", cls.workers),
+            max_concurrency=_positive(env, "GEX_INGEST_MAX_CONCURRENCY", cls.max_concurrency),
         )
