@@ -229,6 +229,8 @@ def ingest_client(
     from ingest_api.app import create_app
     from ingest_api.settings import ApiSettings
 
+    for name in [k for k in os.environ if k.startswith("GEX_INGEST_")]:
+        monkeypatch.delenv(name)
     with contextlib.ExitStack() as stack:
 
         def make(**overrides: str) -> TestClient:
