@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from gex_pipeline.lib.payloads.history import parse_history_request
 
+from gex_pipeline.lib.payloads.history import parse_history_request
 from gex_pipeline.lib.staging.history_store import HistoryStore, UnknownRequestId
 from ingest_api.auth import require_token
 from ingest_api.body import read_body
@@ -40,7 +40,12 @@ async def post_history_url(request: Request) -> JSONResponse:
     body = await read_body(request, state.api_settings.max_body_history)
     parsed = parse_history_request(body, state.url_policy)
     store: HistoryStore = state.history_store
-    saved = await asyncio.to_thread(store.save_request, parsed, now_ms())
+    try:
+        saved = await asyncio.to_thread(store.save_request, parsed, now_ms())
+    except OSError as exc:
+        retry_after = {"Retry-After": str(state.api_settings.retry_after_s)}
+        message = f"history request could not be saved ({exc.strerror or exc}); retry later"
+        raise ApiError(503, "staging", message, retry_after) from exc
     elapsed = time.perf_counter() - started
     state.metrics.accept("/gex_history_url", "history", 1, len(body), elapsed)
     resolved = {"ticker": parsed.ticker, "endpoint": parsed.endpoint}
