@@ -81,5 +81,6 @@ def test_acknowledged_payloads_survive_repeated_kill_9(
         sealed_ids.update(json.loads(line)["id"] for line in data.splitlines())
     assert len(acked) == PAYLOADS
     assert retries > 0  # the kills really interrupted the clients
+    assert "recovered" in server.log()  # and left unsealed segments that start-up recovered
     assert set(acked.values()) <= sealed_ids
     assert list((data_dir / "staging" / "gex" / "open").iterdir()) == []
