@@ -243,3 +243,15 @@ def test_metadata_nested_too_deep_is_refused_naming_metadata() -> None:
 def test_file_name_that_is_not_a_plain_name_is_refused_naming_url(name: str) -> None:
     body = {"url": f"https://hist.gex.bot/x/{name}", "ticker": "SPX", "endpoint": "gex_zero"}
     assert refusal({**body, "trade_date": "2025-11-14"}).field == "url"
+
+
+@pytest.mark.parametrize("name", ["%FF%FE.json", "b" * 196 + ".json", "%C3%A9" * 99 + ".json"])
+def test_file_name_not_utf8_or_too_long_for_a_local_file_is_refused_naming_url(name: str) -> None:
+    body = {"url": f"https://hist.gex.bot/x/{name}", "ticker": "SPX", "endpoint": "gex_zero"}
+    assert refusal({**body, "trade_date": "2025-11-14"}).field == "url"
+
+
+def test_file_name_of_200_bytes_is_kept() -> None:
+    name = "b" * 195 + ".json"
+    body = {"url": f"https://hist.gex.bot/x/{name}", "ticker": "SPX", "endpoint": "gex_zero"}
+    assert parse({**body, "trade_date": "2025-11-14"}).file_name == name

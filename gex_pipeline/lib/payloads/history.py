@@ -3,7 +3,8 @@ Content-Type: `navigator.sendBeacon` posts text/plain).
 
 Resolution rules:
 - `url` is required and must pass the URL policy (`gex_pipeline.lib.url_policy.check_url`); its
-  last path segment, decoded, is the file name and must hold no `/`, `\\` or control character.
+  last path segment, decoded, is the file name: UTF-8, at most `MAX_FILE_NAME_BYTES` bytes, with
+  no `/`, `\\` or control character.
 - ticker from `ticker`, `symbol` or `underlying`; endpoint from the first string starting with
   `gex_` under `endpoint`, `gex_type`, `type`, `feed`, `kind`, then any other key. Empty strings
   count as absent; other invalid values are refused naming their key.
@@ -31,6 +32,8 @@ TICKER_KEYS = ("ticker", "symbol", "underlying")
 ENDPOINT_KEYS = ("endpoint", "gex_type", "type", "feed", "kind")
 DATE_KEYS = ("trade_date", "date")
 FILE_NAME_PATTERN = "YYYY-MM-DD_<TICKER>_classic_<endpoint>.json[.gz]"
+# local file names stay below NAME_MAX (255 bytes) with the importer's prefixes and suffixes
+MAX_FILE_NAME_BYTES = 200
 _NOT_IN_A_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
@@ -61,12 +64,7 @@ def parse_history_request(body: bytes | str, policy: UrlPolicy) -> HistoryReques
         raise PayloadError("url", f"must be a string, got {json_type(raw_url)}")
     url = raw_url.strip()
     parts = check_url(url, policy)
-    file_name = unquote(parts.path.rsplit("/", 1)[-1])
-    if not file_name:
-        raise PayloadError("url", "has no file name")
-    if _NOT_IN_A_NAME.search(file_name):
-        # the importer stores the download under this name
-        raise PayloadError("url", "file name must not hold path separators or control characters")
+    file_name = _file_name(parts.path)
 
     body_ticker = _body_ticker(data)
     body_endpoint = _body_endpoint(data)
@@ -99,6 +97,21 @@ def parse_history_request(body: bytes | str, policy: UrlPolicy) -> HistoryReques
         overrides=overrides,
         metadata=metadata,
     )
+
+
+def _file_name(path: str) -> str:
+    """The decoded last segment of `path`: the importer stores the download under this name."""
+    try:
+        name = unquote(path.rsplit("/", 1)[-1], errors="strict")
+    except UnicodeDecodeError:
+        raise PayloadError("url", "file name is not valid UTF-8 once percent-decoded") from None
+    if not name:
+        raise PayloadError("url", "has no file name")
+    if _NOT_IN_A_NAME.search(name):
+        raise PayloadError("url", "file name must not hold path separators or control characters")
+    if len(name.encode("utf-8")) > MAX_FILE_NAME_BYTES:
+        raise PayloadError("url", f"file name is longer than {MAX_FILE_NAME_BYTES} bytes")
+    return name
 
 
 def _required(value: Any, field_name: str, keys: str) -> Any:
