@@ -45,7 +45,7 @@ RECORD_COLUMNS: dict[str, str] = {
     "delta_risk_reversal": "DOUBLE",
     "max_priors": "DOUBLE[][]",
     "max_change": "JSON",
-    "strikes": "JSON[]",
+    "strikes": "JSON",
     "extra": "JSON",
 }
 
@@ -144,31 +144,42 @@ def already_loaded(
 
 
 def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], source: str) -> None:
-    """Parse the segments into temp table `batch_records`, classify every record."""
+    """Parse the segments once (`batch_raw`), classify every record (`batch_status`) and expose
+    both joined as the temp view `batch_records`."""
     paths = [str(s.path) for s in segments]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE batch_raw AS SELECT * FROM {_read_json_sql(paths)}")
-    # batch_raw keeps the insertion order of the files (given in seq order) and of their lines.
+    # One pass over the files; batch_raw keeps their order (given by seq) and their line order,
+    # so its rowid is the arrival order.
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE batch_records AS
-        WITH numbered AS (
-            SELECT *, rowid AS ord, parse_filename(filename) AS segment,
-                   row_number() OVER (PARTITION BY filename ORDER BY rowid) AS line,
+        CREATE OR REPLACE TEMP TABLE batch_raw AS
+        WITH parsed AS (
+            SELECT *, parse_filename(filename) AS segment,
                    {trade_date_sql("timestamp")} AS trade_date,
-                   {CONTENT_HASH_SQL} AS content_hash
-            FROM batch_raw
+                   {CONTENT_HASH_SQL} AS content_hash,
+                   json_transform(strikes, '[["DOUBLE"]]') AS strike_rows
+            FROM {_read_json_sql(paths)}
         ),
-        ranked AS (
-            SELECT *,
+        keyed AS (
+            SELECT *, list_transform(strike_rows, lambda x: x[1]) AS strike_keys FROM parsed
+        )
+        SELECT *, coalesce(len(list_distinct(strike_keys)), 0) AS strike_count FROM keyed
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE batch_status AS
+        WITH ranked AS (
+            SELECT rowid AS ord, ticker, endpoint, kind, timestamp, content_hash,
+                   row_number() OVER (PARTITION BY segment ORDER BY rowid) AS line,
                    row_number() OVER key_window AS arrival,
                    first_value(content_hash) OVER key_window AS winner_hash
-            FROM numbered
+            FROM batch_raw
             WINDOW key_window AS (
-                PARTITION BY ticker, endpoint, kind, timestamp ORDER BY ord
+                PARTITION BY ticker, endpoint, kind, timestamp ORDER BY rowid
                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
             )
         ),
-        batch_keys AS (SELECT DISTINCT ticker, endpoint, kind, timestamp FROM numbered),
+        batch_keys AS (SELECT DISTINCT ticker, endpoint, kind, timestamp FROM ranked),
         stored AS (
             SELECT s.ticker, s.endpoint, 'snapshot' AS kind, s.timestamp, s.content_hash
             FROM gex_snapshots s SEMI JOIN batch_keys k
@@ -180,7 +191,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
               ON e.kind = k.kind AND e.ticker = k.ticker AND e.endpoint = k.endpoint
              AND e.timestamp = k.timestamp
         )
-        SELECT r.*, {_sql_string(source)} AS source,
+        SELECT r.ord, r.line,
                coalesce(st.content_hash, r.winner_hash) AS kept_hash,
                CASE
                    WHEN st.ticker IS NULL AND r.arrival = 1 THEN 'new'
@@ -196,21 +207,11 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
         """
     )
     con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE batch_strikes AS
-        SELECT ord, ticker, endpoint, timestamp, trade_date, strike, gamma, oi_gamma, priors
-        FROM (
-            SELECT ord, ticker, endpoint, timestamp, trade_date, i,
-                   (r ->> 0)::DOUBLE AS strike, (r ->> 1)::DOUBLE AS gamma,
-                   (r ->> 2)::DOUBLE AS oi_gamma, (r -> '$[3]')::DOUBLE[] AS priors
-            FROM (
-                SELECT ord, ticker, endpoint, timestamp, trade_date,
-                       unnest(strikes) AS r, generate_subscripts(strikes, 1) AS i
-                FROM batch_records
-                WHERE status = 'new' AND kind = 'snapshot'
-            )
-        )
-        QUALIFY row_number() OVER (PARTITION BY ord, strike ORDER BY i) = 1
+        f"""
+        CREATE OR REPLACE TEMP VIEW batch_records AS
+        SELECT r.*, s.line, s.kept_hash, s.status, {_sql_string(source)} AS source,
+               r.strike_count < len(r.strike_keys) AS has_duplicate_strikes
+        FROM batch_raw r JOIN batch_status s ON r.rowid = s.ord
         """
     )
 
@@ -218,26 +219,32 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
 def _insert_batch(
     con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], stream: str, run_id: str | None
 ) -> None:
+    # Strike rows: typed in bulk by json_transform (the priors list is NULL in the scalar
+    # transform and the scalars NULL in the list transform); the first row per strike wins.
     con.execute(
         """
         INSERT INTO gex_strikes
-        SELECT ticker, endpoint, timestamp, trade_date, strike, gamma, oi_gamma, priors
-        FROM batch_strikes ORDER BY trade_date, ticker, endpoint, timestamp, strike
+        SELECT ticker, endpoint, timestamp, trade_date, row[1], row[2], row[3], priors[4]
+        FROM (
+            SELECT ticker, endpoint, timestamp, trade_date, strike_keys, has_duplicate_strikes,
+                   unnest(strike_rows) AS row,
+                   unnest(json_transform(strikes, '[[["DOUBLE"]]]')) AS priors,
+                   generate_subscripts(strike_rows, 1) AS i
+            FROM batch_records
+            WHERE status = 'new' AND kind = 'snapshot'
+        )
+        WHERE NOT has_duplicate_strikes OR list_position(strike_keys, row[1]) = i
         """
     )
     con.execute(
         """
         INSERT INTO gex_snapshots
-        SELECT b.ticker, b.endpoint, b.timestamp, b.trade_date, b.spot, b.zero_gamma,
-               b.sum_gex_vol, b.sum_gex_oi, b.major_pos_vol, b.major_neg_vol, b.major_pos_oi,
-               b.major_neg_oi, b.min_dte, b.sec_min_dte, b.delta_risk_reversal, b.max_priors,
-               b.max_change, b.extra, coalesce(n.strike_count, 0), b.content_hash, b.source,
-               now(), b.id
-        FROM batch_records b
-        LEFT JOIN (SELECT ord, count(*) AS strike_count FROM batch_strikes GROUP BY ord) n
-          USING (ord)
-        WHERE b.status = 'new' AND b.kind = 'snapshot'
-        ORDER BY b.trade_date, b.ticker, b.endpoint, b.timestamp
+        SELECT ticker, endpoint, timestamp, trade_date, spot, zero_gamma, sum_gex_vol,
+               sum_gex_oi, major_pos_vol, major_neg_vol, major_pos_oi, major_neg_oi, min_dte,
+               sec_min_dte, delta_risk_reversal, max_priors, max_change, extra, strike_count,
+               content_hash, source, now(), id
+        FROM batch_records
+        WHERE status = 'new' AND kind = 'snapshot'
         """
     )
     con.execute(
@@ -288,16 +295,12 @@ def _record_partition_stats(
         INSERT INTO loaded_partitions (stream, batch, {_STATS_COLUMNS})
         SELECT $stream, $batch, b.trade_date, b.ticker, b.endpoint,
                count(*) FILTER (WHERE status = 'new' AND kind = 'snapshot'),
-               coalesce(any_value(n.strikes), 0),
+               coalesce(sum(strike_count) FILTER (WHERE status = 'new' AND kind = 'snapshot'), 0),
                count(*) FILTER (WHERE status = 'new' AND kind <> 'snapshot'),
                count(*) FILTER (WHERE status = 'duplicate'),
                count(*) FILTER (WHERE status = 'conflict'),
                min(b.timestamp), max(b.timestamp)
         FROM batch_records b
-        LEFT JOIN (
-            SELECT trade_date, ticker, endpoint, count(*) AS strikes FROM batch_strikes
-            GROUP BY ALL
-        ) n USING (trade_date, ticker, endpoint)
         GROUP BY b.trade_date, b.ticker, b.endpoint
         """,
         {"stream": stream, "batch": batch},
@@ -362,7 +365,8 @@ def load_segments(
         con.execute("ROLLBACK")
         raise
     finally:
-        for table in ("batch_raw", "batch_records", "batch_strikes"):
+        con.execute("DROP VIEW IF EXISTS batch_records")
+        for table in ("batch_raw", "batch_status"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return LoadReport(
         loaded_segments=[s.name for s in pending],
