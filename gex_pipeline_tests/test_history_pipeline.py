@@ -225,3 +225,12 @@ def test_backfill_without_raw_file_or_link_fails_with_a_clear_message(instance):
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert not result.success
     assert "no kept raw file" in failure.event_specific_data.error.message
+
+
+def test_link_for_a_date_outside_the_partitions_is_reported_failed(api, history_http, instance):
+    posted = _post(api, history_http, path="/hist/2019-01-02_SPX_classic_gex_zero.json.gz")
+    result = _tick(instance)
+    status = api.get(f"/gex_history_url/{posted['id']}").json()
+    assert result.run_requests == []
+    assert status["state"] == "failed"
+    assert "outside the date partitions" in status["reason"]

@@ -20,13 +20,15 @@ from gex_pipeline.defs.history.assets import REQUEST_TAG
 from gex_pipeline.defs.history.jobs import gex_history_job
 from gex_pipeline.defs.partitions import (
     FEED_PARTITIONS_NAME,
+    PARTITIONS_START_DATE,
     feed_partitions,
     gex_partition_key,
+    trading_date_partitions,
 )
 from gex_pipeline.lib.history.settings import HistorySettings
 from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
-from gex_pipeline.lib.trading_date import feed_key
+from gex_pipeline.lib.trading_date import date_key, feed_key
 
 # Request files older than the high-water mark by more than this are not even opened.
 MTIME_SLACK_MS = 60_000
@@ -85,6 +87,20 @@ def new_requests(store: HistoryStore, cursor: HistoryCursor) -> list[StoredReque
     return sorted(found, key=lambda r: (r.last_posted_at, r.id))
 
 
+def partition_problem(request: StoredRequest) -> str | None:
+    """Why `request` has no date x feed partition (bad feed, date out of range), or None."""
+    try:
+        feed_key(request.ticker, request.endpoint)
+    except ValueError as exc:
+        return str(exc)
+    if not trading_date_partitions.has_partition_key(date_key(request.trade_date)):
+        return (
+            f"trade date {request.trade_date} is outside the date partitions "
+            f"(from {PARTITIONS_START_DATE} to tomorrow)"
+        )
+    return None
+
+
 def build_history_sensor(interval_seconds: int) -> dg.SensorDefinition:
     """The request sensor, ticking every `interval_seconds`."""
 
@@ -104,10 +120,16 @@ def build_history_sensor(interval_seconds: int) -> dg.SensorDefinition:
                 skip_reason=f"no day-file link posted after {cursor.high_water_ms} (epoch ms)",
                 cursor=cursor.dump(),
             )
-        known = set(context.instance.get_dynamic_partitions(FEED_PARTITIONS_NAME))
-        feeds = sorted({feed_key(r.ticker, r.endpoint) for r in requests} - known)
-        runs = []
+        now_ms = int(time.time() * 1000)
+        runs, feeds = [], set()
         for request in requests:
+            cursor.advance(request)
+            problem = partition_problem(request)
+            if problem is not None:
+                context.log.warning("history request %s refused: %s", request.id, problem)
+                store.write_status(request.id, "failed", now_ms=now_ms, reason=problem)
+                continue
+            feeds.add(feed_key(request.ticker, request.endpoint))
             runs.append(
                 dg.RunRequest(
                     run_key=history_run_key(request),
@@ -117,11 +139,15 @@ def build_history_sensor(interval_seconds: int) -> dg.SensorDefinition:
                     tags={REQUEST_TAG: request.id},
                 )
             )
-            store.write_status(request.id, "pending", now_ms=int(time.time() * 1000))
-            cursor.advance(request)
+            store.write_status(request.id, "pending", now_ms=now_ms)
+        new_feeds = sorted(
+            feeds - set(context.instance.get_dynamic_partitions(FEED_PARTITIONS_NAME))
+        )
         return dg.SensorResult(
             run_requests=runs,
-            dynamic_partitions_requests=[feed_partitions.build_add_request(feeds)] if feeds else [],
+            dynamic_partitions_requests=(
+                [feed_partitions.build_add_request(new_feeds)] if new_feeds else []
+            ),
             cursor=cursor.dump(),
         )
 
