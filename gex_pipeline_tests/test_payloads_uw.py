@@ -274,3 +274,26 @@ def test_integer_literal_longer_than_python_converts_is_refused_naming_its_path(
     with pytest.raises(PayloadError) as info:
         parse_uw(body, NOW_MS)
     assert (info.value.status, info.value.field) == (422, "[4].a")
+
+
+@pytest.mark.parametrize(
+    ("frame", "field"),
+    [([None, None, 5, "phx_reply", {}], "[2]"), ([None, None, "x", 7, {}], "[3]")],
+)
+def test_single_frame_with_a_non_string_topic_or_event_is_refused_naming_it(
+    frame: list[Any], field: str
+) -> None:
+    assert refusal(frame).field == field
+
+
+@pytest.mark.parametrize(
+    "frame", [[None, None, "x", "new_msg"], [None, None, "x", "new_msg", {}, 1], ["x"]]
+)
+def test_single_frame_of_the_wrong_length_is_refused_naming_body(frame: list[Any]) -> None:
+    error = refusal(frame)
+    assert (error.field, "5 elements" in error.message) == ("body", True)
+
+
+def test_frame_of_the_wrong_length_in_a_batch_is_refused_naming_its_index() -> None:
+    error = refusal([market_frame(), [None, None, "x", "new_msg"]])
+    assert (error.field, "5 elements" in error.message) == ("[1]", True)

@@ -3,7 +3,7 @@
 A body is one of:
 - a Phoenix frame `[join_ref, ref, topic, event, payload]`: a 5-element array whose 3rd and 4th
   elements are strings (so a batch of five messages, whose elements are arrays or objects, is never
-  taken for a frame);
+  taken for a frame); an array without arrays/objects outside its 5th slot is a malformed frame;
 - an object `{"topic"|"channel", "event_type"|"event", "payload", "join_ref"?, "ref"?}`;
 - a non-empty array of the two forms above (a batch), at most `max_batch` long.
 
@@ -26,7 +26,8 @@ from gex_pipeline.lib.payloads.jsonbody import check_depth, json_type, load_json
 
 MAX_BATCH = 1000
 TRADE_CHANNEL_PREFIX = "option_trades"
-FRAME_SHAPE = "a Phoenix [join_ref, ref, topic, event, payload] array or a message object"
+FRAME_ARRAY = "Phoenix [join_ref, ref, topic, event, payload] array"
+FRAME_SHAPE = f"a {FRAME_ARRAY} or a message object"
 
 
 @dataclass(frozen=True)
@@ -58,14 +59,23 @@ def parse_uw(body: bytes | str, received_at_ms: int, max_batch: int = MAX_BATCH)
 
 
 def is_phoenix_frame(value: Any) -> bool:
-    """True for a 5-element array whose topic and event (3rd, 4th elements) are strings."""
-    return (
-        type(value) is list and len(value) == 5 and type(value[2]) is str and type(value[3]) is str
-    )
+    """True for an array meant as one Phoenix frame: 5 elements whose topic and event (3rd, 4th)
+    are strings, or any non-empty array without arrays/objects outside the payload (5th) slot (a
+    malformed frame, refused naming its bad element rather than taken for a batch).
+    """
+    if type(value) is not list or not value:
+        return False
+    if len(value) == 5 and type(value[2]) is str and type(value[3]) is str:
+        return True
+    return all(type(item) not in (list, dict) for index, item in enumerate(value) if index != 4)
 
 
 def _message(value: Any, at: str, received_at_ms: int) -> UwItem:
     if is_phoenix_frame(value):
+        if len(value) != 5:
+            raise PayloadError(
+                at or "body", f"a {FRAME_ARRAY} must have 5 elements, got {len(value)}"
+            )
         join_ref, ref, channel, event, payload = value
         form = "phoenix"
         _check_ref(join_ref, f"{at}[0]")
