@@ -552,11 +552,13 @@ def test_uw_batch_of_control_frames_only_is_200_and_stages_nothing(intake: Intak
         ([TRADE, {"event": "new_msg", "payload": {}}], "[1].topic"),
         ([TRADE, [1.5, None, "x", "new_msg", {}]], "[1][0]"),
         ([TRADE, None], "[1]"),
+        ([None, None, 5, "phx_reply", {}], "[2]"),
+        ([None, None, "x", "new_msg"], "body"),
         ([], "body"),
         ("null", "body"),
     ],
 )
-def test_uw_batch_with_one_bad_message_is_422_naming_it_and_stages_nothing(
+def test_uw_bad_message_alone_or_in_a_batch_is_422_naming_it_and_stages_nothing(
     intake: Intake, body: Any, field: str
 ) -> None:
     intake.refuse("/uw", body, 422, field)
@@ -595,6 +597,7 @@ def test_uw_invalid_json_is_400_naming_body(intake: Intake) -> None:
         f"https:/hist.gex.bot/x/{NDX_FILE}",
         f"http://hist.gex.bot/x/{NDX_FILE}",
         f"https://hist.gex.bot/x/..%2F..%2F{NDX_FILE}",
+        f"https://hist.gex.bot/x/%FF{NDX_FILE}",
         f"https://evilhist.gex.bot/x/{NDX_FILE}",
         f"https://hist.gex.bot.evil.example/x/{NDX_FILE}",
     ],
