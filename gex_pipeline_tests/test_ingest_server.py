@@ -147,3 +147,16 @@ def test_serve_refuses_non_loopback_bind_without_token(data_dir: Path) -> None:
     )
     assert done.returncode == 2
     assert "GEX_INGEST_TOKEN" in done.stderr
+
+
+def test_ingest_api_never_imports_duckdb() -> None:
+    code = (
+        "import sys, ingest_api.server\n"
+        "from ingest_api.app import create_app\n"
+        "create_app()\n"
+        "print(sorted(m for m in ('duckdb', 'polars', 'dagster') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
