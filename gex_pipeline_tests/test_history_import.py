@@ -197,12 +197,13 @@ def test_reimport_is_idempotent_in_tables_and_parquet_bytes(con, tmp_path):
 
 def test_replace_keeps_a_pre_image_that_restores_the_old_slice(con, tmp_path):
     _import(con, _day(tmp_path, "old", seed=1).path, tmp_path)
-    old = _rows(con)
+    old, old_snaps = _rows(con), _rows(con, "gex_snapshots", "*")
     stats = _import(con, _day(tmp_path, "new", seed=2).path, tmp_path)
     assert _rows(con) != old
     assert stats.backup is not None and stats.removed_strike_rows == len(old)
     restore_slice(con, stats.backup, TICKER, ENDPOINT, DAY)
     assert _rows(con) == old
+    assert _rows(con, "gex_snapshots", "*") == old_snaps
 
 
 def test_first_import_keeps_no_pre_image(con, tmp_path):
