@@ -324,3 +324,9 @@ def test_dot_segments_in_the_path_are_refused(path: str) -> None:
 @pytest.mark.parametrize("path", ["/x/f..json", "/.well/x.json", "/x/...json", "/x/%2e%2e.json"])
 def test_dots_inside_path_segments_are_allowed(path: str) -> None:
     assert check_url(f"https://hist.gex.bot{path}", POLICY).path == path
+
+
+def test_url_key_is_the_same_for_a_raw_and_a_percent_encoded_non_ascii_path() -> None:
+    raw = url_key("https://hist.gex.bot/x/\u00e9t\u00e9 1.json?sig=1")
+    assert raw == url_key("https://hist.gex.bot/x/%c3%a9t%C3%A9%201.json?sig=2")
+    assert raw == "https://hist.gex.bot/x/%C3%A9t%C3%A9%201.json"

@@ -19,7 +19,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from gex_pipeline.lib.payloads.errors import PayloadError
 
@@ -38,6 +38,7 @@ _FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\\\s]")
 _HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+")
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_PATH_SAFE = "/%!$&'()*+,;=:@"  # kept as they are in a path; letters, digits and -._~ always are
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
@@ -224,7 +225,8 @@ def url_key(url: str) -> str:
     """`scheme://host[:port]/path` of `url`: the identity of a file whatever its signature.
 
     Scheme and host lower-cased, trailing dot, default port, user info, query and fragment dropped,
-    percent-escapes of unreserved characters decoded. Raises ValueError when `url` does not parse.
+    percent-escapes of unreserved characters decoded, other characters (non-ASCII) percent-encoded
+    as UTF-8 the way HTTP clients send them. Raises ValueError when `url` does not parse.
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -233,7 +235,7 @@ def url_key(url: str) -> str:
         host = f"[{host}]"
     port = parts.port
     shown_port = "" if port is None or port == DEFAULT_PORTS.get(scheme) else f":{port}"
-    path = _PERCENT.sub(_unescape_unreserved, parts.path) or "/"
+    path = quote(_PERCENT.sub(_unescape_unreserved, parts.path), safe=_PATH_SAFE) or "/"
     return f"{scheme}://{host}{shown_port}{path}"
 
 
