@@ -16,6 +16,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Body is not JSON (field `body`).", **_REFUSAL},
     401: {"description": "Token required and missing or wrong (field `token`).", **_REFUSAL},
     413: {"description": "Body larger than the endpoint's limit (field `body`).", **_REFUSAL},
+    415: {"description": "Content-Encoding other than gzip/deflate.", **_REFUSAL},
     422: {"description": "Valid JSON of the wrong shape or value; `field` names it.", **_REFUSAL},
     503: {
         "description": "Staging overloaded or unavailable; retry after `Retry-After`.",

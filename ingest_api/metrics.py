@@ -23,7 +23,9 @@ REASONS_BY_STATUS: dict[int, str] = {
     401: "unauthorized",
     404: "not_found",
     413: "too_large",
+    415: "unsupported_encoding",
     422: "invalid",
+    499: "client_disconnected",
     503: "unavailable",
 }
 
