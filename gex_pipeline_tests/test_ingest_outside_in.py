@@ -33,6 +33,7 @@ TS_S = 1_763_130_600  # 2025-11-14T14:30:00Z
 TS_MS = TS_S * 1000
 NDX_FILE = "2025-11-14_NQ_NDX_classic_gex_zero.json.gz"
 BLOB = "https://nfagexbotresearch.blob.core.windows.net/hist/"
+UW_MAX_BATCH = 40
 
 SNAPSHOT: dict[str, Any] = {
     "ticker": "spx",
@@ -139,7 +140,9 @@ class Intake:
 
 @pytest.fixture(scope="module")
 def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Intake]:
-    """One real server for the module: token required, segments never sealed by age or size."""
+    """One real server for the module: token required, segments never sealed by age or size,
+    /uw batches of at most `UW_MAX_BATCH` messages.
+    """
     root = tmp_path_factory.mktemp("outside-in")
     data_dir = root / "data"
     data_dir.mkdir()
@@ -151,6 +154,7 @@ def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Intake]:
         GEX_INGEST_TOKEN=TOKEN,
         GEX_INGEST_SEAL_AGE_MS=str(3_600_000),
         GEX_INGEST_SEAL_BYTES=str(2**30),
+        GEX_INGEST_UW_MAX_BATCH=str(UW_MAX_BATCH),
         PYTHONUNBUFFERED="1",
     )
     server = IngestServer(env, root / "ingest.log").start()
@@ -562,6 +566,18 @@ def test_uw_bad_message_alone_or_in_a_batch_is_422_naming_it_and_stages_nothing(
     intake: Intake, body: Any, field: str
 ) -> None:
     intake.refuse("/uw", body, 422, field)
+
+
+def test_uw_batch_over_the_configured_limit_is_422_naming_body(intake: Intake) -> None:
+    intake.refuse("/uw", [MARKET] * (UW_MAX_BATCH + 1), 422, "body")
+
+
+def test_uw_batch_at_the_configured_limit_is_staged_whole(intake: Intake) -> None:
+    before = len(intake.records("uw"))
+    answer = intake.post("/uw", [MARKET] * UW_MAX_BATCH)
+    assert answer.status_code == 202
+    assert answer.json()["received"] == UW_MAX_BATCH
+    assert len(intake.records("uw")) == before + UW_MAX_BATCH
 
 
 def test_uw_number_beyond_float_range_is_422_naming_its_path(intake: Intake) -> None:
