@@ -7,6 +7,7 @@ import fcntl
 import functools
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -160,3 +161,16 @@ def test_ingest_api_never_imports_duckdb() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_body_that_never_arrives_is_408_and_stages_nothing(
+    ingest_server: Callable[..., IngestServer], data_dir: Path
+) -> None:
+    server = ingest_server(GEX_INGEST_BODY_TIMEOUT_S="1")
+    head = b"POST /gex HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head)
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert server.stop()
+    assert _sealed_lines(data_dir) == []

@@ -6,6 +6,7 @@ small compressed bomb is refused too); any other encoding is refused 415.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 
 from fastapi import Request
@@ -49,7 +50,19 @@ class _Decoder:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The raw (decoded) body of `request`, at most `limit` bytes; `ApiError` 413 beyond that."""
+    """The raw (decoded) body of `request`, at most `limit` bytes; `ApiError` 413 beyond that.
+
+    A body that does not arrive within `GEX_INGEST_BODY_TIMEOUT_S` is refused 408.
+    """
+    timeout_s = request.app.state.api_settings.body_timeout_s
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read(request, limit)
+    except TimeoutError as exc:
+        raise ApiError(408, "body", f"body not received within {timeout_s} s") from exc
+
+
+async def _read(request: Request, limit: int) -> bytes:
     encoding = request.headers.get("content-encoding", "identity").strip().lower() or "identity"
     if encoding not in _WBITS:
         raise ApiError(415, "content-encoding", f"unsupported content encoding {encoding[:40]!r}")

@@ -22,6 +22,7 @@ REASONS_BY_STATUS: dict[int, str] = {
     400: "invalid_json",
     401: "unauthorized",
     404: "not_found",
+    408: "timeout",
     413: "too_large",
     415: "unsupported_encoding",
     422: "invalid",

@@ -44,6 +44,7 @@ class ApiSettings:
     min_free_mb: int = 512
     workers: int = 1
     max_concurrency: int = 1_000
+    body_timeout_s: int = 30
     retry_after_s: int = 1
 
     @classmethod
@@ -68,4 +69,5 @@ class ApiSettings:
             min_free_mb=env_int(env, "GEX_INGEST_MIN_FREE_MB", cls.min_free_mb),
             workers=_positive(env, "GEX_INGEST_WORKERS", cls.workers),
             max_concurrency=_positive(env, "GEX_INGEST_MAX_CONCURRENCY", cls.max_concurrency),
+            body_timeout_s=_positive(env, "GEX_INGEST_BODY_TIMEOUT_S", cls.body_timeout_s),
         )
