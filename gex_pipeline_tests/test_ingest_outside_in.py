@@ -146,7 +146,7 @@ def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Intake]:
     root = tmp_path_factory.mktemp("outside-in")
     data_dir = root / "data"
     data_dir.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GEX_INGEST_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GEX_")}
     env.update(
         GEX_DATA_DIR=str(data_dir),
         GEX_INGEST_HOST="127.0.0.1",
