@@ -100,17 +100,19 @@ class GexStagingTree:
         record.update(fields)
         return record
 
-    def seal(self, records: list[dict[str, object]]):
-        """Write `records` as one sealed segment (next seq); return its Segment."""
+    def seal(self, records: list[dict[str, object]], seq: int | None = None):
+        """Write `records` as one sealed segment (`seq`, default the next one); return its Segment."""
         import json
 
         from gex_pipeline.lib.staging.layout import seq_name
         from gex_pipeline.lib.staging.reader import Segment
 
-        self._next_seq += 1_000_000
-        path = self.dirs.sealed / seq_name(self._next_seq)
+        if seq is None:
+            self._next_seq += 1_000_000
+            seq = self._next_seq
+        path = self.dirs.sealed / seq_name(seq)
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
-        return Segment(self._next_seq, path)
+        return Segment(seq, path)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -158,3 +159,23 @@ def test_export_cursor_round_trips() -> None:
     cursor = ExportCursor(after_storage_id=7, pending={SPX_KEY: 12.5})
     assert ExportCursor.parse(cursor.dump()) == cursor
     assert json.loads(cursor.dump())["after"] == 7
+
+
+def test_live_sensor_requests_again_segments_left_sealed_past_the_stale_period(
+    instance, gex_staging: GexStagingTree
+) -> None:
+    old_seq = time.time_ns() - 20 * 60 * 1_000_000_000
+    left = gex_staging.seal([gex_staging.record()], seq=old_seq)
+    result = _tick(instance, gex_staging.staging_dir, cursor=str(left.seq), live_stale_seconds=600)
+    [request] = result.run_requests
+    assert request.run_key.startswith(live_run_key(left.seq, left.seq) + ":retry-")
+    assert request.run_config["ops"]["gex_live_batch"]["config"]["upper_seq"] == left.seq
+    assert result.cursor == str(left.seq)
+
+
+def test_live_sensor_leaves_recent_leftovers_to_their_pending_run(
+    instance, gex_staging: GexStagingTree
+) -> None:
+    left = gex_staging.seal([gex_staging.record()])
+    result = _tick(instance, gex_staging.staging_dir, cursor=str(left.seq), live_stale_seconds=600)
+    assert isinstance(result, dg.SkipReason)

@@ -40,6 +40,32 @@ def _valid_feed_keys(context: dg.SensorEvaluationContext, feeds: set[tuple[str, 
     return keys
 
 
+def _live_run(run_key: str, lower: int, upper: int, segments: int) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=run_key,
+        run_config=dg.RunConfig(
+            ops={LIVE_BATCH.path[-1]: {"config": {"lower_seq": lower, "upper_seq": upper}}}
+        ),
+        tags={"gex/segments": str(segments), "gex/upper_seq": str(upper)},
+    )
+
+
+def _retry_stale(
+    staging: StagingArea, after: int, stale_seconds: int
+) -> dg.SensorResult | dg.SkipReason:
+    """Request a run again for segments at or below the cursor still sealed after `stale_seconds`
+    (their run failed for good); at most one such request per `stale_seconds`."""
+    oldest = staging.list_sealed(GEX_STREAM, 0, 1)
+    now_ns = time.time_ns()
+    stale_ns = stale_seconds * 1_000_000_000
+    if not oldest or oldest[0].seq > after or now_ns - oldest[0].seq < stale_ns:
+        return dg.SkipReason(f"no sealed /gex segment after seq {after}")
+    run_key = f"{live_run_key(oldest[0].seq, after)}:retry-{now_ns // stale_ns}"
+    return dg.SensorResult(
+        run_requests=[_live_run(run_key, oldest[0].seq, after, 0)], cursor=str(after)
+    )
+
+
 def build_live_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
     """The live sensor, ticking every `settings.live_sensor_interval_seconds`."""
 
@@ -56,20 +82,14 @@ def build_live_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
         after = int(context.cursor or 0)
         segments = staging.list_sealed(GEX_STREAM, after, settings.live_max_segments_per_run)
         if not segments:
-            return dg.SkipReason(f"no sealed /gex segment after seq {after}")
+            return _retry_stale(staging, after, settings.live_stale_seconds)
         feeds: set[tuple[str, str]] = set()
         for segment in segments:
             feeds |= staging.feeds(segment)
         known = set(context.instance.get_dynamic_partitions(FEED_PARTITIONS_NAME))
         new_feeds = sorted(_valid_feed_keys(context, feeds) - known)
         lower, upper = segments[0].seq, segments[-1].seq
-        run = dg.RunRequest(
-            run_key=live_run_key(lower, upper),
-            run_config=dg.RunConfig(
-                ops={LIVE_BATCH.path[-1]: {"config": {"lower_seq": lower, "upper_seq": upper}}}
-            ),
-            tags={"gex/segments": str(len(segments)), "gex/upper_seq": str(upper)},
-        )
+        run = _live_run(live_run_key(lower, upper), lower, upper, len(segments))
         requests = [feed_partitions.build_add_request(new_feeds)] if new_feeds else []
         return dg.SensorResult(
             run_requests=[run], dynamic_partitions_requests=requests, cursor=str(upper)
