@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from http.client import HTTPResponse
 from pathlib import Path
@@ -247,15 +248,31 @@ def test_any_content_type_is_parsed_as_json(intake: Intake, content_type: str) -
     assert accepted_gex(intake, SNAPSHOT, **{"Content-Type": content_type}) == EXPECTED
 
 
-def test_gzip_encoded_body_is_never_staged_as_anything_but_the_snapshot(intake: Intake) -> None:
-    body = gzip.compress(json.dumps(SNAPSHOT).encode())
-    before = intake.files()
-    answer = intake.post("/gex", body, **{"Content-Encoding": "gzip"})
-    if answer.status_code == 202:
-        assert content(intake.record("gex", answer.json()["id"])) == EXPECTED
-    else:
-        assert answer.status_code in (400, 415), answer.text
-        assert intake.files() == before
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [("gzip", gzip.compress), ("x-gzip", gzip.compress), ("deflate", zlib.compress)],
+)
+def test_compressed_body_is_decoded_and_staged(
+    intake: Intake, encoding: str, compress: Callable[[bytes], bytes]
+) -> None:
+    body = compress(json.dumps(SNAPSHOT).encode())
+    assert accepted_gex(intake, body, **{"Content-Encoding": encoding}) == EXPECTED
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd", "gzip, gzip", "compress"])
+def test_unsupported_content_encoding_is_415_naming_it(intake: Intake, encoding: str) -> None:
+    body = json.dumps(SNAPSHOT).encode()
+    intake.refuse("/gex", body, 415, "content-encoding", **{"Content-Encoding": encoding})
+
+
+def test_compressed_body_decoding_beyond_the_limit_is_413(intake: Intake) -> None:
+    bomb = gzip.compress(b" " * (3 * 2**20))  # 3 MiB of spaces in a few KiB, /gex limit 2 MiB
+    intake.refuse("/gex", bomb, 413, "body", **{"Content-Encoding": "gzip"})
+
+
+def test_corrupt_compressed_body_is_400_naming_body(intake: Intake) -> None:
+    body = gzip.compress(json.dumps(SNAPSHOT).encode())[:-12]
+    intake.refuse("/gex", body, 400, "body", **{"Content-Encoding": "gzip"})
 
 
 def test_empty_body_is_400_naming_body(intake: Intake) -> None:
@@ -468,6 +485,21 @@ def test_content_length_longer_than_a_body_cut_short_is_never_acknowledged(
         while chunk := sock.recv(4096):
             answer += chunk
     assert not answer.startswith(b"HTTP/1.1 2"), answer
+
+
+def test_client_hanging_up_mid_body_is_not_logged_as_a_server_error(intake: Intake) -> None:
+    data = json.dumps(SNAPSHOT).encode()
+    head = f"POST /uw HTTP/1.1\r\nHost: x\r\nX-API-Key: {TOKEN}\r\nContent-Length: {len(data) + 9}"
+    with _connect(intake) as sock:
+        sock.sendall(head.encode() + b"\r\n\r\n" + data)
+        sock.shutdown(socket.SHUT_WR)
+        while sock.recv(4096):
+            pass
+    assert intake.client.get("/health").status_code == 200
+    time.sleep(0.2)  # let the log line of the abandoned request reach the file
+    log = intake.server.log()
+    assert "Exception in ASGI application" not in log
+    assert "Traceback" not in log
 
 
 def test_slow_body_is_staged_once_complete(intake: Intake) -> None:
