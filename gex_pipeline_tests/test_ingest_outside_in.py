@@ -35,6 +35,7 @@ TS_MS = TS_S * 1000
 NDX_FILE = "2025-11-14_NQ_NDX_classic_gex_zero.json.gz"
 BLOB = "https://nfagexbotresearch.blob.core.windows.net/hist/"
 UW_MAX_BATCH = 40
+BODY_TIMEOUT_S = 2
 
 SNAPSHOT: dict[str, Any] = {
     "ticker": "spx",
@@ -142,7 +143,7 @@ class Intake:
 @pytest.fixture(scope="module")
 def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Intake]:
     """One real server for the module: token required, segments never sealed by age or size,
-    /uw batches of at most `UW_MAX_BATCH` messages.
+    /uw batches of at most `UW_MAX_BATCH` messages, bodies due within `BODY_TIMEOUT_S`.
     """
     root = tmp_path_factory.mktemp("outside-in")
     data_dir = root / "data"
@@ -156,6 +157,7 @@ def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Intake]:
         GEX_INGEST_SEAL_AGE_MS=str(3_600_000),
         GEX_INGEST_SEAL_BYTES=str(2**30),
         GEX_INGEST_UW_MAX_BATCH=str(UW_MAX_BATCH),
+        GEX_INGEST_BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
         PYTHONUNBUFFERED="1",
     )
     server = IngestServer(env, root / "ingest.log").start()
@@ -500,6 +502,18 @@ def test_client_hanging_up_mid_body_is_not_logged_as_a_server_error(intake: Inta
     log = intake.server.log()
     assert "Exception in ASGI application" not in log
     assert "Traceback" not in log
+
+
+def test_body_that_stalls_is_408_naming_body_and_stages_nothing(intake: Intake) -> None:
+    data = json.dumps(SNAPSHOT).encode()
+    with intake.unchanged():
+        status, body = raw_request(
+            intake,
+            f"POST /gex HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}",
+            [data[:-5]],  # the rest never comes: the server must give up after BODY_TIMEOUT_S
+        )
+    assert status == 408
+    assert json.loads(body)["detail"]["field"] == "body"
 
 
 def test_slow_body_is_staged_once_complete(intake: Intake) -> None:
