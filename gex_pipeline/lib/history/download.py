@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import os
 import random
+import ssl
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -343,16 +344,22 @@ def download_day_file(
     policy: UrlPolicy,
     limits: DownloadLimits,
     *,
+    verify: ssl.SSLContext | bool = True,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DownloadResult:
-    """Download `url` to `dest` (temp file + rename); raise `DownloadError` naming what failed."""
+    """Download `url` to `dest` (temp file + rename); raise `DownloadError` naming what failed.
+
+    `verify` is the TLS trust (default: the certifi bundle); `sleep` waits between retries.
+    """
     _install_log_filter()
     shown = redact_url(url)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     timeout = httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        with httpx.Client(
+            timeout=timeout, follow_redirects=False, trust_env=False, verify=verify
+        ) as client:
             for attempt in range(limits.retries + 1):
                 try:
                     size, sha, is_gzip = _fetch_once(client, url, tmp, policy, limits, shown)
