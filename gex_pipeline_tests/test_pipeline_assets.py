@@ -164,3 +164,19 @@ def test_parquet_asset_exports_the_partition_duckdb_holds(
     assert path == data_dir / "parquet/gexbot/SPX/gex_zero/20251114.strikes.parquet"
     assert pl.read_parquet(path).height == metadata["dagster/row_count"].value == 3
     assert (data_dir / "views.duckdb").exists()
+
+
+def test_unloadable_segment_is_set_aside_and_fails_the_check(
+    instance, resources, data_dir: Path, gex_staging: GexStagingTree
+) -> None:
+    good = gex_staging.seal([gex_staging.record()])
+    bad = gex_staging.seal([gex_staging.record("NQ_NDX", strikes={"not": "rows"})])
+    result = _load(instance, resources, bad.seq)
+    assert result.success
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed
+    rejected = gex_staging.dirs.root / "rejected"
+    assert sorted(p.name for p in rejected.iterdir()) == [bad.name, f"{bad.name}.error.txt"]
+    assert "'strikes'" in (rejected / f"{bad.name}.error.txt").read_text()
+    assert [p.name for p in gex_staging.dirs.processed.iterdir()] == [good.name]
+    assert _count(data_dir, "gex_snapshots") == 1

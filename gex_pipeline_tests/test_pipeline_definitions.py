@@ -24,6 +24,16 @@ def test_gex_asset_keys_are_stable(repository: dg.RepositoryDefinition) -> None:
     assert keys == ["gex_live_batch", "gex_parquet", "gex_snapshots", "gex_strikes"]
 
 
+def test_gex_checks_are_stable(repository: dg.RepositoryDefinition) -> None:
+    graph = repository.asset_graph
+    checks = sorted(
+        key.to_user_string()
+        for key in graph.asset_check_keys
+        if graph.get(key.asset_key).group_name == "gex"
+    )
+    assert checks == ["gex_live_batch:no_rejected_segments"]
+
+
 def test_gex_jobs_and_sensors_are_stable(repository: dg.RepositoryDefinition) -> None:
     assert {"gex_live_job", "gex_parquet_job"} <= {job.name for job in repository.get_all_jobs()}
     sensors = {sensor.name for sensor in repository.sensor_defs}

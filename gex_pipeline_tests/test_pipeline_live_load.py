@@ -14,7 +14,7 @@ import pytest
 
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
-from gex_pipeline.lib.live_load import load_segments
+from gex_pipeline.lib.live_load import StagingRecordError, load_segments, load_segments_isolating
 from gex_pipeline.lib.staging.reader import Segment
 from gex_pipeline_tests.conftest import GEX_BASE_MS, GexStagingTree
 
@@ -184,15 +184,38 @@ def test_stats_are_reported_per_date_and_feed(con, gex_staging: GexStagingTree) 
     ]
 
 
-def test_failing_batch_changes_nothing_and_names_the_column(
+def test_invalid_record_fails_the_batch_naming_segment_line_and_field(
     con, gex_staging: GexStagingTree
 ) -> None:
     good = gex_staging.seal([gex_staging.record()])
     bad = gex_staging.seal([gex_staging.record(ticker=None)])
-    with pytest.raises(duckdb.ConstraintException, match="ticker"):
+    with pytest.raises(StagingRecordError, match=f"segment {bad.name} line 1: .*'ticker'"):
         load_segments(con, [good, bad])
     for table in ("gex_snapshots", "gex_strikes", "loaded_segments", "loaded_partitions"):
         assert _rows(con, f"SELECT count(*) FROM {table}") == [(0,)]
+
+
+def test_record_with_non_array_strikes_is_refused(con, gex_staging: GexStagingTree) -> None:
+    segment = gex_staging.seal([gex_staging.record(strikes={"6700": 1.0})])
+    with pytest.raises(StagingRecordError, match="'strikes'"):
+        load_segments(con, [segment])
+
+
+def test_isolating_load_sets_bad_segments_aside_and_loads_the_rest(
+    con, gex_staging: GexStagingTree
+) -> None:
+    good = gex_staging.seal([gex_staging.record()])
+    bad = gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS + 1)])
+    bad.path.write_text(bad.path.read_text() + "{torn\n")
+    later = gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS + 2)])
+    result = load_segments_isolating(con, [good, bad, later])
+    assert list(result.rejected) == [bad.name]
+    assert "Malformed JSON" in result.rejected[bad.name]
+    assert result.report.loaded_segments == [good.name, later.name]
+    assert _rows(con, "SELECT timestamp FROM gex_snapshots ORDER BY 1") == [
+        (GEX_BASE_MS,),
+        (GEX_BASE_MS + 2,),
+    ]
 
 
 LOADER = """
@@ -200,7 +223,7 @@ import sys
 from pathlib import Path
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
-from gex_pipeline.lib.live_load import load_segments
+from gex_pipeline.lib.live_load import StagingRecordError, load_segments, load_segments_isolating
 from gex_pipeline.lib.staging.reader import Segment
 segments = [Segment(int(Path(p).name[:20]), Path(p)) for p in sys.argv[2:]]
 with connect(Path(sys.argv[1])) as con:

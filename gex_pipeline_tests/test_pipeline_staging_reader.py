@@ -10,6 +10,8 @@ from gex_pipeline.lib.staging.reader import (
     list_sealed,
     move_to_processed,
     purge_processed,
+    reject_segment,
+    rejected_dir,
     segment_feeds,
 )
 from gex_pipeline_tests.conftest import GexStagingTree
@@ -71,3 +73,11 @@ def test_segment_feeds_lists_each_ticker_endpoint_once(gex_staging: GexStagingTr
         ]
     )
     assert segment_feeds(segment.path) == {("SPX", "gex_zero"), ("NQ_NDX", "gex_full")}
+
+
+def test_rejected_segment_is_moved_aside_with_its_reason(gex_staging: GexStagingTree) -> None:
+    segment = gex_staging.seal([gex_staging.record()])
+    target = reject_segment(gex_staging.dirs, segment.name, "invalid 'ticker'")
+    assert target == rejected_dir(gex_staging.dirs) / segment.name
+    assert (target.parent / f"{segment.name}.error.txt").read_text() == "invalid 'ticker'\n"
+    assert list_sealed(gex_staging.dirs) == []

@@ -72,6 +72,10 @@ class StagingArea(dg.ConfigurableResource):
         """Move committed segments to `processed/` (idempotent); return how many moved now."""
         return reader.move_to_processed(self.stream(stream), names)
 
+    def reject(self, stream: str, name: str, reason: str) -> str:
+        """Set a segment whose content cannot be loaded aside in `rejected/`; return where it went."""
+        return str(reader.reject_segment(self.stream(stream), name, reason))
+
     def purge_processed(self, stream: str) -> list[str]:
         """Delete processed segments older than the retention; return their names."""
         days = self.retention_days

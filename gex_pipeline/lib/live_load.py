@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.staging.layout import GEX_STREAM
 from gex_pipeline.lib.staging.reader import Segment
-from gex_pipeline.lib.trading_date import trade_date_sql
+from gex_pipeline.lib.trading_date import ENDPOINTS, trade_date_sql
 
 if TYPE_CHECKING:
     import duckdb
 
 LIVE_SOURCE = "live"
+KINDS: tuple[str, ...] = ("snapshot", "majors", "maxchange")
 
 RECORD_COLUMNS: dict[str, str] = {
     "id": "VARCHAR",
@@ -69,6 +70,29 @@ CONTENT_COLUMNS: tuple[str, ...] = (
 
 CONTENT_STRUCT_SQL = "struct_pack(" + ", ".join(f"{c} := {c}" for c in CONTENT_COLUMNS) + ")"
 CONTENT_HASH_SQL = f"md5(CAST({CONTENT_STRUCT_SQL} AS VARCHAR))"
+
+
+class StagingRecordError(ValueError):
+    """A staged record breaks the staging contract; names the segment, line and field."""
+
+    def __init__(self, segment: str, line: int, field: str) -> None:
+        super().__init__(f"segment {segment} line {line}: invalid or missing {field!r}")
+        self.segment = segment
+        self.line = line
+        self.field = field
+
+
+# Errors that mean "this data is bad" (as opposed to the machine failing: disk, memory, locks).
+BAD_DATA_ERRORS: tuple[str, ...] = (
+    "InvalidInputException",
+    "ConversionException",
+    "ConstraintException",
+)
+
+
+def is_bad_data_error(exc: BaseException) -> bool:
+    """True when `exc` says a segment's content is unusable, not that the load failed."""
+    return isinstance(exc, StagingRecordError) or type(exc).__name__ in BAD_DATA_ERRORS
 
 
 @dataclass(frozen=True)
@@ -165,6 +189,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
         SELECT *, coalesce(len(list_distinct(strike_keys)), 0) AS strike_count FROM keyed
         """
     )
+    _validate_batch(con)
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE batch_status AS
@@ -214,6 +239,35 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
         FROM batch_raw r JOIN batch_status s ON r.rowid = s.ord
         """
     )
+
+
+def _validate_batch(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise StagingRecordError for the first record of `batch_raw` that breaks the contract."""
+    endpoints = ", ".join(_sql_string(e) for e in ENDPOINTS)
+    kinds = ", ".join(_sql_string(k) for k in KINDS)
+    rows = con.execute(
+        f"""
+        SELECT segment, line, field FROM (
+            SELECT rowid, segment,
+                   row_number() OVER (PARTITION BY segment ORDER BY rowid) AS line,
+                   CASE
+                       WHEN ticker IS NULL OR NOT regexp_full_match(ticker, '[A-Z0-9_]{{1,16}}')
+                           THEN 'ticker'
+                       WHEN endpoint IS NULL OR endpoint NOT IN ({endpoints}) THEN 'endpoint'
+                       WHEN kind IS NULL OR kind NOT IN ({kinds}) THEN 'kind'
+                       WHEN timestamp IS NULL THEN 'timestamp'
+                       WHEN strikes IS NOT NULL AND json_type(strikes) <> 'ARRAY' THEN 'strikes'
+                       WHEN list_count(strike_keys) < len(strike_keys) THEN 'strikes'
+                   END AS field
+            FROM batch_raw
+        )
+        WHERE field IS NOT NULL
+        ORDER BY rowid
+        LIMIT 1
+        """
+    ).fetchall()
+    if rows:
+        raise StagingRecordError(*rows[0])
 
 
 def _insert_batch(
@@ -374,3 +428,48 @@ def load_segments(
         records=records,
         partitions=[*recovered, *stats],
     )
+
+
+@dataclass(frozen=True)
+class IsolatedLoad:
+    """A batch load that set aside the segments whose content is unusable."""
+
+    report: LoadReport
+    rejected: dict[str, str]
+
+
+def load_segments_isolating(
+    con: duckdb.DuckDBPyConnection,
+    segments: Sequence[Segment],
+    *,
+    stream: str = GEX_STREAM,
+    source: str = LIVE_SOURCE,
+    run_id: str | None = None,
+) -> IsolatedLoad:
+    """`load_segments`, but when the batch fails on bad data, load segment by segment and return
+    the bad ones (name -> reason) instead of failing; other errors propagate."""
+    try:
+        return IsolatedLoad(
+            load_segments(con, segments, stream=stream, source=source, run_id=run_id), {}
+        )
+    except Exception as exc:
+        if not is_bad_data_error(exc):
+            raise
+    reports: list[LoadReport] = []
+    rejected: dict[str, str] = {}
+    for segment in sorted(segments, key=lambda s: s.seq):
+        try:
+            reports.append(
+                load_segments(con, [segment], stream=stream, source=source, run_id=run_id)
+            )
+        except Exception as exc:
+            if not is_bad_data_error(exc):
+                raise
+            rejected[segment.name] = str(exc)
+    merged = LoadReport(
+        loaded_segments=[n for r in reports for n in r.loaded_segments],
+        already_loaded_segments=[n for r in reports for n in r.already_loaded_segments],
+        records=sum(r.records for r in reports),
+        partitions=[p for r in reports for p in r.partitions],
+    )
+    return IsolatedLoad(merged, rejected)

@@ -26,7 +26,7 @@ from gex_pipeline.defs.partitions import (
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore, StagingArea
 from gex_pipeline.lib.dagster_home import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.db.views import ensure_reader_views
-from gex_pipeline.lib.live_load import LoadReport, PartitionStats, load_segments
+from gex_pipeline.lib.live_load import LoadReport, PartitionStats, load_segments_isolating
 from gex_pipeline.lib.parquet_export import export_partition
 from gex_pipeline.lib.staging.layout import GEX_STREAM
 from gex_pipeline.lib.trading_date import feed_key
@@ -36,6 +36,7 @@ LIVE_BATCH = dg.AssetKey("gex_live_batch")
 GEX_SNAPSHOTS = dg.AssetKey("gex_snapshots")
 GEX_STRIKES = dg.AssetKey("gex_strikes")
 GEX_PARQUET = dg.AssetKey("gex_parquet")
+NO_REJECTED_SEGMENTS = "no_rejected_segments"
 
 gex_table_specs = [
     dg.AssetSpec(
@@ -97,6 +98,14 @@ def _partition_events(
     group_name=GROUP,
     pool=DUCKDB_WRITER_POOL,
     kinds={"duckdb"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            NO_REJECTED_SEGMENTS,
+            asset=LIVE_BATCH,
+            description="Every staged segment of the batch could be loaded (bad ones go to "
+            "staging/gex/rejected/ with the reason).",
+        )
+    ],
     description="Loads every sealed /gex staging segment up to the sensor's bound into DuckDB.",
 )
 def gex_live_batch(
@@ -105,10 +114,15 @@ def gex_live_batch(
     duckdb_database: DuckDBDatabase,
     staging: StagingArea,
 ) -> dg.MaterializeResult:
-    """Load the batch exactly once, report each partition, then move its segments to processed/."""
+    """Load the batch exactly once, report each partition, then move its segments to processed/.
+
+    Segments whose content breaks the staging contract are set aside in `rejected/` (the rest of
+    the batch still loads) and fail the `no_rejected_segments` check.
+    """
     segments = [s for s in staging.list_sealed(GEX_STREAM) if s.seq <= config.upper_seq]
     with duckdb_database.connect() as con:
-        report = load_segments(con, segments, run_id=context.run_id)
+        loaded = load_segments_isolating(con, segments, run_id=context.run_id)
+        report = loaded.report
         counts = partition_counts(con, report.partitions)
         previews = {
             (p.trade_date, p.ticker, p.endpoint): snapshot_preview(con, p)
@@ -117,7 +131,12 @@ def gex_live_batch(
     _add_missing_feeds(context.instance, report.partitions)
     for event in _partition_events(report, counts, previews):
         context.log_event(event)
-    moved = staging.mark_processed(GEX_STREAM, [s.name for s in segments])
+    for name, reason in loaded.rejected.items():
+        where = staging.reject(GEX_STREAM, name, reason)
+        context.log.error("segment %s set aside in %s: %s", name, where, reason)
+    moved = staging.mark_processed(
+        GEX_STREAM, [s.name for s in segments if s.name not in loaded.rejected]
+    )
     purged = staging.purge_processed(GEX_STREAM)
     context.log.info(
         "loaded %d segments (%d already loaded): %d snapshots, %d strikes, %d duplicates, "
@@ -133,7 +152,20 @@ def gex_live_batch(
         context.log.warning(
             "%d conflicting payloads kept in gex_conflicts (first arrival kept)", report.conflicts
         )
-    return dg.MaterializeResult(metadata=batch_metadata(report, moved, len(purged)))
+    check = dg.AssetCheckResult(
+        check_name=NO_REJECTED_SEGMENTS,
+        passed=not loaded.rejected,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "rejected": dg.MetadataValue.int(len(loaded.rejected)),
+            "reasons": dg.MetadataValue.md(
+                markdown_table(("segment", "reason"), sorted(loaded.rejected.items()))
+            ),
+        },
+    )
+    return dg.MaterializeResult(
+        metadata=batch_metadata(report, moved, len(purged)), check_results=[check]
+    )
 
 
 @dg.asset(

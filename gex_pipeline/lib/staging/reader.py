@@ -15,6 +15,7 @@ from pathlib import Path
 from gex_pipeline.lib.staging.layout import StreamDirs, seq_of
 
 NANOS_PER_DAY = 86_400 * 1_000_000_000
+REJECTED_DIR = "rejected"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,35 @@ def move_to_processed(dirs: StreamDirs, names: list[str]) -> int:
         _fsync_dir(dirs.processed)
         _fsync_dir(dirs.sealed)
     return moved
+
+
+def rejected_dir(dirs: StreamDirs) -> Path:
+    """Where segments whose content cannot be loaded are set aside (kept, never purged)."""
+    return dirs.root / REJECTED_DIR
+
+
+def reject_segment(dirs: StreamDirs, name: str, reason: str) -> Path:
+    """Move sealed segment `name` to `rejected/` with a `<name>.error.txt` next to it; return its path.
+
+    Idempotent like `move_to_processed`.
+    """
+    target_dir = rejected_dir(dirs)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / name
+    note = target_dir / f"{name}.error.txt"
+    tmp = note.with_name(f".{note.name}.tmp")
+    tmp.write_text(reason + "\n")
+    os.replace(tmp, note)
+    try:
+        os.replace(dirs.sealed / name, target)
+    except FileNotFoundError:
+        if not target.exists():
+            raise FileNotFoundError(
+                f"segment {name} is neither in {dirs.sealed} nor in {target_dir}"
+            ) from None
+    _fsync_dir(target_dir)
+    _fsync_dir(dirs.sealed)
+    return target
 
 
 def purge_processed(dirs: StreamDirs, retention_days: int, now_ns: int | None = None) -> list[str]:
