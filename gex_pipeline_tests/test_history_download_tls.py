@@ -97,15 +97,19 @@ def test_https_download_to_the_pinned_ip_verifies_the_host_name(tls_server, tmp_
     assert server.hosts == [f"localhost:{port}"]
 
 
-def test_https_download_with_an_untrusted_certificate_fails(tls_server, tmp_path):
+def test_https_download_with_an_untrusted_certificate_fails_without_retrying(tls_server, tmp_path):
     server, _ = tls_server
     port = server.server_address[1]
+    sleeps: list[float] = []
     with pytest.raises(DownloadError) as info:
         download_day_file(
             f"https://localhost:{port}/d.json?sig=x",
             tmp_path / "d.json",
             _policy(port),
-            DownloadLimits(retries=0),
+            DownloadLimits(retries=3),
+            sleep=sleeps.append,
         )
     assert info.value.kind == "http_error"
+    assert "certificate" in info.value.message
+    assert sleeps == []
     assert not (tmp_path / "d.json").exists()

@@ -260,6 +260,10 @@ def _fetch_once(
         except httpx.TimeoutException:
             raise _Retryable("timeout", f"{shown}: timed out connecting") from None
         except httpx.TransportError as exc:
+            if _caused_by_certificate(exc):
+                raise DownloadError(
+                    "http_error", f"{shown}: the server's TLS certificate failed verification"
+                ) from None
             raise _Retryable(
                 "http_error", f"{shown}: connection failed ({type(exc).__name__})"
             ) from None
@@ -275,6 +279,16 @@ def _fetch_once(
         finally:
             response.close()
     raise DownloadError("refused_url", f"{shown}: more than {limits.max_redirects} redirects")
+
+
+def _caused_by_certificate(exc: BaseException) -> bool:
+    """True when a certificate verification error is in `exc`'s chain (retrying cannot help)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _raise_for_status(status: int, shown: str) -> None:
