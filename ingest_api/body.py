@@ -41,6 +41,8 @@ class _Decoder:
                 raise ApiError(400, "body", f"body is not valid compressed data: {exc}") from exc
             if final and not self._zlib.eof:
                 raise ApiError(400, "body", "compressed body is truncated")
+            if self._zlib.unused_data:
+                raise ApiError(400, "body", "bytes after the end of the compressed body")
             if self._zlib.unconsumed_tail:
                 raise _too_large(self._limit)
         self.size += len(chunk)

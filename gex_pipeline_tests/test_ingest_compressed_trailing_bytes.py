@@ -1,11 +1,7 @@
-"""Server bugs found from the outside (issue 3), left failing for the integrator to fix.
+"""Bytes after the end of a gzip/deflate body are refused (400 naming `body`), never dropped.
 
-Bytes after the end of a gzip/deflate stream are dropped: `ingest_api/body.py` stops at the
-decompressor's `eof` and never looks at its `unused_data`. So `gzip(A) + gzip(B)` (a valid
-multi-member gzip body, RFC 1952, whose content is `A` followed by `B`) or `gzip(A) + b"junk"` is
-acknowledged 202 with only `A` staged, where the same content sent uncompressed is refused 400
-("Extra data"). Expected: 400 naming `body`, nothing staged (or, for several members, every member
-decoded and the result parsed as one body, which is then refused as invalid JSON).
+`gzip(A) + gzip(B)` or `gzip(A) + b"junk"` once answered 202 with only `A` staged, where the same
+content sent uncompressed is refused 400 ("Extra data").
 """
 
 from __future__ import annotations
