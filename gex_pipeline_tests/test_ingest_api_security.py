@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -71,6 +72,43 @@ def test_cors_preflight_from_other_origin_is_refused(ingest_client: Callable) ->
     )
     assert answer.status_code == 400
     assert "access-control-allow-origin" not in answer.headers
+
+
+@pytest.mark.parametrize("path", ["/gex", "/uw", "/gex_history_url"])
+def test_post_from_a_foreign_web_page_is_403_and_stages_nothing(
+    ingest_client: Callable, staged: Callable, data_dir: Path, path: str
+) -> None:
+    # A text/plain POST skips the CORS preflight: only the Origin check stops a foreign page.
+    answer = ingest_client().post(
+        path,
+        content=b'{"ticker": "SPX", "timestamp": 1763130600, "spot": 1.0}',
+        headers={"Origin": "https://evil.example", "Content-Type": "text/plain;charset=UTF-8"},
+    )
+    assert answer.status_code == 403
+    assert answer.json()["detail"]["field"] == "origin"
+    assert staged("gex") == [] and staged("uw") == []
+    assert not list((data_dir / "staging" / "history").rglob("*.json"))
+
+
+def test_post_with_origin_null_is_403(ingest_client: Callable) -> None:
+    answer = ingest_client().post("/gex", json=SNAPSHOT, headers={"Origin": "null"})
+    assert answer.status_code == 403
+
+
+def test_post_from_an_allowed_page_is_accepted(ingest_client: Callable, staged: Callable) -> None:
+    answer = ingest_client().post(
+        "/gex",
+        content=b'{"ticker": "SPX", "timestamp": 1763130600, "spot": 1.0}',
+        headers={"Origin": "https://www.gexbot.com", "Content-Type": "text/plain"},
+    )
+    assert answer.status_code == 202
+    assert [r["ticker"] for r in staged("gex")] == ["SPX"]
+
+
+def test_star_in_the_origin_list_allows_every_page(ingest_client: Callable) -> None:
+    client = ingest_client(GEX_INGEST_CORS_ORIGINS="*")
+    answer = client.post("/gex", json=SNAPSHOT, headers={"Origin": "https://any.example"})
+    assert answer.status_code == 202
 
 
 def test_cors_origins_are_configurable(ingest_client: Callable) -> None:

@@ -27,3 +27,19 @@ async def require_token(request: Request) -> None:
     presented = presented_token(request)
     if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
         raise ApiError(401, "token", "missing or wrong token", {"WWW-Authenticate": "Bearer"})
+
+
+async def require_allowed_origin(request: Request) -> None:
+    """Dependency: refuse (403) a browser request sent from a page outside the CORS allow-list.
+
+    Browsers attach `Origin` to cross-site POSTs, including `text/plain` ones that skip the CORS
+    preflight, so without this any web page could write into a loopback ingest API. Clients that are
+    not browsers send no `Origin` and are unaffected. `*` in the allow-list allows every origin.
+    """
+    origin = request.headers.get("origin")
+    allowed: tuple[str, ...] = request.app.state.api_settings.cors_origins
+    if origin is None or "*" in allowed or origin.rstrip("/").lower() in allowed:
+        return
+    raise ApiError(
+        403, "origin", f"origin {origin[:100]!r} is not allowed (add it to GEX_INGEST_CORS_ORIGINS)"
+    )

@@ -11,13 +11,15 @@ from fastapi.responses import JSONResponse
 
 from gex_pipeline.lib.payloads.history import parse_history_request
 from gex_pipeline.lib.staging.history_store import HistoryStore, UnknownRequestId
-from ingest_api.auth import require_token
+from ingest_api.auth import require_allowed_origin, require_token
 from ingest_api.body import read_body
 from ingest_api.docs import REFUSALS, json_body
 from ingest_api.errors import ApiError
 from ingest_api.intake import now_ms
 
-router = APIRouter(dependencies=[Depends(require_token)], tags=["history"])
+router = APIRouter(
+    dependencies=[Depends(require_allowed_origin), Depends(require_token)], tags=["history"]
+)
 
 
 def _override_note(overrides: dict[str, str], resolved: dict[str, str]) -> str | None:

@@ -9,12 +9,14 @@ from fastapi.responses import JSONResponse
 
 from gex_pipeline.lib.payloads.uw import UwControl, parse_uw
 from gex_pipeline.lib.staging.layout import UW_STREAM
-from ingest_api.auth import require_token
+from ingest_api.auth import require_allowed_origin, require_token
 from ingest_api.body import read_body
 from ingest_api.docs import REFUSALS, json_body
 from ingest_api.intake import now_ms, stage
 
-router = APIRouter(dependencies=[Depends(require_token)], tags=["webhooks"])
+router = APIRouter(
+    dependencies=[Depends(require_allowed_origin), Depends(require_token)], tags=["webhooks"]
+)
 
 
 @router.post(

@@ -59,7 +59,10 @@ class ApiSettings:
             max_body_uw=_positive(env, "GEX_INGEST_MAX_BODY_UW", cls.max_body_uw),
             max_body_history=_positive(env, "GEX_INGEST_MAX_BODY_HISTORY", cls.max_body_history),
             uw_max_batch=_positive(env, "GEX_INGEST_UW_MAX_BATCH", cls.uw_max_batch),
-            cors_origins=env_list(env, "GEX_INGEST_CORS_ORIGINS", DEFAULT_CORS_ORIGINS),
+            cors_origins=tuple(
+                o.rstrip("/").lower()
+                for o in env_list(env, "GEX_INGEST_CORS_ORIGINS", DEFAULT_CORS_ORIGINS)
+            ),
             allow_remote=env_flag(env, "GEX_INGEST_ALLOW_REMOTE"),
             seal_age_ms=_positive(env, "GEX_INGEST_SEAL_AGE_MS", cls.seal_age_ms),
             seal_bytes=_positive(env, "GEX_INGEST_SEAL_BYTES", cls.seal_bytes),
