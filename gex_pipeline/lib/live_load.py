@@ -256,7 +256,7 @@ def _validate_batch(con: duckdb.DuckDBPyConnection) -> None:
                        WHEN endpoint IS NULL OR endpoint NOT IN ({endpoints}) THEN 'endpoint'
                        WHEN kind IS NULL OR kind NOT IN ({kinds}) THEN 'kind'
                        WHEN timestamp IS NULL THEN 'timestamp'
-                       WHEN strikes IS NOT NULL AND json_type(strikes) <> 'ARRAY' THEN 'strikes'
+                       WHEN strikes IS NOT NULL AND strike_rows IS NULL THEN 'strikes'
                        WHEN list_count(strike_keys) < len(strike_keys) THEN 'strikes'
                    END AS field
             FROM batch_raw
