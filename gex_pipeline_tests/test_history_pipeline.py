@@ -115,6 +115,22 @@ def test_repost_with_a_new_signature_starts_a_new_attempt(api, history_http, ins
     assert run.run_key == f"gex_history:{posted['id']}:2"
 
 
+def test_repost_while_the_run_has_not_started_adds_no_run(api, history_http, instance):
+    posted = _post(api, history_http)
+    first = _tick(instance)
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="gex_history_job",
+            tags={REQUEST_TAG: posted["id"]},
+            status=dg.DagsterRunStatus.NOT_STARTED,
+        )
+    )
+    _post(api, history_http, query="sv=2024-01-01&sig=FRESHSIGNATURE")
+    second = _tick(instance, first.cursor)
+    assert second.run_requests == []
+    assert _tick(instance, second.cursor).run_requests == []
+
+
 def test_sensor_run_requests_carry_no_signed_url(api, history_http, instance):
     _post(api, history_http)
     result = _tick(instance)

@@ -3,8 +3,9 @@
 Each tick lists `staging/history/requests/`, takes the requests posted after the cursor (a
 high-water mark of `last_posted_at` plus the ids already seen at that instant), registers their
 feed partitions and requests one `gex_history_job` run per request. The run key is
-(request id, post count): posts of the same file collapse into one request, and a re-post with a
-fresh signature (after a failure or an expiry) starts a new attempt. The sensor never opens DuckDB
+(request id, post count): posts of the same file collapse into one request; a re-post while the
+request's run is still queued adds no run (that run reads the newest link when it starts), and a
+re-post after a run started (e.g. after a failure or an expiry) starts a new attempt. The sensor never opens DuckDB
 and never handles the signed URL.
 """
 
@@ -32,6 +33,12 @@ from gex_pipeline.lib.trading_date import date_key, feed_key
 
 # Request files older than the high-water mark by more than this are not even opened.
 MTIME_SLACK_MS = 60_000
+# A run in these states has not read the signed URL yet: it will use the newest post.
+_NOT_YET_RUNNING = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+]
 
 
 @dataclass
@@ -87,6 +94,12 @@ def new_requests(store: HistoryStore, cursor: HistoryCursor) -> list[StoredReque
     return sorted(found, key=lambda r: (r.last_posted_at, r.id))
 
 
+def has_waiting_run(instance: dg.DagsterInstance, request_id: str) -> bool:
+    """True when a run for `request_id` is queued or starting (it will read the newest link)."""
+    filters = dg.RunsFilter(tags={REQUEST_TAG: request_id}, statuses=_NOT_YET_RUNNING)
+    return bool(instance.get_run_records(filters=filters, limit=1))
+
+
 def partition_problem(request: StoredRequest) -> str | None:
     """Why `request` has no date x feed partition (bad feed, date out of range), or None."""
     try:
@@ -128,6 +141,11 @@ def build_history_sensor(interval_seconds: int) -> dg.SensorDefinition:
             if problem is not None:
                 context.log.warning("history request %s refused: %s", request.id, problem)
                 store.write_status(request.id, "failed", now_ms=now_ms, reason=problem)
+                continue
+            if has_waiting_run(context.instance, request.id):
+                context.log.info(
+                    "history request %s re-posted: its queued run will use it", request.id
+                )
                 continue
             feeds.add(feed_key(request.ticker, request.endpoint))
             runs.append(
