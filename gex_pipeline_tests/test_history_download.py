@@ -199,6 +199,19 @@ def test_hostile_url_is_refused_at_download_time(url, tmp_path):
     assert info.value.kind == "refused_url"
 
 
+def test_host_that_does_not_resolve_fails_as_http_error(tmp_path):
+    policy = UrlPolicy(allowed_hosts=("no-such-host.invalid",))
+    with pytest.raises(DownloadError) as info:
+        download_day_file(
+            f"https://no-such-host.invalid/d.json?{QUERY}",
+            tmp_path / "x",
+            policy,
+            DownloadLimits(retries=0),
+        )
+    assert info.value.kind == "http_error"
+    assert "lookup" in info.value.message and "S3CR3T" not in info.value.message
+
+
 def test_signed_query_appears_in_no_result_error_or_log(history_http, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     history_http.route("/ok.json.gz", ("status", 500), ("body", DAY_GZ))

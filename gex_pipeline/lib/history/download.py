@@ -255,6 +255,8 @@ def _fetch_once(
             request = _pinned_request(client, current, policy)
         except UrlRefused as exc:
             raise DownloadError("refused_url", f"{shown}: {exc}") from None
+        except OSError as exc:
+            raise _Retryable("http_error", f"{shown}: host name lookup failed ({exc})") from None
         try:
             response = client.send(request, stream=True)
         except httpx.TimeoutException:
