@@ -11,6 +11,7 @@ import dagster as dg
 from pydantic import Field
 
 from gex_pipeline.defs.gex.reporting import (
+    PartitionKey,
     batch_metadata,
     markdown_table,
     partition_counts,
@@ -74,8 +75,12 @@ def _add_missing_feeds(instance: dg.DagsterInstance, partitions: Iterable[Partit
 
 
 def _partition_events(
-    report: LoadReport, counts: dict, previews: dict[tuple, str]
+    report: LoadReport,
+    counts: dict[PartitionKey, tuple[int, int]],
+    previews: dict[PartitionKey, str],
 ) -> list[dg.AssetMaterialization]:
+    """One materialization per affected partition of `gex_snapshots` (and of `gex_strikes` when
+    strike rows were added), with the batch's figures, the stored row count and a preview."""
     events = []
     for stats in report.partitions:
         key = (stats.trade_date, stats.ticker, stats.endpoint)

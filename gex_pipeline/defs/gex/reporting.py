@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     import duckdb
 
 PREVIEW_ROWS = 5
+
+PartitionKey = tuple[date, str, str]
+"""(trade_date, ticker, endpoint) of one date x feed partition."""
 
 
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -76,7 +79,7 @@ def partition_metadata(
 
 def partition_counts(
     con: duckdb.DuckDBPyConnection, stats: Sequence[PartitionStats]
-) -> dict[tuple[Any, str, str], tuple[int, int]]:
+) -> dict[PartitionKey, tuple[int, int]]:
     """`(snapshot rows, strike rows)` stored for each partition in `stats`, in two grouped queries."""
     keys = {
         "dates": [p.trade_date for p in stats],
@@ -87,7 +90,7 @@ def partition_counts(
         "SELECT unnest($dates) AS trade_date, unnest($tickers) AS ticker,"
         " unnest($endpoints) AS endpoint"
     )
-    counts: dict[tuple[Any, str, str], list[int]] = {
+    counts: dict[PartitionKey, list[int]] = {
         (p.trade_date, p.ticker, p.endpoint): [0, 0] for p in stats
     }
     for index, table in enumerate(("gex_snapshots", "gex_strikes")):
