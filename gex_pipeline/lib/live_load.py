@@ -186,7 +186,10 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
         keyed AS (
             SELECT *, list_transform(strike_rows, lambda x: x[1]) AS strike_keys FROM parsed
         )
-        SELECT *, coalesce(len(list_distinct(strike_keys)), 0) AS strike_count FROM keyed
+        SELECT * EXCLUDE (strike_keys),
+               coalesce(len(list_distinct(strike_keys)), 0) AS strike_count,
+               coalesce(len(strike_keys) - list_count(strike_keys), 0) AS null_strikes
+        FROM keyed
         """
     )
     _validate_batch(con)
@@ -235,7 +238,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
         f"""
         CREATE OR REPLACE TEMP VIEW batch_records AS
         SELECT r.*, s.line, s.kept_hash, s.status, {_sql_string(source)} AS source,
-               r.strike_count < len(r.strike_keys) AS has_duplicate_strikes
+               r.strike_count < len(r.strike_rows) AS has_duplicate_strikes
         FROM batch_raw r JOIN batch_status s ON r.rowid = s.ord
         """
     )
@@ -257,7 +260,7 @@ def _validate_batch(con: duckdb.DuckDBPyConnection) -> None:
                        WHEN kind IS NULL OR kind NOT IN ({kinds}) THEN 'kind'
                        WHEN timestamp IS NULL THEN 'timestamp'
                        WHEN strikes IS NOT NULL AND strike_rows IS NULL THEN 'strikes'
-                       WHEN list_count(strike_keys) < len(strike_keys) THEN 'strikes'
+                       WHEN null_strikes > 0 THEN 'strikes'
                    END AS field
             FROM batch_raw
         )
@@ -280,14 +283,15 @@ def _insert_batch(
         INSERT INTO gex_strikes
         SELECT ticker, endpoint, timestamp, trade_date, row[1], row[2], row[3], priors[4]
         FROM (
-            SELECT ticker, endpoint, timestamp, trade_date, strike_keys, has_duplicate_strikes,
+            SELECT ticker, endpoint, timestamp, trade_date, strike_rows, has_duplicate_strikes,
                    unnest(strike_rows) AS row,
                    unnest(json_transform(strikes, '[[["DOUBLE"]]]')) AS priors,
                    generate_subscripts(strike_rows, 1) AS i
             FROM batch_records
             WHERE status = 'new' AND kind = 'snapshot'
         )
-        WHERE NOT has_duplicate_strikes OR list_position(strike_keys, row[1]) = i
+        WHERE NOT has_duplicate_strikes
+           OR list_position(list_transform(strike_rows, lambda x: x[1]), row[1]) = i
         """
     )
     con.execute(
