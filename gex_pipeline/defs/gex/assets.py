@@ -5,6 +5,8 @@ reaches them through `gex_live_batch`: one run per sensor tick loads every new s
 whatever the number of feeds, and reports a runtime materialization for each affected partition.
 """
 
+# No `from __future__ import annotations` here: Dagster reads the config and resource types
+# from the annotations of decorated functions when the definitions load.
 from collections.abc import Iterable
 
 import dagster as dg

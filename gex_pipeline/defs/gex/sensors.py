@@ -6,6 +6,8 @@
   it has been quiet (no new data) for `GEX_EXPORT_QUIET_SECONDS`, e.g. after the session closes.
 """
 
+# No `from __future__ import annotations` here: Dagster reads the config and resource types
+# from the annotations of decorated functions when the definitions load.
 import json
 import time
 from collections.abc import Mapping
