@@ -250,3 +250,18 @@ def test_link_for_a_date_outside_the_partitions_is_reported_failed(api, history_
     assert result.run_requests == []
     assert status["state"] == "failed"
     assert "outside the date partitions" in status["reason"]
+
+
+@pytest.mark.e2e
+def test_kept_raw_file_is_named_by_its_content_and_supersedes_the_old_one(
+    api, history_http, instance, env, tmp_path
+):
+    folder = env / "source" / "gexbot" / "SPX" / "gex_zero"
+    _serve_day(history_http, tmp_path)
+    posted = _post(api, history_http)
+    assert _materialize(instance, posted["id"]).success
+    plain = make_day_file(tmp_path / "plain", "2025-11-14", "SPX", seed=4, compressed=False)
+    history_http.route(f"/hist/{NAME}", ("body", plain.path.read_bytes()))
+    _post(api, history_http, query="sig=AGAIN")
+    assert _materialize(instance, posted["id"]).success
+    assert sorted(p.name for p in folder.iterdir()) == ["2025-11-14_SPX_classic_gex_zero.json"]

@@ -6,8 +6,9 @@ The source is chosen in this order:
 3. the newest request for the partition (its link may still be live): download it.
 A partition with none of these fails with a message saying so.
 
-A download lands under a hidden `.incoming-` name and replaces the kept raw file only after the
-import committed, so a bad or wrong download never displaces a good raw file. Status records
+A download lands under a hidden `.incoming-<request id>` name and becomes the kept raw file
+(`YYYY-MM-DD_<TICKER>_classic_<endpoint>.json[.gz]`, `.gz` only when the bytes are gzip) only after
+the import committed, so a bad or wrong download never displaces a good raw file. Status records
 (`downloading` -> `importing` -> `done` | `failed`) are written when a request exists.
 """
 
@@ -28,7 +29,13 @@ from gex_pipeline.lib.history.day_import import ImportStats, import_day_file
 from gex_pipeline.lib.history.day_replace import ReplaceRefused
 from gex_pipeline.lib.history.download import DownloadError, DownloadResult, download_day_file
 from gex_pipeline.lib.history.settings import HistorySettings
-from gex_pipeline.lib.history.sources import find_raw_file, find_request, raw_dir
+from gex_pipeline.lib.history.sources import (
+    find_raw_file,
+    find_request,
+    kept_raw_files,
+    raw_dir,
+    raw_file_name,
+)
 from gex_pipeline.lib.parquet_export import ExportResult, export_partition
 from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
@@ -113,6 +120,19 @@ def _choose_source(
     return request, None
 
 
+def _keep_download(
+    incoming: Path, compressed: bool, source_dir: Path, target: PartitionTarget
+) -> Path:
+    """Rename an imported download to the partition's raw file name; drop superseded files."""
+    name = raw_file_name(target.trade_date, target.ticker, target.endpoint, compressed)
+    raw = incoming.with_name(name)
+    os.replace(incoming, raw)
+    for old in kept_raw_files(source_dir, target.ticker, target.endpoint, target.trade_date):
+        if old != raw:
+            old.unlink(missing_ok=True)
+    return raw
+
+
 def import_partition(
     target: PartitionTarget,
     *,
@@ -138,7 +158,7 @@ def import_partition(
         if raw is None:
             assert request is not None
             folder = raw_dir(settings.source_dir, target.ticker, target.endpoint)
-            incoming = folder / f".incoming-{request.file_name}"
+            incoming = folder / f".incoming-{request.id}"
             status("downloading")
             downloaded = download_day_file(
                 request.signed_url, incoming, UrlPolicy.from_settings(settings), history.limits
@@ -162,9 +182,8 @@ def import_partition(
             exported = export_partition(
                 con, parquet_root, target.ticker, target.endpoint, target.trade_date
             )
-        if incoming is not None and request is not None:
-            raw = incoming.with_name(request.file_name)
-            os.replace(incoming, raw)
+        if incoming is not None and downloaded is not None:
+            raw = _keep_download(incoming, downloaded.gzip, settings.source_dir, target)
             incoming = None
     except (DownloadError, DayFileInvalid, ReplaceRefused, HistoryImportFailed) as exc:
         status("failed", reason=f"{target}: {exc}")

@@ -14,11 +14,17 @@ def raw_dir(source_dir: Path, ticker: str, endpoint: str) -> Path:
     return source_dir / ticker / endpoint
 
 
-def find_raw_file(source_dir: Path, ticker: str, endpoint: str, trade_date: date) -> Path | None:
-    """The newest kept raw file named for (trade_date, ticker, endpoint), or None."""
+def raw_file_name(trade_date: date, ticker: str, endpoint: str, compressed: bool) -> str:
+    """Name a kept raw file gets: the vendor's pattern, `.gz` only when the bytes are gzip."""
+    suffix = ".json.gz" if compressed else ".json"
+    return f"{trade_date.isoformat()}_{ticker}_classic_{endpoint}{suffix}"
+
+
+def kept_raw_files(source_dir: Path, ticker: str, endpoint: str, trade_date: date) -> list[Path]:
+    """Kept raw files named for (trade_date, ticker, endpoint), newest first."""
     folder = raw_dir(source_dir, ticker, endpoint)
     if not folder.is_dir():
-        return None
+        return []
     matches = []
     for path in folder.iterdir():
         name = parse_day_file_name(path.name)
@@ -28,7 +34,12 @@ def find_raw_file(source_dir: Path, ticker: str, endpoint: str, trade_date: date
             and (name.trade_date, name.ticker, name.endpoint) == (trade_date, ticker, endpoint)
         ):
             matches.append(path)
-    return max(matches, key=lambda p: p.stat().st_mtime_ns, default=None)
+    return sorted(matches, key=lambda p: p.stat().st_mtime_ns, reverse=True)
+
+
+def find_raw_file(source_dir: Path, ticker: str, endpoint: str, trade_date: date) -> Path | None:
+    """The newest kept raw file for (trade_date, ticker, endpoint), or None."""
+    return next(iter(kept_raw_files(source_dir, ticker, endpoint, trade_date)), None)
 
 
 def find_request(
