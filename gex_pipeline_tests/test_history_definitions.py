@@ -64,6 +64,7 @@ def test_history_settings_read_limits_from_the_environment():
         ("GEX_HISTORY_SHRINK_PERCENT", "150"),
         ("GEX_HISTORY_SENSOR_INTERVAL_SECONDS", "0"),
         ("GEX_HISTORY_MAX_BYTES", "lots"),
+        ("GEX_HISTORY_BACKUP_RETENTION_DAYS", "-1"),
     ],
 )
 def test_malformed_history_setting_is_refused_naming_the_variable(name, value):

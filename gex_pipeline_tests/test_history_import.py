@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.demo.history_day import make_day_file
 from gex_pipeline.lib.history.day_format import DayFileInvalid
 from gex_pipeline.lib.history.day_import import import_day_file
-from gex_pipeline.lib.history.day_replace import ReplaceRefused, restore_slice
+from gex_pipeline.lib.history.day_replace import ReplaceRefused, prune_backups, restore_slice
 from gex_pipeline.lib.parquet_export import export_partition
 
 DAY = date(2025, 11, 14)
@@ -235,3 +236,24 @@ def test_shrink_from_dropped_strikes_is_refused_after_parsing(con, tmp_path):
     with pytest.raises(ReplaceRefused):
         _import(con, _write_json(tmp_path / "bad.json", bad), tmp_path)
     assert len(_rows(con)) == 50
+
+
+def test_pre_images_older_than_the_retention_are_pruned(tmp_path):
+    folder = tmp_path / TICKER / ENDPOINT
+    folder.mkdir(parents=True)
+    old, new = folder / "20251113-a.strikes.parquet", folder / "20251114-b.strikes.parquet"
+    old.write_bytes(b"x")
+    new.write_bytes(b"x")
+    now = 1_800_000_000.0
+    os.utime(old, (now - 31 * 86_400, now - 31 * 86_400))
+    os.utime(new, (now - 29 * 86_400, now - 29 * 86_400))
+    assert prune_backups(tmp_path, TICKER, ENDPOINT, 30, now) == [old]
+    assert [p.name for p in folder.iterdir()] == [new.name]
+
+
+def test_zero_retention_keeps_every_pre_image(tmp_path):
+    folder = tmp_path / TICKER / ENDPOINT
+    folder.mkdir(parents=True)
+    (folder / "20200101-a.strikes.parquet").write_bytes(b"x")
+    os.utime(folder / "20200101-a.strikes.parquet", (0, 0))
+    assert prune_backups(tmp_path, TICKER, ENDPOINT, 0, 1_800_000_000.0) == []

@@ -96,6 +96,20 @@ def backup_slice(
     return backup
 
 
+def prune_backups(
+    backups_dir: Path, ticker: str, endpoint: str, keep_days: int, now: float
+) -> list[Path]:
+    """Delete the feed's pre-images older than `keep_days` (0 keeps all); return what went."""
+    folder = backups_dir / ticker / endpoint
+    if keep_days <= 0 or not folder.is_dir():
+        return []
+    cutoff = now - keep_days * 86_400
+    removed = [p for p in folder.glob("*.parquet") if p.stat().st_mtime < cutoff]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
 def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.history.day_format import DayFileInvalid
 from gex_pipeline.lib.history.day_import import ImportStats, import_day_file
-from gex_pipeline.lib.history.day_replace import ReplaceRefused
+from gex_pipeline.lib.history.day_replace import ReplaceRefused, prune_backups
 from gex_pipeline.lib.history.download import DownloadError, DownloadResult, download_day_file
 from gex_pipeline.lib.history.settings import HistorySettings
 from gex_pipeline.lib.history.sources import (
@@ -195,5 +195,12 @@ def import_partition(
         if incoming is not None:
             incoming.unlink(missing_ok=True)
     assert raw is not None
+    prune_backups(
+        settings.backups_dir,
+        target.ticker,
+        target.endpoint,
+        history.backup_retention_days,
+        time.time(),
+    )
     status("done", rows=stats.summary())
     return PartitionImport(stats, exported, raw, downloaded, request.id if request else None)

@@ -15,12 +15,13 @@ _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class HistorySettings:
-    """Download limits, DuckDB memory cap, shrink guard and sensor interval of history imports."""
+    """Download limits, DuckDB memory cap, shrink guard, sensor interval and pre-image retention."""
 
     limits: DownloadLimits = field(default_factory=DownloadLimits)
     duckdb_memory_limit: str = "1GB"
     shrink_percent: int = 50
     sensor_interval_seconds: int = 5
+    backup_retention_days: int = 30
 
     @property
     def shrink_ratio(self) -> float:
@@ -43,11 +44,16 @@ class HistorySettings:
             sensor_interval_seconds=env_int(
                 env, "GEX_HISTORY_SENSOR_INTERVAL_SECONDS", cls.sensor_interval_seconds
             ),
+            backup_retention_days=env_int(
+                env, "GEX_HISTORY_BACKUP_RETENTION_DAYS", cls.backup_retention_days
+            ),
         )
         if not 0 <= settings.shrink_percent <= 100:
             raise ValueError(
                 f"GEX_HISTORY_SHRINK_PERCENT must be 0..100, got {settings.shrink_percent}"
             )
+        if settings.backup_retention_days < 0:
+            raise ValueError("GEX_HISTORY_BACKUP_RETENTION_DAYS must be >= 0 (0 keeps every copy)")
         if settings.sensor_interval_seconds < 1:
             raise ValueError("GEX_HISTORY_SENSOR_INTERVAL_SECONDS must be >= 1")
         return settings
