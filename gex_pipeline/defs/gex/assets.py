@@ -128,7 +128,7 @@ def gex_live_batch(
     """
     segments = [s for s in staging.list_sealed(GEX_STREAM) if s.seq <= config.upper_seq]
     with duckdb_database.connect() as con:
-        loaded = load_segments_isolating(con, segments, run_id=context.run_id)
+        loaded = load_segments_isolating(con, segments, run_id=context.run.run_id)
         report = loaded.report
         counts = partition_counts(con, report.partitions)
         previews = {

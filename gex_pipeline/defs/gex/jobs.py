@@ -5,7 +5,6 @@ from __future__ import annotations
 import dagster as dg
 
 from gex_pipeline.defs.gex.assets import GEX_PARQUET, LIVE_BATCH
-from gex_pipeline.defs.partitions import gex_partitions
 
 gex_live_job = dg.define_asset_job(
     "gex_live_job",
@@ -15,7 +14,6 @@ gex_live_job = dg.define_asset_job(
 gex_parquet_job = dg.define_asset_job(
     "gex_parquet_job",
     selection=[GEX_PARQUET],
-    partitions_def=gex_partitions,
     description="Export one date x feed partition to Parquet.",
 )
 
