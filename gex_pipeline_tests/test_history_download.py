@@ -222,3 +222,12 @@ def test_signed_query_appears_in_no_result_error_or_log(history_http, tmp_path, 
     shown = " ".join([repr(result), str(error), caplog.text])
     assert "S3CR3TSIGNATURE" not in shown
     assert "ok.json.gz" in caplog.text
+
+
+def test_relaxed_policy_is_warned_about_on_every_download(history_http, tmp_path, caplog):
+    history_http.route("/d.json.gz", ("body", DAY_GZ))
+    with caplog.at_level(logging.WARNING, logger="gex_pipeline.lib.history.download"):
+        _download(history_http, "/d.json.gz", tmp_path / "d.json.gz")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("GEX_HISTORY_ALLOW_HTTP" in m and "GEX_HISTORY_ALLOW_PRIVATE" in m for m in warnings)
+    assert not any(SECRET in m for m in warnings)

@@ -174,3 +174,19 @@ def test_body_that_never_arrives_is_408_and_stages_nothing(
     assert answer.startswith(b"HTTP/1.1 408")
     assert server.stop()
     assert _sealed_lines(data_dir) == []
+
+
+def test_serve_warns_loudly_when_history_safety_is_relaxed(
+    ingest_server: Callable[..., IngestServer],
+) -> None:
+    server = ingest_server(GEX_HISTORY_ALLOW_HTTP="1", GEX_HISTORY_ALLOW_PRIVATE="1")
+    server.stop()
+    assert "GEX_HISTORY_ALLOW_HTTP and GEX_HISTORY_ALLOW_PRIVATE on" in server.log()
+
+
+def test_serve_does_not_warn_with_the_default_history_policy(
+    ingest_server: Callable[..., IngestServer],
+) -> None:
+    server = ingest_server(GEX_HISTORY_ALLOW_HTTP="0", GEX_HISTORY_ALLOW_PRIVATE="0")
+    server.stop()
+    assert "GEX_HISTORY_ALLOW" not in server.log()

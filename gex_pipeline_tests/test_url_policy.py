@@ -330,3 +330,14 @@ def test_url_key_is_the_same_for_a_raw_and_a_percent_encoded_non_ascii_path() ->
     raw = url_key("https://hist.gex.bot/x/\u00e9t\u00e9 1.json?sig=1")
     assert raw == url_key("https://hist.gex.bot/x/%c3%a9t%C3%A9%201.json?sig=2")
     assert raw == "https://hist.gex.bot/x/%C3%A9t%C3%A9%201.json"
+
+
+def test_escape_hatches_name_the_relaxing_settings_that_are_on() -> None:
+    assert UrlPolicy(allowed_hosts=("hist.gex.bot",)).escape_hatches() == ()
+    assert UrlPolicy(allowed_hosts=(), allow_http=True).escape_hatches() == (
+        "GEX_HISTORY_ALLOW_HTTP",
+    )
+    assert UrlPolicy(allowed_hosts=(), allow_http=True, allow_private=True).escape_hatches() == (
+        "GEX_HISTORY_ALLOW_HTTP",
+        "GEX_HISTORY_ALLOW_PRIVATE",
+    )

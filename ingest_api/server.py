@@ -12,6 +12,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from gex_pipeline.lib.settings import Settings
+from gex_pipeline.lib.url_policy import UrlPolicy
 from ingest_api.app import create_app
 from ingest_api.settings import ApiSettings
 
@@ -64,6 +65,12 @@ def run_server(settings: Settings) -> int:
     if not is_loopback(settings.ingest_host) and not settings.ingest_token:
         logger.warning(
             "serving %s without a token (GEX_INGEST_ALLOW_REMOTE=1)", settings.ingest_host
+        )
+    if hatches := UrlPolicy.from_settings(settings).escape_hatches():
+        logger.warning(
+            "%s on: history links may use plain http or private addresses (local mirrors and "
+            "tests only)",
+            " and ".join(hatches),
         )
     options = {
         "host": settings.ingest_host,

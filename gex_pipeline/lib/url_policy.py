@@ -70,6 +70,14 @@ class UrlPolicy:
             allow_private=settings.history_allow_private,
         )
 
+    def escape_hatches(self) -> tuple[str, ...]:
+        """The settings that relax the policy and are on (each deserves a loud warning)."""
+        hatches = (
+            ("GEX_HISTORY_ALLOW_HTTP", self.allow_http),
+            ("GEX_HISTORY_ALLOW_PRIVATE", self.allow_private),
+        )
+        return tuple(name for name, on in hatches if on)
+
     def allows(self, host: str, port: int | None, scheme: str) -> bool:
         """True when `host` (normalised) on `port` (None = default) is on the allow-list."""
         default = DEFAULT_PORTS[scheme]

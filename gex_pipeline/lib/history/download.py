@@ -369,6 +369,8 @@ def download_day_file(
     """
     _install_log_filter()
     shown = redact_url(url)
+    if hatches := policy.escape_hatches():
+        log.warning("downloading %s with %s on (not for production)", shown, " and ".join(hatches))
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     timeout = httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout)
