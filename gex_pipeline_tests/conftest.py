@@ -364,3 +364,60 @@ def history_http() -> Iterator[HistoryHttpServer]:
         yield server
     finally:
         server.close()
+
+
+# --- webhook (/uw) pipeline fixtures ---------------------------------------------------------
+
+UW_BASE_S = 1_763_130_600  # 2025-11-14 14:30:00 UTC = 09:30 America/New_York
+
+
+class UwStagingTree:
+    """Writes sealed `uw` segments whose records are made exactly as the ingest API makes them."""
+
+    def __init__(self, staging_dir: Path) -> None:
+        from gex_pipeline.lib.staging.layout import UW_STREAM, stream_dirs
+
+        self.staging_dir = staging_dir
+        self.dirs = stream_dirs(staging_dir, UW_STREAM).ensure()
+        self._next_seq = time.time_ns()  # seqs are sealing times: keep them recent
+
+    @staticmethod
+    def records(messages: list[object], received_at: int = UW_BASE_S * 1000) -> list[dict]:
+        """The staged records of `messages` (posted one by one), control frames dropped."""
+        import json
+
+        from gex_pipeline.lib.payloads.uw import UwControl, parse_uw
+
+        return [
+            item
+            for message in messages
+            for item in parse_uw(json.dumps(message), received_at)
+            if not isinstance(item, UwControl)
+        ]
+
+    @staticmethod
+    def messages(count: int, seed: int = 1, start_s: float = UW_BASE_S) -> list[object]:
+        """`count` demo messages (`UwStream`: trades, market states, control frames)."""
+        from gex_pipeline.lib.demo.uw import UwStream
+
+        return list(UwStream(seed, start_s).messages(count))
+
+    def seal(self, records: list[dict], seq: int | None = None):
+        """Write `records` as one sealed segment (`seq`, default the next one); return its Segment."""
+        import json
+
+        from gex_pipeline.lib.staging.layout import seq_name
+        from gex_pipeline.lib.staging.reader import Segment
+
+        if seq is None:
+            self._next_seq += 1_000_000
+            seq = self._next_seq
+        path = self.dirs.sealed / seq_name(seq)
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        return Segment(seq, path)
+
+
+@pytest.fixture
+def uw_staging(data_dir: Path) -> UwStagingTree:
+    """An empty `uw` staging stream under the temp data directory, with record/segment builders."""
+    return UwStagingTree(data_dir / "staging")

@@ -41,7 +41,8 @@ def test_failing_migration_rolls_back_and_keeps_previous_version(tmp_path: Path)
 
 
 def test_database_newer_than_code_is_refused(tmp_path: Path) -> None:
-    newer = (*MIGRATIONS, Migration(2, "future", ("CREATE TABLE future (a INT)",)))
+    future = MIGRATIONS[-1].version + 1
+    newer = (*MIGRATIONS, Migration(future, "future", ("CREATE TABLE future (a INT)",)))
     with connect(tmp_path / "gex.db") as con:
         migrate(con, newer)
         with pytest.raises(RuntimeError, match="newer than this code"):

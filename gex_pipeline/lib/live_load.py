@@ -11,10 +11,10 @@ segments recorded (and loads nothing), so the tables end up the same. Moving the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from gex_pipeline.lib.staging.layout import GEX_STREAM
 from gex_pipeline.lib.staging.reader import Segment
@@ -141,11 +141,13 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _read_json_sql(paths: Sequence[str]) -> str:
+def read_json_sql(paths: Sequence[str], record_columns: dict[str, str] = RECORD_COLUMNS) -> str:
+    """`read_json(...)` of the NDJSON segments `paths` with an explicit column list (name: type)
+    and a `filename` column."""
     files = "[" + ", ".join(_sql_string(p) for p in paths) + "]"
     columns = (
         "{"
-        + ", ".join(f"{_sql_string(k)}: {_sql_string(v)}" for k, v in RECORD_COLUMNS.items())
+        + ", ".join(f"{_sql_string(k)}: {_sql_string(v)}" for k, v in record_columns.items())
         + "}"
     )
     return (
@@ -181,7 +183,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
                    {trade_date_sql("timestamp")} AS trade_date,
                    {CONTENT_HASH_SQL} AS content_hash,
                    json_transform(strikes, '[["DOUBLE"]]') AS strike_rows
-            FROM {_read_json_sql(paths)}
+            FROM {read_json_sql(paths)}
         ),
         keyed AS (
             SELECT *, list_transform(strike_rows, lambda x: x[1]) AS strike_keys FROM parsed
@@ -321,12 +323,24 @@ def _insert_batch(
         FROM batch_records WHERE status = 'conflict'
         """
     )
+    record_loaded_segments(con, segments, stream, run_id, "batch_records")
+
+
+def record_loaded_segments(
+    con: duckdb.DuckDBPyConnection,
+    segments: Sequence[Segment],
+    stream: str,
+    run_id: str | None,
+    records: str,
+) -> None:
+    """Record `segments` in `loaded_segments` (batch: the first name) with their record counts
+    taken from the table or view `records` (one row per record, `segment` column)."""
     con.execute(
-        """
+        f"""
         INSERT INTO loaded_segments
         SELECT $stream, s.name, s.seq, $names[1], coalesce(c.records, 0), now(), $run_id
         FROM (SELECT unnest($names) AS name, unnest($seqs) AS seq) s
-        LEFT JOIN (SELECT segment, count(*) AS records FROM batch_records GROUP BY segment) c
+        LEFT JOIN (SELECT segment, count(*) AS records FROM {records} GROUP BY segment) c
           ON c.segment = s.name
         """,
         {
@@ -434,6 +448,31 @@ def load_segments(
     )
 
 
+Report = TypeVar("Report")
+
+
+def isolate_bad_segments(
+    load: Callable[[Sequence[Segment]], Report], segments: Sequence[Segment]
+) -> tuple[list[Report], dict[str, str]]:
+    """Run `load` on the whole batch; when it fails on bad data, run it segment by segment and
+    return the reports of the good ones and the bad ones (name -> reason); other errors propagate."""
+    try:
+        return [load(segments)], {}
+    except Exception as exc:
+        if not is_bad_data_error(exc):
+            raise
+    reports: list[Report] = []
+    rejected: dict[str, str] = {}
+    for segment in sorted(segments, key=lambda s: s.seq):
+        try:
+            reports.append(load([segment]))
+        except Exception as exc:
+            if not is_bad_data_error(exc):
+                raise
+            rejected[segment.name] = str(exc)
+    return reports, rejected
+
+
 @dataclass(frozen=True)
 class IsolatedLoad:
     """A batch load that set aside the segments whose content is unusable."""
@@ -452,24 +491,10 @@ def load_segments_isolating(
 ) -> IsolatedLoad:
     """`load_segments`, but when the batch fails on bad data, load segment by segment and return
     the bad ones (name -> reason) instead of failing; other errors propagate."""
-    try:
-        return IsolatedLoad(
-            load_segments(con, segments, stream=stream, source=source, run_id=run_id), {}
-        )
-    except Exception as exc:
-        if not is_bad_data_error(exc):
-            raise
-    reports: list[LoadReport] = []
-    rejected: dict[str, str] = {}
-    for segment in sorted(segments, key=lambda s: s.seq):
-        try:
-            reports.append(
-                load_segments(con, [segment], stream=stream, source=source, run_id=run_id)
-            )
-        except Exception as exc:
-            if not is_bad_data_error(exc):
-                raise
-            rejected[segment.name] = str(exc)
+    reports, rejected = isolate_bad_segments(
+        lambda batch: load_segments(con, batch, stream=stream, source=source, run_id=run_id),
+        segments,
+    )
     merged = LoadReport(
         loaded_segments=[n for r in reports for n in r.loaded_segments],
         already_loaded_segments=[n for r in reports for n in r.already_loaded_segments],

@@ -122,6 +122,117 @@ _V1 = (
     """,
 )
 
+
+# Webhook (`/uw`) messages: every message raw, option trades flattened, market-state aggregates.
+# Times are BIGINT epoch ms UTC; `trade_date` is the America/New_York date of the event.
+_V2 = (
+    """
+    CREATE TABLE universal_webhooks (
+        id VARCHAR PRIMARY KEY,
+        received_at BIGINT NOT NULL,
+        trade_date DATE NOT NULL,
+        form VARCHAR,
+        channel VARCHAR NOT NULL,
+        event VARCHAR,
+        topic VARCHAR,
+        join_ref VARCHAR,
+        ref VARCHAR,
+        payload JSON,
+        ingested_at TIMESTAMPTZ NOT NULL,
+        segment VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE option_trades_events (
+        id VARCHAR PRIMARY KEY,
+        executed_at BIGINT,
+        trade_date DATE NOT NULL,
+        option_chain_id VARCHAR,
+        underlying VARCHAR,
+        root VARCHAR,
+        expiry DATE,
+        option_type VARCHAR,
+        strike DOUBLE,
+        price DOUBLE,
+        size BIGINT,
+        premium DOUBLE,
+        volume BIGINT,
+        open_interest BIGINT,
+        underlying_price DOUBLE,
+        implied_volatility DOUBLE,
+        delta DOUBLE,
+        gamma DOUBLE,
+        theta DOUBLE,
+        vega DOUBLE,
+        rho DOUBLE,
+        theo DOUBLE,
+        ask_vol BIGINT,
+        bid_vol BIGINT,
+        mid_vol BIGINT,
+        multi_vol BIGINT,
+        no_side_vol BIGINT,
+        stock_multi_vol BIGINT,
+        ewma_nbbo_ask DOUBLE,
+        ewma_nbbo_bid DOUBLE,
+        exchange VARCHAR,
+        tags VARCHAR[],
+        report_flags VARCHAR[],
+        sector VARCHAR,
+        industry_type VARCHAR,
+        issue_type VARCHAR,
+        marketcap DOUBLE,
+        next_earnings_date DATE,
+        is_agg BOOLEAN,
+        upstream_condition_detail VARCHAR,
+        channel VARCHAR NOT NULL,
+        cast_failures VARCHAR[] NOT NULL,
+        ingested_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE market_agg_state (
+        trade_date DATE NOT NULL,
+        timestamp BIGINT NOT NULL,
+        received_at BIGINT NOT NULL,
+        call_premium DOUBLE,
+        put_premium DOUBLE,
+        call_premium_otm_only DOUBLE,
+        put_premium_otm_only DOUBLE,
+        call_volume DOUBLE,
+        put_volume DOUBLE,
+        put_call_ratio DOUBLE,
+        delta DOUBLE,
+        gamma DOUBLE,
+        theta DOUBLE,
+        vega DOUBLE,
+        net_call_premium DOUBLE,
+        net_put_premium DOUBLE,
+        net_volume DOUBLE,
+        cast_failures VARCHAR[] NOT NULL,
+        message_id VARCHAR NOT NULL,
+        ingested_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (trade_date, timestamp)
+    )
+    """,
+    """
+    CREATE TABLE loaded_webhook_days (
+        stream VARCHAR NOT NULL,
+        batch VARCHAR NOT NULL,
+        trade_date DATE NOT NULL,
+        messages_added BIGINT NOT NULL,
+        trades_added BIGINT NOT NULL,
+        market_added BIGINT NOT NULL,
+        other_added BIGINT NOT NULL,
+        duplicates BIGINT NOT NULL,
+        cast_failures BIGINT NOT NULL,
+        first_received_at BIGINT NOT NULL,
+        last_received_at BIGINT NOT NULL,
+        PRIMARY KEY (stream, batch, trade_date)
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "gex snapshots, strikes, partial events, conflicts, load bookkeeping", _V1),
+    Migration(2, "webhook messages, option trades, market-state aggregates, load figures", _V2),
 )
