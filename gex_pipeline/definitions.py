@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from gex_pipeline.defs.gex.assets import gex_assets
+from gex_pipeline.defs.gex.checks import gex_check_jobs, gex_check_sensors, gex_checks
 from gex_pipeline.defs.gex.jobs import gex_jobs
 from gex_pipeline.defs.gex.sensors import build_gex_sensors
 from gex_pipeline.defs.history.assets import history_assets
@@ -23,10 +24,11 @@ def defs() -> dg.Definitions:
     """Assets, jobs, sensors and resources of every domain."""
     settings = PipelineSettings.from_env()
     assets = [*gex_assets, *history_assets]
-    jobs = [*gex_jobs, *history_jobs]
-    sensors = [*build_gex_sensors(settings), *build_history_sensors()]
+    jobs = [*gex_jobs, *gex_check_jobs, *history_jobs]
+    sensors = [*build_gex_sensors(settings), *gex_check_sensors, *build_history_sensors()]
     return dg.Definitions(
         assets=assets,
+        asset_checks=gex_checks,
         jobs=jobs,
         sensors=sensors,
         resources={

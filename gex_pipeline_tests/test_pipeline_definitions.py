@@ -6,7 +6,10 @@ import dagster as dg
 import pytest
 
 from gex_pipeline.definitions import defs
+from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_SNAPSHOTS
 from gex_pipeline.lib.dagster_home import DUCKDB_WRITER_POOL
+
+PARQUET_RECONCILIATION = dg.AssetCheckKey(GEX_PARQUET, "parquet_reconciliation")
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +34,23 @@ def test_gex_checks_are_stable(repository: dg.RepositoryDefinition) -> None:
         for key in graph.asset_check_keys
         if graph.get(key.asset_key).group_name == "gex"
     )
-    assert checks == ["gex_live_batch:no_rejected_segments"]
+    assert checks == [
+        "gex_live_batch:no_rejected_segments",
+        "gex_parquet:parquet_reconciliation",
+        "gex_snapshots:out_of_session_rows",
+        "gex_snapshots:spot_spikes",
+        "gex_snapshots:timestamp_gaps",
+        "gex_snapshots:trade_date_mismatch",
+        "gex_snapshots:zero_snapshots",
+        "gex_strikes:duplicate_rows",
+    ]
 
 
 def test_gex_jobs_and_sensors_are_stable(repository: dg.RepositoryDefinition) -> None:
-    assert {"gex_live_job", "gex_parquet_job"} <= {job.name for job in repository.get_all_jobs()}
+    jobs = {job.name for job in repository.get_all_jobs()}
+    assert {"gex_live_job", "gex_parquet_job", "gex_integrity_job"} <= jobs
     sensors = {sensor.name for sensor in repository.sensor_defs}
-    assert {"gex_live_sensor", "gex_parquet_export_sensor"} <= sensors
+    assert {"gex_live_sensor", "gex_parquet_export_sensor", "gex_integrity_sensor"} <= sensors
 
 
 def test_duckdb_writing_assets_are_in_the_writer_pool(repository: dg.RepositoryDefinition) -> None:
@@ -47,8 +60,14 @@ def test_duckdb_writing_assets_are_in_the_writer_pool(repository: dg.RepositoryD
         assert node.pools == {DUCKDB_WRITER_POOL}, name
 
 
+def test_integrity_checks_are_in_the_writer_pool(repository: dg.RepositoryDefinition) -> None:
+    graph = repository.asset_graph
+    for key in (dg.AssetCheckKey(GEX_SNAPSHOTS, "timestamp_gaps"), PARQUET_RECONCILIATION):
+        assert graph.assets_def_for_key(key).op.pool == DUCKDB_WRITER_POOL, key.name
+
+
 def test_gex_sensors_start_running(repository: dg.RepositoryDefinition) -> None:
-    for name in ("gex_live_sensor", "gex_parquet_export_sensor"):
+    for name in ("gex_live_sensor", "gex_parquet_export_sensor", "gex_integrity_sensor"):
         assert repository.get_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
 
 
