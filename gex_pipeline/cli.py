@@ -41,26 +41,44 @@ def cmd_serve(settings: Settings) -> int:
     return run_server(settings)
 
 
-def _stop(procs: Sequence[subprocess.Popen[bytes]]) -> None:
-    """Ask each child's process group to stop (SIGINT), then kill what is left after a timeout."""
+def _stop(procs: Sequence[subprocess.Popen[bytes]]) -> bool:
+    """Ask each child's process group to stop (SIGINT), then kill what is left after a timeout.
+
+    True when every child stopped on its own.
+    """
     for proc in procs:
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGINT)
+    clean = True
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     for proc in procs:
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            clean = False
+            print(f"pid {proc.pid} did not stop in time; killing it", file=sys.stderr)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    return clean
 
 
 def cmd_up(settings: Settings) -> int:
     """Start the ingest API and `dagster dev` (webserver + daemon); stop both on Ctrl-C."""
     cmd_init(settings)
     env = _child_env(settings)
+    stopping = False
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    # Installed before the children start: a caught signal is reset to its default in a child,
+    # while an ignored one (SIGINT of a background job started by a script) would be inherited,
+    # and `dagster dev` ignoring SIGINT also ignores SIGTERM.
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
     api = subprocess.Popen(
         [sys.executable, "-m", "gex_pipeline.cli", "serve"], env=env, start_new_session=True
     )
@@ -85,24 +103,16 @@ def cmd_up(settings: Settings) -> int:
     print(f"Dagster UI: http://127.0.0.1:{settings.dagster_port}")
     print("Press Ctrl-C to stop both.", flush=True)
 
-    stopping = False
-
-    def _on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    clean = False
     try:
         while not stopping and all(p.poll() is None for p in procs):
             time.sleep(0.2)
     finally:
-        _stop(procs)
-    failed = [p for p in procs if p.returncode not in (0, -signal.SIGINT, 130)]
-    if not stopping and failed:
+        clean = _stop(procs)
+    if not stopping:
         print("a service exited unexpectedly; both were stopped", file=sys.stderr)
         return 1
-    return 0
+    return 0 if clean else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

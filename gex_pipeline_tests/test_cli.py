@@ -46,6 +46,10 @@ def test_init_creates_data_dir_and_dagster_home(tmp_path: Path) -> None:
     assert str(home) in result.stdout
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _wait_for(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -59,7 +63,7 @@ def _wait_for(predicate, timeout: float) -> bool:
 
 
 @pytest.mark.e2e
-def test_up_serves_health_and_a_loaded_code_location_then_stops_on_sigint(tmp_path: Path) -> None:
+def test_up_serves_health_and_a_loaded_code_location_then_stops_both_cleanly(tmp_path: Path) -> None:
     api_port, ui_port = _free_port(), _free_port()
     env = {
         **os.environ,
@@ -75,6 +79,9 @@ def test_up_serves_health_and_a_loaded_code_location_then_stops_on_sigint(tmp_pa
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # As for a background job started by a script: SIGINT ignored. `up` must still stop
+        # both services cleanly (its children must not inherit the ignored SIGINT).
+        preexec_fn=_ignore_sigint,
     )
     try:
         health_url = f"http://127.0.0.1:{api_port}/health"
