@@ -17,15 +17,23 @@ from gex_pipeline.defs.history.jobs import history_jobs
 from gex_pipeline.defs.history.sensors import build_history_sensors
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore, StagingArea
 from gex_pipeline.defs.settings import PipelineSettings
+from gex_pipeline.defs.webhooks.assets import webhook_assets
+from gex_pipeline.defs.webhooks.jobs import webhook_jobs
+from gex_pipeline.defs.webhooks.sensors import build_webhook_sensors
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     """Assets, jobs, sensors and resources of every domain."""
     settings = PipelineSettings.from_env()
-    assets = [*gex_assets, *history_assets]
-    jobs = [*gex_jobs, *gex_check_jobs, *history_jobs]
-    sensors = [*build_gex_sensors(settings), *gex_check_sensors, *build_history_sensors()]
+    assets = [*gex_assets, *history_assets, *webhook_assets]
+    jobs = [*gex_jobs, *gex_check_jobs, *history_jobs, *webhook_jobs]
+    sensors = [
+        *build_gex_sensors(settings),
+        *gex_check_sensors,
+        *build_history_sensors(),
+        *build_webhook_sensors(settings),
+    ]
     return dg.Definitions(
         assets=assets,
         asset_checks=gex_checks,

@@ -83,3 +83,42 @@ def test_malformed_interval_is_refused_naming_the_variable(
     monkeypatch.setenv("GEX_LIVE_SENSOR_INTERVAL_SECONDS", "0")
     with pytest.raises(ValueError, match="GEX_LIVE_SENSOR_INTERVAL_SECONDS"):
         defs()
+
+
+def test_webhook_definitions_are_stable(repository: dg.RepositoryDefinition) -> None:
+    graph = repository.asset_graph
+    keys = sorted(
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).group_name == "webhooks"
+    )
+    assert keys == [
+        "market_agg_state",
+        "option_trades_events",
+        "universal_webhooks",
+        "uw_live_batch",
+    ]
+    checks = sorted(
+        key.to_user_string()
+        for key in graph.asset_check_keys
+        if graph.get(key.asset_key).group_name == "webhooks"
+    )
+    assert checks == ["uw_live_batch:no_cast_failures", "uw_live_batch:no_rejected_segments"]
+    assert "uw_live_job" in {job.name for job in repository.get_all_jobs()}
+
+
+def test_webhook_load_is_in_the_writer_pool_and_its_sensor_starts_running(
+    repository: dg.RepositoryDefinition,
+) -> None:
+    assert repository.asset_graph.get(dg.AssetKey("uw_live_batch")).pools == {DUCKDB_WRITER_POOL}
+    sensor = repository.get_sensor_def("uw_live_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_webhook_tables_are_partitioned_by_trading_date(
+    repository: dg.RepositoryDefinition,
+) -> None:
+    for name in ("universal_webhooks", "option_trades_events", "market_agg_state"):
+        partitions = repository.asset_graph.get(dg.AssetKey(name)).partitions_def
+        assert isinstance(partitions, dg.DailyPartitionsDefinition), name
+        assert partitions.timezone == "America/New_York", name

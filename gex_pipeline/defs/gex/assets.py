@@ -62,9 +62,9 @@ gex_table_specs = [
 
 
 class LiveBatchConfig(dg.Config):
-    """Bounds of one live batch, set by `gex_live_sensor`."""
+    """Bounds of one live batch, set by the live sensor of its stream (`gex_live_sensor`, ...)."""
 
-    upper_seq: int = Field(description="load every sealed gex segment with seq <= this")
+    upper_seq: int = Field(description="load every sealed segment of the stream with seq <= this")
     lower_seq: int = Field(default=0, description="first seq the sensor saw (for the record)")
 
 
