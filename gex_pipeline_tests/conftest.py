@@ -421,3 +421,17 @@ class UwStagingTree:
 def uw_staging(data_dir: Path) -> UwStagingTree:
     """An empty `uw` staging stream under the temp data directory, with record/segment builders."""
     return UwStagingTree(data_dir / "staging")
+
+
+# --- process signals ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _servers_stop_on_sigint() -> None:
+    """Servers started by tests stop on SIGINT even when pytest runs with SIGINT ignored (a
+    background job of a script, as CI may start it): an ignored signal is inherited by children,
+    a caught one is reset to its default."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
