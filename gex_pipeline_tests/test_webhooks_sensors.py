@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,3 +107,15 @@ def test_uw_sensor_leaves_recent_leftovers_to_their_pending_run(
     left = _segment(uw_staging)
     result = _tick(instance, uw_staging.staging_dir, cursor=str(left.seq), live_stale_seconds=600)
     assert isinstance(result, dg.SkipReason)
+
+
+def test_webhook_definitions_import_neither_duckdb_nor_polars() -> None:
+    code = (
+        "import sys\n"
+        "import gex_pipeline.defs.webhooks.assets, gex_pipeline.defs.webhooks.sensors\n"
+        "print(sorted(m for m in ('duckdb', 'polars') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
