@@ -364,3 +364,19 @@ def test_killed_load_followed_by_a_retry_gives_the_same_tables(
         assert _differences(con, "clean") == dict.fromkeys(TABLES, 0)
         assert _count(con, "universal_webhooks") == len(big_batch_records)
         assert _count(con, "loaded_segments") == len(segments)
+
+
+def test_trade_channel_message_without_trade_id_is_kept_raw_only(
+    con, uw_staging: UwStagingTree
+) -> None:
+    records = uw_staging.records([_trade(" "), _trade(None)])
+    load_uw_segments(con, [uw_staging.seal(records)])
+    assert _count(con, "universal_webhooks") == 2
+    assert _count(con, "option_trades_events") == 0
+
+
+def test_empty_segment_is_recorded_as_loaded(con, uw_staging: UwStagingTree) -> None:
+    segment = uw_staging.seal([])
+    report = load_uw_segments(con, [segment])
+    assert report.loaded_segments == [segment.name]
+    assert _rows(con, "SELECT name, records FROM loaded_segments") == [(segment.name, 0)]

@@ -311,7 +311,8 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) ->
             SELECT *, {executed} AS executed_ms, {state} AS state_ms,
                    CASE
                        WHEN starts_with(channel, '{TRADE_CHANNEL_PREFIX}')
-                        AND json_type(payload, '$.data.id') = 'VARCHAR' THEN 'trade'
+                        AND json_type(payload, '$.data.id') = 'VARCHAR'
+                        AND trim(d.id) <> '' THEN 'trade'
                        WHEN channel = '{MARKET_CHANNEL}' AND event = '{MARKET_EVENT}'
                         AND json_type(payload, '$.data') = 'OBJECT' THEN 'market'
                        ELSE 'other'
