@@ -169,3 +169,14 @@ def test_day_outside_the_partitions_is_stored_but_not_reported(
     assert result.success
     assert _reported(result) == []
     assert _count(data_dir, "option_trades_events") == 1
+
+
+def test_conflicts_are_reported_on_the_batch(
+    instance, resources, uw_staging: UwStagingTree
+) -> None:
+    first = uw_staging.seal(uw_staging.records([_trade("a", "2025-11-14T15:00:00Z", "1.0")]))
+    _load(instance, resources, first.seq)
+    second = uw_staging.seal(uw_staging.records([_trade("a", "2025-11-14T15:00:00Z", "2.0")]))
+    result = _load(instance, resources, second.seq)
+    batch = next(e for e in result.get_asset_materialization_events() if not e.partition)
+    assert batch.materialization.metadata["conflicts"].value == 1

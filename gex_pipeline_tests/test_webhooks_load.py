@@ -223,9 +223,31 @@ def test_first_arrival_of_a_trade_id_wins_and_later_ones_are_counted(
     early = uw_staging.seal(uw_staging.records([_trade(price="1.00")]))
     late = uw_staging.seal(uw_staging.records([_trade(price="2.00"), _trade(price="3.00")]))
     report = load_uw_segments(con, [late, early])
-    assert (report.trades_added, report.duplicates) == (1, 2)
+    assert (report.trades_added, report.duplicates, report.conflicts) == (1, 0, 2)
     assert _rows(con, "SELECT price FROM option_trades_events") == [(1.0,)]
     assert _rows(con, "SELECT segment FROM universal_webhooks") == [(early.name,)]
+
+
+def test_trade_id_posted_again_with_another_payload_is_kept_aside(
+    con, uw_staging: UwStagingTree
+) -> None:
+    load_uw_segments(con, [uw_staging.seal(uw_staging.records([_trade(price="1.00")]))])
+    later = uw_staging.seal(uw_staging.records([_trade("t-2"), _trade(price="2.00")]))
+    report = load_uw_segments(con, [later])
+    assert report.conflicts == 1
+    assert _rows(
+        con, "SELECT id, segment, line, payload->>'$.data.price' FROM webhook_conflicts"
+    ) == [("t-1", later.name, 2, "2.00")]
+
+
+def test_same_trade_relayed_on_another_channel_is_a_duplicate(
+    con, uw_staging: UwStagingTree
+) -> None:
+    on_index_channel = _trade()
+    on_index_channel[2] = "option_trades_super_algo:NVDA"
+    records = uw_staging.records([_trade(), on_index_channel])
+    report = load_uw_segments(con, [uw_staging.seal(records)])
+    assert (report.trades_added, report.duplicates, report.conflicts) == (1, 1, 0)
 
 
 def test_message_posted_again_later_is_a_counted_no_op(con, uw_staging: UwStagingTree) -> None:

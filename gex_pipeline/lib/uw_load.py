@@ -5,7 +5,8 @@ types the message data in bulk. Every message goes to `universal_webhooks` (unkn
 included), keyed by its id (the trade id, or the content hash given by the ingest API); option
 trades are flattened into `option_trades_events` (key: trade id, OCC symbol decoded in SQL) and
 `market-state` aggregates into `market_agg_state` (key: trade date, timestamp). The first arrival
-of a key wins (segment seq, then line); later ones are counted as duplicates. Numbers arrive as
+of a key wins (segment seq, then line); later ones are counted as duplicates, or, when a message id
+comes again with a different payload, as conflicts kept in `webhook_conflicts`. Numbers arrive as
 strings: a present value that does not cast is stored as NULL and its field named in the row's
 `cast_failures`, and counted. Segments are recorded in `loaded_segments` in the same transaction,
 so a retry after a crash loads nothing twice; moving them to `processed/` is the caller's job.
@@ -231,13 +232,14 @@ class DayStats:
     market_added: int
     other_added: int
     duplicates: int
+    conflicts: int
     cast_failures: int
     first_received_at: int
     last_received_at: int
 
 
 _DAY_COLUMNS = (
-    "trade_date, messages_added, trades_added, market_added, other_added, duplicates,"
+    "trade_date, messages_added, trades_added, market_added, other_added, duplicates, conflicts,"
     " cast_failures, first_received_at, last_received_at"
 )
 
@@ -268,6 +270,10 @@ class UwLoadReport:
         return sum(d.duplicates for d in self.days)
 
     @property
+    def conflicts(self) -> int:
+        return sum(d.conflicts for d in self.days)
+
+    @property
     def cast_failures(self) -> int:
         return sum(d.cast_failures for d in self.days)
 
@@ -286,6 +292,7 @@ class UwLoadReport:
                     seen.market_added + day.market_added,
                     seen.other_added + day.other_added,
                     seen.duplicates + day.duplicates,
+                    seen.conflicts + day.conflicts,
                     seen.cast_failures + day.cast_failures,
                     min(seen.first_received_at, day.first_received_at),
                     max(seen.last_received_at, day.last_received_at),
@@ -334,16 +341,30 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) ->
         CREATE OR REPLACE TEMP TABLE uw_batch_records AS
         WITH ranked AS (
             SELECT rowid AS ord, *,
-                   row_number() OVER (PARTITION BY id ORDER BY rowid) AS arrival
+                   row_number() OVER (PARTITION BY segment ORDER BY rowid) AS line,
+                   row_number() OVER by_id AS arrival,
+                   first_value(CAST(payload AS VARCHAR)) OVER by_id AS winner_payload
             FROM uw_batch_raw
+            WINDOW by_id AS (
+                PARTITION BY id ORDER BY rowid
+                ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+            )
+        ),
+        stored AS (
+            SELECT id, CAST(payload AS VARCHAR) AS payload_text
+            FROM universal_webhooks SEMI JOIN uw_batch_raw USING (id)
         ),
         messages AS (
-            SELECT r.*,
-                   CASE WHEN r.arrival = 1 AND s.id IS NULL THEN 'new' ELSE 'duplicate' END
-                       AS status
+            SELECT r.* EXCLUDE (winner_payload),
+                   CASE
+                       WHEN s.id IS NULL AND r.arrival = 1 THEN 'new'
+                       WHEN CAST(r.payload AS VARCHAR) IS NOT DISTINCT FROM
+                            (CASE WHEN s.id IS NULL THEN r.winner_payload ELSE s.payload_text END)
+                       THEN 'duplicate'
+                       ELSE 'conflict'
+                   END AS status
             FROM ranked r
-            LEFT JOIN (SELECT id FROM universal_webhooks SEMI JOIN uw_batch_raw USING (id)) s
-              ON s.id = r.id
+            LEFT JOIN stored s ON s.id = r.id
         ),
         market_keys AS (
             SELECT ord,
@@ -399,6 +420,13 @@ def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     con.execute(
+        """
+        INSERT INTO webhook_conflicts
+        SELECT id, received_at, trade_date, form, channel, event, payload, segment, line, now()
+        FROM uw_batch_records WHERE status = 'conflict'
+        """
+    )
+    con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE uw_batch_trades AS
         SELECT {_trade_select()}
@@ -430,7 +458,8 @@ def _record_day_stats(con: duckdb.DuckDBPyConnection, batch: str) -> list[DaySta
                count(*) FILTER (WHERE status = 'new' AND kind = 'market' AND market_new),
                count(*) FILTER (WHERE status = 'new' AND kind = 'other'),
                count(*) FILTER (WHERE status = 'duplicate'
-                                   OR (kind = 'market' AND NOT coalesce(market_new, false))),
+                                   OR (status = 'new' AND kind = 'market' AND NOT market_new)),
+               count(*) FILTER (WHERE status = 'conflict'),
                coalesce(any_value(f.failed), 0),
                min(b.received_at), max(b.received_at)
         FROM uw_batch_records b

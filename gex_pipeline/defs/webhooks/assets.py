@@ -156,6 +156,12 @@ def uw_live_batch(
         report.duplicates,
         report.cast_failures,
     )
+    if report.conflicts:
+        context.log.warning(
+            "%d messages repeat a stored id with another payload: kept in webhook_conflicts "
+            "(first arrival kept)",
+            report.conflicts,
+        )
     if report.cast_failures:
         context.log.warning(
             "%d rows had values that did not cast (NULL, named in cast_failures)",

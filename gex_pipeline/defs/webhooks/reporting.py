@@ -80,6 +80,7 @@ def day_metadata(stats: DayStats, rows: int, preview: str) -> dict[str, dg.Metad
         "market_states_added": dg.MetadataValue.int(stats.market_added),
         "other_messages_added": dg.MetadataValue.int(stats.other_added),
         "duplicates_skipped": dg.MetadataValue.int(stats.duplicates),
+        "conflicts": dg.MetadataValue.int(stats.conflicts),
         "cast_failures": dg.MetadataValue.int(stats.cast_failures),
         "first_received_at": dg.MetadataValue.timestamp(stats.first_received_at / 1000),
         "last_received_at": dg.MetadataValue.timestamp(stats.last_received_at / 1000),
@@ -89,7 +90,16 @@ def day_metadata(stats: DayStats, rows: int, preview: str) -> dict[str, dg.Metad
 
 def batch_metadata(report: UwLoadReport, moved: int, purged: int) -> dict[str, dg.MetadataValue]:
     """Metadata of the `uw_live_batch` materialization: totals and one line per trading date."""
-    columns = ("trade_date", "messages", "trades", "market", "other", "dups", "cast_failures")
+    columns = (
+        "trade_date",
+        "messages",
+        "trades",
+        "market",
+        "other",
+        "dups",
+        "conflicts",
+        "cast_failures",
+    )
     rows = [
         (
             d.trade_date,
@@ -98,6 +108,7 @@ def batch_metadata(report: UwLoadReport, moved: int, purged: int) -> dict[str, d
             d.market_added,
             d.other_added,
             d.duplicates,
+            d.conflicts,
             d.cast_failures,
         )
         for d in report.by_day()
@@ -112,6 +123,7 @@ def batch_metadata(report: UwLoadReport, moved: int, purged: int) -> dict[str, d
         "trades_added": dg.MetadataValue.int(report.trades_added),
         "market_states_added": dg.MetadataValue.int(report.market_added),
         "duplicates_skipped": dg.MetadataValue.int(report.duplicates),
+        "conflicts": dg.MetadataValue.int(report.conflicts),
         "cast_failures": dg.MetadataValue.int(report.cast_failures),
         "days": dg.MetadataValue.md(markdown_table(columns, rows)),
     }

@@ -215,6 +215,20 @@ _V2 = (
     )
     """,
     """
+    CREATE TABLE webhook_conflicts (
+        id VARCHAR NOT NULL,
+        received_at BIGINT NOT NULL,
+        trade_date DATE NOT NULL,
+        form VARCHAR,
+        channel VARCHAR NOT NULL,
+        event VARCHAR,
+        payload JSON,
+        segment VARCHAR NOT NULL,
+        line BIGINT NOT NULL,
+        detected_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    """
     CREATE TABLE loaded_webhook_days (
         stream VARCHAR NOT NULL,
         batch VARCHAR NOT NULL,
@@ -224,6 +238,7 @@ _V2 = (
         market_added BIGINT NOT NULL,
         other_added BIGINT NOT NULL,
         duplicates BIGINT NOT NULL,
+        conflicts BIGINT NOT NULL,
         cast_failures BIGINT NOT NULL,
         first_received_at BIGINT NOT NULL,
         last_received_at BIGINT NOT NULL,
@@ -234,5 +249,5 @@ _V2 = (
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "gex snapshots, strikes, partial events, conflicts, load bookkeeping", _V1),
-    Migration(2, "webhook messages, option trades, market-state aggregates, load figures", _V2),
+    Migration(2, "webhook messages, option trades, market states, conflicts, load figures", _V2),
 )
