@@ -197,6 +197,13 @@ def test_row_filed_under_another_new_york_date_is_reported(con, tmp_path):
     assert result.examples["wrong_date"] == (_iso(next_day),)
 
 
+def test_evening_row_on_the_next_utc_date_keeps_its_new_york_trade_date(con, tmp_path):
+    _import(con, _day(tmp_path), tmp_path)
+    evening = int(datetime(2025, 11, 14, 20, 30, tzinfo=NEW_YORK).timestamp())
+    _add_snapshots(con, [(evening, 6800.0)])
+    assert trade_date_mismatch(con, FEED_DAY, EVERY).passed
+
+
 def test_clean_day_passes_every_check(con, tmp_path):
     _import(con, _day(tmp_path), tmp_path)
     export_partition(con, tmp_path / "parquet", TICKER, ENDPOINT, DAY)

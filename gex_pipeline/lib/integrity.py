@@ -22,12 +22,12 @@ example timestamps (ISO, New York time) and a few details. Nothing is written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.parquet_export import EXPORT_COLUMNS, parquet_path
-from gex_pipeline.lib.trading_date import TRADING_TZ, TRADING_TZ_NAME, trade_date_sql
+from gex_pipeline.lib.trading_date import TRADING_TZ, TRADING_TZ_NAME
 
 if TYPE_CHECKING:
     import duckdb
@@ -296,21 +296,27 @@ def out_of_session_rows(
     )
 
 
+def _new_york_day_ms(day: date) -> tuple[int, int]:
+    """Epoch ms of New York midnight starting `day` and the next day (DST-correct)."""
+    start = datetime.combine(day, time(0), tzinfo=TRADING_TZ)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=TRADING_TZ)
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
 def trade_date_mismatch(
     con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
 ) -> IntegrityResult:
     """Rows filed under `trade_date` whose timestamp falls on another New York date (ERROR)."""
-    ny_date = trade_date_sql("timestamp")
+    start_ms, end_ms = _new_york_day_ms(day.trade_date)
+    params = {**day.params(), "start_ms": start_ms, "end_ms": end_ms}
     counts: dict[str, int] = {}
     wrong: set[int] = set()
     for table in ("gex_snapshots", "gex_strikes"):
         rows = _fetch(
             con,
-            f"""
-            SELECT timestamp, count(*) FROM {table} WHERE {_SLICE}
-            GROUP BY timestamp HAVING any_value({ny_date}) <> $trade_date
-            """,
-            day.params(),
+            f"SELECT timestamp, count(*) FROM {table} WHERE {_SLICE}"
+            " AND (timestamp < $start_ms OR timestamp >= $end_ms) GROUP BY timestamp",
+            params,
         )
         counts[f"{table}_rows"] = sum(n for _, n in rows)
         wrong.update(ts for ts, _ in rows)
