@@ -212,6 +212,18 @@ def test_clean_day_passes_every_check(con, tmp_path):
     assert len(results) == 7
 
 
+def test_only_the_named_checks_run(con, tmp_path):
+    _import(con, _day(tmp_path), tmp_path)
+    names = ["spot_spikes", "parquet_reconciliation"]
+    results = partition_checks(con, FEED_DAY, tmp_path / "parquet", names=names)
+    assert [r.name for r in results] == names
+
+
+def test_unknown_check_name_is_refused_naming_it(con):
+    with pytest.raises(ValueError, match="no_such_check"):
+        partition_checks(con, FEED_DAY, Path("parquet"), names=["no_such_check"])
+
+
 def test_exported_partition_reconciles(con, tmp_path):
     _import(con, _day(tmp_path), tmp_path)
     export_partition(con, tmp_path / "parquet", TICKER, ENDPOINT, DAY)

@@ -142,12 +142,11 @@ def gex_integrity_checks(
     day = FeedDay(trade_date, ticker, endpoint)
     selected = {key.name for key in context.selected_asset_check_keys}
     with duckdb_database.connect() as con:
-        results = partition_checks(con, day, parquet.root_dir(), config.thresholds())
+        results = partition_checks(con, day, parquet.root_dir(), config.thresholds(), selected)
     for result in results:
-        if result.name in selected:
-            if not result.passed:
-                context.log.warning("%s %s failed: %s", day, result.name, result.counts)
-            yield to_check_result(result)
+        if not result.passed:
+            context.log.warning("%s %s failed: %s", day, result.name, result.counts)
+        yield to_check_result(result)
 
 
 # A job of partitioned checks alone gets no partitions definition from dagster 1.13 (it infers it
