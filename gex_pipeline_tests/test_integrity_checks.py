@@ -156,6 +156,30 @@ def test_out_of_session_rows_are_exactly_the_manifest_rows(con, defect_day):
     assert list(result.examples["out_of_session"]) == sorted(expected)
 
 
+def test_summer_day_session_follows_new_york_daylight_time(con, tmp_path):
+    summer = date(2025, 7, 14)
+    day = make_day_file(
+        tmp_path / "summer",
+        summer,
+        TICKER,
+        ENDPOINT,
+        snapshots=600,
+        strikes=5,
+        defects="out_of_session",
+    )
+    import_day_file(
+        con,
+        day.path,
+        ticker=TICKER,
+        endpoint=ENDPOINT,
+        trade_date=summer,
+        backups_dir=tmp_path / "backups",
+    )
+    expected = [_iso(ts) for d in day.manifest.of_kind("out_of_session") for ts in d.timestamps]
+    result = out_of_session_rows(con, FeedDay(summer, TICKER, ENDPOINT), EVERY)
+    assert list(result.examples["out_of_session"]) == sorted(expected)
+
+
 def test_imported_day_keeps_no_duplicate_of_the_manifest_duplicate(con, defect_day):
     assert defect_day.of_kind("duplicate")
     result = duplicate_rows(con, FEED_DAY, EVERY)
