@@ -63,7 +63,9 @@ def _wait_for(predicate, timeout: float) -> bool:
 
 
 @pytest.mark.e2e
-def test_up_serves_health_and_a_loaded_code_location_then_stops_both_cleanly(tmp_path: Path) -> None:
+def test_up_serves_health_and_a_loaded_code_location_then_stops_both_cleanly(
+    tmp_path: Path,
+) -> None:
     api_port, ui_port = _free_port(), _free_port()
     env = {
         **os.environ,
