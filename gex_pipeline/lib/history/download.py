@@ -25,6 +25,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from gex_pipeline.lib.durable_fs import fsync_dir
 from gex_pipeline.lib.history.day_format import GZIP_MAGIC
 from gex_pipeline.lib.settings import env_int
 from gex_pipeline.lib.url_policy import (
@@ -391,16 +392,8 @@ def download_day_file(
                     log.warning("%s; retry %d in %.1f s", exc.message, attempt + 1, delay)
                     sleep(delay)
         os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     finally:
         tmp.unlink(missing_ok=True)
     log.info("downloaded %s: %d bytes, gzip=%s", shown, size, is_gzip)
     return DownloadResult(dest, size, sha, is_gzip, shown, url_hash(url))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

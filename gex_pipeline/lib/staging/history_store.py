@@ -10,13 +10,12 @@ URL. The signed URL is stored only encrypted (Fernet) with a local key created 0
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from gex_pipeline.lib.durable_fs import flocked, fsync_dir, write_atomic
 from gex_pipeline.lib.staging.layout import HistoryDirs, history_dirs
 
 if TYPE_CHECKING:
@@ -76,41 +76,11 @@ class StoredRequest:
     post_count: int
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_bytes())
     except FileNotFoundError:
         return None
-
-
-@contextlib.contextmanager
-def _flocked(path: Path) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 class HistoryStore:
@@ -136,7 +106,7 @@ class HistoryStore:
                 with contextlib.suppress(FileExistsError):
                     os.link(tmp, self.key_path)
                 tmp.unlink()
-                _fsync_dir(self.key_path.parent)
+                fsync_dir(self.key_path.parent)
             self._fernet = Fernet(self.key_path.read_bytes().strip())
         return self._fernet
 
@@ -158,7 +128,7 @@ class HistoryStore:
         self.dirs.ensure()
         request_id = request_id_for(request.url_key)
         path = self._request_path(request_id)
-        with _flocked(self.dirs.root / ".requests.lock"):
+        with flocked(self.dirs.root / ".requests.lock"):
             previous = _read_json(path)
             record = {
                 "id": request_id,
@@ -175,7 +145,7 @@ class HistoryStore:
                 "last_posted_at": now_ms,
                 "post_count": previous["post_count"] + 1 if previous else 1,
             }
-            _write_atomic(path, json.dumps(record, separators=(",", ":")).encode())
+            write_atomic(path, json.dumps(record, separators=(",", ":")).encode())
         return SavedRequest(request_id, record["post_count"], previous is None)
 
     def load_request(self, request_id: str) -> StoredRequest | None:
@@ -240,7 +210,7 @@ class HistoryStore:
             "updated_at": now_ms,
             "run_id": run_id,
         }
-        _write_atomic(self._status_path(request_id), json.dumps(record).encode())
+        write_atomic(self._status_path(request_id), json.dumps(record).encode())
         return record
 
     def read_status(self, request_id: str) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gex_pipeline.lib.durable_fs import fsync_dir, write_atomic
 from gex_pipeline.lib.staging.layout import StreamDirs, seq_of
 
 NANOS_PER_DAY = 86_400 * 1_000_000_000
@@ -50,14 +51,6 @@ def list_sealed(dirs: StreamDirs, after_seq: int = 0, limit: int | None = None) 
     return segments if limit is None else segments[:limit]
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def move_to_processed(dirs: StreamDirs, names: list[str]) -> int:
     """Move sealed segments `names` to `processed/`; return how many moved now.
 
@@ -77,8 +70,8 @@ def move_to_processed(dirs: StreamDirs, names: list[str]) -> int:
                     f"segment {name} is neither in {dirs.sealed} nor in {dirs.processed}"
                 ) from None
     if moved:
-        _fsync_dir(dirs.processed)
-        _fsync_dir(dirs.sealed)
+        fsync_dir(dirs.processed)
+        fsync_dir(dirs.sealed)
     return moved
 
 
@@ -96,9 +89,7 @@ def reject_segment(dirs: StreamDirs, name: str, reason: str) -> Path:
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / name
     note = target_dir / f"{name}.error.txt"
-    tmp = note.with_name(f".{note.name}.tmp")
-    tmp.write_text(reason + "\n")
-    os.replace(tmp, note)
+    write_atomic(note, (reason + "\n").encode())
     try:
         os.replace(dirs.sealed / name, target)
     except FileNotFoundError:
@@ -106,8 +97,8 @@ def reject_segment(dirs: StreamDirs, name: str, reason: str) -> Path:
             raise FileNotFoundError(
                 f"segment {name} is neither in {dirs.sealed} nor in {target_dir}"
             ) from None
-    _fsync_dir(target_dir)
-    _fsync_dir(dirs.sealed)
+    fsync_dir(target_dir)
+    fsync_dir(dirs.sealed)
     return target
 
 

@@ -23,10 +23,10 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from gex_pipeline.lib.durable_fs import flocked, fsync_dir, write_atomic
 from gex_pipeline.lib.staging.layout import OPEN_SUFFIX, StreamDirs, seq_name, seq_of
 
 logger = logging.getLogger(__name__)
@@ -38,25 +38,6 @@ class Overloaded(Exception):
 
 class StagingUnavailable(Exception):
     """The bytes could not be made durable (I/O error) or the writer is shutting down."""
-
-
-def fsync_dir(path: Path) -> None:
-    """fsync a directory so that entries created or renamed in it survive a crash."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _flocked(path: Path) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _read_seq(path: Path) -> int:
@@ -77,21 +58,13 @@ def seal_segment(dirs: StreamDirs, path: Path) -> Path:
     The sequence number is strictly greater than every one handed out before, across processes,
     so sealed names sort in the order they became visible. Returns the sealed path.
     """
-    with _flocked(dirs.seal_lock):
+    with flocked(dirs.seal_lock):
         seq = max(time.time_ns(), _read_seq(dirs.seal_seq) + 1, _highest_sealed(dirs) + 1)
-        tmp = dirs.seal_seq.with_name(f"{dirs.seal_seq.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, f"{seq}\n".encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dirs.seal_seq)
+        write_atomic(dirs.seal_seq, f"{seq}\n".encode())
         target = dirs.sealed / seq_name(seq)
         os.rename(path, target)
         fsync_dir(dirs.sealed)
         fsync_dir(dirs.open)
-        fsync_dir(dirs.root)
     return target
 
 
