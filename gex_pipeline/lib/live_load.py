@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import duckdb
 
 LIVE_SOURCE = "live"
+# Strike rows worth a thread of their own when inserting (fewer: one slice, no UNION overhead).
+STRIKE_ROWS_PER_SLICE = 20_000
 KINDS: tuple[str, ...] = ("snapshot", "majors", "maxchange")
 
 RECORD_COLUMNS: dict[str, str] = {
@@ -141,6 +143,14 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _setting(con: duckdb.DuckDBPyConnection, name: str) -> object:
+    return con.execute(f"SELECT current_setting({_sql_string(name)})").fetchall()[0][0]
+
+
+def _set_insertion_order(con: duckdb.DuckDBPyConnection, *, preserve: bool) -> None:
+    con.execute(f"SET preserve_insertion_order = {'true' if preserve else 'false'}")
+
+
 def read_json_sql(paths: Sequence[str], record_columns: dict[str, str] = RECORD_COLUMNS) -> str:
     """`read_json(...)` of the NDJSON segments `paths` with an explicit column list (name: type)
     and a `filename` column."""
@@ -188,8 +198,8 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
         keyed AS (
             SELECT *, list_transform(strike_rows, lambda x: x[1]) AS strike_keys FROM parsed
         )
-        SELECT * EXCLUDE (strike_keys),
-               coalesce(len(list_distinct(strike_keys)), 0) AS strike_count,
+        SELECT * EXCLUDE (filename, strike_keys),
+               coalesce(list_unique(strike_keys), 0) AS strike_count,
                coalesce(len(strike_keys) - list_count(strike_keys), 0) AS null_strikes
         FROM keyed
         """
@@ -239,7 +249,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
     con.execute(
         f"""
         CREATE OR REPLACE TEMP VIEW batch_records AS
-        SELECT r.*, s.line, s.kept_hash, s.status, {_sql_string(source)} AS source,
+        SELECT r.*, s.ord, s.line, s.kept_hash, s.status, {_sql_string(source)} AS source,
                r.strike_count < len(r.strike_rows) AS has_duplicate_strikes
         FROM batch_raw r JOIN batch_status s ON r.rowid = s.ord
         """
@@ -275,14 +285,13 @@ def _validate_batch(con: duckdb.DuckDBPyConnection) -> None:
         raise StagingRecordError(*rows[0])
 
 
-def _insert_batch(
-    con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], stream: str, run_id: str | None
-) -> None:
-    # Strike rows: typed in bulk by json_transform (the priors list is NULL in the scalar
-    # transform and the scalars NULL in the list transform); the first row per strike wins.
-    con.execute(
-        """
-        INSERT INTO gex_strikes
+def _strikes_select(part: int, parts: int) -> str:
+    """Strike rows of the new snapshots whose `batch_raw` rowid is `part` modulo `parts`.
+
+    Typed in bulk by json_transform (the priors list is NULL in the scalar transform and the
+    scalars NULL in the list transform); the first row per strike wins.
+    """
+    return f"""
         SELECT ticker, endpoint, timestamp, trade_date, row[1], row[2], row[3], priors[4]
         FROM (
             SELECT ticker, endpoint, timestamp, trade_date, strike_rows, has_duplicate_strikes,
@@ -290,12 +299,35 @@ def _insert_batch(
                    unnest(json_transform(strikes, '[[["DOUBLE"]]]')) AS priors,
                    generate_subscripts(strike_rows, 1) AS i
             FROM batch_records
-            WHERE status = 'new' AND kind = 'snapshot'
+            WHERE status = 'new' AND kind = 'snapshot' AND ord % {parts} = {part}
         )
         WHERE NOT has_duplicate_strikes
            OR list_position(list_transform(strike_rows, lambda x: x[1]), row[1]) = i
         """
-    )
+
+
+def _insert_strikes(con: duckdb.DuckDBPyConnection) -> None:
+    """Insert the strike rows of the new snapshots into `gex_strikes`, one slice per thread.
+
+    `batch_raw` holds a few thousand records, one row group, which DuckDB scans on one thread;
+    a UNION ALL of one slice per thread, without preserving insertion order (`gex_strikes` has
+    none), types, unnests and writes the slices in parallel. The caller restores the setting.
+    """
+    rows = con.execute(
+        "SELECT coalesce(sum(strike_count), 0) FROM batch_records"
+        " WHERE status = 'new' AND kind = 'snapshot'"
+    ).fetchall()[0][0]
+    parts = max(1, min(int(_setting(con, "threads")), rows // STRIKE_ROWS_PER_SLICE))
+    union = " UNION ALL ".join(_strikes_select(part, parts) for part in range(parts))
+    _set_insertion_order(con, preserve=False)
+    con.execute(f"INSERT INTO gex_strikes {union}")
+    _set_insertion_order(con, preserve=True)
+
+
+def _insert_batch(
+    con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], stream: str, run_id: str | None
+) -> None:
+    _insert_strikes(con)
     con.execute(
         """
         INSERT INTO gex_snapshots
@@ -426,6 +458,10 @@ def load_segments(
     recovered = recovered_stats(con, skipped, stream)
     if not pending:
         return LoadReport(already_loaded_segments=skipped, partitions=recovered)
+    # The stage needs insertion order (batch_raw's rowid is the arrival order); the caller's
+    # setting is given back after COMMIT or ROLLBACK (an aborted transaction refuses SET).
+    caller_order = bool(_setting(con, "preserve_insertion_order"))
+    _set_insertion_order(con, preserve=True)
     con.execute("BEGIN TRANSACTION")
     try:
         _stage_batch(con, pending, source)
@@ -440,6 +476,7 @@ def load_segments(
         con.execute("DROP VIEW IF EXISTS batch_records")
         for table in ("batch_raw", "batch_status"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+        _set_insertion_order(con, preserve=caller_order)
     return LoadReport(
         loaded_segments=[s.name for s in pending],
         already_loaded_segments=skipped,
