@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks.machine import describe
 from gex_pipeline.lib.db.connection import connect
@@ -26,6 +27,9 @@ from gex_pipeline.lib.live_load import RECORD_COLUMNS, load_segments
 from gex_pipeline.lib.parquet_export import EXPORT_COLUMNS, export_partition, partition_query
 from gex_pipeline.lib.staging.layout import GEX_STREAM, seq_name, stream_dirs
 from gex_pipeline.lib.staging.reader import Segment
+
+if TYPE_CHECKING:
+    import duckdb
 
 FEEDS = [(f"T{i}", "gex_zero") for i in range(10)]
 BASE_MS = 1_763_130_600_000  # 2025-11-14 09:30 America/New_York
@@ -82,6 +86,30 @@ def write_segments(sealed: Path, seconds: int, strikes: int) -> list[Segment]:
                     handle.write(json.dumps(_record(ticker, endpoint, second, seq, strikes)) + "\n")
         segments.append(Segment(seq, path))
     return segments
+
+
+class StatementTimer:
+    """A DuckDB connection stand-in that times every `execute` (wall seconds, by statement)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.timings: list[tuple[str, float]] = []
+
+    def execute(self, query: str, *args: object) -> duckdb.DuckDBPyConnection:
+        """Run `query` on the wrapped connection and record how long it took."""
+        start = time.perf_counter()
+        result = self.con.execute(query, *args)
+        label = " ".join(query.split()[:6])
+        self.timings.append((label, time.perf_counter() - start))
+        return result
+
+
+def _print_breakdown(timer: StatementTimer, min_share: float = 0.01) -> None:
+    total = sum(seconds for _, seconds in timer.timings)
+    print(f"load_segments breakdown (one run, {total:.3f} s in SQL statements):")
+    for label, seconds in timer.timings:
+        if seconds >= total * min_share:
+            print(f"  {seconds:6.3f} s {seconds / total:4.0%}  {label}")
 
 
 def _timed(action: Callable[[], object]) -> float:
@@ -160,6 +188,11 @@ def bench_load(workdir: Path) -> None:
         f"load_segments: {len(segments)} segments, {rows:,} strike rows, "
         f"{rows / ours_wall:,.0f} rows/s (best of {REPEATS})"
     )
+    with connect(workdir / "breakdown.db") as con:
+        migrate(con)
+        timer = StatementTimer(con)
+        load_segments(timer, segments)  # type: ignore[arg-type]
+    _print_breakdown(timer)
     tick_segments = segments[: -(-SENSOR_INTERVAL_SECONDS // SEAL_SECONDS)]
     with connect(workdir / "tick.db") as con:
         migrate(con)
