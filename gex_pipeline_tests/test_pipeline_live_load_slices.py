@@ -127,3 +127,13 @@ def test_failed_load_gives_back_the_callers_insertion_order_setting(
     with pytest.raises(StagingRecordError):
         load_segments(con, [gex_staging.seal([gex_staging.record(ticker="bad ticker")])])
     assert _insertion_order(con) is False
+
+
+def test_load_leaves_the_insertion_order_setting_of_other_connections_alone(
+    con, gex_staging: GexStagingTree
+) -> None:
+    other = con.cursor()
+    con.execute("SET SESSION preserve_insertion_order = false")
+    load_segments(con, _segments(gex_staging))
+    assert _insertion_order(other) is True
+    assert _insertion_order(con) is False

@@ -148,7 +148,8 @@ def _setting(con: duckdb.DuckDBPyConnection, name: str) -> object:
 
 
 def _set_insertion_order(con: duckdb.DuckDBPyConnection, *, preserve: bool) -> None:
-    con.execute(f"SET preserve_insertion_order = {'true' if preserve else 'false'}")
+    # SESSION: the setting is global by default and would reach other connections to the file.
+    con.execute(f"SET SESSION preserve_insertion_order = {'true' if preserve else 'false'}")
 
 
 def read_json_sql(paths: Sequence[str], record_columns: dict[str, str] = RECORD_COLUMNS) -> str:
