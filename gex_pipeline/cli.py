@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from gex_pipeline.demo_cli import add_demo_parser, run_demo
 from gex_pipeline.lib.dagster_home import prepare_dagster_home
 from gex_pipeline.lib.settings import Settings
+from gex_pipeline.restore_cli import add_restore_parser, run_restore
 
 STOP_TIMEOUT_SECONDS = 30.0
 
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the ingest API alone")
     sub.add_parser("init", help="create the data directory and the Dagster home")
     add_demo_parser(sub)
+    add_restore_parser(sub)
     return parser
 
 
@@ -135,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     if args.command == "demo":
         return run_demo(args, settings)
+    if args.command == "restore":
+        return run_restore(args, settings)
     commands = {"up": cmd_up, "serve": cmd_serve, "init": cmd_init}
     return commands[args.command](settings)
 

@@ -62,11 +62,12 @@ def slice_counts(
 ) -> tuple[int, int]:
     """(snapshots, strike rows) stored for the slice."""
     params = _params(ticker, endpoint, trade_date)
-    counts = [
-        con.execute(f"SELECT count(*) FROM {table} WHERE {_SLICE}", params).fetchone()
+    # fetchall drains each result: DuckDB 2.0 refuses a later `con.sql()` while one is unfinished.
+    snapshots, strikes = (
+        con.execute(f"SELECT count(*) FROM {table} WHERE {_SLICE}", params).fetchall()[0][0]
         for table in _TABLES
-    ]
-    return int(counts[0][0]) if counts[0] else 0, int(counts[1][0]) if counts[1] else 0
+    )
+    return int(snapshots), int(strikes)
 
 
 def backup_slice(
