@@ -91,10 +91,6 @@ class ParsedDay:
     last_ts: int | None
 
 
-def _struct_type() -> str:
-    return "STRUCT(" + ", ".join(f'"{k}" {v}' for k, v in _COLUMNS.items()) + ")"
-
-
 def _source_sql(path: Path, form: DayFileForm) -> str:
     """A FROM clause yielding the snapshot columns plus `ord` (1-based position in the file)."""
     compression = "'gzip'" if form.gzip else "'none'"
