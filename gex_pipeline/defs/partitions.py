@@ -11,7 +11,7 @@ from gex_pipeline.lib.trading_date import TRADING_TZ_NAME, date_key, feed_key, p
 DATE_DIMENSION = "date"
 FEED_DIMENSION = "feed"
 FEED_PARTITIONS_NAME = "feed"
-PARTITIONS_START_DATE = "2024-01-01"
+PARTITIONS_START_DATE = "2022-01-01"
 
 trading_date_partitions = dg.DailyPartitionsDefinition(
     start_date=PARTITIONS_START_DATE, timezone=TRADING_TZ_NAME, end_offset=1
