@@ -170,8 +170,8 @@ def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Intake]:
 
 
 def content(record: dict[str, Any]) -> dict[str, Any]:
-    """A staged gex record without its per-request identity."""
-    return {k: v for k, v in record.items() if k not in ("id", "received_at")}
+    """A staged gex record without its per-request identity and its derived content hash."""
+    return {k: v for k, v in record.items() if k not in ("id", "received_at", "content_hash")}
 
 
 def accepted_gex(intake: Intake, body: Any, **headers: str) -> dict[str, Any]:

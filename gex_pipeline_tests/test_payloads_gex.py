@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from gex_pipeline.lib.payloads.errors import InvalidJson, PayloadError
-from gex_pipeline.lib.payloads.gex import parse_gex
+from gex_pipeline.lib.payloads.gex import CONTENT_FIELDS, parse_gex
 
 NOW_MS = 1_763_200_000_000  # 2025-11-15T09:46:40Z, the arrival time of every test body
 TS_S = 1_763_130_600  # 2025-11-14T14:30:00Z
@@ -20,7 +21,7 @@ RECORD_KEYS = [
     "spot", "zero_gamma", "sum_gex_vol", "sum_gex_oi",
     "major_pos_vol", "major_neg_vol", "major_pos_oi", "major_neg_oi",
     "min_dte", "sec_min_dte", "delta_risk_reversal",
-    "max_priors", "max_change", "strikes", "extra",
+    "max_priors", "max_change", "strikes", "extra", "content_hash",
 ]  # fmt: skip
 
 
@@ -172,6 +173,54 @@ def test_unknown_fields_are_kept_in_extra() -> None:
 
 def test_extra_is_null_when_every_field_is_known() -> None:
     assert parse(flat())["extra"] is None
+
+
+# --- content hash -----------------------------------------------------------------------------
+
+# one changed value per content field
+CHANGED_CONTENT: dict[str, Any] = {
+    "spot": 6734.5,
+    "zero_gamma": 6708.7,
+    "sum_gex_vol": 1.0,
+    "sum_gex_oi": 2.0,
+    "major_pos_vol": 6736,
+    "major_neg_vol": 6699,
+    "major_pos_oi": 6801,
+    "major_neg_oi": 6499,
+    "min_dte": 3,
+    "sec_min_dte": 4,
+    "delta_risk_reversal": 0.2,
+    "max_priors": [[6740, 170979.743]],
+    "max_change": {"current": [6735, 12.5]},
+    "strikes": [[6700, -25.94, -8.91, [-11.9, -28.49, -55.89, -19.29, -31.0]]],
+}
+
+
+def test_content_hash_is_32_hex_digits() -> None:
+    assert re.fullmatch(r"[0-9a-f]{32}", parse(flat())["content_hash"])
+
+
+def test_same_content_reposted_later_has_the_same_content_hash() -> None:
+    first = parse_gex(json.dumps(flat()), NOW_MS)
+    again = parse_gex(json.dumps(flat()), NOW_MS + 5000)
+    assert first["id"] != again["id"]
+    assert first["content_hash"] == again["content_hash"]
+
+
+def test_same_content_in_another_shape_has_the_same_content_hash() -> None:
+    body = flat(spot=None, spot_price=6734.25, strikes=[[6700.0, -25.94, -8.91, None]])
+    enveloped = {"ticker": "SPX", "payload": json.dumps({**body, "ticker": None})}
+    assert parse(enveloped)["content_hash"] == parse(body)["content_hash"]
+
+
+def test_extra_fields_do_not_change_the_content_hash() -> None:
+    assert parse(flat(vendor_note="x"))["content_hash"] == parse(flat())["content_hash"]
+
+
+@pytest.mark.parametrize("name", CONTENT_FIELDS)
+def test_changing_any_content_field_changes_the_content_hash(name: str) -> None:
+    changed = parse(flat(**{name: CHANGED_CONTENT[name]}))
+    assert changed["content_hash"] != parse(flat())["content_hash"]
 
 
 # --- timestamps -------------------------------------------------------------------------------
