@@ -2,7 +2,8 @@
 
 One transaction per batch: DuckDB parses the segments (`read_json` with an explicit schema), the
 first arrival of every natural key wins (segment seq, then line), records already stored are
-told apart as duplicates (same content hash) or conflicts (different content, kept in
+told apart as duplicates (same content hash: the record's `content_hash`, computed by the API, or
+`CONTENT_HASH_SQL` for records staged without one) or conflicts (different content, kept in
 `gex_conflicts`), new rows are inserted and the segments are recorded in `loaded_segments`.
 A retry after a crash at any point finds either nothing committed (and loads again) or the
 segments recorded (and loads nothing), so the tables end up the same. Moving the segments to
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
+from gex_pipeline.lib.payloads.gex import CONTENT_FIELDS
 from gex_pipeline.lib.staging.layout import GEX_STREAM
 from gex_pipeline.lib.staging.reader import Segment
 from gex_pipeline.lib.trading_date import ENDPOINTS, trade_date_sql
@@ -51,26 +53,14 @@ RECORD_COLUMNS: dict[str, str] = {
     "strikes": "JSON",
     "extra": "JSON",
 }
+# What `_stage_batch` reads: the record plus the content hash the API adds (NULL when absent).
+STAGED_COLUMNS: dict[str, str] = {**RECORD_COLUMNS, "content_hash": "VARCHAR"}
 
-# The content of a record: everything but its identity (id, received_at), its kind and `extra`.
-CONTENT_COLUMNS: tuple[str, ...] = (
-    "spot",
-    "zero_gamma",
-    "sum_gex_vol",
-    "sum_gex_oi",
-    "major_pos_vol",
-    "major_neg_vol",
-    "major_pos_oi",
-    "major_neg_oi",
-    "min_dte",
-    "sec_min_dte",
-    "delta_risk_reversal",
-    "max_priors",
-    "max_change",
-    "strikes",
-)
+# The content of a record: everything but its key, its identity (id, received_at) and `extra`.
+CONTENT_COLUMNS: tuple[str, ...] = CONTENT_FIELDS
 
 CONTENT_STRUCT_SQL = "struct_pack(" + ", ".join(f"{c} := {c}" for c in CONTENT_COLUMNS) + ")"
+# The hash of records staged before the API computed one (older segments still load).
 CONTENT_HASH_SQL = f"md5(CAST({CONTENT_STRUCT_SQL} AS VARCHAR))"
 
 
@@ -190,11 +180,11 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
         f"""
         CREATE OR REPLACE TEMP TABLE batch_raw AS
         WITH parsed AS (
-            SELECT *, parse_filename(filename) AS segment,
+            SELECT * REPLACE (coalesce(content_hash, {CONTENT_HASH_SQL}) AS content_hash),
+                   parse_filename(filename) AS segment,
                    {trade_date_sql("timestamp")} AS trade_date,
-                   {CONTENT_HASH_SQL} AS content_hash,
                    json_transform(strikes, '[["DOUBLE"]]') AS strike_rows
-            FROM {read_json_sql(paths)}
+            FROM {read_json_sql(paths, STAGED_COLUMNS)}
         ),
         keyed AS (
             SELECT *, list_transform(strike_rows, lambda x: x[1]) AS strike_keys FROM parsed
@@ -272,6 +262,8 @@ def _validate_batch(con: duckdb.DuckDBPyConnection) -> None:
                        WHEN endpoint IS NULL OR endpoint NOT IN ({endpoints}) THEN 'endpoint'
                        WHEN kind IS NULL OR kind NOT IN ({kinds}) THEN 'kind'
                        WHEN timestamp IS NULL THEN 'timestamp'
+                       WHEN NOT regexp_full_match(content_hash, '[0-9a-f]{{32}}')
+                           THEN 'content_hash'
                        WHEN strikes IS NOT NULL AND strike_rows IS NULL THEN 'strikes'
                        WHEN null_strikes > 0 THEN 'strikes'
                    END AS field
