@@ -12,7 +12,6 @@ Bounded: fixed sizes, each step a few seconds on 2 cores. Run: `python -m benchm
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,13 +19,17 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import orjson
+
 from benchmarks.machine import describe
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.live_load import RECORD_COLUMNS, load_segments
 from gex_pipeline.lib.parquet_export import EXPORT_COLUMNS, export_partition, partition_query
+from gex_pipeline.lib.payloads.gex import parse_gex
 from gex_pipeline.lib.staging.layout import GEX_STREAM, seq_name, stream_dirs
 from gex_pipeline.lib.staging.reader import Segment
+from ingest_api.intake import encode_lines
 
 if TYPE_CHECKING:
     import duckdb
@@ -42,14 +45,13 @@ SIMULATED_SECONDS = 600
 REPEATS = 3
 
 
-def _record(ticker: str, endpoint: str, second: int, seq: int, strikes: int) -> dict[str, object]:
+def _body(ticker: str, endpoint: str, second: int, strikes: int) -> bytes:
+    """The `/gex` body of one snapshot of feed `ticker`/`endpoint` at `second`."""
     rows = [
         [6000.0 + 5 * i, 10.0 - i * 0.1, 2.5 + i * 0.01, [1.1, -2.2, 3.3, -4.4, 5.5]]
         for i in range(strikes)
     ]
-    return {
-        "id": f"{seq:016x}{second:016x}",
-        "received_at": BASE_MS + second * 1000 + 120,
+    snapshot = {
         "ticker": ticker,
         "endpoint": endpoint,
         "kind": "snapshot",
@@ -66,24 +68,26 @@ def _record(ticker: str, endpoint: str, second: int, seq: int, strikes: int) -> 
         "sec_min_dte": 1,
         "delta_risk_reversal": 0.118,
         "max_priors": [[6740.0, 170979.742]] * 6,
-        "max_change": None,
         "strikes": rows,
-        "extra": None,
     }
+    return orjson.dumps(snapshot)
 
 
 def write_segments(sealed: Path, seconds: int, strikes: int) -> list[Segment]:
-    """Sealed segments of `seconds` of 10 feeds at 1 Hz, one segment per SEAL_SECONDS."""
+    """Sealed segments of `seconds` of 10 feeds at 1 Hz, one segment per SEAL_SECONDS, with the
+    records the API stages (`parse_gex`, then `encode_lines`)."""
     sealed.mkdir(parents=True, exist_ok=True)
     segments = []
     seq = time.time_ns()
     for start in range(0, seconds, SEAL_SECONDS):
         seq += 1_000_000
         path = sealed / seq_name(seq)
-        with path.open("w") as handle:
-            for second in range(start, min(start + SEAL_SECONDS, seconds)):
-                for ticker, endpoint in FEEDS:
-                    handle.write(json.dumps(_record(ticker, endpoint, second, seq, strikes)) + "\n")
+        records = [
+            parse_gex(_body(ticker, endpoint, second, strikes), BASE_MS + second * 1000 + 120)
+            for second in range(start, min(start + SEAL_SECONDS, seconds))
+            for ticker, endpoint in FEEDS
+        ]
+        path.write_bytes(encode_lines(records))
         segments.append(Segment(seq, path))
     return segments
 
