@@ -16,8 +16,8 @@ from gex_pipeline.defs.gex.sensors import (
     build_export_sensor,
     build_live_sensor,
     due_partitions,
-    live_run_key,
 )
+from gex_pipeline.defs.live import live_run_key
 from gex_pipeline.defs.resources import StagingArea
 from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline_tests.conftest import GexStagingTree
@@ -59,7 +59,7 @@ def test_live_sensor_requests_one_run_for_all_feeds_and_segments(
     result = _tick(instance, gex_staging.staging_dir)
     assert len(result.run_requests) == 1
     request = result.run_requests[0]
-    assert request.run_key == live_run_key(segments[0].seq, segments[-1].seq)
+    assert request.run_key == live_run_key(segments[0].seq, segments[-1].seq, "gex_live")
     assert request.run_config["ops"]["gex_live_batch"]["config"]["upper_seq"] == segments[-1].seq
     assert result.cursor == str(segments[-1].seq)
 
@@ -87,7 +87,7 @@ def test_live_sensor_only_sees_segments_above_its_cursor(
     first = gex_staging.seal([gex_staging.record()])
     second = gex_staging.seal([gex_staging.record()])
     result = _tick(instance, gex_staging.staging_dir, cursor=str(first.seq))
-    assert result.run_requests[0].run_key == live_run_key(second.seq, second.seq)
+    assert result.run_requests[0].run_key == live_run_key(second.seq, second.seq, "gex_live")
     assert isinstance(
         _tick(instance, gex_staging.staging_dir, cursor=str(second.seq)), dg.SkipReason
     )
@@ -102,7 +102,9 @@ def test_live_sensor_caps_a_backlog_and_continues_next_tick(
         instance, gex_staging.staging_dir, cursor=first.cursor, live_max_segments_per_run=3
     )
     assert first.cursor == str(segments[2].seq)
-    assert second.run_requests[0].run_key == live_run_key(segments[3].seq, segments[4].seq)
+    assert second.run_requests[0].run_key == live_run_key(
+        segments[3].seq, segments[4].seq, "gex_live"
+    )
 
 
 def _report_strikes(instance: dg.DagsterInstance, partition: str) -> None:
@@ -168,7 +170,7 @@ def test_live_sensor_requests_again_segments_left_sealed_past_the_stale_period(
     left = gex_staging.seal([gex_staging.record()], seq=old_seq)
     result = _tick(instance, gex_staging.staging_dir, cursor=str(left.seq), live_stale_seconds=600)
     [request] = result.run_requests
-    assert request.run_key.startswith(live_run_key(left.seq, left.seq) + ":retry-")
+    assert request.run_key.startswith(live_run_key(left.seq, left.seq, "gex_live") + ":retry-")
     assert request.run_config["ops"]["gex_live_batch"]["config"]["upper_seq"] == left.seq
     assert result.cursor == str(left.seq)
 

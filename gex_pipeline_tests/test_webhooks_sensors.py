@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from gex_pipeline.defs.gex.sensors import live_run_key
+from gex_pipeline.defs.live import live_run_key
 from gex_pipeline.defs.resources import StagingArea
 from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.defs.webhooks.sensors import build_uw_live_sensor

@@ -10,7 +10,6 @@ whatever the number of feeds, and reports a runtime materialization for each aff
 from collections.abc import Iterable
 
 import dagster as dg
-from pydantic import Field
 
 from gex_pipeline.defs.gex.reporting import (
     PartitionKey,
@@ -20,6 +19,7 @@ from gex_pipeline.defs.gex.reporting import (
     partition_metadata,
     snapshot_preview,
 )
+from gex_pipeline.defs.live import NO_REJECTED_SEGMENTS, LiveBatchConfig
 from gex_pipeline.defs.partitions import (
     FEED_PARTITIONS_NAME,
     gex_partition_key,
@@ -39,7 +39,6 @@ LIVE_BATCH = dg.AssetKey("gex_live_batch")
 GEX_SNAPSHOTS = dg.AssetKey("gex_snapshots")
 GEX_STRIKES = dg.AssetKey("gex_strikes")
 GEX_PARQUET = dg.AssetKey("gex_parquet")
-NO_REJECTED_SEGMENTS = "no_rejected_segments"
 
 gex_table_specs = [
     dg.AssetSpec(
@@ -59,13 +58,6 @@ gex_table_specs = [
         description="One row per ticker, endpoint, timestamp, strike; see docs/schema.md.",
     ),
 ]
-
-
-class LiveBatchConfig(dg.Config):
-    """Bounds of one live batch, set by the live sensor of its stream (`gex_live_sensor`, ...)."""
-
-    upper_seq: int = Field(description="load every sealed segment of the stream with seq <= this")
-    lower_seq: int = Field(default=0, description="first seq the sensor saw (for the record)")
 
 
 def _add_missing_feeds(instance: dg.DagsterInstance, partitions: Iterable[PartitionStats]) -> None:

@@ -18,6 +18,7 @@ import dagster as dg
 
 from gex_pipeline.defs.gex.assets import GEX_STRIKES, LIVE_BATCH
 from gex_pipeline.defs.gex.jobs import gex_live_job, gex_parquet_job
+from gex_pipeline.defs.live import LiveStream, live_run, live_run_key, retry_stale
 from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME, feed_partitions
 from gex_pipeline.defs.resources import StagingArea
 from gex_pipeline.defs.settings import PipelineSettings
@@ -27,21 +28,7 @@ from gex_pipeline.lib.trading_date import feed_key
 EVENTS_PER_TICK = 1000
 
 
-@dataclass(frozen=True)
-class LiveStream:
-    """A staging stream whose sealed segments one asset loads, one run per sensor tick."""
-
-    stream: str
-    asset: dg.AssetKey
-    run_key_prefix: str
-
-
 GEX_LIVE = LiveStream(GEX_STREAM, LIVE_BATCH, "gex_live")
-
-
-def live_run_key(lower_seq: int, upper_seq: int, prefix: str = GEX_LIVE.run_key_prefix) -> str:
-    """Run key of the batch of segments `lower_seq..upper_seq` (stable when a tick is retried)."""
-    return f"{prefix}:{lower_seq}-{upper_seq}"
 
 
 def _valid_feed_keys(context: dg.SensorEvaluationContext, feeds: set[tuple[str, str]]) -> set[str]:
@@ -52,37 +39,6 @@ def _valid_feed_keys(context: dg.SensorEvaluationContext, feeds: set[tuple[str, 
         except ValueError as exc:
             context.log.warning("ignoring feed of a staged record: %s", exc)
     return keys
-
-
-def live_run(
-    run_key: str, lower: int, upper: int, segments: int, live: LiveStream = GEX_LIVE
-) -> dg.RunRequest:
-    """The run request loading the sealed segments of `live` up to seq `upper`."""
-    return dg.RunRequest(
-        run_key=run_key,
-        run_config=dg.RunConfig(
-            ops={live.asset.path[-1]: {"config": {"lower_seq": lower, "upper_seq": upper}}}
-        ),
-        tags={f"{live.stream}/segments": str(segments), f"{live.stream}/upper_seq": str(upper)},
-    )
-
-
-def retry_stale(
-    staging: StagingArea, after: int, stale_seconds: int, live: LiveStream = GEX_LIVE
-) -> dg.SensorResult | dg.SkipReason:
-    """Request a run again for segments at or below the cursor still sealed after `stale_seconds`
-    (their run failed for good); at most one such request per `stale_seconds`."""
-    oldest = staging.list_sealed(live.stream, 0, 1)
-    now_ns = time.time_ns()
-    stale_ns = stale_seconds * 1_000_000_000
-    if not oldest or oldest[0].seq > after or now_ns - oldest[0].seq < stale_ns:
-        return dg.SkipReason(f"no sealed /{live.stream} segment after seq {after}")
-    run_key = (
-        f"{live_run_key(oldest[0].seq, after, live.run_key_prefix)}:retry-{now_ns // stale_ns}"
-    )
-    return dg.SensorResult(
-        run_requests=[live_run(run_key, oldest[0].seq, after, 0, live)], cursor=str(after)
-    )
 
 
 def build_live_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
@@ -101,14 +57,15 @@ def build_live_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
         after = int(context.cursor or 0)
         segments = staging.list_sealed(GEX_STREAM, after, settings.live_max_segments_per_run)
         if not segments:
-            return retry_stale(staging, after, settings.live_stale_seconds)
+            return retry_stale(staging, after, settings.live_stale_seconds, GEX_LIVE)
         feeds: set[tuple[str, str]] = set()
         for segment in segments:
             feeds |= staging.feeds(segment)
         known = set(context.instance.get_dynamic_partitions(FEED_PARTITIONS_NAME))
         new_feeds = sorted(_valid_feed_keys(context, feeds) - known)
         lower, upper = segments[0].seq, segments[-1].seq
-        run = live_run(live_run_key(lower, upper), lower, upper, len(segments))
+        run_key = live_run_key(lower, upper, GEX_LIVE.run_key_prefix)
+        run = live_run(run_key, lower, upper, len(segments), GEX_LIVE)
         requests = [feed_partitions.build_add_request(new_feeds)] if new_feeds else []
         return dg.SensorResult(
             run_requests=[run], dynamic_partitions_requests=requests, cursor=str(upper)

@@ -12,8 +12,8 @@ from datetime import date
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.assets import NO_REJECTED_SEGMENTS, LiveBatchConfig
 from gex_pipeline.defs.gex.reporting import markdown_table
+from gex_pipeline.defs.live import NO_REJECTED_SEGMENTS, LiveBatchConfig
 from gex_pipeline.defs.partitions import trading_date_partitions
 from gex_pipeline.defs.resources import DuckDBDatabase, StagingArea
 from gex_pipeline.defs.webhooks.reporting import (

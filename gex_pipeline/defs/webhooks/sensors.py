@@ -9,7 +9,7 @@ one `uw_live_job` run covering all of them; it shares the live sensors' settings
 # annotations of decorated functions when the definitions load.
 import dagster as dg
 
-from gex_pipeline.defs.gex.sensors import LiveStream, live_run, live_run_key, retry_stale
+from gex_pipeline.defs.live import LiveStream, live_run, live_run_key, retry_stale
 from gex_pipeline.defs.resources import StagingArea
 from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.defs.webhooks.assets import UW_LIVE_BATCH
