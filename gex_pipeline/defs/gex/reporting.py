@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import dagster as dg
 
@@ -19,6 +19,14 @@ PartitionKey = tuple[date, str, str]
 """(trade_date, ticker, endpoint) of one date x feed partition."""
 
 
+class SegmentReport(Protocol):
+    """What every live load report tells about its segments and records."""
+
+    loaded_segments: list[str]
+    already_loaded_segments: list[str]
+    records: int
+
+
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A small markdown table (the UI renders it on the materialization)."""
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -28,6 +36,17 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
 
 def _utc(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def segment_metadata(report: SegmentReport, moved: int, purged: int) -> dict[str, dg.MetadataValue]:
+    """The staging bookkeeping of a live batch: segments loaded, already loaded, moved, purged."""
+    return {
+        "segments_loaded": dg.MetadataValue.int(len(report.loaded_segments)),
+        "segments_already_loaded": dg.MetadataValue.int(len(report.already_loaded_segments)),
+        "segments_moved": dg.MetadataValue.int(moved),
+        "segments_purged": dg.MetadataValue.int(purged),
+        "records": dg.MetadataValue.int(report.records),
+    }
 
 
 def batch_metadata(report: LoadReport, moved: int, purged: int) -> dict[str, dg.MetadataValue]:
@@ -47,11 +66,7 @@ def batch_metadata(report: LoadReport, moved: int, purged: int) -> dict[str, dg.
     ]
     columns = ("partition", "snapshots", "strikes", "events", "dups", "conflicts", "first", "last")
     return {
-        "segments_loaded": dg.MetadataValue.int(len(report.loaded_segments)),
-        "segments_already_loaded": dg.MetadataValue.int(len(report.already_loaded_segments)),
-        "segments_moved": dg.MetadataValue.int(moved),
-        "segments_purged": dg.MetadataValue.int(purged),
-        "records": dg.MetadataValue.int(report.records),
+        **segment_metadata(report, moved, purged),
         "snapshots_added": dg.MetadataValue.int(report.snapshots_added),
         "strikes_added": dg.MetadataValue.int(report.strikes_added),
         "duplicates_skipped": dg.MetadataValue.int(report.duplicates),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.reporting import PREVIEW_ROWS, markdown_table
+from gex_pipeline.defs.gex.reporting import PREVIEW_ROWS, markdown_table, segment_metadata
 from gex_pipeline.lib.uw_load import DayStats, UwLoadReport
 
 if TYPE_CHECKING:
@@ -114,11 +114,7 @@ def batch_metadata(report: UwLoadReport, moved: int, purged: int) -> dict[str, d
         for d in report.by_day()
     ]
     return {
-        "segments_loaded": dg.MetadataValue.int(len(report.loaded_segments)),
-        "segments_already_loaded": dg.MetadataValue.int(len(report.already_loaded_segments)),
-        "segments_moved": dg.MetadataValue.int(moved),
-        "segments_purged": dg.MetadataValue.int(purged),
-        "records": dg.MetadataValue.int(report.records),
+        **segment_metadata(report, moved, purged),
         "messages_added": dg.MetadataValue.int(report.messages_added),
         "trades_added": dg.MetadataValue.int(report.trades_added),
         "market_states_added": dg.MetadataValue.int(report.market_added),
