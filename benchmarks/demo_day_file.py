@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from benchmarks.machine import describe
-from gex_pipeline.lib.demo.history_day import make_day_file
+from gex_pipeline.cli.demo.history_day import make_day_file
 
 
 def main() -> None:

@@ -74,10 +74,10 @@ def run_import(url: str, data_dir: Path) -> dict[str, float]:
     from gex_pipeline.lib.db.schema import migrate
     from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
     from gex_pipeline.lib.history.settings import HistorySettings
+    from gex_pipeline.lib.history.url_policy import UrlPolicy
     from gex_pipeline.lib.payloads.history import parse_history_request
     from gex_pipeline.lib.settings import Settings
     from gex_pipeline.lib.staging.history_store import HistoryStore
-    from gex_pipeline.lib.url_policy import UrlPolicy
 
     settings = Settings.from_env()
     saved = HistoryStore(settings.data_dir).save_request(
@@ -121,8 +121,8 @@ def _child(mode: str, *args: str) -> dict[str, float]:
 
 def main() -> None:
     """Print raw vs pipeline wall time, strike rows/s, peak RSS and the target verdicts."""
-    from gex_pipeline.lib.demo.file_server import LocalFileServer
-    from gex_pipeline.lib.demo.history_day import make_day_file
+    from gex_pipeline.cli.demo.file_server import LocalFileServer
+    from gex_pipeline.cli.demo.history_day import make_day_file
 
     print(describe())
     with tempfile.TemporaryDirectory(prefix="gex-bench-history-") as tmp:

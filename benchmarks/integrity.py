@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.machine import describe
+from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.lib import integrity
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
-from gex_pipeline.lib.demo.history_day import make_day_file
+from gex_pipeline.lib.gex.parquet_export import export_partition
 from gex_pipeline.lib.history.day_import import import_day_file
-from gex_pipeline.lib.parquet_export import export_partition
 
 if TYPE_CHECKING:
     import duckdb

@@ -24,8 +24,8 @@ import orjson
 from benchmarks.machine import describe
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
-from gex_pipeline.lib.live_load import RECORD_COLUMNS, load_segments
-from gex_pipeline.lib.parquet_export import EXPORT_COLUMNS, export_partition, partition_query
+from gex_pipeline.lib.gex.live_load import RECORD_COLUMNS, load_segments
+from gex_pipeline.lib.gex.parquet_export import EXPORT_COLUMNS, export_partition, partition_query
 from gex_pipeline.lib.payloads.gex import parse_gex
 from gex_pipeline.lib.staging.layout import GEX_STREAM, seq_name, stream_dirs
 from gex_pipeline.lib.staging.reader import Segment

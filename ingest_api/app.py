@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from gex_pipeline import __version__
+from gex_pipeline.lib.history.url_policy import UrlPolicy
 from gex_pipeline.lib.staging.history_store import HistoryStore
 from gex_pipeline.lib.staging.layout import STREAMS, stream_dirs
 from gex_pipeline.lib.staging.writer import SegmentWriter
-from gex_pipeline.lib.url_policy import UrlPolicy
 from ingest_api import routes_gex, routes_history, routes_ops, routes_uw
 from ingest_api.errors import install_error_handlers
 from ingest_api.metrics import Metrics

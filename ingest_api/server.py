@@ -11,8 +11,8 @@ from typing import Any
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
+from gex_pipeline.lib.history.url_policy import UrlPolicy
 from gex_pipeline.lib.settings import Settings
-from gex_pipeline.lib.url_policy import UrlPolicy
 from ingest_api.app import create_app
 from ingest_api.settings import ApiSettings
 

@@ -6,7 +6,12 @@ from datetime import date
 
 import dagster as dg
 
-from gex_pipeline.lib.trading_date import TRADING_TZ_NAME, date_key, feed_key, parse_feed_key
+from gex_pipeline.lib.calendar.trading_date import (
+    TRADING_TZ_NAME,
+    date_key,
+    feed_key,
+    parse_feed_key,
+)
 
 DATE_DIMENSION = "date"
 FEED_DIMENSION = "feed"

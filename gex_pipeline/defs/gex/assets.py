@@ -27,12 +27,12 @@ from gex_pipeline.defs.partitions import (
     parse_gex_partition_key,
 )
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore, StagingArea
-from gex_pipeline.lib.dagster_home import DUCKDB_WRITER_POOL
+from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.db.views import ensure_reader_views
-from gex_pipeline.lib.live_load import LoadReport, PartitionStats, load_segments_isolating
-from gex_pipeline.lib.parquet_export import export_partition
+from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+from gex_pipeline.lib.gex.live_load import LoadReport, PartitionStats, load_segments_isolating
+from gex_pipeline.lib.gex.parquet_export import export_partition
 from gex_pipeline.lib.staging.layout import GEX_STREAM
-from gex_pipeline.lib.trading_date import feed_key
 
 GROUP = "gex"
 LIVE_BATCH = dg.AssetKey("gex_live_batch")

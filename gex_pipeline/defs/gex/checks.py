@@ -1,11 +1,10 @@
 """Data-integrity asset checks of the GEX tables, per date x feed partition.
 
-One partitioned multi-asset check op runs every check of `gex_pipeline.lib.integrity` over one
+One partitioned multi-asset check op runs every check of `gex_pipeline.lib.gex.integrity` over one
 feed-day with one DuckDB connection (through `DuckDBDatabase`, in the `duckdb_writer` pool) and
 reports each verdict on the asset it describes: `gex_snapshots` (gaps, spikes, zero snapshots,
 out-of-session rows, trade dates), `gex_strikes` (duplicates) and `gex_parquet` (reconciliation).
-`gex_integrity_sensor` runs them for every partition exported to Parquet, by the export asset or
-a history import, so each finished feed-day gets its verdict once its data stopped changing.
+`gex_integrity_sensor` (sensors.py) runs them for every partition exported to Parquet.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource types
@@ -18,8 +17,8 @@ from pydantic import Field
 from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_SNAPSHOTS, GEX_STRIKES
 from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
-from gex_pipeline.lib.dagster_home import DUCKDB_WRITER_POOL
-from gex_pipeline.lib.integrity import (
+from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+from gex_pipeline.lib.gex.integrity import (
     ERROR,
     FeedDay,
     IntegrityResult,
@@ -27,8 +26,6 @@ from gex_pipeline.lib.integrity import (
     partition_checks,
 )
 
-EVENTS_PER_TICK = 200
-PARTITION_TAG = "dagster/partition"
 _DEFAULTS = Thresholds()
 
 CHECK_DESCRIPTIONS: dict[str, tuple[dg.AssetKey, str]] = {
@@ -149,52 +146,4 @@ def gex_integrity_checks(
         yield to_check_result(result)
 
 
-# A job of partitioned checks alone gets no partitions definition from dagster 1.13 (it infers it
-# from executable assets), so runs name their partition with the `dagster/partition` tag.
-gex_integrity_job = dg.define_asset_job(
-    "gex_integrity_job",
-    selection=dg.AssetSelection.checks(*(spec.key for spec in integrity_check_specs)),
-    description="Integrity checks of one date x feed partition (tag dagster/partition).",
-)
-
-
-def integrity_run_request(partition_key: str, run_key: str | None = None) -> dg.RunRequest:
-    """A `gex_integrity_job` run over one date x feed partition."""
-    parse_gex_partition_key(partition_key)
-    return dg.RunRequest(run_key=run_key, tags={PARTITION_TAG: partition_key})
-
-
-@dg.sensor(
-    name="gex_integrity_sensor",
-    job=gex_integrity_job,
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs the integrity checks of every partition exported to Parquet.",
-)
-def gex_integrity_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    """One `gex_integrity_job` run per new `gex_parquet` materialization (cursor: storage id)."""
-    after = int(context.cursor or 0)
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(GEX_PARQUET, after_storage_id=after or None),
-        limit=EVENTS_PER_TICK,
-        ascending=True,
-    ).records
-    latest: dict[str, int] = {}
-    for record in records:
-        if record.partition_key:
-            latest[record.partition_key] = record.storage_id
-        after = max(after, record.storage_id)
-    requests = [
-        integrity_run_request(key, f"gex_integrity:{key}:{storage_id}")
-        for key, storage_id in sorted(latest.items())
-    ]
-    if not requests:
-        return dg.SensorResult(
-            skip_reason=f"no partition exported to Parquet after event {after}", cursor=str(after)
-        )
-    return dg.SensorResult(run_requests=requests, cursor=str(after))
-
-
 gex_checks = [gex_integrity_checks]
-gex_check_jobs = [gex_integrity_job]
-gex_check_sensors = [gex_integrity_sensor]

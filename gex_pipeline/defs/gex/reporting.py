@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import dagster as dg
 
-from gex_pipeline.lib.live_load import LoadReport, PartitionStats
+from gex_pipeline.lib.gex.live_load import LoadReport, PartitionStats
 
 if TYPE_CHECKING:
     import duckdb

@@ -16,14 +16,18 @@ from typing import Self
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.assets import GEX_STRIKES, LIVE_BATCH
-from gex_pipeline.defs.gex.jobs import gex_live_job, gex_parquet_job
+from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_STRIKES, LIVE_BATCH
+from gex_pipeline.defs.gex.jobs import gex_integrity_job, gex_live_job, gex_parquet_job
 from gex_pipeline.defs.live import LiveStream, live_run, live_run_key, retry_stale
-from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME, feed_partitions
+from gex_pipeline.defs.partitions import (
+    FEED_PARTITIONS_NAME,
+    feed_partitions,
+    parse_gex_partition_key,
+)
 from gex_pipeline.defs.resources import StagingArea
 from gex_pipeline.defs.settings import PipelineSettings
+from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.staging.layout import GEX_STREAM
-from gex_pipeline.lib.trading_date import feed_key
 
 EVENTS_PER_TICK = 1000
 
@@ -143,6 +147,47 @@ def build_export_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
     return gex_parquet_export_sensor
 
 
+PARTITION_TAG = "dagster/partition"
+INTEGRITY_EVENTS_PER_TICK = 200
+
+
+def integrity_run_request(partition_key: str, run_key: str | None = None) -> dg.RunRequest:
+    """A `gex_integrity_job` run over one date x feed partition."""
+    parse_gex_partition_key(partition_key)
+    return dg.RunRequest(run_key=run_key, tags={PARTITION_TAG: partition_key})
+
+
+@dg.sensor(
+    name="gex_integrity_sensor",
+    job=gex_integrity_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Runs the integrity checks of every partition exported to Parquet.",
+)
+def gex_integrity_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    """One `gex_integrity_job` run per new `gex_parquet` materialization (cursor: storage id)."""
+    after = int(context.cursor or 0)
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(GEX_PARQUET, after_storage_id=after or None),
+        limit=INTEGRITY_EVENTS_PER_TICK,
+        ascending=True,
+    ).records
+    latest: dict[str, int] = {}
+    for record in records:
+        if record.partition_key:
+            latest[record.partition_key] = record.storage_id
+        after = max(after, record.storage_id)
+    requests = [
+        integrity_run_request(key, f"gex_integrity:{key}:{storage_id}")
+        for key, storage_id in sorted(latest.items())
+    ]
+    if not requests:
+        return dg.SensorResult(
+            skip_reason=f"no partition exported to Parquet after event {after}", cursor=str(after)
+        )
+    return dg.SensorResult(run_requests=requests, cursor=str(after))
+
+
 def build_gex_sensors(settings: PipelineSettings) -> list[dg.SensorDefinition]:
     """Every sensor of the GEX domain."""
-    return [build_live_sensor(settings), build_export_sensor(settings)]
+    return [build_live_sensor(settings), build_export_sensor(settings), gex_integrity_sensor]

@@ -13,7 +13,7 @@ from pydantic import Field
 from gex_pipeline.defs.gex.assets import GEX_PARQUET
 from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
-from gex_pipeline.lib.dagster_home import DUCKDB_WRITER_POOL
+from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.history.partition_import import (
     HistoryImportFailed,
     PartitionImport,

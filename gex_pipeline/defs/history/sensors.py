@@ -26,10 +26,10 @@ from gex_pipeline.defs.partitions import (
     gex_partition_key,
     trading_date_partitions,
 )
+from gex_pipeline.lib.calendar.trading_date import date_key, feed_key
 from gex_pipeline.lib.history.settings import HistorySettings
 from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
-from gex_pipeline.lib.trading_date import date_key, feed_key
 
 # Request files older than the high-water mark by more than this are not even opened.
 MTIME_SLACK_MS = 60_000

@@ -22,10 +22,10 @@ from gex_pipeline.defs.webhooks.reporting import (
     day_metadata,
     day_preview,
 )
-from gex_pipeline.lib.dagster_home import DUCKDB_WRITER_POOL
+from gex_pipeline.lib.calendar.trading_date import date_key
+from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.staging.layout import UW_STREAM
-from gex_pipeline.lib.trading_date import date_key
-from gex_pipeline.lib.uw_load import DayStats, load_uw_segments_isolating
+from gex_pipeline.lib.webhooks.live_load import DayStats, load_uw_segments_isolating
 
 GROUP = "webhooks"
 UW_LIVE_BATCH = dg.AssetKey("uw_live_batch")

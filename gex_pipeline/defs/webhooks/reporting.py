@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from gex_pipeline.defs.gex.reporting import PREVIEW_ROWS, markdown_table, segment_metadata
-from gex_pipeline.lib.uw_load import DayStats, UwLoadReport
+from gex_pipeline.lib.webhooks.live_load import DayStats, UwLoadReport
 
 if TYPE_CHECKING:
     import duckdb

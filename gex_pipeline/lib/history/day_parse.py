@@ -25,13 +25,13 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gex_pipeline.lib.calendar.trading_date import TRADING_TZ_NAME
 from gex_pipeline.lib.history.day_format import (
     DayFileForm,
     DayFileInvalid,
     sniff_day_file,
     unwrap_array,
 )
-from gex_pipeline.lib.trading_date import TRADING_TZ_NAME
 
 if TYPE_CHECKING:
     import duckdb

@@ -25,10 +25,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from gex_pipeline.lib.durable_fs import fsync_dir
 from gex_pipeline.lib.history.day_format import GZIP_MAGIC
-from gex_pipeline.lib.settings import env_int
-from gex_pipeline.lib.url_policy import (
+from gex_pipeline.lib.history.url_policy import (
     METADATA_ADDRESSES,
     UrlPolicy,
     UrlRefused,
@@ -36,6 +34,8 @@ from gex_pipeline.lib.url_policy import (
     redact_url,
     resolve_and_check,
 )
+from gex_pipeline.lib.settings import env_int
+from gex_pipeline.lib.staging.durable_fs import fsync_dir
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gex_pipeline.lib.gex.parquet_export import ExportResult, export_partition
 from gex_pipeline.lib.history.day_format import DayFileInvalid
 from gex_pipeline.lib.history.day_import import ImportStats, import_day_file
 from gex_pipeline.lib.history.day_replace import ReplaceRefused, prune_backups
@@ -36,10 +37,9 @@ from gex_pipeline.lib.history.sources import (
     raw_dir,
     raw_file_name,
 )
-from gex_pipeline.lib.parquet_export import ExportResult, export_partition
+from gex_pipeline.lib.history.url_policy import UrlPolicy
 from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
-from gex_pipeline.lib.url_policy import UrlPolicy
 
 if TYPE_CHECKING:
     import duckdb

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from gex_pipeline.lib.history_names import parse_day_file_name
+from gex_pipeline.lib.history.names import parse_day_file_name
 from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
 
 

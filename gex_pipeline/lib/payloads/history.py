@@ -2,7 +2,7 @@
 Content-Type: `navigator.sendBeacon` posts text/plain).
 
 Resolution rules:
-- `url` is required and must pass the URL policy (`gex_pipeline.lib.url_policy.check_url`); its
+- `url` is required and must pass the URL policy (`gex_pipeline.lib.history.url_policy.check_url`); its
   last path segment, decoded, is the file name: UTF-8, at most `MAX_FILE_NAME_BYTES` bytes, with
   no `/`, `\\` or control character.
 - ticker from `ticker`, `symbol` or `underlying`; endpoint from the first string starting with
@@ -22,11 +22,11 @@ from datetime import date
 from typing import Any
 from urllib.parse import unquote
 
-from gex_pipeline.lib.history_names import parse_day_file_name
+from gex_pipeline.lib.history.names import parse_day_file_name
+from gex_pipeline.lib.history.url_policy import UrlPolicy, check_url, url_key
 from gex_pipeline.lib.payloads.errors import PayloadError
 from gex_pipeline.lib.payloads.gex import normalise_endpoint, normalise_ticker
 from gex_pipeline.lib.payloads.jsonbody import check_depth, json_type, load_json_object
-from gex_pipeline.lib.url_policy import UrlPolicy, check_url, url_key
 
 TICKER_KEYS = ("ticker", "symbol", "underlying")
 ENDPOINT_KEYS = ("endpoint", "gex_type", "type", "feed", "kind")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from gex_pipeline.lib.durable_fs import flocked, fsync_dir, write_atomic
+from gex_pipeline.lib.staging.durable_fs import flocked, fsync_dir, write_atomic
 from gex_pipeline.lib.staging.layout import HistoryDirs, history_dirs
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gex_pipeline.lib.durable_fs import fsync_dir, write_atomic
+from gex_pipeline.lib.staging.durable_fs import fsync_dir, write_atomic
 from gex_pipeline.lib.staging.layout import StreamDirs, seq_of
 
 NANOS_PER_DAY = 86_400 * 1_000_000_000

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gex_pipeline.lib.durable_fs import flocked, fsync_dir, write_atomic
+from gex_pipeline.lib.staging.durable_fs import flocked, fsync_dir, write_atomic
 from gex_pipeline.lib.staging.layout import OPEN_SUFFIX, StreamDirs, seq_name, seq_of
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,5 @@
+import sys
+
+from gex_pipeline.cli.main import main
+
+sys.exit(main())

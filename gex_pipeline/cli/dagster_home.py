@@ -1,0 +1,60 @@
+"""Prepare a persistent Dagster instance directory (`DAGSTER_HOME`) suited to a 2-core machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Written once; a user's edits survive re-runs unless the file is missing.
+DAGSTER_YAML = """\
+# Managed by `gex-pipeline`; created when missing, never overwritten. Delete it to get the defaults back.
+telemetry:
+  enabled: false
+
+concurrency:
+  runs:
+    # A run costs seconds of CPU on start-up; two at a time suits a 2-core machine.
+    max_concurrent_runs: 2
+  pools:
+    # Every pool without an explicit limit (the DuckDB writer pool included) admits one run at a time:
+    # DuckDB allows a single read-write process per database file.
+    default_limit: 1
+    granularity: run
+
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: true
+
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  poll_interval_seconds: 30
+
+retention:
+  schedule:
+    purge_after_days: 30
+  sensor:
+    purge_after_days:
+      skipped: 1
+      failure: 30
+      success: 7
+"""
+
+WORKSPACE_YAML = """\
+load_from:
+  - python_module:
+      module_name: gex_pipeline.definitions
+      location_name: gex_pipeline
+"""
+
+
+def prepare_dagster_home(dagster_home: Path) -> Path:
+    """Create `dagster_home` with `dagster.yaml` and `workspace.yaml` when missing; return it."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    for name, content in (("dagster.yaml", DAGSTER_YAML), ("workspace.yaml", WORKSPACE_YAML)):
+        path = dagster_home / name
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(content)
+            tmp.replace(path)
+    return dagster_home

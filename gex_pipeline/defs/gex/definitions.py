@@ -1,0 +1,19 @@
+"""Definitions of the gex domain: live load, Parquet export and integrity checks of GEX feeds."""
+
+import dagster as dg
+
+from gex_pipeline.defs.gex.assets import gex_assets
+from gex_pipeline.defs.gex.checks import gex_checks
+from gex_pipeline.defs.gex.jobs import gex_jobs
+from gex_pipeline.defs.gex.sensors import build_gex_sensors
+from gex_pipeline.defs.settings import PipelineSettings
+
+
+def gex_definitions(settings: PipelineSettings) -> dg.Definitions:
+    """Assets, checks, jobs and sensors of the gex domain."""
+    return dg.Definitions(
+        assets=gex_assets,
+        asset_checks=gex_checks,
+        jobs=gex_jobs,
+        sensors=build_gex_sensors(settings),
+    )

@@ -1,0 +1,1 @@
+"""The market calendar: trading dates (America/New_York) and feed keys."""

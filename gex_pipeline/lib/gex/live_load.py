@@ -1,0 +1,534 @@
+"""Load a batch of sealed `gex` staging segments into DuckDB, exactly once.
+
+One transaction per batch: DuckDB parses the segments (`read_json` with an explicit schema), the
+first arrival of every natural key wins (segment seq, then line), records already stored are
+told apart as duplicates (same content hash: the record's `content_hash`, computed by the API, or
+`CONTENT_HASH_SQL` for records staged without one) or conflicts (different content, kept in
+`gex_conflicts`), new rows are inserted and the segments are recorded in `loaded_segments`.
+A retry after a crash at any point finds either nothing committed (and loads again) or the
+segments recorded (and loads nothing), so the tables end up the same. Moving the segments to
+`processed/` is the caller's job, after this returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, TypeVar
+
+from gex_pipeline.lib.calendar.trading_date import ENDPOINTS, trade_date_sql
+from gex_pipeline.lib.payloads.gex import CONTENT_FIELDS
+from gex_pipeline.lib.staging.layout import GEX_STREAM
+from gex_pipeline.lib.staging.reader import Segment
+
+if TYPE_CHECKING:
+    import duckdb
+
+LIVE_SOURCE = "live"
+# Strike rows worth a thread of their own when inserting (fewer: one slice, no UNION overhead).
+STRIKE_ROWS_PER_SLICE = 20_000
+KINDS: tuple[str, ...] = ("snapshot", "majors", "maxchange")
+
+RECORD_COLUMNS: dict[str, str] = {
+    "id": "VARCHAR",
+    "received_at": "BIGINT",
+    "ticker": "VARCHAR",
+    "endpoint": "VARCHAR",
+    "kind": "VARCHAR",
+    "timestamp": "BIGINT",
+    "spot": "DOUBLE",
+    "zero_gamma": "DOUBLE",
+    "sum_gex_vol": "DOUBLE",
+    "sum_gex_oi": "DOUBLE",
+    "major_pos_vol": "DOUBLE",
+    "major_neg_vol": "DOUBLE",
+    "major_pos_oi": "DOUBLE",
+    "major_neg_oi": "DOUBLE",
+    "min_dte": "INTEGER",
+    "sec_min_dte": "INTEGER",
+    "delta_risk_reversal": "DOUBLE",
+    "max_priors": "DOUBLE[][]",
+    "max_change": "JSON",
+    "strikes": "JSON",
+    "extra": "JSON",
+}
+# What `_stage_batch` reads: the record plus the content hash the API adds (NULL when absent).
+STAGED_COLUMNS: dict[str, str] = {**RECORD_COLUMNS, "content_hash": "VARCHAR"}
+
+# The content of a record: everything but its key, its identity (id, received_at) and `extra`.
+CONTENT_COLUMNS: tuple[str, ...] = CONTENT_FIELDS
+
+CONTENT_STRUCT_SQL = "struct_pack(" + ", ".join(f"{c} := {c}" for c in CONTENT_COLUMNS) + ")"
+# The hash of records staged before the API computed one (older segments still load).
+CONTENT_HASH_SQL = f"md5(CAST({CONTENT_STRUCT_SQL} AS VARCHAR))"
+
+
+class StagingRecordError(ValueError):
+    """A staged record breaks the staging contract; names the segment, line and field."""
+
+    def __init__(self, segment: str, line: int, field: str) -> None:
+        super().__init__(f"segment {segment} line {line}: invalid or missing {field!r}")
+        self.segment = segment
+        self.line = line
+        self.field = field
+
+
+# Errors that mean "this data is bad" (as opposed to the machine failing: disk, memory, locks).
+BAD_DATA_ERRORS: tuple[str, ...] = (
+    "InvalidInputException",
+    "ConversionException",
+    "ConstraintException",
+)
+
+
+def is_bad_data_error(exc: BaseException) -> bool:
+    """True when `exc` says a segment's content is unusable, not that the load failed."""
+    return isinstance(exc, StagingRecordError) or type(exc).__name__ in BAD_DATA_ERRORS
+
+
+@dataclass(frozen=True)
+class PartitionStats:
+    """What one batch did to one date x feed partition."""
+
+    trade_date: date
+    ticker: str
+    endpoint: str
+    snapshots_added: int
+    strikes_added: int
+    events_added: int
+    duplicates: int
+    conflicts: int
+    first_timestamp: int
+    last_timestamp: int
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """Outcome of one batch load."""
+
+    loaded_segments: list[str] = field(default_factory=list)
+    already_loaded_segments: list[str] = field(default_factory=list)
+    records: int = 0
+    partitions: list[PartitionStats] = field(default_factory=list)
+
+    @property
+    def snapshots_added(self) -> int:
+        return sum(p.snapshots_added for p in self.partitions)
+
+    @property
+    def strikes_added(self) -> int:
+        return sum(p.strikes_added for p in self.partitions)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(p.duplicates for p in self.partitions)
+
+    @property
+    def conflicts(self) -> int:
+        return sum(p.conflicts for p in self.partitions)
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _setting(con: duckdb.DuckDBPyConnection, name: str) -> object:
+    return con.execute(f"SELECT current_setting({_sql_string(name)})").fetchall()[0][0]
+
+
+def _set_insertion_order(con: duckdb.DuckDBPyConnection, *, preserve: bool) -> None:
+    # SESSION: the setting is global by default and would reach other connections to the file.
+    con.execute(f"SET SESSION preserve_insertion_order = {'true' if preserve else 'false'}")
+
+
+def read_json_sql(paths: Sequence[str], record_columns: dict[str, str] = RECORD_COLUMNS) -> str:
+    """`read_json(...)` of the NDJSON segments `paths` with an explicit column list (name: type)
+    and a `filename` column."""
+    files = "[" + ", ".join(_sql_string(p) for p in paths) + "]"
+    columns = (
+        "{"
+        + ", ".join(f"{_sql_string(k)}: {_sql_string(v)}" for k, v in record_columns.items())
+        + "}"
+    )
+    return (
+        f"read_json({files}, format = 'newline_delimited', columns = {columns}, "
+        "filename = true, maximum_object_size = 268435456)"
+    )
+
+
+def already_loaded(
+    con: duckdb.DuckDBPyConnection, names: Sequence[str], stream: str = GEX_STREAM
+) -> set[str]:
+    """Which of the segment `names` are recorded in `loaded_segments`."""
+    if not names:
+        return set()
+    rows = con.execute(
+        "SELECT name FROM loaded_segments WHERE stream = $stream AND list_contains($names, name)",
+        {"stream": stream, "names": list(names)},
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], source: str) -> None:
+    """Parse the segments once (`batch_raw`), classify every record (`batch_status`) and expose
+    both joined as the temp view `batch_records`."""
+    paths = [str(s.path) for s in segments]
+    # One pass over the files; batch_raw keeps their order (given by seq) and their line order,
+    # so its rowid is the arrival order.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE batch_raw AS
+        WITH parsed AS (
+            SELECT * REPLACE (coalesce(content_hash, {CONTENT_HASH_SQL}) AS content_hash),
+                   parse_filename(filename) AS segment,
+                   {trade_date_sql("timestamp")} AS trade_date,
+                   json_transform(strikes, '[["DOUBLE"]]') AS strike_rows
+            FROM {read_json_sql(paths, STAGED_COLUMNS)}
+        ),
+        keyed AS (
+            SELECT *, list_transform(strike_rows, lambda x: x[1]) AS strike_keys FROM parsed
+        )
+        SELECT * EXCLUDE (filename, strike_keys),
+               coalesce(list_unique(strike_keys), 0) AS strike_count,
+               coalesce(len(strike_keys) - list_count(strike_keys), 0) AS null_strikes
+        FROM keyed
+        """
+    )
+    _validate_batch(con)
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE batch_status AS
+        WITH ranked AS (
+            SELECT rowid AS ord, ticker, endpoint, kind, timestamp, content_hash,
+                   row_number() OVER (PARTITION BY segment ORDER BY rowid) AS line,
+                   row_number() OVER key_window AS arrival,
+                   first_value(content_hash) OVER key_window AS winner_hash
+            FROM batch_raw
+            WINDOW key_window AS (
+                PARTITION BY ticker, endpoint, kind, timestamp ORDER BY rowid
+                ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+            )
+        ),
+        batch_keys AS (SELECT DISTINCT ticker, endpoint, kind, timestamp FROM ranked),
+        stored AS (
+            SELECT s.ticker, s.endpoint, 'snapshot' AS kind, s.timestamp, s.content_hash
+            FROM gex_snapshots s SEMI JOIN batch_keys k
+              ON k.kind = 'snapshot' AND s.ticker = k.ticker AND s.endpoint = k.endpoint
+             AND s.timestamp = k.timestamp
+            UNION ALL
+            SELECT e.ticker, e.endpoint, e.kind, e.timestamp, e.content_hash
+            FROM gex_events e SEMI JOIN batch_keys k
+              ON e.kind = k.kind AND e.ticker = k.ticker AND e.endpoint = k.endpoint
+             AND e.timestamp = k.timestamp
+        )
+        SELECT r.ord, r.line,
+               coalesce(st.content_hash, r.winner_hash) AS kept_hash,
+               CASE
+                   WHEN st.ticker IS NULL AND r.arrival = 1 THEN 'new'
+                   WHEN r.content_hash IS NOT DISTINCT FROM
+                        (CASE WHEN st.ticker IS NULL THEN r.winner_hash ELSE st.content_hash END)
+                   THEN 'duplicate'
+                   ELSE 'conflict'
+               END AS status
+        FROM ranked r
+        LEFT JOIN stored st
+          ON st.ticker = r.ticker AND st.endpoint = r.endpoint AND st.kind = r.kind
+         AND st.timestamp = r.timestamp
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW batch_records AS
+        SELECT r.*, s.ord, s.line, s.kept_hash, s.status, {_sql_string(source)} AS source,
+               r.strike_count < len(r.strike_rows) AS has_duplicate_strikes
+        FROM batch_raw r JOIN batch_status s ON r.rowid = s.ord
+        """
+    )
+
+
+def _validate_batch(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise StagingRecordError for the first record of `batch_raw` that breaks the contract."""
+    endpoints = ", ".join(_sql_string(e) for e in ENDPOINTS)
+    kinds = ", ".join(_sql_string(k) for k in KINDS)
+    rows = con.execute(
+        f"""
+        SELECT segment, line, field FROM (
+            SELECT rowid, segment,
+                   row_number() OVER (PARTITION BY segment ORDER BY rowid) AS line,
+                   CASE
+                       WHEN ticker IS NULL OR NOT regexp_full_match(ticker, '[A-Z0-9_]{{1,16}}')
+                           THEN 'ticker'
+                       WHEN endpoint IS NULL OR endpoint NOT IN ({endpoints}) THEN 'endpoint'
+                       WHEN kind IS NULL OR kind NOT IN ({kinds}) THEN 'kind'
+                       WHEN timestamp IS NULL THEN 'timestamp'
+                       WHEN NOT regexp_full_match(content_hash, '[0-9a-f]{{32}}')
+                           THEN 'content_hash'
+                       WHEN strikes IS NOT NULL AND strike_rows IS NULL THEN 'strikes'
+                       WHEN null_strikes > 0 THEN 'strikes'
+                   END AS field
+            FROM batch_raw
+        )
+        WHERE field IS NOT NULL
+        ORDER BY rowid
+        LIMIT 1
+        """
+    ).fetchall()
+    if rows:
+        raise StagingRecordError(*rows[0])
+
+
+def _strikes_select(part: int, parts: int) -> str:
+    """Strike rows of the new snapshots whose `batch_raw` rowid is `part` modulo `parts`.
+
+    Typed in bulk by json_transform (the priors list is NULL in the scalar transform and the
+    scalars NULL in the list transform); the first row per strike wins.
+    """
+    return f"""
+        SELECT ticker, endpoint, timestamp, trade_date, row[1], row[2], row[3], priors[4]
+        FROM (
+            SELECT ticker, endpoint, timestamp, trade_date, strike_rows, has_duplicate_strikes,
+                   unnest(strike_rows) AS row,
+                   unnest(json_transform(strikes, '[[["DOUBLE"]]]')) AS priors,
+                   generate_subscripts(strike_rows, 1) AS i
+            FROM batch_records
+            WHERE status = 'new' AND kind = 'snapshot' AND ord % {parts} = {part}
+        )
+        WHERE NOT has_duplicate_strikes
+           OR list_position(list_transform(strike_rows, lambda x: x[1]), row[1]) = i
+        """
+
+
+def _insert_strikes(con: duckdb.DuckDBPyConnection) -> None:
+    """Insert the strike rows of the new snapshots into `gex_strikes`, one slice per thread.
+
+    `batch_raw` holds a few thousand records, one row group, which DuckDB scans on one thread;
+    a UNION ALL of one slice per thread, without preserving insertion order (`gex_strikes` has
+    none), types, unnests and writes the slices in parallel. The caller restores the setting.
+    """
+    rows = con.execute(
+        "SELECT coalesce(sum(strike_count), 0) FROM batch_records"
+        " WHERE status = 'new' AND kind = 'snapshot'"
+    ).fetchall()[0][0]
+    parts = max(1, min(int(_setting(con, "threads")), rows // STRIKE_ROWS_PER_SLICE))
+    union = " UNION ALL ".join(_strikes_select(part, parts) for part in range(parts))
+    _set_insertion_order(con, preserve=False)
+    con.execute(f"INSERT INTO gex_strikes {union}")
+    _set_insertion_order(con, preserve=True)
+
+
+def _insert_batch(
+    con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], stream: str, run_id: str | None
+) -> None:
+    _insert_strikes(con)
+    con.execute(
+        """
+        INSERT INTO gex_snapshots
+        SELECT ticker, endpoint, timestamp, trade_date, spot, zero_gamma, sum_gex_vol,
+               sum_gex_oi, major_pos_vol, major_neg_vol, major_pos_oi, major_neg_oi, min_dte,
+               sec_min_dte, delta_risk_reversal, max_priors, max_change, extra, strike_count,
+               content_hash, source, now(), id
+        FROM batch_records
+        WHERE status = 'new' AND kind = 'snapshot'
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO gex_events
+        SELECT ticker, endpoint, kind, timestamp, trade_date, to_json({CONTENT_STRUCT_SQL}),
+               content_hash, source, now(), id
+        FROM batch_records WHERE status = 'new' AND kind <> 'snapshot'
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO gex_conflicts
+        SELECT ticker, endpoint, kind, timestamp, trade_date, content_hash, kept_hash, id,
+               source, segment, line, to_json({CONTENT_STRUCT_SQL}), now()
+        FROM batch_records WHERE status = 'conflict'
+        """
+    )
+    record_loaded_segments(con, segments, stream, run_id, "batch_records")
+
+
+def record_loaded_segments(
+    con: duckdb.DuckDBPyConnection,
+    segments: Sequence[Segment],
+    stream: str,
+    run_id: str | None,
+    records: str,
+) -> None:
+    """Record `segments` in `loaded_segments` (batch: the first name) with their record counts
+    taken from the table or view `records` (one row per record, `segment` column)."""
+    con.execute(
+        f"""
+        INSERT INTO loaded_segments
+        SELECT $stream, s.name, s.seq, $names[1], coalesce(c.records, 0), now(), $run_id
+        FROM (SELECT unnest($names) AS name, unnest($seqs) AS seq) s
+        LEFT JOIN (SELECT segment, count(*) AS records FROM {records} GROUP BY segment) c
+          ON c.segment = s.name
+        """,
+        {
+            "stream": stream,
+            "run_id": run_id,
+            "names": [s.name for s in segments],
+            "seqs": [s.seq for s in segments],
+        },
+    )
+
+
+_STATS_COLUMNS = (
+    "trade_date, ticker, endpoint, snapshots_added, strikes_added, events_added, duplicates,"
+    " conflicts, first_timestamp, last_timestamp"
+)
+
+
+def _record_partition_stats(
+    con: duckdb.DuckDBPyConnection, stream: str, batch: str
+) -> list[PartitionStats]:
+    """Compute this batch's per-partition stats, store them in `loaded_partitions`, return them."""
+    con.execute(
+        f"""
+        INSERT INTO loaded_partitions (stream, batch, {_STATS_COLUMNS})
+        SELECT $stream, $batch, b.trade_date, b.ticker, b.endpoint,
+               count(*) FILTER (WHERE status = 'new' AND kind = 'snapshot'),
+               coalesce(sum(strike_count) FILTER (WHERE status = 'new' AND kind = 'snapshot'), 0),
+               count(*) FILTER (WHERE status = 'new' AND kind <> 'snapshot'),
+               count(*) FILTER (WHERE status = 'duplicate'),
+               count(*) FILTER (WHERE status = 'conflict'),
+               min(b.timestamp), max(b.timestamp)
+        FROM batch_records b
+        GROUP BY b.trade_date, b.ticker, b.endpoint
+        """,
+        {"stream": stream, "batch": batch},
+    )
+    return _stored_stats(con, stream, [batch])
+
+
+def _stored_stats(
+    con: duckdb.DuckDBPyConnection, stream: str, batches: Sequence[str]
+) -> list[PartitionStats]:
+    rows = con.execute(
+        f"SELECT {_STATS_COLUMNS} FROM loaded_partitions"
+        " WHERE stream = $stream AND list_contains($batches, batch)"
+        " ORDER BY batch, trade_date, ticker, endpoint",
+        {"stream": stream, "batches": list(batches)},
+    ).fetchall()
+    return [PartitionStats(*row) for row in rows]
+
+
+def recovered_stats(
+    con: duckdb.DuckDBPyConnection, names: Sequence[str], stream: str = GEX_STREAM
+) -> list[PartitionStats]:
+    """Stats of the committed batches that loaded segments `names` (to report them again)."""
+    if not names:
+        return []
+    rows = con.execute(
+        "SELECT DISTINCT batch FROM loaded_segments"
+        " WHERE stream = $stream AND list_contains($names, name)",
+        {"stream": stream, "names": list(names)},
+    ).fetchall()
+    return _stored_stats(con, stream, sorted(row[0] for row in rows))
+
+
+def load_segments(
+    con: duckdb.DuckDBPyConnection,
+    segments: Sequence[Segment],
+    *,
+    stream: str = GEX_STREAM,
+    source: str = LIVE_SOURCE,
+    run_id: str | None = None,
+) -> LoadReport:
+    """Load the records of `segments` (oldest first) into the GEX tables in one transaction.
+
+    Segments already recorded in `loaded_segments` are not loaded again; the stats of the batches
+    that loaded them are returned again (a crash between commit and reporting loses no report).
+    """
+    ordered = sorted(segments, key=lambda s: s.seq)
+    done = already_loaded(con, [s.name for s in ordered], stream)
+    pending = [s for s in ordered if s.name not in done]
+    skipped = [s.name for s in ordered if s.name in done]
+    recovered = recovered_stats(con, skipped, stream)
+    if not pending:
+        return LoadReport(already_loaded_segments=skipped, partitions=recovered)
+    # The stage needs insertion order (batch_raw's rowid is the arrival order); the caller's
+    # setting is given back after COMMIT or ROLLBACK (an aborted transaction refuses SET).
+    caller_order = bool(_setting(con, "preserve_insertion_order"))
+    _set_insertion_order(con, preserve=True)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _stage_batch(con, pending, source)
+        _insert_batch(con, pending, stream, run_id)
+        stats = _record_partition_stats(con, stream, pending[0].name)
+        records = con.execute("SELECT count(*) FROM batch_records").fetchall()[0][0]
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DROP VIEW IF EXISTS batch_records")
+        for table in ("batch_raw", "batch_status"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        _set_insertion_order(con, preserve=caller_order)
+    return LoadReport(
+        loaded_segments=[s.name for s in pending],
+        already_loaded_segments=skipped,
+        records=records,
+        partitions=[*recovered, *stats],
+    )
+
+
+Report = TypeVar("Report")
+
+
+def isolate_bad_segments(
+    load: Callable[[Sequence[Segment]], Report], segments: Sequence[Segment]
+) -> tuple[list[Report], dict[str, str]]:
+    """Run `load` on the whole batch; when it fails on bad data, run it segment by segment and
+    return the reports of the good ones and the bad ones (name -> reason); other errors propagate."""
+    try:
+        return [load(segments)], {}
+    except Exception as exc:
+        if not is_bad_data_error(exc):
+            raise
+    reports: list[Report] = []
+    rejected: dict[str, str] = {}
+    for segment in sorted(segments, key=lambda s: s.seq):
+        try:
+            reports.append(load([segment]))
+        except Exception as exc:
+            if not is_bad_data_error(exc):
+                raise
+            rejected[segment.name] = str(exc)
+    return reports, rejected
+
+
+@dataclass(frozen=True)
+class IsolatedLoad:
+    """A batch load that set aside the segments whose content is unusable."""
+
+    report: LoadReport
+    rejected: dict[str, str]
+
+
+def load_segments_isolating(
+    con: duckdb.DuckDBPyConnection,
+    segments: Sequence[Segment],
+    *,
+    stream: str = GEX_STREAM,
+    source: str = LIVE_SOURCE,
+    run_id: str | None = None,
+) -> IsolatedLoad:
+    """`load_segments`, but when the batch fails on bad data, load segment by segment and return
+    the bad ones (name -> reason) instead of failing; other errors propagate."""
+    reports, rejected = isolate_bad_segments(
+        lambda batch: load_segments(con, batch, stream=stream, source=source, run_id=run_id),
+        segments,
+    )
+    merged = LoadReport(
+        loaded_segments=[n for r in reports for n in r.loaded_segments],
+        already_loaded_segments=[n for r in reports for n in r.already_loaded_segments],
+        records=sum(r.records for r in reports),
+        partitions=[p for r in reports for p in r.partitions],
+    )
+    return IsolatedLoad(merged, rejected)

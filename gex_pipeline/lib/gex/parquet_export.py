@@ -1,0 +1,95 @@
+"""Export one date x feed partition of `gex_strikes` to Parquet, atomically.
+
+Layout: `<parquet_root>/<TICKER>/<endpoint>/<YYYYMMDD>.strikes.parquet`, zstd, rows sorted by
+(timestamp, strike). The file is written to a temp name in the same directory, fsynced and renamed
+over the old one, so readers see the old file or the new one, never a partial file. polars writes
+the nested `priors` column faster than DuckDB's COPY (see benchmarks/pipeline.py).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gex_pipeline.lib.calendar.trading_date import feed_key
+
+if TYPE_CHECKING:
+    import duckdb
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "ticker",
+    "endpoint",
+    "strike",
+    "gamma",
+    "oi_gamma",
+    "priors",
+)
+PARQUET_COMPRESSION = "zstd"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where a partition was written and how many rows it holds."""
+
+    path: Path
+    rows: int
+
+
+def parquet_path(parquet_root: Path, ticker: str, endpoint: str, trade_date: date) -> Path:
+    """Path of the Parquet file of one feed-day."""
+    feed_key(ticker, endpoint)
+    return parquet_root / ticker / endpoint / f"{trade_date:%Y%m%d}.strikes.parquet"
+
+
+def partition_query(
+    con: duckdb.DuckDBPyConnection, ticker: str, endpoint: str, trade_date: date
+) -> duckdb.DuckDBPyRelation:
+    """DuckDB relation of one partition's strike rows in export order and columns."""
+    return con.sql(
+        f"SELECT {', '.join(EXPORT_COLUMNS)} FROM gex_strikes"
+        " WHERE ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
+        " ORDER BY timestamp, strike",
+        params={"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date},
+    )
+
+
+def _fsync_path(path: Path, flags: int = os.O_RDONLY) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def export_partition(
+    con: duckdb.DuckDBPyConnection,
+    parquet_root: Path,
+    ticker: str,
+    endpoint: str,
+    trade_date: date,
+) -> ExportResult:
+    """Write the feed-day's strike rows from DuckDB to its Parquet file (tmp + fsync + rename).
+
+    Raises ValueError naming the partition when DuckDB holds no rows for it; an existing file is
+    then left untouched.
+    """
+    target = parquet_path(parquet_root, ticker, endpoint, trade_date)
+    frame = partition_query(con, ticker, endpoint, trade_date).pl()
+    if frame.height == 0:
+        raise ValueError(
+            f"no gex_strikes rows for ticker={ticker} endpoint={endpoint} trade_date={trade_date}"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        frame.write_parquet(tmp, compression=PARQUET_COMPRESSION, statistics=True)
+        _fsync_path(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_path(target.parent)
+    return ExportResult(path=target, rows=frame.height)

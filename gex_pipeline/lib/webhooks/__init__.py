@@ -1,0 +1,1 @@
+"""Webhooks (`/uw`): the live micro-batch load of option-flow messages into DuckDB."""

@@ -1,0 +1,558 @@
+"""Load a batch of sealed `uw` staging segments (webhook messages) into DuckDB, exactly once.
+
+One transaction per batch: DuckDB parses the segments (`read_json` with an explicit schema) and
+types the message data in bulk. Every message goes to `universal_webhooks` (unknown channels
+included), keyed by its id (the trade id, or the content hash given by the ingest API); option
+trades are flattened into `option_trades_events` (key: trade id, OCC symbol decoded in SQL) and
+`market-state` aggregates into `market_agg_state` (key: trade date, timestamp). The first arrival
+of a key wins (segment seq, then line); later ones are counted as duplicates, or, when a message id
+comes again with a different payload, as conflicts kept in `webhook_conflicts`. Numbers arrive as
+strings: a present value that does not cast is stored as NULL and its field named in the row's
+`cast_failures`, and counted. Segments are recorded in `loaded_segments` in the same transaction,
+so a retry after a crash loads nothing twice; moving them to `processed/` is the caller's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from gex_pipeline.lib.calendar.trading_date import trade_date_sql
+from gex_pipeline.lib.gex.live_load import (
+    StagingRecordError,
+    already_loaded,
+    isolate_bad_segments,
+    read_json_sql,
+    record_loaded_segments,
+)
+from gex_pipeline.lib.payloads.occ import ROOT_UNDERLYING
+from gex_pipeline.lib.payloads.timestamps import MIN_MS, MS_THRESHOLD, US_THRESHOLD
+from gex_pipeline.lib.payloads.uw import TRADE_CHANNEL_PREFIX
+from gex_pipeline.lib.staging.layout import UW_STREAM
+from gex_pipeline.lib.staging.reader import Segment
+
+if TYPE_CHECKING:
+    import duckdb
+
+MARKET_CHANNEL = "market_agg_socket"
+MARKET_EVENT = "market-state"
+
+UW_RECORD_COLUMNS: dict[str, str] = {
+    "id": "VARCHAR",
+    "received_at": "BIGINT",
+    "form": "VARCHAR",
+    "channel": "VARCHAR",
+    "event": "VARCHAR",
+    "join_ref": "VARCHAR",
+    "ref": "VARCHAR",
+    "payload": "JSON",
+}
+
+# Option trade fields typed by TRY_CAST (name -> SQL type), in table order.
+TRADE_NUMBERS: dict[str, str] = {
+    "price": "DOUBLE",
+    "size": "BIGINT",
+    "premium": "DOUBLE",
+    "volume": "BIGINT",
+    "open_interest": "BIGINT",
+    "underlying_price": "DOUBLE",
+    "implied_volatility": "DOUBLE",
+    "delta": "DOUBLE",
+    "gamma": "DOUBLE",
+    "theta": "DOUBLE",
+    "vega": "DOUBLE",
+    "rho": "DOUBLE",
+    "theo": "DOUBLE",
+    "ask_vol": "BIGINT",
+    "bid_vol": "BIGINT",
+    "mid_vol": "BIGINT",
+    "multi_vol": "BIGINT",
+    "no_side_vol": "BIGINT",
+    "stock_multi_vol": "BIGINT",
+    "ewma_nbbo_ask": "DOUBLE",
+    "ewma_nbbo_bid": "DOUBLE",
+}
+TRADE_LISTS: tuple[str, ...] = ("tags", "report_flags")
+TRADE_TEXT: tuple[str, ...] = ("sector", "industry_type", "issue_type")
+TRADE_TYPED: dict[str, str] = {
+    "marketcap": "DOUBLE",
+    "next_earnings_date": "DATE",
+    "is_agg": "BOOLEAN",
+}
+MARKET_NUMBERS: tuple[str, ...] = (
+    "call_premium",
+    "put_premium",
+    "call_premium_otm_only",
+    "put_premium_otm_only",
+    "call_volume",
+    "put_volume",
+    "put_call_ratio",
+    "delta",
+    "gamma",
+    "theta",
+    "vega",
+    "net_call_premium",
+    "net_put_premium",
+    "net_volume",
+)
+_DATA_FIELDS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        (
+            "id",
+            "executed_at",
+            "option_chain_id",
+            *TRADE_NUMBERS,
+            "exchange",
+            *TRADE_LISTS,
+            *TRADE_TEXT,
+            *TRADE_TYPED,
+            "upstream_condition_detail",
+            "date",
+            "timestamp",
+            *MARKET_NUMBERS,
+        )
+    )
+)
+# Every field of `payload.data` as text (numbers, strings, or JSON text of lists and objects).
+DATA_STRUCT = "{" + ", ".join(f'"{name}": "VARCHAR"' for name in _DATA_FIELDS) + "}"
+
+OCC_PATTERN = r"^([A-Z][A-Z0-9]{0,5}) *(\d{2})(\d{2})(\d{2})([CP])(\d{8})$"
+_OCC_PARTS = "['root', 'yy', 'mm', 'dd', 'kind', 'strike']"
+_ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*(Z|z|[+-]\d{2}(:?\d{2})?)$"
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def epoch_ms_sql(value: str) -> str:
+    """DuckDB expression: epoch ms UTC of a text time, NULL when it is not one.
+
+    Like the ingest API (`payloads.timestamps`): numbers are seconds below 1e11, else milliseconds
+    (1e14 and above refused); ISO-8601 needs `Z` or an offset; results before 2000 are refused.
+    """
+    number = f"TRY_CAST({value} AS DOUBLE)"
+    ms = (
+        f"CASE WHEN {number} IS NOT NULL THEN"
+        f" CASE WHEN abs({number}) < {MS_THRESHOLD} THEN TRY_CAST(round({number} * 1000) AS BIGINT)"
+        f" WHEN abs({number}) < {US_THRESHOLD} THEN TRY_CAST(round({number}) AS BIGINT) END"
+        f" WHEN regexp_matches(trim({value}), '{_ISO_WITH_OFFSET}')"
+        f" THEN epoch_ms(TRY_CAST(trim({value}) AS TIMESTAMPTZ)) END"
+    )
+    return f"(CASE WHEN ({ms}) >= {MIN_MS} THEN ({ms}) END)"
+
+
+def occ_parts_sql(symbol: str) -> str:
+    """DuckDB expression: the text parts (root, yy, mm, dd, kind, strike) of an OCC symbol, all
+    empty when it is not one."""
+    return f"regexp_extract(upper(trim({symbol})), '{OCC_PATTERN}', {_OCC_PARTS})"
+
+
+def occ_sql(parts: str) -> str:
+    """DuckDB expression: STRUCT(root, underlying, expiry, option_type, strike) from the parts of
+    `occ_parts_sql`, NULL when the symbol is not one (agrees with `parse_occ_symbol`)."""
+    expiry = f"TRY_CAST('20' || {parts}.yy || '-' || {parts}.mm || '-' || {parts}.dd AS DATE)"
+    underlying = (
+        f"CASE {parts}.root "
+        + " ".join(
+            f"WHEN {_sql_string(k)} THEN {_sql_string(v)}" for k, v in ROOT_UNDERLYING.items()
+        )
+        + f" ELSE {parts}.root END"
+    )
+    return (
+        f"CASE WHEN {parts}.root <> '' AND {expiry} IS NOT NULL THEN struct_pack("
+        f"root := {parts}.root, underlying := {underlying}, expiry := {expiry},"
+        f" option_type := CASE {parts}.kind WHEN 'C' THEN 'call' ELSE 'put' END,"
+        f" strike := CAST({parts}.strike AS BIGINT) / 1000) END"
+    )
+
+
+def _failed(name: str, present: str, typed: str) -> str:
+    return f"CASE WHEN {present} IS NOT NULL AND {typed} IS NULL THEN '{name}' END"
+
+
+def _failures(items: Sequence[str]) -> str:
+    return f"list_filter([{', '.join(items)}], lambda x: x IS NOT NULL)"
+
+
+def _text_list(name: str) -> str:
+    return (
+        f"CASE WHEN json_type(payload, '$.data.{name}') = 'ARRAY'"
+        f" THEN json_transform(payload -> '$.data.{name}', '[\"VARCHAR\"]') END"
+    )
+
+
+def _trade_select() -> str:
+    """SELECT list of an `option_trades_events` row from a `uw_batch_records` row."""
+    numbers = [f"TRY_CAST(d.{n} AS {t}) AS {n}" for n, t in TRADE_NUMBERS.items()]
+    typed = [f"TRY_CAST(d.{n} AS {t}) AS {n}" for n, t in TRADE_TYPED.items()]
+    failures = _failures(
+        [
+            _failed("executed_at", "d.executed_at", "executed_ms"),
+            _failed("option_chain_id", "d.option_chain_id", "occ.root"),
+            *(_failed(n, f"d.{n}", f"TRY_CAST(d.{n} AS {t})") for n, t in TRADE_NUMBERS.items()),
+            *(_failed(n, f"d.{n}", _text_list(n)) for n in TRADE_LISTS),
+            *(_failed(n, f"d.{n}", f"TRY_CAST(d.{n} AS {t})") for n, t in TRADE_TYPED.items()),
+        ]
+    )
+    return f"""
+        id, executed_ms, trade_date, d.option_chain_id, occ.underlying, occ.root, occ.expiry,
+        occ.option_type, occ.strike, {", ".join(numbers)}, d.exchange,
+        {", ".join(f"{_text_list(n)} AS {n}" for n in TRADE_LISTS)},
+        {", ".join(f"d.{n}" for n in TRADE_TEXT)}, {", ".join(typed)},
+        d.upstream_condition_detail, channel, {failures} AS cast_failures, now()
+    """
+
+
+def _market_select() -> str:
+    """SELECT list of a `market_agg_state` row from a `uw_batch_records` row."""
+    numbers = [f"TRY_CAST(d.{n} AS DOUBLE)" for n in MARKET_NUMBERS]
+    failures = _failures(
+        [
+            _failed("date", "d.date", "TRY_CAST(d.date AS DATE)"),
+            _failed("timestamp", "d.timestamp", "state_ms"),
+            *(_failed(n, f"d.{n}", f"TRY_CAST(d.{n} AS DOUBLE)") for n in MARKET_NUMBERS),
+        ]
+    )
+    return f"""
+        trade_date, market_ts, received_at, {", ".join(numbers)}, {failures} AS cast_failures,
+        id AS message_id, now()
+    """
+
+
+@dataclass(frozen=True)
+class DayStats:
+    """What one batch did to one trading date of the webhook tables."""
+
+    trade_date: date
+    messages_added: int
+    trades_added: int
+    market_added: int
+    other_added: int
+    duplicates: int
+    conflicts: int
+    cast_failures: int
+    first_received_at: int
+    last_received_at: int
+
+
+_DAY_COLUMNS = (
+    "trade_date, messages_added, trades_added, market_added, other_added, duplicates, conflicts,"
+    " cast_failures, first_received_at, last_received_at"
+)
+
+
+@dataclass(frozen=True)
+class UwLoadReport:
+    """Outcome of one batch load of webhook messages."""
+
+    loaded_segments: list[str] = field(default_factory=list)
+    already_loaded_segments: list[str] = field(default_factory=list)
+    records: int = 0
+    days: list[DayStats] = field(default_factory=list)
+
+    @property
+    def messages_added(self) -> int:
+        return sum(d.messages_added for d in self.days)
+
+    @property
+    def trades_added(self) -> int:
+        return sum(d.trades_added for d in self.days)
+
+    @property
+    def market_added(self) -> int:
+        return sum(d.market_added for d in self.days)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(d.duplicates for d in self.days)
+
+    @property
+    def conflicts(self) -> int:
+        return sum(d.conflicts for d in self.days)
+
+    @property
+    def cast_failures(self) -> int:
+        return sum(d.cast_failures for d in self.days)
+
+    def by_day(self) -> list[DayStats]:
+        """The day figures summed per trading date (a retry may report several batches)."""
+        merged: dict[date, DayStats] = {}
+        for day in self.days:
+            seen = merged.get(day.trade_date)
+            merged[day.trade_date] = (
+                day
+                if seen is None
+                else DayStats(
+                    day.trade_date,
+                    seen.messages_added + day.messages_added,
+                    seen.trades_added + day.trades_added,
+                    seen.market_added + day.market_added,
+                    seen.other_added + day.other_added,
+                    seen.duplicates + day.duplicates,
+                    seen.conflicts + day.conflicts,
+                    seen.cast_failures + day.cast_failures,
+                    min(seen.first_received_at, day.first_received_at),
+                    max(seen.last_received_at, day.last_received_at),
+                )
+            )
+        return [merged[key] for key in sorted(merged)]
+
+
+def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
+    """Parse the segments once into `uw_batch_raw` (rowid = arrival order), validate them and
+    classify every message in `uw_batch_records`."""
+    executed = epoch_ms_sql("d.executed_at")
+    state = epoch_ms_sql("d.timestamp")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE uw_batch_raw AS
+        WITH parsed AS (
+            SELECT *, parse_filename(filename) AS segment,
+                   json_transform(payload -> '$.data', '{DATA_STRUCT}') AS d
+            FROM {read_json_sql([str(s.path) for s in segments], UW_RECORD_COLUMNS)}
+        ),
+        timed AS (
+            SELECT *, {executed} AS executed_ms, {state} AS state_ms,
+                   CASE
+                       WHEN starts_with(channel, '{TRADE_CHANNEL_PREFIX}')
+                        AND json_type(payload, '$.data.id') = 'VARCHAR'
+                        AND trim(d.id) <> '' THEN 'trade'
+                       WHEN channel = '{MARKET_CHANNEL}' AND event = '{MARKET_EVENT}'
+                        AND json_type(payload, '$.data') = 'OBJECT' THEN 'market'
+                       ELSE 'other'
+                   END AS kind
+            FROM parsed
+        )
+        SELECT * EXCLUDE (filename),
+               coalesce({trade_date_sql("executed_ms")}, TRY_CAST(d.date AS DATE),
+                        {trade_date_sql("state_ms")}, {trade_date_sql("received_at")})
+                   AS trade_date,
+               coalesce(state_ms, received_at) AS market_ts,
+               nullif(split_part(channel, ':', 2), '') AS topic
+        FROM timed
+        """
+    )
+    _validate_batch(con)
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE uw_batch_records AS
+        WITH ranked AS (
+            SELECT rowid AS ord, *,
+                   row_number() OVER (PARTITION BY segment ORDER BY rowid) AS line,
+                   row_number() OVER by_id AS arrival,
+                   first_value(CAST(payload AS VARCHAR)) OVER by_id AS winner_payload
+            FROM uw_batch_raw
+            WINDOW by_id AS (
+                PARTITION BY id ORDER BY rowid
+                ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+            )
+        ),
+        stored AS (
+            SELECT id, CAST(payload AS VARCHAR) AS payload_text
+            FROM universal_webhooks SEMI JOIN uw_batch_raw USING (id)
+        ),
+        messages AS (
+            SELECT r.* EXCLUDE (winner_payload),
+                   CASE
+                       WHEN s.id IS NULL AND r.arrival = 1 THEN 'new'
+                       WHEN CAST(r.payload AS VARCHAR) IS NOT DISTINCT FROM
+                            (CASE WHEN s.id IS NULL THEN r.winner_payload ELSE s.payload_text END)
+                       THEN 'duplicate'
+                       ELSE 'conflict'
+                   END AS status
+            FROM ranked r
+            LEFT JOIN stored s ON s.id = r.id
+        ),
+        market_keys AS (
+            SELECT ord,
+                   row_number() OVER (PARTITION BY trade_date, market_ts ORDER BY ord) AS arrival
+            FROM messages WHERE status = 'new' AND kind = 'market'
+        ),
+        stored_market AS (
+            SELECT m.trade_date, m.timestamp FROM market_agg_state m
+            SEMI JOIN (SELECT trade_date, market_ts FROM uw_batch_raw WHERE kind = 'market') b
+              ON b.trade_date = m.trade_date AND b.market_ts = m.timestamp
+        )
+        SELECT m.*,
+               k.arrival = 1 AND s.trade_date IS NULL AS market_new
+        FROM messages m
+        LEFT JOIN market_keys k ON k.ord = m.ord
+        LEFT JOIN stored_market s ON s.trade_date = m.trade_date AND s.timestamp = m.market_ts
+        """
+    )
+
+
+def _validate_batch(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise StagingRecordError for the first record of `uw_batch_raw` that breaks the contract."""
+    rows = con.execute(
+        """
+        SELECT segment, line, field FROM (
+            SELECT rowid, segment,
+                   row_number() OVER (PARTITION BY segment ORDER BY rowid) AS line,
+                   CASE
+                       WHEN id IS NULL OR trim(id) = '' THEN 'id'
+                       WHEN received_at IS NULL THEN 'received_at'
+                       WHEN channel IS NULL OR trim(channel) = '' THEN 'channel'
+                   END AS field
+            FROM uw_batch_raw
+        )
+        WHERE field IS NOT NULL
+        ORDER BY rowid
+        LIMIT 1
+        """
+    ).fetchall()
+    if rows:
+        raise StagingRecordError(*rows[0])
+
+
+def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
+    """Insert the new rows; the typed trade and market rows are kept in temp tables for the
+    figures."""
+    con.execute(
+        """
+        INSERT INTO universal_webhooks
+        SELECT id, received_at, trade_date, form, channel, event, topic, join_ref, ref, payload,
+               now(), segment
+        FROM uw_batch_records WHERE status = 'new'
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO webhook_conflicts
+        SELECT id, received_at, trade_date, form, channel, event, payload, segment, line, now()
+        FROM uw_batch_records WHERE status = 'conflict'
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE uw_batch_trades AS
+        SELECT {_trade_select()}
+        FROM (
+            SELECT *, {occ_sql(occ_parts_sql("d.option_chain_id"))} AS occ
+            FROM uw_batch_records WHERE status = 'new' AND kind = 'trade'
+        )
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE uw_batch_market AS
+        SELECT {_market_select()}
+        FROM uw_batch_records WHERE status = 'new' AND kind = 'market' AND market_new
+        """
+    )
+    con.execute("INSERT INTO option_trades_events SELECT * FROM uw_batch_trades")
+    con.execute("INSERT INTO market_agg_state SELECT * FROM uw_batch_market")
+
+
+def _record_day_stats(con: duckdb.DuckDBPyConnection, batch: str) -> list[DayStats]:
+    """Compute this batch's per-day figures, store them in `loaded_webhook_days`, return them."""
+    con.execute(
+        f"""
+        INSERT INTO loaded_webhook_days (stream, batch, {_DAY_COLUMNS})
+        SELECT $stream, $batch, b.trade_date,
+               count(*) FILTER (WHERE status = 'new'),
+               count(*) FILTER (WHERE status = 'new' AND kind = 'trade'),
+               count(*) FILTER (WHERE status = 'new' AND kind = 'market' AND market_new),
+               count(*) FILTER (WHERE status = 'new' AND kind = 'other'),
+               count(*) FILTER (WHERE status = 'duplicate'
+                                   OR (status = 'new' AND kind = 'market' AND NOT market_new)),
+               count(*) FILTER (WHERE status = 'conflict'),
+               coalesce(any_value(f.failed), 0),
+               min(b.received_at), max(b.received_at)
+        FROM uw_batch_records b
+        LEFT JOIN (
+            SELECT trade_date, count(*) AS failed FROM (
+                SELECT trade_date, cast_failures FROM uw_batch_trades
+                UNION ALL SELECT trade_date, cast_failures FROM uw_batch_market
+            ) WHERE len(cast_failures) > 0 GROUP BY trade_date
+        ) f ON f.trade_date = b.trade_date
+        GROUP BY b.trade_date
+        """,
+        {"stream": UW_STREAM, "batch": batch},
+    )
+    return _stored_days(con, [batch])
+
+
+def _stored_days(con: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> list[DayStats]:
+    rows = con.execute(
+        f"SELECT {_DAY_COLUMNS} FROM loaded_webhook_days"
+        " WHERE stream = $stream AND list_contains($batches, batch) ORDER BY batch, trade_date",
+        {"stream": UW_STREAM, "batches": list(batches)},
+    ).fetchall()
+    return [DayStats(*row) for row in rows]
+
+
+def _recovered_days(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> list[DayStats]:
+    if not names:
+        return []
+    rows = con.execute(
+        "SELECT DISTINCT batch FROM loaded_segments"
+        " WHERE stream = $stream AND list_contains($names, name)",
+        {"stream": UW_STREAM, "names": list(names)},
+    ).fetchall()
+    return _stored_days(con, sorted(row[0] for row in rows))
+
+
+def load_uw_segments(
+    con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], *, run_id: str | None = None
+) -> UwLoadReport:
+    """Load the messages of `segments` (oldest first) into the webhook tables in one transaction.
+
+    Segments already recorded in `loaded_segments` are not loaded again; the figures of the
+    batches that loaded them are returned again (a crash between commit and reporting loses none).
+    """
+    ordered = sorted(segments, key=lambda s: s.seq)
+    done = already_loaded(con, [s.name for s in ordered], UW_STREAM)
+    pending = [s for s in ordered if s.name not in done]
+    skipped = [s.name for s in ordered if s.name in done]
+    recovered = _recovered_days(con, skipped)
+    if not pending:
+        return UwLoadReport(already_loaded_segments=skipped, days=recovered)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _stage_batch(con, pending)
+        _insert_batch(con)
+        record_loaded_segments(con, pending, UW_STREAM, run_id, "uw_batch_records")
+        days = _record_day_stats(con, pending[0].name)
+        records = con.execute("SELECT count(*) FROM uw_batch_records").fetchall()[0][0]
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for table in ("uw_batch_raw", "uw_batch_records", "uw_batch_trades", "uw_batch_market"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    return UwLoadReport(
+        loaded_segments=[s.name for s in pending],
+        already_loaded_segments=skipped,
+        records=records,
+        days=[*recovered, *days],
+    )
+
+
+@dataclass(frozen=True)
+class IsolatedUwLoad:
+    """A webhook batch load that set aside the segments whose content is unusable."""
+
+    report: UwLoadReport
+    rejected: dict[str, str]
+
+
+def load_uw_segments_isolating(
+    con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], *, run_id: str | None = None
+) -> IsolatedUwLoad:
+    """`load_uw_segments`, but segments that fail on bad data are returned (name -> reason)
+    instead of failing the batch; other errors propagate."""
+    reports, rejected = isolate_bad_segments(
+        lambda batch: load_uw_segments(con, batch, run_id=run_id), segments
+    )
+    merged = UwLoadReport(
+        loaded_segments=[n for r in reports for n in r.loaded_segments],
+        already_loaded_segments=[n for r in reports for n in r.already_loaded_segments],
+        records=sum(r.records for r in reports),
+        days=[d for r in reports for d in r.days],
+    )
+    return IsolatedUwLoad(merged, rejected)

@@ -1,0 +1,1 @@
+"""Tests of the market calendar and trading dates."""

@@ -1,0 +1,1 @@
+"""Tests of the gex-pipeline command, settings and the Dagster home it prepares."""

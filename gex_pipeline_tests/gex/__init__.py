@@ -1,0 +1,1 @@
+"""Tests of the gex domain: live load, Parquet export, integrity checks."""

@@ -1,0 +1,157 @@
+"""The integrity asset checks in Dagster: run per date x feed partition against a temp DuckDB,
+recorded on the right asset with the right severity and metadata, and launched by their sensor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from gex_pipeline.cli.demo.defects import DayManifest
+from gex_pipeline.cli.demo.history_day import make_day_file
+from gex_pipeline.defs.gex.assets import GEX_PARQUET, gex_parquet, gex_table_specs
+from gex_pipeline.defs.gex.checks import gex_integrity_checks
+from gex_pipeline.defs.gex.jobs import gex_integrity_job
+from gex_pipeline.defs.gex.sensors import PARTITION_TAG, gex_integrity_sensor
+from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
+from gex_pipeline.lib.db.connection import connect
+from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.gex.integrity import ny_iso
+from gex_pipeline.lib.history.day_import import import_day_file
+
+DAY = date(2025, 11, 14)
+TICKER, ENDPOINT = "SPX", "gex_zero"
+PARTITION = "2025-11-14|SPX.gex_zero"
+
+
+@pytest.fixture
+def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test(temp_dir=str(data_dir / "dagster_home")) as instance:
+        instance.add_dynamic_partitions("feed", [f"{TICKER}.{ENDPOINT}"])
+        yield instance
+
+
+@pytest.fixture
+def resources(data_dir: Path) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "duckdb_database": DuckDBDatabase(path=str(data_dir / "gex_data.db")),
+        "parquet": ParquetStore(
+            root=str(data_dir / "parquet" / "gexbot"), views_file=str(data_dir / "views.duckdb")
+        ),
+    }
+
+
+def _import_day(data_dir: Path, defects: str = "") -> DayManifest:
+    day = make_day_file(
+        data_dir / "source", DAY, TICKER, ENDPOINT, snapshots=1200, strikes=20, defects=defects
+    )
+    with connect(data_dir / "gex_data.db") as con:
+        migrate(con)
+        import_day_file(
+            con,
+            day.path,
+            ticker=TICKER,
+            endpoint=ENDPOINT,
+            trade_date=DAY,
+            backups_dir=data_dir / "backups",
+        )
+    return day.manifest
+
+
+def _export(instance, resources) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [gex_parquet, *gex_table_specs, gex_integrity_checks],
+        selection=[gex_parquet],
+        partition_key=PARTITION,
+        resources=resources,
+        instance=instance,
+    )
+
+
+def _run_checks(instance, resources) -> dict[str, dg.AssetCheckEvaluation]:
+    defs = dg.Definitions(
+        assets=[gex_parquet, *gex_table_specs],
+        asset_checks=[gex_integrity_checks],
+        jobs=[gex_integrity_job],
+        resources=resources,
+    )
+    job = defs.resolve_job_def(gex_integrity_job.name)
+    result = job.execute_in_process(instance=instance, tags={PARTITION_TAG: PARTITION})
+    assert result.success
+    return {e.asset_check_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
+
+
+def test_defect_partition_fails_its_warn_checks_with_metadata(data_dir, instance, resources):
+    manifest = _import_day(data_dir, "gap,spike,zero,out_of_session")
+    _export(instance, resources)
+    checks = _run_checks(instance, resources)
+    failed = {key: e.severity for key, e in checks.items() if not e.passed}
+    assert failed == {
+        "gex_snapshots:timestamp_gaps": dg.AssetCheckSeverity.WARN,
+        "gex_snapshots:spot_spikes": dg.AssetCheckSeverity.WARN,
+        "gex_snapshots:zero_snapshots": dg.AssetCheckSeverity.WARN,
+        "gex_snapshots:out_of_session_rows": dg.AssetCheckSeverity.WARN,
+    }
+    (gap,) = manifest.of_kind("gap")
+    gaps = checks["gex_snapshots:timestamp_gaps"].metadata
+    assert gaps["gaps"].value == 1
+    assert gaps["missing_seconds"].value == gap.detail["missing"]
+    assert gaps["longest_gap_after"].value == ny_iso((gap.start - 1) * 1000)
+    assert gaps["longest_gap_resumed"].value == ny_iso((gap.end + 1) * 1000)
+    (spike,) = manifest.of_kind("spike")
+    spikes = checks["gex_snapshots:spot_spikes"].metadata
+    assert ny_iso(spike.timestamps[0] * 1000) in spikes["examples_spike"].value
+
+
+def test_every_check_is_recorded_for_the_run_partition(data_dir, instance, resources):
+    _import_day(data_dir)
+    _export(instance, resources)
+    checks = _run_checks(instance, resources)
+    assert len(checks) == 7
+    assert {e.partition for e in checks.values()} == {PARTITION}
+    assert all(e.passed for e in checks.values())
+
+
+def test_export_run_reconciles_the_file_it_wrote(data_dir, instance, resources):
+    _import_day(data_dir)
+    result = _export(instance, resources)
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.asset_check_key.to_user_string() == "gex_parquet:parquet_reconciliation"
+    assert evaluation.passed
+    assert evaluation.metadata["parquet_rows"].value == 1200 * 20
+
+
+def test_parquet_edited_behind_the_pipeline_fails_reconciliation_as_error(
+    data_dir, instance, resources
+):
+    _import_day(data_dir)
+    _export(instance, resources)
+    path = next((data_dir / "parquet" / "gexbot").rglob("*.strikes.parquet"))
+    pl.read_parquet(path).head(100).write_parquet(path)
+    evaluation = _run_checks(instance, resources)["gex_parquet:parquet_reconciliation"]
+    assert (evaluation.passed, evaluation.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    assert evaluation.metadata["duckdb_rows"].value == 1200 * 20
+    assert evaluation.metadata["parquet_rows"].value == 100
+
+
+def _tick(instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult:
+    return gex_integrity_sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+
+def test_sensor_requests_a_check_run_per_exported_partition(instance):
+    instance.report_runless_asset_event(dg.AssetMaterialization(GEX_PARQUET, partition=PARTITION))
+    result = _tick(instance)
+    (request,) = result.run_requests
+    assert request.tags[PARTITION_TAG] == PARTITION
+
+
+def test_sensor_skips_when_nothing_was_exported_since_its_cursor(instance):
+    instance.report_runless_asset_event(dg.AssetMaterialization(GEX_PARQUET, partition=PARTITION))
+    first = _tick(instance)
+    second = _tick(instance, first.cursor)
+    assert second.run_requests == []
+    assert second.skip_reason is not None

@@ -1,0 +1,119 @@
+"""End to end: under `dagster dev` (daemon + sensors), an exported partition gets its integrity
+checks run by `gex_integrity_sensor` and recorded per partition in the instance."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from gex_pipeline.cli.dagster_home import prepare_dagster_home
+from gex_pipeline.cli.demo.history_day import make_day_file
+from gex_pipeline.defs.gex.assets import GEX_PARQUET
+from gex_pipeline.lib.db.connection import connect
+from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.gex.parquet_export import export_partition
+from gex_pipeline.lib.history.day_import import import_day_file
+from gex_pipeline_tests.support.servers import free_port
+
+pytestmark = pytest.mark.e2e
+
+DAY = date(2025, 11, 14)
+PARTITION = "2025-11-14|SPX.gex_zero"
+WAIT_SECONDS = 150
+FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
+
+
+def _exported_defect_day(data_dir: Path) -> None:
+    """A day with a gap imported into DuckDB and exported to Parquet."""
+    day = make_day_file(
+        data_dir / "source", DAY, "SPX", "gex_zero", snapshots=1200, strikes=20, defects="gap"
+    )
+    with connect(data_dir / "gex_data.db") as con:
+        migrate(con)
+        import_day_file(
+            con,
+            day.path,
+            ticker="SPX",
+            endpoint="gex_zero",
+            trade_date=DAY,
+            backups_dir=data_dir / "backups",
+        )
+        export_partition(con, data_dir / "parquet" / "gexbot", "SPX", "gex_zero", DAY)
+
+
+@pytest.fixture
+def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
+    home = prepare_dagster_home(data_dir / "dagster_home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        yield instance
+
+
+@pytest.fixture
+def dagster_dev(data_dir: Path, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`dagster dev` in its own process group; SIGINT to stop."""
+    home = data_dir / "dagster_home"
+    env = dict(os.environ, GEX_DATA_DIR=str(data_dir), DAGSTER_HOME=str(home))
+    workspace = str(home / "workspace.yaml")
+    command = [sys.executable, "-m", "dagster", "dev", "-w", workspace, "-h", "127.0.0.1"]
+    with open(tmp_path / "dagster.log", "wb") as log:
+        proc = subprocess.Popen(
+            [*command, "-p", str(free_port())],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _finished_check_run(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
+    runs = instance.get_runs(dg.RunsFilter(job_name="gex_integrity_job", statuses=list(FINISHED)))
+    return runs[0] if runs else None
+
+
+def test_exported_partition_gets_its_checks_from_the_sensor(
+    data_dir: Path, tmp_path: Path, instance: dg.DagsterInstance, request: pytest.FixtureRequest
+) -> None:
+    _exported_defect_day(data_dir)
+    instance.add_dynamic_partitions("feed", ["SPX.gex_zero"])
+    instance.report_runless_asset_event(dg.AssetMaterialization(GEX_PARQUET, partition=PARTITION))
+    dagster_dev = request.getfixturevalue("dagster_dev")
+    deadline = time.monotonic() + WAIT_SECONDS
+    run = None
+    while run is None and time.monotonic() < deadline and dagster_dev.poll() is None:
+        time.sleep(2.0)
+        run = _finished_check_run(instance)
+    log = (tmp_path / "dagster.log").read_text(errors="replace")
+    assert run is not None, log[-4000:]
+    assert run.status == dg.DagsterRunStatus.SUCCESS, log[-4000:]
+    assert run.tags["dagster/partition"] == PARTITION
+    records = instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    verdicts = {}
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        verdicts[evaluation.asset_check_key.name] = (evaluation.passed, evaluation.partition)
+    assert len(verdicts) == 7
+    assert verdicts["timestamp_gaps"] == (False, PARTITION)
+    assert verdicts["parquet_reconciliation"] == (True, PARTITION)

@@ -1,0 +1,129 @@
+"""End to end: the real ingest API and `dagster dev` (daemon + sensors); payloads posted for two
+feeds reach DuckDB and Parquet through the sensors alone."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import polars as pl
+import pytest
+
+from gex_pipeline.cli.dagster_home import prepare_dagster_home
+from gex_pipeline.lib.db.connection import connect
+from gex_pipeline_tests.support.servers import IngestServer, free_port
+
+pytestmark = pytest.mark.e2e
+
+BASE_SECONDS = 1_763_130_600  # 2025-11-14 09:30 America/New_York
+SNAPSHOTS_PER_FEED = 5
+STRIKES = [[6700, -25.94, -8.91, [-11.9, -28.49, -55.89, -19.29, -31.29]], [6735, 132.54, 9.27]]
+WAIT_SECONDS = 150
+
+
+def _payload(ticker: str, endpoint: str, second: int) -> dict[str, object]:
+    return {
+        "ticker": ticker,
+        "endpoint": endpoint,
+        "timestamp": BASE_SECONDS + second,
+        "spot": 6734.25 + second,
+        "zero_gamma": 6708.6,
+        "sum_gex_vol": 1712585.519,
+        "strikes": STRIKES,
+    }
+
+
+@pytest.fixture
+def dagster_dev(data_dir: Path, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`dagster dev` in its own process group with short sensor intervals; SIGINT to stop."""
+    home = prepare_dagster_home(data_dir / "dagster_home")
+    env = dict(os.environ)
+    env.update(
+        GEX_DATA_DIR=str(data_dir),
+        DAGSTER_HOME=str(home),
+        GEX_LIVE_SENSOR_INTERVAL_SECONDS="2",
+        GEX_EXPORT_SENSOR_INTERVAL_SECONDS="2",
+        GEX_EXPORT_QUIET_SECONDS="1",
+        PYTHONUNBUFFERED="1",
+    )
+    with open(tmp_path / "dagster.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-w",
+                str(home / "workspace.yaml"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(free_port()),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _parquet_rows(data_dir: Path, ticker: str, endpoint: str) -> int:
+    path = data_dir / "parquet" / "gexbot" / ticker / endpoint / "20251114.strikes.parquet"
+    return pl.read_parquet(path).height if path.exists() else 0
+
+
+def test_posted_payloads_reach_duckdb_and_parquet_through_the_sensors(
+    data_dir: Path,
+    tmp_path: Path,
+    ingest_server: Callable[..., IngestServer],
+    dagster_dev: subprocess.Popen[bytes],
+) -> None:
+    server = ingest_server(GEX_INGEST_SEAL_AGE_MS="300")
+    feeds = [("SPX", "gex_zero"), ("NQ_NDX", "gex_one")]
+    with httpx.Client(base_url=server.base_url, timeout=10.0) as client:
+        for second in range(SNAPSHOTS_PER_FEED):
+            for ticker, endpoint in feeds:
+                response = client.post("/gex", json=_payload(ticker, endpoint, second))
+                assert response.status_code == 202, response.text
+        # A re-post of an identical payload must not add rows.
+        assert client.post("/gex", json=_payload("SPX", "gex_zero", 0)).status_code == 202
+    expected = SNAPSHOTS_PER_FEED * len(STRIKES)
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline and dagster_dev.poll() is None:
+        if all(_parquet_rows(data_dir, t, e) == expected for t, e in feeds):
+            break
+        time.sleep(1.0)
+    log = (tmp_path / "dagster.log").read_text(errors="replace")
+    assert [_parquet_rows(data_dir, t, e) for t, e in feeds] == [expected, expected], log[-4000:]
+
+    os.killpg(dagster_dev.pid, signal.SIGINT)
+    dagster_dev.wait(timeout=60)
+    with connect(data_dir / "gex_data.db", read_only=True) as con:
+        counts = con.execute(
+            "SELECT ticker, endpoint, count(*) FROM gex_strikes GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        duplicates = con.execute("SELECT count(*) FROM gex_snapshots").fetchall()[0][0]
+    assert counts == [("NQ_NDX", "gex_one", expected), ("SPX", "gex_zero", expected)]
+    assert duplicates == SNAPSHOTS_PER_FEED * len(feeds)
+    staged = data_dir / "staging" / "gex"
+    assert list((staged / "sealed").iterdir()) == []
+    assert list((staged / "processed").iterdir()) != []

@@ -1,0 +1,1 @@
+"""Tests of the history domain: day-file names, downloads, imports, restore."""

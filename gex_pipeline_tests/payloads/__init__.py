@@ -1,0 +1,1 @@
+"""Tests of the payload parsers (`/gex`, `/uw`, `/gex_history_url`)."""

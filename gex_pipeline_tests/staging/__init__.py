@@ -1,0 +1,1 @@
+"""Tests of the staging area: the group-commit writer, the reader, the history store."""

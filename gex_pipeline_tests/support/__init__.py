@@ -1,0 +1,1 @@
+"""Test helpers shared by several domains: staging builders and real servers."""

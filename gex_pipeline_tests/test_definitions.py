@@ -1,0 +1,124 @@
+"""Snapshot of the definitions surface: renames break run history and users' bookmarks."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from gex_pipeline.definitions import defs
+from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_SNAPSHOTS
+from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+
+PARQUET_RECONCILIATION = dg.AssetCheckKey(GEX_PARQUET, "parquet_reconciliation")
+
+
+@pytest.fixture(scope="module")
+def repository() -> dg.RepositoryDefinition:
+    return defs().get_repository_def()
+
+
+def test_gex_asset_keys_are_stable(repository: dg.RepositoryDefinition) -> None:
+    graph = repository.asset_graph
+    keys = sorted(
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).group_name == "gex"
+    )
+    assert keys == ["gex_live_batch", "gex_parquet", "gex_snapshots", "gex_strikes"]
+
+
+def test_gex_checks_are_stable(repository: dg.RepositoryDefinition) -> None:
+    graph = repository.asset_graph
+    checks = sorted(
+        key.to_user_string()
+        for key in graph.asset_check_keys
+        if graph.get(key.asset_key).group_name == "gex"
+    )
+    assert checks == [
+        "gex_live_batch:no_rejected_segments",
+        "gex_parquet:parquet_reconciliation",
+        "gex_snapshots:out_of_session_rows",
+        "gex_snapshots:spot_spikes",
+        "gex_snapshots:timestamp_gaps",
+        "gex_snapshots:trade_date_mismatch",
+        "gex_snapshots:zero_snapshots",
+        "gex_strikes:duplicate_rows",
+    ]
+
+
+def test_gex_jobs_and_sensors_are_stable(repository: dg.RepositoryDefinition) -> None:
+    jobs = {job.name for job in repository.get_all_jobs()}
+    assert {"gex_live_job", "gex_parquet_job", "gex_integrity_job"} <= jobs
+    sensors = {sensor.name for sensor in repository.sensor_defs}
+    assert {"gex_live_sensor", "gex_parquet_export_sensor", "gex_integrity_sensor"} <= sensors
+
+
+def test_duckdb_writing_assets_are_in_the_writer_pool(repository: dg.RepositoryDefinition) -> None:
+    graph = repository.asset_graph
+    for name in ("gex_live_batch", "gex_parquet"):
+        node = graph.get(dg.AssetKey(name))
+        assert node.pools == {DUCKDB_WRITER_POOL}, name
+
+
+def test_integrity_checks_are_in_the_writer_pool(repository: dg.RepositoryDefinition) -> None:
+    graph = repository.asset_graph
+    for key in (dg.AssetCheckKey(GEX_SNAPSHOTS, "timestamp_gaps"), PARQUET_RECONCILIATION):
+        assert graph.assets_def_for_key(key).op.pool == DUCKDB_WRITER_POOL, key.name
+
+
+def test_gex_sensors_start_running(repository: dg.RepositoryDefinition) -> None:
+    for name in ("gex_live_sensor", "gex_parquet_export_sensor", "gex_integrity_sensor"):
+        assert repository.get_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_sensor_interval_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEX_LIVE_SENSOR_INTERVAL_SECONDS", "3")
+    sensor = defs().get_repository_def().get_sensor_def("gex_live_sensor")
+    assert sensor.minimum_interval_seconds == 3
+
+
+def test_malformed_interval_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GEX_LIVE_SENSOR_INTERVAL_SECONDS", "0")
+    with pytest.raises(ValueError, match="GEX_LIVE_SENSOR_INTERVAL_SECONDS"):
+        defs()
+
+
+def test_webhook_definitions_are_stable(repository: dg.RepositoryDefinition) -> None:
+    graph = repository.asset_graph
+    keys = sorted(
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).group_name == "webhooks"
+    )
+    assert keys == [
+        "market_agg_state",
+        "option_trades_events",
+        "universal_webhooks",
+        "uw_live_batch",
+    ]
+    checks = sorted(
+        key.to_user_string()
+        for key in graph.asset_check_keys
+        if graph.get(key.asset_key).group_name == "webhooks"
+    )
+    assert checks == ["uw_live_batch:no_cast_failures", "uw_live_batch:no_rejected_segments"]
+    assert "uw_live_job" in {job.name for job in repository.get_all_jobs()}
+
+
+def test_webhook_load_is_in_the_writer_pool_and_its_sensor_starts_running(
+    repository: dg.RepositoryDefinition,
+) -> None:
+    assert repository.asset_graph.get(dg.AssetKey("uw_live_batch")).pools == {DUCKDB_WRITER_POOL}
+    sensor = repository.get_sensor_def("uw_live_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_webhook_tables_are_partitioned_by_trading_date(
+    repository: dg.RepositoryDefinition,
+) -> None:
+    for name in ("universal_webhooks", "option_trades_events", "market_agg_state"):
+        partitions = repository.asset_graph.get(dg.AssetKey(name)).partitions_def
+        assert isinstance(partitions, dg.DailyPartitionsDefinition), name
+        assert partitions.timezone == "America/New_York", name

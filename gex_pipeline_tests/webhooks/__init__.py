@@ -1,0 +1,1 @@
+"""Tests of the webhooks domain (`/uw` messages into DuckDB)."""

@@ -1,0 +1,82 @@
+"""From the outside in: messages posted to the real ingest API (uvicorn) reach DuckDB through the
+webhook sensor and batch asset, exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import pytest
+
+from gex_pipeline.defs.resources import DuckDBDatabase, StagingArea
+from gex_pipeline.defs.settings import PipelineSettings
+from gex_pipeline.defs.webhooks.assets import uw_live_batch, webhook_table_specs
+from gex_pipeline.defs.webhooks.sensors import build_uw_live_sensor
+from gex_pipeline.lib.db.connection import connect
+from gex_pipeline_tests.support.servers import IngestServer
+from gex_pipeline_tests.support.staging_trees import UwStagingTree
+
+pytestmark = pytest.mark.e2e
+
+BATCH = 50
+
+
+@pytest.fixture
+def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test(temp_dir=str(data_dir / "dagster_home")) as instance:
+        yield instance
+
+
+def _post_all(server: IngestServer, messages: list[object]) -> set[str]:
+    """POST `messages` in batches (and the first batch once more); the ids the API acknowledged."""
+    acknowledged: set[str] = set()
+    batches = [messages[i : i + BATCH] for i in range(0, len(messages), BATCH)]
+    with httpx.Client(base_url=server.base_url, timeout=10.0) as client:
+        for batch in [*batches, batches[0]]:
+            response = client.post("/uw", json=batch)
+            assert response.status_code == 202, response.text
+            acknowledged |= set(response.json()["ids"])
+    return acknowledged
+
+
+def _load_through_the_sensor(instance: dg.DagsterInstance, data_dir: Path) -> None:
+    staging = StagingArea(root=str(data_dir / "staging"), retention_days=7)
+    tick = build_uw_live_sensor(PipelineSettings())(
+        dg.build_sensor_context(instance=instance, resources={"staging": staging})
+    )
+    [request] = tick.run_requests
+    result = dg.materialize(
+        [uw_live_batch, *webhook_table_specs],
+        selection=[uw_live_batch],
+        resources={
+            "duckdb_database": DuckDBDatabase(path=str(data_dir / "gex_data.db")),
+            "staging": staging,
+        },
+        instance=instance,
+        run_config=request.run_config,
+    )
+    assert result.success
+
+
+def test_posted_messages_reach_duckdb_once_through_the_sensor(
+    data_dir: Path, instance, ingest_server: Callable[..., IngestServer]
+) -> None:
+    server = ingest_server(GEX_INGEST_SEAL_AGE_MS="300")
+    messages = UwStagingTree.messages(400, seed=3)
+    acknowledged = _post_all(server, messages)
+    assert server.stop()
+    _load_through_the_sensor(instance, data_dir)
+    with connect(data_dir / "gex_data.db", read_only=True) as con:
+        stored = {row[0] for row in con.execute("SELECT id FROM universal_webhooks").fetchall()}
+        trades = con.execute("SELECT count(*) FROM option_trades_events").fetchall()[0][0]
+        failures = con.execute(
+            "SELECT count(*) FROM option_trades_events WHERE len(cast_failures) > 0"
+        ).fetchall()[0][0]
+    expected_trades = sum(
+        1 for r in UwStagingTree.records(messages) if "option_trades" in r["channel"]
+    )
+    assert stored == acknowledged
+    assert (trades, failures) == (expected_trades, 0)
+    assert list((data_dir / "staging" / "uw" / "sealed").iterdir()) == []
