@@ -1,4 +1,4 @@
-"""Open DuckDB connections that are always closed."""
+"""Open DuckDB connections that are always closed; writers take the writer lock first."""
 
 from __future__ import annotations
 
@@ -7,17 +7,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gex_pipeline.lib.db.writer import writer_lock
+
 if TYPE_CHECKING:
     import duckdb
 
 
 @contextmanager
 def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the DuckDB file at `path` (parent created for writers) and close it in `finally`."""
+    """Open the DuckDB file at `path` and close it in `finally`.
+
+    A read-write open first takes the inter-process writer lock (`lib.db.writer`), waiting for the
+    writer that holds it, and keeps it until the connection is closed.
+    """
+    if read_only:
+        with _open(path, read_only=True) as con:
+            yield con
+        return
+    with writer_lock(path), _open(path, read_only=False) as con:
+        yield con
+
+
+@contextmanager
+def _open(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
     import duckdb
 
-    if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     try:
         yield con
