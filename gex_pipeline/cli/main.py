@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from gex_pipeline.cli.dagster_home import prepare_dagster_home
 from gex_pipeline.cli.demo.commands import add_demo_parser, run_demo
+from gex_pipeline.cli.live_loader import run_live_loader
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
 from gex_pipeline.lib.settings import Settings
 
@@ -66,7 +67,8 @@ def _stop(procs: Sequence[subprocess.Popen[bytes]]) -> bool:
 
 
 def cmd_up(settings: Settings) -> int:
-    """Start the ingest API and `dagster dev` (webserver + daemon); stop both on Ctrl-C."""
+    """Start the ingest API, `dagster dev` (webserver + daemon) and the live loader; stop them
+    all on Ctrl-C."""
     cmd_init(settings)
     env = _child_env(settings)
     stopping = False
@@ -99,10 +101,13 @@ def cmd_up(settings: Settings) -> int:
         env=env,
         start_new_session=True,
     )
-    procs = [api, dagster]
+    loader = subprocess.Popen(
+        [sys.executable, "-m", "gex_pipeline.cli", "live-loader"], env=env, start_new_session=True
+    )
+    procs = [api, dagster, loader]
     print(f"ingest API: http://{settings.ingest_host}:{settings.ingest_port}  (docs at /docs)")
     print(f"Dagster UI: http://127.0.0.1:{settings.dagster_port}")
-    print("Press Ctrl-C to stop both.", flush=True)
+    print("Press Ctrl-C to stop everything.", flush=True)
 
     clean = False
     try:
@@ -111,7 +116,7 @@ def cmd_up(settings: Settings) -> int:
     finally:
         clean = _stop(procs)
     if not stopping:
-        print("a service exited unexpectedly; both were stopped", file=sys.stderr)
+        print("a service exited unexpectedly; every service was stopped", file=sys.stderr)
         return 1
     return 0 if clean else 1
 
@@ -126,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="run the ingest API and the Dagster webserver + daemon together")
     sub.add_parser("serve", help="run the ingest API alone")
     sub.add_parser("init", help="create the data directory and the Dagster home")
+    sub.add_parser("live-loader", help="load /gex and /uw staging into DuckDB as it arrives")
     add_demo_parser(sub)
     add_restore_parser(sub)
     return parser
@@ -139,5 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(args, settings)
     if args.command == "restore":
         return run_restore(args, settings)
-    commands = {"up": cmd_up, "serve": cmd_serve, "init": cmd_init}
+    commands = {
+        "up": cmd_up,
+        "serve": cmd_serve,
+        "init": cmd_init,
+        "live-loader": run_live_loader,
+    }
     return commands[args.command](settings)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import dagster as dg
 
-from gex_pipeline.lib.gex.live_load import LoadReport, PartitionStats
+from gex_pipeline.lib.gex.live_load import PartitionStats
 
 if TYPE_CHECKING:
     import duckdb
@@ -46,32 +46,6 @@ def segment_metadata(report: SegmentReport, moved: int, purged: int) -> dict[str
         "segments_moved": dg.MetadataValue.int(moved),
         "segments_purged": dg.MetadataValue.int(purged),
         "records": dg.MetadataValue.int(report.records),
-    }
-
-
-def batch_metadata(report: LoadReport, moved: int, purged: int) -> dict[str, dg.MetadataValue]:
-    """Metadata of the `gex_live_batch` materialization: totals and one line per partition."""
-    rows = [
-        (
-            f"{p.trade_date}|{p.ticker}.{p.endpoint}",
-            p.snapshots_added,
-            p.strikes_added,
-            p.events_added,
-            p.duplicates,
-            p.conflicts,
-            _utc(p.first_timestamp),
-            _utc(p.last_timestamp),
-        )
-        for p in report.partitions
-    ]
-    columns = ("partition", "snapshots", "strikes", "events", "dups", "conflicts", "first", "last")
-    return {
-        **segment_metadata(report, moved, purged),
-        "snapshots_added": dg.MetadataValue.int(report.snapshots_added),
-        "strikes_added": dg.MetadataValue.int(report.strikes_added),
-        "duplicates_skipped": dg.MetadataValue.int(report.duplicates),
-        "conflicts": dg.MetadataValue.int(report.conflicts),
-        "partitions": dg.MetadataValue.md(markdown_table(columns, rows)),
     }
 
 

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.reporting import PREVIEW_ROWS, markdown_table, segment_metadata
-from gex_pipeline.lib.webhooks.live_load import DayStats, UwLoadReport
+from gex_pipeline.defs.gex.reporting import PREVIEW_ROWS, markdown_table
+from gex_pipeline.lib.webhooks.live_load import DayStats
 
 if TYPE_CHECKING:
     import duckdb
 
 WEBHOOK_TABLES: tuple[str, ...] = ("universal_webhooks", "option_trades_events", "market_agg_state")
+
 
 # Columns previewed per table, newest first by the first column (epoch ms UTC).
 PREVIEW_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -85,41 +86,4 @@ def day_metadata(stats: DayStats, rows: int, preview: str) -> dict[str, dg.Metad
         "first_received_at": dg.MetadataValue.timestamp(stats.first_received_at / 1000),
         "last_received_at": dg.MetadataValue.timestamp(stats.last_received_at / 1000),
         "preview": dg.MetadataValue.md(preview),
-    }
-
-
-def batch_metadata(report: UwLoadReport, moved: int, purged: int) -> dict[str, dg.MetadataValue]:
-    """Metadata of the `uw_live_batch` materialization: totals and one line per trading date."""
-    columns = (
-        "trade_date",
-        "messages",
-        "trades",
-        "market",
-        "other",
-        "dups",
-        "conflicts",
-        "cast_failures",
-    )
-    rows = [
-        (
-            d.trade_date,
-            d.messages_added,
-            d.trades_added,
-            d.market_added,
-            d.other_added,
-            d.duplicates,
-            d.conflicts,
-            d.cast_failures,
-        )
-        for d in report.by_day()
-    ]
-    return {
-        **segment_metadata(report, moved, purged),
-        "messages_added": dg.MetadataValue.int(report.messages_added),
-        "trades_added": dg.MetadataValue.int(report.trades_added),
-        "market_states_added": dg.MetadataValue.int(report.market_added),
-        "duplicates_skipped": dg.MetadataValue.int(report.duplicates),
-        "conflicts": dg.MetadataValue.int(report.conflicts),
-        "cast_failures": dg.MetadataValue.int(report.cast_failures),
-        "days": dg.MetadataValue.md(markdown_table(columns, rows)),
     }

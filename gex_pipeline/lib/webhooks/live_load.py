@@ -277,23 +277,24 @@ class UwLoadReport:
         merged: dict[date, DayStats] = {}
         for day in self.days:
             seen = merged.get(day.trade_date)
-            merged[day.trade_date] = (
-                day
-                if seen is None
-                else DayStats(
-                    day.trade_date,
-                    seen.messages_added + day.messages_added,
-                    seen.trades_added + day.trades_added,
-                    seen.market_added + day.market_added,
-                    seen.other_added + day.other_added,
-                    seen.duplicates + day.duplicates,
-                    seen.conflicts + day.conflicts,
-                    seen.cast_failures + day.cast_failures,
-                    min(seen.first_received_at, day.first_received_at),
-                    max(seen.last_received_at, day.last_received_at),
-                )
-            )
+            merged[day.trade_date] = day if seen is None else merge_day_stats(seen, day)
         return [merged[key] for key in sorted(merged)]
+
+
+def merge_day_stats(a: DayStats, b: DayStats) -> DayStats:
+    """The figures of two batches for the same trading date, added up."""
+    return DayStats(
+        a.trade_date,
+        a.messages_added + b.messages_added,
+        a.trades_added + b.trades_added,
+        a.market_added + b.market_added,
+        a.other_added + b.other_added,
+        a.duplicates + b.duplicates,
+        a.conflicts + b.conflicts,
+        a.cast_failures + b.cast_failures,
+        min(a.first_received_at, b.first_received_at),
+        max(a.last_received_at, b.last_received_at),
+    )
 
 
 def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
