@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from gex_pipeline.cli.dagster_home import prepare_dagster_home
+from gex_pipeline.cli.dagster_home import prepare_dagster_home, set_writer_pool_limit
 from gex_pipeline.cli.demo.commands import add_demo_parser, run_demo
 from gex_pipeline.cli.live_loader import run_live_loader
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
@@ -31,6 +31,7 @@ def cmd_init(settings: Settings) -> int:
     """Create the data directory and the Dagster home; print where they are."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     home = prepare_dagster_home(settings.dagster_home)
+    set_writer_pool_limit(home)
     print(f"data directory: {settings.data_dir}")
     print(f"DAGSTER_HOME:   {home}")
     return 0
