@@ -14,7 +14,7 @@ from gex_pipeline.defs.webhooks.assets import (
     OPTION_TRADES_EVENTS,
     UNIVERSAL_WEBHOOKS,
 )
-from gex_pipeline.defs.webhooks.reporting import day_counts, day_metadata, day_preview
+from gex_pipeline.defs.webhooks.reporting import day_counts, day_metadata
 from gex_pipeline.lib.calendar.trading_date import date_key
 from gex_pipeline.lib.webhooks.live_load import DayStats
 
@@ -53,11 +53,7 @@ def webhook_materializations(
         dg.AssetMaterialization(
             key,
             partition=date_key(stats.trade_date),
-            metadata=day_metadata(
-                stats,
-                counts[key.path[-1]][stats.trade_date],
-                day_preview(con, key.path[-1], stats.trade_date),
-            ),
+            metadata=day_metadata(stats, counts[key.path[-1]][stats.trade_date]),
         )
         for stats in reportable
         for key in (UNIVERSAL_WEBHOOKS, OPTION_TRADES_EVENTS, MARKET_AGG_STATE)
