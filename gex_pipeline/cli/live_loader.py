@@ -113,10 +113,12 @@ def run_live_loader(settings: Settings) -> int:
                 loader.run_once()
                 backoff = 0.0
             except Exception:
+                loader.close()
                 backoff = min(MAX_BACKOFF_SECONDS, max(1.0, backoff * 2))
                 log.exception("live load cycle failed; retrying in %.0fs", backoff)
             stop.wait(backoff or pipeline.live_poll_ms / 1000)
         loader.flush()
+        loader.close()
         loader.write_status()
     log.info("live loader stopped")
     return 0

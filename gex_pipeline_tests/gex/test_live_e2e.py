@@ -17,7 +17,7 @@ import httpx
 import polars as pl
 import pytest
 
-from gex_pipeline.cli.dagster_home import prepare_dagster_home
+from gex_pipeline.cli.dagster_home import prepare_dagster_home, set_writer_pool_limit
 from gex_pipeline.lib.db.connection import connect_reader
 from gex_pipeline_tests.support.servers import IngestServer, free_port
 
@@ -58,6 +58,8 @@ def dagster_dev(data_dir: Path, tmp_path: Path) -> Iterator[subprocess.Popen[byt
     """`dagster dev` and the live loader in their own process groups with short intervals;
     SIGINT to stop. Yields `dagster dev`."""
     home = prepare_dagster_home(data_dir / "dagster_home")
+    set_writer_pool_limit(home)  # as `gex-pipeline init`: the instance storage exists before
+    # `dagster dev` and the loader open it at once (two first opens race on its migrations)
     env = dict(os.environ)
     env.update(
         GEX_DATA_DIR=str(data_dir),

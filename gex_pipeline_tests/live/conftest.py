@@ -43,15 +43,19 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def loader(settings: Settings, instance: dg.DagsterInstance, clock: Clock) -> LiveLoader:
+def loader(settings: Settings, instance: dg.DagsterInstance, clock: Clock) -> Iterator[LiveLoader]:
     live = build_loader(settings, PipelineSettings(), DagsterPublisher(instance))
     live.clock = clock
-    return live
+    yield live
+    live.close()
 
 
 @pytest.fixture
-def count(data_dir: Path) -> Callable[[str], int]:
+def count(data_dir: Path, loader: LiveLoader) -> Callable[[str], int]:
+    """Row count of a table, read after the loader let go of the database."""
+
     def rows(table: str) -> int:
+        loader.close()
         with connect(data_dir / "gex_data.db", read_only=True) as con:
             return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gex_pipeline.lib.db.writer import writer_lock
+from gex_pipeline.lib.db.writer import announce_waiting, writer_lock
 
 if TYPE_CHECKING:
     import duckdb
@@ -47,7 +47,8 @@ def connect_reader(
     """A read-only connection for readers while the pipeline runs, closed in `finally`.
 
     DuckDB refuses a read-only open while a writer holds the file; writers hold it only for
-    short transactions, so the open is retried for up to `wait_seconds`. Keep the connection
+    short transactions (a long-lived writer such as the live loader closes its connection when a
+    waiter announces itself), so the open is retried for up to `wait_seconds`. Keep the connection
     short-lived: while a reader holds the file, writers wait for it.
     """
     import duckdb
@@ -60,6 +61,7 @@ def connect_reader(
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                 raise
+            announce_waiting(path)
             time.sleep(poll_seconds)
     try:
         yield con

@@ -8,6 +8,10 @@ file. Waiters poll for it (and say so in the log) instead of failing; a holder k
 while its connection is open, so writers hold the file for short transactions and take turns.
 Connections opened again by a thread that already holds the lock re-enter it; other threads of
 the same process wait like other processes.
+
+A long-lived holder (the live loader keeps its connection between micro-batches) yields to
+others: every waiter, writer or reader, touches `<db>.writer.wanted` while it waits, and the
+holder checks `wanted_since()` between batches and closes its connection when someone waits.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 # Dagster pool of every DuckDB-writing asset (admission control; the lock below is the guarantee).
 DUCKDB_WRITER_POOL = "duckdb_writer"
 LOCK_SUFFIX = ".writer.lock"
+WANTED_SUFFIX = ".writer.wanted"
 POLL_SECONDS = 0.05
 DEFAULT_TIMEOUT_SECONDS = 3600.0
 
@@ -40,6 +45,29 @@ class WriterLockTimeout(TimeoutError):
 def lock_path(db_path: Path) -> Path:
     """The lock file guarding writes to `db_path`."""
     return db_path.with_name(db_path.name + LOCK_SUFFIX)
+
+
+def wanted_path(db_path: Path) -> Path:
+    """The marker waiters touch while they wait for the database."""
+    return db_path.with_name(db_path.name + WANTED_SUFFIX)
+
+
+def announce_waiting(db_path: Path) -> None:
+    """Tell a long-lived holder that this process waits for the database."""
+    marker = wanted_path(db_path)
+    try:
+        os.utime(marker)
+    except FileNotFoundError:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+
+
+def wanted_since(db_path: Path, since: float) -> bool:
+    """Whether a waiter announced itself after `since` (epoch seconds)."""
+    try:
+        return wanted_path(db_path).stat().st_mtime > since
+    except FileNotFoundError:
+        return False
 
 
 def _depths() -> dict[str, int]:
@@ -93,6 +121,7 @@ def _acquire(fd: int, db_path: Path, timeout: float) -> None:
             raise WriterLockTimeout(
                 f"another process held the writer lock of {db_path} for more than {timeout:.0f}s"
             )
+        announce_waiting(db_path)
         if not waited_logged:
             log.info("waiting for the writer lock of %s (another writer is busy)", db_path.name)
             waited_logged = True

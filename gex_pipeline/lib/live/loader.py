@@ -1,15 +1,19 @@
 """The live loader: loads sealed staging segments as they appear, outside Dagster runs.
 
 Each cycle lists the sealed segments of every stream, loads them in one micro-batch per stream
-(`microbatch.load_batch_isolating`, exactly once) through `lib.db.connection.connect` (so it takes
-the writer lock and holds the file only for the batch), sets bad segments aside, moves the loaded
-ones to `processed/`, and hands the per-partition figures to a `Publisher` at a bounded rate
-(`ReportThrottle`). A kill at any moment loses nothing acknowledged and duplicates nothing: the
+(`microbatch.load_batch_isolating`, exactly once) through `lib.db.connection.connect` (so it holds
+the writer lock while its connection is open), sets bad segments aside, moves the loaded ones to
+`processed/`, and hands the per-partition figures to a `Publisher` at a bounded rate
+(`ReportThrottle`). The connection stays open between cycles (opening the database costs more
+than a small batch) until another writer or a reader announces that it waits
+(`lib.db.writer.wanted_since`) or the loader has been idle for `IDLE_RELEASE_SECONDS`; it then
+closes it and sits out one cycle so the waiter gets the file. A kill at any moment loses nothing acknowledged and duplicates nothing: the
 segments stay sealed until their batch committed, and `loaded_segments` makes a repeat a no-op.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.db.writer import wanted_since
 from gex_pipeline.lib.live.microbatch import StreamLoad, load_batch_isolating, loaded_batches
 from gex_pipeline.lib.live.throttle import ReportThrottle
 from gex_pipeline.lib.staging import reader
@@ -37,6 +42,7 @@ STATUS_EVERY_SECONDS = 2.0
 # On start, figures of batches committed this recently are reported again (a kill may have
 # come between a commit and its report).
 RECOVER_SECONDS = 600
+IDLE_RELEASE_SECONDS = 5.0
 
 
 class Publisher(Protocol):
@@ -91,22 +97,51 @@ class LiveLoader:
     _migrated: bool = False
     _purged_at: float = 0.0
     _status_written_at: float = 0.0
+    _session: contextlib.ExitStack | None = None
+    _con: duckdb.DuckDBPyConnection | None = None
+    _held_since: float = 0.0
+    _worked_at: float = 0.0
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The loader's open connection (opened, and the writer lock taken, when needed)."""
+        if self._con is None:
+            session = contextlib.ExitStack()
+            self._con = session.enter_context(connect(self.db_path))
+            self._session = session
+            self._held_since = time.time()
+            self._migrate(self._con)
+        return self._con
+
+    def close(self) -> None:
+        """Close the connection: the database and the writer lock are free for others."""
+        session, self._session, self._con = self._session, None, None
+        if session is not None:
+            session.close()
+
+    def _waited_for(self) -> bool:
+        return self._con is not None and wanted_since(self.db_path, self._held_since)
 
     def recover(self) -> None:
         """Queue the figures of batches committed in the last `RECOVER_SECONDS` for reporting."""
-        with connect(self.db_path) as con:
-            self._migrate(con)
-            for stream in self.streams:
-                rows = con.execute(
-                    "SELECT DISTINCT name FROM loaded_segments WHERE stream = $s"
-                    f" AND loaded_at >= now() - INTERVAL {RECOVER_SECONDS} SECOND",
-                    {"s": stream.name},
-                ).fetchall()
-                batches = loaded_batches(con, [r[0] for r in rows], stream.name)
-                stream.throttle.add(stream.load.stored_stats(con, batches))
+        con = self.connection()
+        for stream in self.streams:
+            rows = con.execute(
+                "SELECT DISTINCT name FROM loaded_segments WHERE stream = $s"
+                f" AND loaded_at >= now() - INTERVAL {RECOVER_SECONDS} SECOND",
+                {"s": stream.name},
+            ).fetchall()
+            batches = loaded_batches(con, [r[0] for r in rows], stream.name)
+            stream.throttle.add(stream.load.stored_stats(con, batches))
 
     def run_once(self) -> int:
-        """One cycle over every stream; return how many segments were loaded."""
+        """One cycle over every stream; return how many segments were loaded.
+
+        A cycle in which the connection is handed over to a waiter (or closed when idle) loads
+        nothing; the next one opens it again, after the waiter.
+        """
+        if self._waited_for():
+            self.close()
+            return 0
         loaded = 0
         events: list[Any] = []
         for stream in self.streams:
@@ -117,18 +152,18 @@ class LiveLoader:
             if not segments and not stream.throttle.has_due(self.clock()):
                 continue
             rejected: dict[str, str] = {}
-            with connect(self.db_path) as con:
-                self._migrate(con)
-                if segments:
-                    batch = load_batch_isolating(con, stream.load, segments, self.run_id)
-                    stream.throttle.add(batch.report.stats)
-                    rejected = batch.rejected
-                    state.last_load_at = self.clock()
-                    state.segments_loaded += len(batch.report.loaded_segments)
-                    state.records_loaded += batch.report.records
-                released = stream.throttle.take_due(self.clock())
-                if released:
-                    events += self.publisher.events(stream.name, con, released)
+            con = self.connection()
+            if segments:
+                self._worked_at = self.clock()
+                batch = load_batch_isolating(con, stream.load, segments, self.run_id)
+                stream.throttle.add(batch.report.stats)
+                rejected = batch.rejected
+                state.last_load_at = self.clock()
+                state.segments_loaded += len(batch.report.loaded_segments)
+                state.records_loaded += batch.report.records
+            released = stream.throttle.take_due(self.clock())
+            if released:
+                events += self.publisher.events(stream.name, con, released)
             for name, reason in rejected.items():
                 where = reader.reject_segment(dirs, name, reason)
                 log.error("segment %s set aside in %s: %s", name, where, reason)
@@ -137,6 +172,8 @@ class LiveLoader:
             loaded += len(segments) - len(rejected)
         if events:
             self.publisher.publish(events)
+        if self.clock() - self._worked_at >= IDLE_RELEASE_SECONDS:
+            self.close()
         self._housekeeping()
         return loaded
 
@@ -146,11 +183,11 @@ class LiveLoader:
         pending = [s for s in self.streams if s.throttle.pending]
         if not pending:
             return
-        with connect(self.db_path) as con:
-            for stream in pending:
-                events += self.publisher.events(
-                    stream.name, con, stream.throttle.take_all(self.clock())
-                )
+        con = self.connection()
+        for stream in pending:
+            events += self.publisher.events(
+                stream.name, con, stream.throttle.take_all(self.clock())
+            )
         self.publisher.publish(events)
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
