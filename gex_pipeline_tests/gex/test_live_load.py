@@ -15,10 +15,11 @@ import pytest
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.live_load import (
+    GexStreamLoad,
     StagingRecordError,
     load_segments,
-    load_segments_isolating,
 )
+from gex_pipeline.lib.live.microbatch import load_batch_isolating
 from gex_pipeline.lib.staging.reader import Segment
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
@@ -67,7 +68,11 @@ def test_identical_repost_is_a_counted_no_op(con, gex_staging: GexStagingTree) -
     before = (_snapshots(con), _strikes(con))
     repost = {**record, "id": "f" * 32, "received_at": record["received_at"] + 5000}
     report = load_segments(con, [gex_staging.seal([repost])])
-    assert (report.duplicates, report.conflicts, report.snapshots_added) == (1, 0, 0)
+    assert (
+        report.total("duplicates"),
+        report.total("conflicts"),
+        report.total("snapshots_added"),
+    ) == (1, 0, 0)
     assert (_snapshots(con), _strikes(con)) == before
     assert _rows(con, "SELECT count(*) FROM gex_conflicts") == [(0,)]
 
@@ -77,7 +82,7 @@ def test_conflicting_repost_is_counted_and_kept_aside(con, gex_staging: GexStagi
     load_segments(con, [gex_staging.seal([record])])
     other = gex_staging.record(spot=9.0)
     report = load_segments(con, [gex_staging.seal([other])])
-    assert (report.duplicates, report.conflicts) == (0, 1)
+    assert (report.total("duplicates"), report.total("conflicts")) == (0, 1)
     assert _rows(con, "SELECT spot FROM gex_snapshots") == [(1.0,)]
     kept = _rows(con, "SELECT payload_id, record->>'$.spot' FROM gex_conflicts")
     assert kept == [(other["id"], "9.0")]
@@ -90,7 +95,11 @@ def test_conflict_inside_one_batch_is_counted_against_the_first(
         [gex_staging.record(spot=1.0), gex_staging.record(spot=1.0), gex_staging.record(spot=3.0)]
     )
     report = load_segments(con, [segment])
-    assert (report.snapshots_added, report.duplicates, report.conflicts) == (1, 1, 1)
+    assert (
+        report.total("snapshots_added"),
+        report.total("duplicates"),
+        report.total("conflicts"),
+    ) == (1, 1, 1)
 
 
 def test_reloading_the_same_segments_changes_nothing(con, gex_staging: GexStagingTree) -> None:
@@ -109,7 +118,7 @@ def test_reload_reports_the_stats_of_the_committed_batch_again(
     segment = gex_staging.seal([gex_staging.record()])
     first = load_segments(con, [segment])
     again = load_segments(con, [segment])
-    assert again.partitions == first.partitions
+    assert again.stats == first.stats
 
 
 def test_duplicate_strikes_in_one_snapshot_keep_the_first(con, gex_staging: GexStagingTree) -> None:
@@ -133,7 +142,7 @@ def test_partial_kinds_are_kept_in_gex_events(con, gex_staging: GexStagingTree) 
     majors = gex_staging.record(kind="majors", strikes=[])
     change = gex_staging.record(kind="maxchange", strikes=[], max_change={"current": [1.0, 2.0]})
     report = load_segments(con, [gex_staging.seal([majors, change])])
-    assert report.partitions[0].events_added == 2
+    assert report.stats[0].events_added == 2
     assert _rows(con, "SELECT count(*) FROM gex_snapshots") == [(0,)]
     assert _rows(
         con, "SELECT kind, record->'$.max_change.current' FROM gex_events ORDER BY kind"
@@ -148,7 +157,7 @@ def test_evening_snapshot_lands_in_its_new_york_trading_date(
 ) -> None:
     evening = int(datetime(2025, 11, 15, 1, 30, tzinfo=UTC).timestamp() * 1000)  # 20:30 ET
     report = load_segments(con, [gex_staging.seal([gex_staging.record(timestamp=evening)])])
-    assert [p.trade_date for p in report.partitions] == [DAY]
+    assert [p.trade_date for p in report.stats] == [DAY]
     assert _rows(con, "SELECT DISTINCT trade_date FROM gex_strikes") == [(DAY,)]
 
 
@@ -171,7 +180,7 @@ def test_stats_are_reported_per_date_and_feed(con, gex_staging: GexStagingTree) 
             p.first_timestamp,
             p.last_timestamp,
         )
-        for p in report.partitions
+        for p in report.stats
     ]
     assert summary == [
         (DAY, "SPX", "gex_zero", 2, 6, 1, GEX_BASE_MS, GEX_BASE_MS + 1000),
@@ -212,7 +221,7 @@ def test_isolating_load_sets_bad_segments_aside_and_loads_the_rest(
     bad = gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS + 1)])
     bad.path.write_text(bad.path.read_text() + "{torn\n")
     later = gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS + 2)])
-    result = load_segments_isolating(con, [good, bad, later])
+    result = load_batch_isolating(con, GexStreamLoad(), [good, bad, later])
     assert list(result.rejected) == [bad.name]
     assert "Malformed JSON" in result.rejected[bad.name]
     assert result.report.loaded_segments == [good.name, later.name]
@@ -227,7 +236,7 @@ import sys
 from pathlib import Path
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
-from gex_pipeline.lib.gex.live_load import StagingRecordError, load_segments, load_segments_isolating
+from gex_pipeline.lib.gex.live_load import StagingRecordError, load_segments
 from gex_pipeline.lib.staging.reader import Segment
 segments = [Segment(int(Path(p).name[:20]), Path(p)) for p in sys.argv[2:]]
 with connect(Path(sys.argv[1])) as con:

@@ -39,7 +39,7 @@ def _posted(spot: float = 6734.25, arrival_delay_ms: int = 150) -> dict[str, obj
 
 
 def _outcome(report) -> tuple[int, int, int]:
-    return report.snapshots_added, report.duplicates, report.conflicts
+    return report.total("snapshots_added"), report.total("duplicates"), report.total("conflicts")
 
 
 def _rows(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple]:

@@ -107,7 +107,7 @@ def test_first_arrival_wins_when_the_connection_does_not_preserve_insertion_orde
     early = _segments(gex_staging, spot=1.0)
     late = _segments(gex_staging, spot=2.0)
     report = load_segments(con, [*late, *early])
-    assert report.conflicts == SNAPSHOTS
+    assert report.total("conflicts") == SNAPSHOTS
     assert _rows(con, "SELECT DISTINCT spot FROM gex_snapshots") == [(1.0,)]
 
 

@@ -15,14 +15,14 @@ import pytest
 
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
-from gex_pipeline.lib.live.microbatch import StagingRecordError
+from gex_pipeline.lib.live.microbatch import StagingRecordError, load_batch_isolating
 from gex_pipeline.lib.payloads.errors import PayloadError
 from gex_pipeline.lib.payloads.occ import parse_occ_symbol
 from gex_pipeline.lib.payloads.timestamps import to_epoch_ms
 from gex_pipeline.lib.webhooks.live_load import (
+    UwStreamLoad,
     epoch_ms_sql,
     load_uw_segments,
-    load_uw_segments_isolating,
     occ_parts_sql,
     occ_sql,
 )
@@ -75,7 +75,7 @@ def test_every_demo_message_is_stored_once(con, uw_staging: UwStagingTree) -> No
     report = load_uw_segments(con, [uw_staging.seal(records[:150]), uw_staging.seal(records[150:])])
     stored = _rows(con, "SELECT id FROM universal_webhooks ORDER BY id")
     assert stored == sorted((r["id"],) for r in records)
-    assert report.messages_added == len(records)
+    assert report.total("messages_added") == len(records)
 
 
 def test_option_trades_are_flattened_with_string_decimals_cast(
@@ -175,7 +175,7 @@ def test_topic_is_the_symbol_after_the_channel_colon(con, uw_staging: UwStagingT
 def test_values_that_do_not_cast_are_named_and_counted(con, uw_staging: UwStagingTree) -> None:
     bad = _trade("t-bad", price="n/a", size="12.5.1", option_chain_id="NVDA", tags="ask_side")
     report = load_uw_segments(con, [uw_staging.seal(uw_staging.records([bad, _trade("t-ok")]))])
-    assert report.cast_failures == 1
+    assert report.total("cast_failures") == 1
     assert _rows(
         con,
         "SELECT price, size, strike, tags, cast_failures FROM option_trades_events"
@@ -185,7 +185,7 @@ def test_values_that_do_not_cast_are_named_and_counted(con, uw_staging: UwStagin
 
 def test_absent_fields_are_null_without_a_cast_failure(con, uw_staging: UwStagingTree) -> None:
     report = load_uw_segments(con, [uw_staging.seal(uw_staging.records([_trade()]))])
-    assert report.cast_failures == 0
+    assert report.total("cast_failures") == 0
     assert _rows(con, "SELECT delta, sector, cast_failures FROM option_trades_events") == [
         (None, None, [])
     ]
@@ -212,7 +212,7 @@ def test_second_market_state_for_the_same_time_is_a_counted_duplicate(
     first, second = _market(call_premium="1"), _market(call_premium="2")
     load_uw_segments(con, [uw_staging.seal(uw_staging.records([first]))])
     report = load_uw_segments(con, [uw_staging.seal(uw_staging.records([second]))])
-    assert (report.market_added, report.duplicates) == (0, 1)
+    assert (report.total("market_added"), report.total("duplicates")) == (0, 1)
     assert _rows(con, "SELECT call_premium FROM market_agg_state") == [(1.0,)]
     assert _count(con, "universal_webhooks") == 2
 
@@ -223,7 +223,11 @@ def test_first_arrival_of_a_trade_id_wins_and_later_ones_are_counted(
     early = uw_staging.seal(uw_staging.records([_trade(price="1.00")]))
     late = uw_staging.seal(uw_staging.records([_trade(price="2.00"), _trade(price="3.00")]))
     report = load_uw_segments(con, [late, early])
-    assert (report.trades_added, report.duplicates, report.conflicts) == (1, 0, 2)
+    assert (
+        report.total("trades_added"),
+        report.total("duplicates"),
+        report.total("conflicts"),
+    ) == (1, 0, 2)
     assert _rows(con, "SELECT price FROM option_trades_events") == [(1.0,)]
     assert _rows(con, "SELECT segment FROM universal_webhooks") == [(early.name,)]
 
@@ -234,7 +238,7 @@ def test_trade_id_posted_again_with_another_payload_is_kept_aside(
     load_uw_segments(con, [uw_staging.seal(uw_staging.records([_trade(price="1.00")]))])
     later = uw_staging.seal(uw_staging.records([_trade("t-2"), _trade(price="2.00")]))
     report = load_uw_segments(con, [later])
-    assert report.conflicts == 1
+    assert report.total("conflicts") == 1
     assert _rows(
         con, "SELECT id, segment, line, payload->>'$.data.price' FROM webhook_conflicts"
     ) == [("t-1", later.name, 2, "2.00")]
@@ -247,7 +251,11 @@ def test_same_trade_relayed_on_another_channel_is_a_duplicate(
     on_index_channel[2] = "option_trades_super_algo:NVDA"
     records = uw_staging.records([_trade(), on_index_channel])
     report = load_uw_segments(con, [uw_staging.seal(records)])
-    assert (report.trades_added, report.duplicates, report.conflicts) == (1, 1, 0)
+    assert (
+        report.total("trades_added"),
+        report.total("duplicates"),
+        report.total("conflicts"),
+    ) == (1, 1, 0)
 
 
 def test_message_posted_again_later_is_a_counted_no_op(con, uw_staging: UwStagingTree) -> None:
@@ -256,7 +264,7 @@ def test_message_posted_again_later_is_a_counted_no_op(con, uw_staging: UwStagin
     before = [_rows(con, f"SELECT * EXCLUDE (ingested_at) FROM {t} ORDER BY ALL") for t in TABLES]
     reposted = [{**r, "received_at": r["received_at"] + 60_000} for r in copy.deepcopy(records)]
     report = load_uw_segments(con, [uw_staging.seal(reposted)])
-    assert (report.messages_added, report.duplicates) == (0, len(records))
+    assert (report.total("messages_added"), report.total("duplicates")) == (0, len(records))
     after = [_rows(con, f"SELECT * EXCLUDE (ingested_at) FROM {t} ORDER BY ALL") for t in TABLES]
     assert after == before
 
@@ -268,7 +276,7 @@ def test_reloading_the_same_segments_loads_nothing_and_reports_again(
     first = load_uw_segments(con, [segment])
     again = load_uw_segments(con, [segment])
     assert (again.loaded_segments, again.already_loaded_segments) == ([], [segment.name])
-    assert again.days == first.days
+    assert again.stats == first.stats
     assert _count(con, "loaded_segments") == 1
 
 
@@ -286,10 +294,10 @@ def test_figures_are_reported_per_trading_date(con, uw_staging: UwStagingTree) -
     report = load_uw_segments(con, [uw_staging.seal(records)])
     summary = [
         (d.trade_date, d.messages_added, d.trades_added, d.market_added, d.other_added)
-        for d in report.days
+        for d in report.stats
     ]
     assert summary == [(DAY, 3, 1, 1, 1), (date(2025, 11, 17), 1, 1, 0, 0)]
-    assert [d.duplicates for d in report.days] == [1, 0]
+    assert [d.duplicates for d in report.stats] == [1, 0]
 
 
 def test_record_without_id_fails_the_batch_naming_segment_line_and_field(
@@ -312,7 +320,7 @@ def test_isolating_load_sets_bad_segments_aside_and_loads_the_rest(
     bad = uw_staging.seal(uw_staging.records([_trade("t-2")]))
     bad.path.write_text(bad.path.read_text() + "{torn\n")
     later = uw_staging.seal(uw_staging.records([_trade("t-3")]))
-    result = load_uw_segments_isolating(con, [good, bad, later])
+    result = load_batch_isolating(con, UwStreamLoad(), [good, bad, later])
     assert list(result.rejected) == [bad.name]
     assert result.report.loaded_segments == [good.name, later.name]
     assert _rows(con, "SELECT id FROM option_trades_events ORDER BY id") == [("t-1",), ("t-3",)]
@@ -321,7 +329,7 @@ def test_isolating_load_sets_bad_segments_aside_and_loads_the_rest(
 def test_demo_day_lands_in_its_trading_date(con, uw_staging: UwStagingTree) -> None:
     records = uw_staging.records(uw_staging.messages(200, start_s=UW_BASE_S))
     report = load_uw_segments(con, [uw_staging.seal(records)])
-    assert [d.trade_date for d in report.days] == [DAY]
+    assert [d.trade_date for d in report.stats] == [DAY]
     assert _rows(con, "SELECT count(*) FROM option_trades_events WHERE strike IS NULL") == [(0,)]
 
 

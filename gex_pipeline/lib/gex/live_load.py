@@ -11,8 +11,8 @@ segments recorded (and loads nothing), so the tables end up the same.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,6 @@ from gex_pipeline.lib.live.microbatch import (
     BatchReport,
     StagingRecordError,
     load_batch,
-    load_batch_isolating,
     read_json_sql,
     set_insertion_order,
     setting,
@@ -73,7 +72,7 @@ CONTENT_STRUCT_SQL = "struct_pack(" + ", ".join(f"{c} := {c}" for c in CONTENT_C
 CONTENT_HASH_SQL = f"md5(CAST({CONTENT_STRUCT_SQL} AS VARCHAR))"
 
 
-__all__ = ["StagingRecordError", "load_segments", "load_segments_isolating"]
+__all__ = ["StagingRecordError", "load_segments"]
 
 
 @dataclass(frozen=True)
@@ -111,32 +110,6 @@ def merge_partition_stats(a: PartitionStats, b: PartitionStats) -> PartitionStat
 def partition_of(stats: PartitionStats) -> tuple[date, str, str]:
     """`(trade_date, ticker, endpoint)` of a partition's figures."""
     return (stats.trade_date, stats.ticker, stats.endpoint)
-
-
-@dataclass(frozen=True)
-class LoadReport:
-    """Outcome of one batch load."""
-
-    loaded_segments: list[str] = field(default_factory=list)
-    already_loaded_segments: list[str] = field(default_factory=list)
-    records: int = 0
-    partitions: list[PartitionStats] = field(default_factory=list)
-
-    @property
-    def snapshots_added(self) -> int:
-        return sum(p.snapshots_added for p in self.partitions)
-
-    @property
-    def strikes_added(self) -> int:
-        return sum(p.strikes_added for p in self.partitions)
-
-    @property
-    def duplicates(self) -> int:
-        return sum(p.duplicates for p in self.partitions)
-
-    @property
-    def conflicts(self) -> int:
-        return sum(p.conflicts for p in self.partitions)
 
 
 def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], source: str) -> None:
@@ -332,6 +305,10 @@ class GexStreamLoad:
     records: str = "batch_records"
     temp_views: tuple[str, ...] = ("batch_records",)
     temp_tables: tuple[str, ...] = ("batch_raw", "batch_status")
+    stats_table: str = "loaded_partitions"
+    stats_columns: str = _STATS_COLUMNS
+    stats_order: str = "batch, trade_date, ticker, endpoint"
+    stats_type: Callable[..., PartitionStats] = PartitionStats
 
     def stage(self, con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
         _stage_batch(con, segments, self.source)
@@ -339,12 +316,9 @@ class GexStreamLoad:
     def insert(self, con: duckdb.DuckDBPyConnection) -> None:
         _insert_batch(con)
 
-    def record_stats(self, con: duckdb.DuckDBPyConnection, batch: str) -> list[PartitionStats]:
-        """Compute the batch's per-partition stats into `loaded_partitions` and return them."""
-        con.execute(
-            f"""
-            INSERT INTO loaded_partitions (stream, batch, {_STATS_COLUMNS})
-            SELECT $stream, $batch, b.trade_date, b.ticker, b.endpoint,
+    def stats_select(self) -> str:
+        return """
+            SELECT b.trade_date, b.ticker, b.endpoint,
                    count(*) FILTER (WHERE status = 'new' AND kind = 'snapshot'),
                    coalesce(sum(strike_count)
                             FILTER (WHERE status = 'new' AND kind = 'snapshot'), 0),
@@ -354,27 +328,7 @@ class GexStreamLoad:
                    min(b.timestamp), max(b.timestamp)
             FROM batch_records b
             GROUP BY b.trade_date, b.ticker, b.endpoint
-            """,
-            {"stream": self.stream, "batch": batch},
-        )
-        return self.stored_stats(con, [batch])
-
-    def stored_stats(
-        self, con: duckdb.DuckDBPyConnection, batches: Sequence[str]
-    ) -> list[PartitionStats]:
-        rows = con.execute(
-            f"SELECT {_STATS_COLUMNS} FROM loaded_partitions"
-            " WHERE stream = $stream AND list_contains($batches, batch)"
-            " ORDER BY batch, trade_date, ticker, endpoint",
-            {"stream": self.stream, "batches": list(batches)},
-        ).fetchall()
-        return [PartitionStats(*row) for row in rows]
-
-
-def _report(batch: BatchReport[PartitionStats]) -> LoadReport:
-    return LoadReport(
-        batch.loaded_segments, batch.already_loaded_segments, batch.records, batch.stats
-    )
+        """
 
 
 def load_segments(
@@ -383,31 +337,10 @@ def load_segments(
     *,
     source: str = LIVE_SOURCE,
     run_id: str | None = None,
-) -> LoadReport:
+) -> BatchReport[PartitionStats]:
     """Load the records of `segments` (oldest first) into the GEX tables in one transaction.
 
     Segments already recorded in `loaded_segments` are not loaded again; the stats of the batches
     that loaded them are returned again (a crash between commit and reporting loses no report).
     """
-    return _report(load_batch(con, GexStreamLoad(source), segments, run_id))
-
-
-@dataclass(frozen=True)
-class IsolatedLoad:
-    """A batch load that set aside the segments whose content is unusable."""
-
-    report: LoadReport
-    rejected: dict[str, str]
-
-
-def load_segments_isolating(
-    con: duckdb.DuckDBPyConnection,
-    segments: Sequence[Segment],
-    *,
-    source: str = LIVE_SOURCE,
-    run_id: str | None = None,
-) -> IsolatedLoad:
-    """`load_segments`, but when the batch fails on bad data, load segment by segment and return
-    the bad ones (name -> reason) instead of failing; other errors propagate."""
-    isolated = load_batch_isolating(con, GexStreamLoad(source), segments, run_id)
-    return IsolatedLoad(_report(isolated.report), isolated.rejected)
+    return load_batch(con, GexStreamLoad(source), segments, run_id)

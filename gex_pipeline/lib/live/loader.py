@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.db.writer import wanted_since
-from gex_pipeline.lib.live.microbatch import StreamLoad, load_batch_isolating, loaded_batches
+from gex_pipeline.lib.live.microbatch import (
+    StreamLoad,
+    load_batch_isolating,
+    loaded_batches,
+    stored_stats,
+)
 from gex_pipeline.lib.live.throttle import ReportThrottle
 from gex_pipeline.lib.staging import reader
 from gex_pipeline.lib.staging.durable_fs import write_atomic
@@ -131,7 +136,7 @@ class LiveLoader:
                 {"s": stream.name},
             ).fetchall()
             batches = loaded_batches(con, [r[0] for r in rows], stream.name)
-            stream.throttle.add(stream.load.stored_stats(con, batches))
+            stream.throttle.add(stored_stats(con, stream.load, batches))
 
     def run_once(self) -> int:
         """One cycle over every stream; return how many segments were loaded.

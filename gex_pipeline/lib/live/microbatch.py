@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 Stats = TypeVar("Stats")
 Report = TypeVar("Report")
 
+
 # Errors that mean "this data is bad" (as opposed to the machine failing: disk, memory, locks).
 BAD_DATA_ERRORS: tuple[str, ...] = (
     "InvalidInputException",
@@ -55,6 +56,12 @@ class StreamLoad(Protocol[Stats]):
     # Temp views and tables `stage` and `insert` create, dropped after every batch (views first).
     temp_views: tuple[str, ...]
     temp_tables: tuple[str, ...]
+    # Where the per-partition figures of each batch are kept (columns `stream`, `batch`, then
+    # `stats_columns`), their order, and the type built from one row of them.
+    stats_table: str
+    stats_columns: str
+    stats_order: str
+    stats_type: Callable[..., Stats]
 
     def stage(self, con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
         """Parse, validate (raise `StagingRecordError`) and classify the records of `segments`."""
@@ -64,12 +71,8 @@ class StreamLoad(Protocol[Stats]):
         """Insert the new rows of the staged batch."""
         ...
 
-    def record_stats(self, con: duckdb.DuckDBPyConnection, batch: str) -> list[Stats]:
-        """Store the staged batch's per-partition figures under `batch`; return them."""
-        ...
-
-    def stored_stats(self, con: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> list[Stats]:
-        """The figures stored for `batches`."""
+    def stats_select(self) -> str:
+        """SELECT of the staged batch's per-partition figures, in `stats_columns` order."""
         ...
 
 
@@ -81,6 +84,10 @@ class BatchReport(Generic[Stats]):
     already_loaded_segments: list[str] = field(default_factory=list)
     records: int = 0
     stats: list[Stats] = field(default_factory=list)
+
+    def total(self, figure: str) -> int:
+        """The sum of one figure (e.g. `duplicates`) over the report's stats."""
+        return sum(getattr(item, figure) for item in self.stats)
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,26 @@ def record_loaded_segments(
     )
 
 
+def stored_stats(
+    con: duckdb.DuckDBPyConnection, load: StreamLoad[Stats], batches: Sequence[str]
+) -> list[Stats]:
+    """The per-partition figures stored for `batches` of the stream."""
+    rows = con.execute(
+        f"SELECT {load.stats_columns} FROM {load.stats_table}"
+        f" WHERE stream = $stream AND list_contains($batches, batch) ORDER BY {load.stats_order}",
+        {"stream": load.stream, "batches": list(batches)},
+    ).fetchall()
+    return [load.stats_type(*row) for row in rows]
+
+
+def _record_stats(con: duckdb.DuckDBPyConnection, load: StreamLoad[Stats], batch: str) -> None:
+    con.execute(
+        f"INSERT INTO {load.stats_table} (stream, batch, {load.stats_columns})"
+        f" SELECT $stream, $batch, * FROM ({load.stats_select()})",
+        {"stream": load.stream, "batch": batch},
+    )
+
+
 def load_batch(
     con: duckdb.DuckDBPyConnection,
     load: StreamLoad[Stats],
@@ -182,7 +209,7 @@ def load_batch(
     done = already_loaded(con, [s.name for s in ordered], load.stream)
     pending = [s for s in ordered if s.name not in done]
     skipped = [s.name for s in ordered if s.name in done]
-    recovered = load.stored_stats(con, loaded_batches(con, skipped, load.stream))
+    recovered = stored_stats(con, load, loaded_batches(con, skipped, load.stream))
     if not pending:
         return BatchReport(already_loaded_segments=skipped, stats=recovered)
     # Staging needs insertion order (the rowid of the parsed records is the arrival order); the
@@ -194,7 +221,8 @@ def load_batch(
         load.stage(con, pending)
         load.insert(con)
         record_loaded_segments(con, pending, load.stream, run_id, load.records)
-        stats = load.record_stats(con, pending[0].name)
+        _record_stats(con, load, pending[0].name)
+        stats = stored_stats(con, load, [pending[0].name])
         records = con.execute(f"SELECT count(*) FROM {load.records}").fetchall()[0][0]
         con.execute("COMMIT")
     except BaseException:

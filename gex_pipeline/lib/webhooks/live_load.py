@@ -14,8 +14,8 @@ so a retry after a crash loads nothing twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,6 @@ from gex_pipeline.lib.live.microbatch import (
     BatchReport,
     StagingRecordError,
     load_batch,
-    load_batch_isolating,
     read_json_sql,
     sql_string,
 )
@@ -239,48 +238,6 @@ _DAY_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class UwLoadReport:
-    """Outcome of one batch load of webhook messages."""
-
-    loaded_segments: list[str] = field(default_factory=list)
-    already_loaded_segments: list[str] = field(default_factory=list)
-    records: int = 0
-    days: list[DayStats] = field(default_factory=list)
-
-    @property
-    def messages_added(self) -> int:
-        return sum(d.messages_added for d in self.days)
-
-    @property
-    def trades_added(self) -> int:
-        return sum(d.trades_added for d in self.days)
-
-    @property
-    def market_added(self) -> int:
-        return sum(d.market_added for d in self.days)
-
-    @property
-    def duplicates(self) -> int:
-        return sum(d.duplicates for d in self.days)
-
-    @property
-    def conflicts(self) -> int:
-        return sum(d.conflicts for d in self.days)
-
-    @property
-    def cast_failures(self) -> int:
-        return sum(d.cast_failures for d in self.days)
-
-    def by_day(self) -> list[DayStats]:
-        """The day figures summed per trading date (a retry may report several batches)."""
-        merged: dict[date, DayStats] = {}
-        for day in self.days:
-            seen = merged.get(day.trade_date)
-            merged[day.trade_date] = day if seen is None else merge_day_stats(seen, day)
-        return [merged[key] for key in sorted(merged)]
-
-
 def merge_day_stats(a: DayStats, b: DayStats) -> DayStats:
     """The figures of two batches for the same trading date, added up."""
     return DayStats(
@@ -456,6 +413,10 @@ class UwStreamLoad:
         "uw_batch_trades",
         "uw_batch_market",
     )
+    stats_table: str = "loaded_webhook_days"
+    stats_columns: str = _DAY_COLUMNS
+    stats_order: str = "batch, trade_date"
+    stats_type: Callable[..., DayStats] = DayStats
 
     def stage(self, con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
         _stage_batch(con, segments)
@@ -463,12 +424,9 @@ class UwStreamLoad:
     def insert(self, con: duckdb.DuckDBPyConnection) -> None:
         _insert_batch(con)
 
-    def record_stats(self, con: duckdb.DuckDBPyConnection, batch: str) -> list[DayStats]:
-        """Compute the batch's per-day figures into `loaded_webhook_days` and return them."""
-        con.execute(
-            f"""
-            INSERT INTO loaded_webhook_days (stream, batch, {_DAY_COLUMNS})
-            SELECT $stream, $batch, b.trade_date,
+    def stats_select(self) -> str:
+        return """
+            SELECT b.trade_date,
                    count(*) FILTER (WHERE status = 'new'),
                    count(*) FILTER (WHERE status = 'new' AND kind = 'trade'),
                    count(*) FILTER (WHERE status = 'new' AND kind = 'market' AND market_new),
@@ -486,51 +444,15 @@ class UwStreamLoad:
                 ) WHERE len(cast_failures) > 0 GROUP BY trade_date
             ) f ON f.trade_date = b.trade_date
             GROUP BY b.trade_date
-            """,
-            {"stream": self.stream, "batch": batch},
-        )
-        return self.stored_stats(con, [batch])
-
-    def stored_stats(
-        self, con: duckdb.DuckDBPyConnection, batches: Sequence[str]
-    ) -> list[DayStats]:
-        rows = con.execute(
-            f"SELECT {_DAY_COLUMNS} FROM loaded_webhook_days"
-            " WHERE stream = $stream AND list_contains($batches, batch) ORDER BY batch, trade_date",
-            {"stream": self.stream, "batches": list(batches)},
-        ).fetchall()
-        return [DayStats(*row) for row in rows]
-
-
-def _report(batch: BatchReport[DayStats]) -> UwLoadReport:
-    return UwLoadReport(
-        batch.loaded_segments, batch.already_loaded_segments, batch.records, batch.stats
-    )
+        """
 
 
 def load_uw_segments(
     con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], *, run_id: str | None = None
-) -> UwLoadReport:
+) -> BatchReport[DayStats]:
     """Load the messages of `segments` (oldest first) into the webhook tables in one transaction.
 
     Segments already recorded in `loaded_segments` are not loaded again; the figures of the
     batches that loaded them are returned again (a crash between commit and reporting loses none).
     """
-    return _report(load_batch(con, UwStreamLoad(), segments, run_id))
-
-
-@dataclass(frozen=True)
-class IsolatedUwLoad:
-    """A webhook batch load that set aside the segments whose content is unusable."""
-
-    report: UwLoadReport
-    rejected: dict[str, str]
-
-
-def load_uw_segments_isolating(
-    con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], *, run_id: str | None = None
-) -> IsolatedUwLoad:
-    """`load_uw_segments`, but segments that fail on bad data are returned (name -> reason)
-    instead of failing the batch; other errors propagate."""
-    isolated = load_batch_isolating(con, UwStreamLoad(), segments, run_id)
-    return IsolatedUwLoad(_report(isolated.report), isolated.rejected)
+    return load_batch(con, UwStreamLoad(), segments, run_id)
