@@ -19,12 +19,13 @@ class PipelineSettings:
     staging_retention_days: int = 7
     export_sensor_interval_seconds: int = 60
     export_quiet_seconds: int = 900
+    integrity_sensor_interval_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
         """Read `GEX_LIVE_SENSOR_INTERVAL_SECONDS`, `GEX_LIVE_MAX_SEGMENTS_PER_RUN`,
         `GEX_LIVE_STALE_SECONDS`, `GEX_STAGING_RETENTION_DAYS`, `GEX_EXPORT_SENSOR_INTERVAL_SECONDS`,
-        `GEX_EXPORT_QUIET_SECONDS`."""
+        `GEX_EXPORT_QUIET_SECONDS`, `GEX_INTEGRITY_SENSOR_INTERVAL_SECONDS`."""
         env = os.environ if env is None else env
         settings = cls(
             live_sensor_interval_seconds=env_int(env, "GEX_LIVE_SENSOR_INTERVAL_SECONDS", 15),
@@ -33,12 +34,16 @@ class PipelineSettings:
             staging_retention_days=env_int(env, "GEX_STAGING_RETENTION_DAYS", 7),
             export_sensor_interval_seconds=env_int(env, "GEX_EXPORT_SENSOR_INTERVAL_SECONDS", 60),
             export_quiet_seconds=env_int(env, "GEX_EXPORT_QUIET_SECONDS", 900),
+            integrity_sensor_interval_seconds=env_int(
+                env, "GEX_INTEGRITY_SENSOR_INTERVAL_SECONDS", 60
+            ),
         )
         for name, value in (
             ("GEX_LIVE_SENSOR_INTERVAL_SECONDS", settings.live_sensor_interval_seconds),
             ("GEX_LIVE_MAX_SEGMENTS_PER_RUN", settings.live_max_segments_per_run),
             ("GEX_EXPORT_SENSOR_INTERVAL_SECONDS", settings.export_sensor_interval_seconds),
             ("GEX_LIVE_STALE_SECONDS", settings.live_stale_seconds),
+            ("GEX_INTEGRITY_SENSOR_INTERVAL_SECONDS", settings.integrity_sensor_interval_seconds),
         ):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")

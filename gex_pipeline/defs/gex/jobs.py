@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 
+from gex_pipeline.defs.dagster_compat import partitioned_check_job
 from gex_pipeline.defs.gex.assets import GEX_PARQUET, LIVE_BATCH
 from gex_pipeline.defs.gex.checks import integrity_check_specs
+from gex_pipeline.defs.partitions import gex_partitions
 
 gex_live_job = dg.define_asset_job(
     "gex_live_job",
@@ -18,12 +20,15 @@ gex_parquet_job = dg.define_asset_job(
     description="Export one date x feed partition to Parquet.",
 )
 
-# A job of partitioned checks alone gets no partitions definition from dagster 1.13 (it infers it
-# from executable assets), so runs name their partition with the `dagster/partition` tag.
-gex_integrity_job = dg.define_asset_job(
+# Partitioned like the tables (dagster_compat patches 1.13 so a job of checks alone can be), so
+# the UI runs it for one partition (launchpad) or a range (backfill from the job's Partitions tab).
+# A blocking ERROR check fails its step: that verdict is final, so the run is not retried.
+gex_integrity_job = partitioned_check_job(
     "gex_integrity_job",
-    selection=dg.AssetSelection.checks(*(spec.key for spec in integrity_check_specs)),
-    description="Integrity checks of one date x feed partition (tag dagster/partition).",
+    [spec.key for spec in integrity_check_specs],
+    gex_partitions,
+    description="Integrity checks of date x feed partitions (one run per partition).",
+    tags={"dagster/retry_on_asset_or_op_failure": "false"},
 )
 
 gex_jobs = [gex_live_job, gex_parquet_job, gex_integrity_job]
