@@ -38,6 +38,7 @@ def test_gex_checks_are_stable(repository: dg.RepositoryDefinition) -> None:
     assert checks == [
         "gex_live_batch:no_rejected_segments",
         "gex_parquet:parquet_reconciliation",
+        "gex_snapshots:feed_freshness",
         "gex_snapshots:history_dropped_rows",
         "gex_snapshots:history_foreign_rows",
         "gex_snapshots:live_history_drift",

@@ -120,7 +120,7 @@ def test_every_check_is_recorded_for_the_run_partition(data_dir, instance, resou
     _import_day(data_dir)
     _export(instance, resources)
     checks = _run_checks(instance, resources)
-    assert len(checks) == 11
+    assert len(checks) == 12
     assert {e.partition for e in checks.values()} == {PARTITION}
     assert [k for k, e in checks.items() if not e.passed] == ["gex_snapshots:session_coverage"]
 

@@ -12,14 +12,17 @@ so an export launched on its own never publishes a partition an ERROR check reje
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource types
 # from the annotations of decorated functions when the definitions load.
+import time
 from collections.abc import Iterator
 
 import dagster as dg
 from pydantic import Field
 
 from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_SNAPSHOTS, GEX_STRIKES
+from gex_pipeline.defs.gex.freshness import FEED_FRESHNESS, freshness_result
 from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
+from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.integrity import (
     ERROR,
@@ -75,6 +78,11 @@ CHECK_DESCRIPTIONS: dict[str, tuple[dg.AssetKey, str]] = {
         GEX_SNAPSHOTS,
         "Live snapshots replaced by a history import agree with the imported ones on spot and "
         "zero_gamma within the drift tolerances.",
+    ),
+    FEED_FRESHNESS: (
+        GEX_SNAPSHOTS,
+        "A live feed reports at least every GEX_FRESHNESS_MAX_SILENCE_SECONDS during today's "
+        "session (not judged outside it; recorded by gex_freshness_sensor).",
     ),
     "duplicate_rows": (
         GEX_STRIKES,
@@ -188,8 +196,17 @@ def gex_integrity_checks(
     trade_date, ticker, endpoint = parse_gex_partition_key(context.partition_key)
     day = FeedDay(trade_date, ticker, endpoint)
     selected = {key.name for key in context.selected_asset_check_keys}
+    if FEED_FRESHNESS in selected:
+        yield freshness_result(
+            context.instance,
+            str(context.partition_key),
+            int(time.time() * 1000),
+            PipelineSettings.from_env().freshness_max_silence_seconds,
+        )
     with duckdb_database.connect() as con:
-        results = partition_checks(con, day, parquet.root_dir(), config.thresholds(), selected)
+        results = partition_checks(
+            con, day, parquet.root_dir(), config.thresholds(), selected - {FEED_FRESHNESS}
+        )
     for result in results:
         if not result.passed:
             context.log.warning("%s %s failed: %s", day, result.name, result.counts)

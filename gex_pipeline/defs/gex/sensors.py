@@ -17,6 +17,7 @@ from typing import Self
 import dagster as dg
 
 from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_STRIKES, LIVE_BATCH
+from gex_pipeline.defs.gex.freshness import build_freshness_sensor
 from gex_pipeline.defs.gex.jobs import gex_integrity_job, gex_live_job, gex_parquet_job
 from gex_pipeline.defs.history.assets import HISTORY_IMPORT
 from gex_pipeline.defs.live import LiveStream, live_run, live_run_key, retry_stale
@@ -216,4 +217,5 @@ def build_gex_sensors(settings: PipelineSettings) -> list[dg.SensorDefinition]:
         build_live_sensor(settings),
         build_export_sensor(settings),
         build_integrity_sensor(settings),
+        build_freshness_sensor(settings),
     ]
