@@ -126,6 +126,7 @@ def test_webhook_definitions_are_stable(repository: dg.RepositoryDefinition) -> 
     assert keys == [
         "market_agg_state",
         "option_trades_events",
+        "option_trades_parquet",
         "universal_webhooks",
         "uw_live_batch",
     ]
@@ -134,8 +135,16 @@ def test_webhook_definitions_are_stable(repository: dg.RepositoryDefinition) -> 
         for key in graph.asset_check_keys
         if graph.get(key.asset_key).group_name == "webhooks"
     )
-    assert checks == ["uw_live_batch:no_cast_failures", "uw_live_batch:no_rejected_segments"]
-    assert "uw_live_job" in {job.name for job in repository.get_all_jobs()}
+    assert checks == [
+        "option_trades_events:executed_at_in_day",
+        "option_trades_events:occ_symbols_parse",
+        "option_trades_events:trade_cast_failures",
+        "option_trades_events:unique_trade_ids",
+        "uw_live_batch:no_cast_failures",
+        "uw_live_batch:no_rejected_segments",
+    ]
+    jobs = {job.name for job in repository.get_all_jobs()}
+    assert {"uw_live_job", "option_trades_parquet_job", "option_trades_checks_job"} <= jobs
 
 
 def test_webhook_load_is_in_the_writer_pool_and_its_sensor_starts_running(
