@@ -99,7 +99,9 @@ def test_export_writes_the_snapshots_beside_the_strikes(loaded_db: Path, tmp_pat
     root = tmp_path / "parquet"
     with connect(loaded_db) as con:
         export_partition(con, root, "SPX", "gex_zero", DAY)
-        stored = con.execute("SELECT count(*) FROM gex_snapshots").fetchall()[0][0]
+        stored = con.execute(
+            "SELECT count(*) FROM gex_snapshots WHERE ticker = ? AND trade_date = ?", ["SPX", DAY]
+        ).fetchall()[0][0]
     frame = pl.read_parquet(snapshots_path(root, "SPX", "gex_zero", DAY))
     assert frame.height == stored
     assert frame.columns == list(SNAPSHOT_EXPORT_COLUMNS)
