@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from gex_pipeline.cli.dagster_home import prepare_dagster_home
 from gex_pipeline.cli.demo.commands import add_demo_parser, run_demo
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
+from gex_pipeline.cli.validate import add_validate_parser, run_validate
 from gex_pipeline.lib.settings import Settings
 
 STOP_TIMEOUT_SECONDS = 30.0
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("init", help="create the data directory and the Dagster home")
     add_demo_parser(sub)
     add_restore_parser(sub)
+    add_validate_parser(sub)
     return parser
 
 
@@ -139,5 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(args, settings)
     if args.command == "restore":
         return run_restore(args, settings)
+    if args.command == "validate":
+        return run_validate(args, settings)
     commands = {"up": cmd_up, "serve": cmd_serve, "init": cmd_init}
     return commands[args.command](settings)
