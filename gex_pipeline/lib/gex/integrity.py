@@ -598,12 +598,14 @@ def parquet_reconciliation(
     day: FeedDay,
     parquet_root: Path,
     limits: Thresholds = Thresholds(),
+    held_back: Collection[str] = (),
 ) -> IntegrityResult:
     """Row count and checksum of the partition's Parquet file against `gex_strikes` (ERROR).
 
     The checksum is the sum of DuckDB's `hash()` of every exported column of each row, so it does
-    not depend on row order. A partition with no rows and no file passes; a missing or unreadable
-    file for a partition with rows fails.
+    not depend on row order. A partition with no rows and no file passes, and so does a missing
+    file of a partition `held_back` from publishing by failed ERROR checks (they report it); a
+    missing or unreadable file for a partition with rows fails otherwise.
     """
     path = parquet_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
     stored = _fetch(
@@ -613,9 +615,11 @@ def parquet_reconciliation(
     details: dict[str, str | float | None] = {"path": str(path)}
     if not path.exists():
         details["problem"] = "parquet file missing" if db_rows else None
+        if db_rows and held_back:
+            details["problem"] = f"not exported: held back by {', '.join(held_back)}"
         return IntegrityResult(
             name="parquet_reconciliation",
-            passed=db_rows == 0,
+            passed=db_rows == 0 or bool(held_back),
             severity=ERROR,
             counts={"duckdb_rows": db_rows, "parquet_rows": 0},
             details=details,
@@ -673,7 +677,11 @@ def partition_checks(
     checks = {**TABLE_CHECKS, **IMPORT_CHECKS}
     results = [check(con, day, limits) for name, check in checks.items() if name in wanted]
     if "parquet_reconciliation" in wanted:
-        results.append(parquet_reconciliation(con, day, parquet_root, limits))
+        gates = [r for r in results if r.name in PUBLISH_GATES]
+        if len(gates) < len(PUBLISH_GATES):
+            gates = publish_blockers(con, day, limits)
+        held_back = [r.name for r in gates if not r.passed]
+        results.append(parquet_reconciliation(con, day, parquet_root, limits, held_back))
     return results
 
 
