@@ -1,8 +1,8 @@
 """Check stored GEX data outside Dagster, from the exported Parquet files (never `gex_data.db`).
 
 For each feed and trading session in the range, the feed-day's `<YYYYMMDD>.snapshots.parquet`
-and `<YYYYMMDD>.strikes.parquet` are loaded into an in-memory DuckDB as tables named like the
-pipeline's (`gex_snapshots`, `gex_strikes`), and the same check functions run over them
+and `<YYYYMMDD>.strikes.parquet` are opened in an in-memory DuckDB under the names of the
+pipeline's (`gex_snapshots` a table, `gex_strikes` a view), and the same check functions run over them
 (`TABLE_CHECKS`: the checks that need only those rows). Days that are not sessions but hold a file
 are checked too (and fail `out_of_session_rows`). Reading Parquet works while the pipeline runs.
 
@@ -81,26 +81,29 @@ def _file_days(parquet_root: Path, ticker: str, endpoint: str, start: date, end:
     return days
 
 
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
 def _load_day(con: duckdb.DuckDBPyConnection, parquet_root: Path, day: FeedDay) -> None:
-    """Replace the in-memory `gex_snapshots` / `gex_strikes` with one feed-day's files."""
+    """Point `gex_snapshots` (a table: small, read by most checks) and `gex_strikes` (a view: each
+    check reads only the columns it needs) at one feed-day's files."""
     snaps = snapshots_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
     strikes = parquet_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
     con.execute(
         "CREATE OR REPLACE TABLE gex_snapshots AS SELECT * FROM read_parquet($path)",
         {"path": str(snaps)},
     )
-    if strikes.exists():
-        con.execute(
-            f"CREATE OR REPLACE TABLE gex_strikes AS SELECT {_STRIKE_COLUMNS},"
-            " $trade_date::DATE AS trade_date FROM read_parquet($path)",
-            {"path": str(strikes), "trade_date": day.trade_date},
-        )
-    else:
-        con.execute(
-            "CREATE OR REPLACE TABLE gex_strikes AS SELECT ticker, endpoint, timestamp,"
-            " 0::DOUBLE AS strike, 0::DOUBLE AS gamma, 0::DOUBLE AS oi_gamma, trade_date"
-            " FROM gex_snapshots LIMIT 0"
-        )
+    source = (
+        f"read_parquet('{_quote(strikes)}')"
+        if strikes.exists()
+        else "(SELECT ticker, endpoint, timestamp, 0::DOUBLE AS strike, 0::DOUBLE AS gamma,"
+        " 0::DOUBLE AS oi_gamma FROM gex_snapshots LIMIT 0)"
+    )
+    con.execute(
+        f"CREATE OR REPLACE VIEW gex_strikes AS SELECT {_STRIKE_COLUMNS},"
+        f" DATE '{day.trade_date.isoformat()}' AS trade_date FROM {source}"
+    )
 
 
 def validate(
@@ -123,6 +126,7 @@ def validate(
     sessions = {s.day for s in sessions_between(start, end)}
     own = con is None
     con = con or duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     try:
         for ticker, endpoint in parsed:
             with_files = _file_days(parquet_root, ticker, endpoint, start, end)
