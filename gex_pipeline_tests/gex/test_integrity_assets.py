@@ -3,6 +3,7 @@ recorded on the right asset with the right severity and metadata, and launched b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -15,8 +16,9 @@ from gex_pipeline.cli.demo.defects import DayManifest
 from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.defs.gex.assets import GEX_PARQUET, gex_parquet, gex_table_specs
 from gex_pipeline.defs.gex.checks import gex_integrity_checks
-from gex_pipeline.defs.gex.jobs import gex_integrity_job
+from gex_pipeline.defs.gex.jobs import gex_integrity_job, gex_parquet_job
 from gex_pipeline.defs.gex.sensors import build_integrity_sensor
+from gex_pipeline.defs.history.assets import HISTORY_IMPORT
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
 from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.db.connection import connect
@@ -152,16 +154,55 @@ def _tick(instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorR
     return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
 
 
-def test_sensor_requests_a_check_run_per_exported_partition(instance):
-    instance.report_runless_asset_event(dg.AssetMaterialization(GEX_PARQUET, partition=PARTITION))
+def test_sensor_requests_a_check_run_per_imported_partition(instance):
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(HISTORY_IMPORT, partition=PARTITION)
+    )
     result = _tick(instance)
     (request,) = result.run_requests
     assert request.partition_key == PARTITION
 
 
-def test_sensor_skips_when_nothing_was_exported_since_its_cursor(instance):
+def test_sensor_leaves_exports_to_the_export_job_which_runs_the_checks_itself(instance):
     instance.report_runless_asset_event(dg.AssetMaterialization(GEX_PARQUET, partition=PARTITION))
+    assert _tick(instance).run_requests == []
+
+
+def test_sensor_skips_when_nothing_was_imported_since_its_cursor(instance):
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(HISTORY_IMPORT, partition=PARTITION)
+    )
     first = _tick(instance)
     second = _tick(instance, first.cursor)
     assert second.run_requests == []
     assert second.skip_reason is not None
+
+
+def test_sensor_reads_a_cursor_of_the_previous_version_as_a_storage_id(instance):
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(HISTORY_IMPORT, partition=PARTITION)
+    )
+    seen = _tick(instance)
+    after = json.loads(seen.cursor)["gex_history_import"]
+    assert _tick(instance, str(after)).run_requests == []
+    assert len(_tick(instance, str(after - 1)).run_requests) == 1
+
+
+def test_export_job_checks_the_partition_exports_it_and_reconciles_the_file(
+    data_dir, instance, resources
+):
+    _import_day(data_dir)
+    defs = dg.Definitions(
+        assets=[gex_parquet, *gex_table_specs],
+        asset_checks=[gex_integrity_checks],
+        jobs=[gex_parquet_job],
+        resources=resources,
+    )
+    result = defs.resolve_job_def("gex_parquet_job").execute_in_process(
+        instance=instance, partition_key=PARTITION
+    )
+    assert result.success
+    checks = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
+    assert len(checks) == 12
+    assert checks["parquet_reconciliation"].passed
+    assert checks["parquet_reconciliation"].metadata["parquet_rows"].value == 1200 * 20

@@ -14,10 +14,14 @@ gex_live_job = dg.define_asset_job(
     selection=[LIVE_BATCH],
     description="One micro-batch: every new sealed /gex segment into DuckDB.",
 )
+# The partition's checks run in the export run: the table checks first (the ERROR ones block the
+# export), the Parquet reconciliation after it. A blocked export is a verdict: no run retry.
 gex_parquet_job = dg.define_asset_job(
     "gex_parquet_job",
-    selection=[GEX_PARQUET],
-    description="Export one date x feed partition to Parquet.",
+    selection=dg.AssetSelection.assets(GEX_PARQUET)
+    | dg.AssetSelection.checks(*(spec.key for spec in integrity_check_specs)),
+    description="Check one date x feed partition, export it to Parquet, reconcile the file.",
+    tags={"dagster/retry_on_asset_or_op_failure": "false"},
 )
 
 # Partitioned like the tables (dagster_compat patches 1.13 so a job of checks alone can be), so

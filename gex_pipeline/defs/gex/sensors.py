@@ -16,7 +16,7 @@ from typing import Self
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_STRIKES, LIVE_BATCH
+from gex_pipeline.defs.gex.assets import GEX_STRIKES, LIVE_BATCH
 from gex_pipeline.defs.gex.freshness import build_freshness_sensor
 from gex_pipeline.defs.gex.jobs import gex_integrity_job, gex_live_job, gex_parquet_job
 from gex_pipeline.defs.history.assets import HISTORY_IMPORT
@@ -150,9 +150,10 @@ def build_export_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
 
 
 INTEGRITY_EVENTS_PER_TICK = 200
-# Materializations after which a partition's checks run: its export, and an import (whose export
-# an ERROR check may have held back).
-INTEGRITY_TRIGGERS = (GEX_PARQUET, HISTORY_IMPORT)
+# Materializations after which a partition's checks run in their own run: history imports (their
+# export may have been held back by an ERROR check). Exports by `gex_parquet_job` run the checks
+# in the export run itself.
+INTEGRITY_TRIGGERS = (HISTORY_IMPORT,)
 
 
 def integrity_run_request(partition_key: str, run_key: str | None = None) -> dg.RunRequest:
@@ -162,11 +163,12 @@ def integrity_run_request(partition_key: str, run_key: str | None = None) -> dg.
 
 
 def _parse_integrity_cursor(raw: str | None) -> dict[str, int]:
-    """Last storage id seen per trigger asset (an older cursor was a bare number for gex_parquet)."""
+    """Last storage id seen per trigger asset. An older cursor is a bare storage id (of a
+    gex_parquet event); storage ids are global, so imports after it are the ones not yet seen."""
     if not raw:
         return {}
     if raw.isdigit():
-        return {GEX_PARQUET.to_user_string(): int(raw)}
+        return {HISTORY_IMPORT.to_user_string(): int(raw)}
     return {k: int(v) for k, v in json.loads(raw).items()}
 
 
@@ -178,10 +180,10 @@ def build_integrity_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
         job=gex_integrity_job,
         minimum_interval_seconds=settings.integrity_sensor_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Runs the integrity checks of every partition exported or imported.",
+        description="Runs the integrity checks of every partition a history import wrote.",
     )
     def gex_integrity_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        """One `gex_integrity_job` run per partition exported or imported since the cursor."""
+        """One `gex_integrity_job` run per partition imported since the cursor."""
         cursor = _parse_integrity_cursor(context.cursor)
         latest: dict[str, int] = {}
         for key in INTEGRITY_TRIGGERS:
@@ -204,7 +206,7 @@ def build_integrity_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
         dumped = json.dumps(cursor, sort_keys=True)
         if not requests:
             return dg.SensorResult(
-                skip_reason="no partition exported or imported since the last tick", cursor=dumped
+                skip_reason="no partition imported since the last tick", cursor=dumped
             )
         return dg.SensorResult(run_requests=requests, cursor=dumped)
 
