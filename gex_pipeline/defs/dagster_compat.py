@@ -21,8 +21,12 @@ _original = _asset_job._infer_and_validate_common_partitions_def
 
 
 def _with_required_partitions(
-    asset_graph, asset_keys, allow_different_partitions_defs, required_partitions_def=None
-):  # type: ignore[no-untyped-def]
+    asset_graph: object,
+    asset_keys: object,
+    allow_different_partitions_defs: bool,
+    required_partitions_def: dg.PartitionsDefinition | None = None,
+) -> dg.PartitionsDefinition | None:
+    """Dagster's inference, falling back to the partitions definition the job was given."""
     inferred = _original(
         asset_graph,
         asset_keys,
@@ -33,6 +37,7 @@ def _with_required_partitions(
 
 
 def _apply() -> None:
+    """Install the patch (idempotent); refuse to run on a dagster minor it was not tested on."""
     if not dg.__version__.startswith("1.13."):
         raise RuntimeError(
             f"gex_pipeline patches dagster 1.13 for partitioned check jobs, found {dg.__version__}:"
