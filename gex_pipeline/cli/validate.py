@@ -1,7 +1,7 @@
 """`gex-pipeline validate`: the integrity checks over the exported Parquet files, outside Dagster.
 
 Prints one line per feed-day (status and failed checks), the failed checks' evidence, and a
-coverage summary per feed; `--json` prints the same as JSON. Exit status 1 when an ERROR check
+coverage summary per feed, then the days of exported option trades (unless `--feed` is given); `--json` prints the same as JSON. Exit status 1 when an ERROR check
 fails, 2 on bad arguments, 0 otherwise.
 """
 
@@ -19,6 +19,7 @@ from gex_pipeline.lib.calendar.trading_date import TRADING_TZ, parse_feed_key
 from gex_pipeline.lib.gex.integrity import IntegrityResult, Thresholds, ny_iso
 from gex_pipeline.lib.gex.validate import DayReport, validate
 from gex_pipeline.lib.settings import Settings
+from gex_pipeline.lib.webhooks.validate import TradeDayReport, validate_option_trades
 
 
 def add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,6 +36,9 @@ def add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     parser.add_argument("--cadence", type=float, default=1.0, help="seconds between snapshots")
     parser.add_argument("--max-gap", type=float, default=None, help="gap threshold in seconds")
     parser.add_argument("--parquet-root", type=Path, help="default $GEX_DATA_DIR/parquet/gexbot")
+    parser.add_argument(
+        "--uw-root", type=Path, help="option trades files; default $GEX_DATA_DIR/parquet/uw"
+    )
 
 
 def _range(args: argparse.Namespace) -> tuple[date, date]:
@@ -88,6 +92,28 @@ def _evidence(result: IntegrityResult, day: date) -> str:
     return f"{counts}" + (f" at {where}" if where else "")
 
 
+def _trades_json(report: TradeDayReport) -> dict[str, object]:
+    return {
+        "date": report.trade_date.isoformat(),
+        "feed": "option_trades",
+        "status": report.status,
+        "failed": [r.name for r in report.failed],
+        "results": [_result_json(r) for r in report.results],
+    }
+
+
+def _print_trades(reports: list[TradeDayReport]) -> None:
+    print()
+    print("option trades:")
+    for report in reports:
+        failed = ", ".join(f"{r.name} ({r.severity})" for r in report.failed) or "-"
+        print(
+            f"{report.trade_date.isoformat():<11} {'option_trades':<22} {report.status:<14} {failed}"
+        )
+        for result in report.failed:
+            print(f"{'':<11}   {result.name}: {_evidence(result, report.trade_date)}")
+
+
 def _print_table(reports: list[DayReport]) -> None:
     print(f"{'date':<11} {'feed':<22} {'status':<14} failed checks")
     for report in reports:
@@ -123,9 +149,13 @@ def run_validate(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     root = args.parquet_root or settings.parquet_dir
     reports = list(validate(root, start, end, args.feed, limits))
+    uw_root = args.uw_root or settings.data_dir / "parquet" / "uw"
+    trades = [] if args.feed else list(validate_option_trades(uw_root, start, end))
     if args.json:
-        print(json.dumps([_report_json(r) for r in reports], indent=2))
+        print(json.dumps([*map(_report_json, reports), *map(_trades_json, trades)], indent=2))
     else:
         print(f"{root}  {start} .. {end} ({TRADING_TZ.key} sessions)")
         _print_table(reports)
-    return 1 if any(r.has_error for r in reports) else 0
+        if trades:
+            _print_trades(trades)
+    return 1 if any(r.has_error for r in [*reports, *trades]) else 0

@@ -7,6 +7,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from gex_pipeline.cli.demo.history_day import make_day_file
@@ -57,3 +58,20 @@ def test_error_check_exits_1_and_names_the_check_in_json(exported, data_dir, cap
 def test_bad_feed_is_refused_naming_the_option(exported, capsys):
     assert main([*ARGS, "--feed", "not-a-feed"]) == 2
     assert "feed key" in capsys.readouterr().out
+
+
+def test_option_trades_file_with_a_repeated_id_is_an_error(exported, data_dir, capsys):
+    folder = data_dir / "parquet" / "uw" / "option_trades"
+    folder.mkdir(parents=True)
+    rows = {
+        "id": ["a", "a"],
+        "executed_at": [1763132400000, 1763132401000],
+        "trade_date": [DAY, DAY],
+        "option_chain_id": ["SPXW251114P06700000", "SPXW251114P06700000"],
+        "cast_failures": [[], []],
+    }
+    pl.DataFrame(rows).write_parquet(folder / "20251114.parquet")
+    assert main(ARGS) == 1
+    out = capsys.readouterr().out
+    assert "option_trades" in out
+    assert "unique_trade_ids (ERROR)" in out
