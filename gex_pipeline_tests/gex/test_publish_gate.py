@@ -12,9 +12,16 @@ import dagster as dg
 import pytest
 
 from gex_pipeline.cli.demo.history_day import make_day_file
-from gex_pipeline.defs.gex.assets import GEX_PARQUET, gex_parquet, gex_table_specs
+from gex_pipeline.defs.gex.assets import (
+    GEX_PARQUET,
+    GEX_SNAPSHOTS,
+    GEX_STRIKES,
+    gex_parquet,
+    gex_table_specs,
+)
 from gex_pipeline.defs.gex.checks import gex_integrity_checks, integrity_check_specs
 from gex_pipeline.defs.history.assets import gex_history_import
+from gex_pipeline.defs.partitions import gex_partitions as GEX_PARTITIONS
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
@@ -134,3 +141,57 @@ def test_blocking_check_failure_skips_the_export_in_the_same_run(data_dir, insta
     assert failed[0].blocking
     assert not result.asset_materializations_for_node("gex_parquet")
     assert _file(data_dir).read_bytes() == before
+
+
+def _table_job(write: bool) -> tuple[list, dg.UnresolvedAssetJobDefinition]:
+    """A stand-in for issue 9's table multi-asset (it only adds a wrong-date row when `write`)
+    and the job shape it is to have: the tables and `gex_parquet`, selected by asset key."""
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(key, partitions_def=GEX_PARTITIONS) for key in (GEX_SNAPSHOTS, GEX_STRIKES)
+        ],
+        name="tables_stand_in",
+    )
+    def tables(duckdb_database: DuckDBDatabase):
+        if write:
+            with duckdb_database.connect() as con:
+                con.execute(
+                    "INSERT INTO gex_strikes VALUES ($t, $e, $ts, $d, 6800, 1, 1, NULL)",
+                    {"t": TICKER, "e": ENDPOINT, "ts": NEXT_DAY_MS, "d": DAY},
+                )
+        yield dg.MaterializeResult(asset_key=GEX_SNAPSHOTS)
+        yield dg.MaterializeResult(asset_key=GEX_STRIKES)
+
+    job = dg.define_asset_job(
+        "import_job", selection=dg.AssetSelection.assets(GEX_SNAPSHOTS, GEX_STRIKES, GEX_PARQUET)
+    )
+    return [tables, gex_parquet], job
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_a_job_selecting_the_tables_and_the_export_runs_the_checks_between_them(
+    data_dir, instance, resources, bad
+):
+    _keep_raw_file(data_dir)
+    assert _import(instance, resources).success
+    before = _file(data_dir).read_bytes()
+    assets, job = _table_job(write=bad)
+    defs = dg.Definitions(
+        assets=assets, asset_checks=[gex_integrity_checks], jobs=[job], resources=resources
+    )
+    result = defs.resolve_job_def("import_job").execute_in_process(
+        instance=instance, partition_key=PARTITION, raise_on_error=False
+    )
+    checks = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
+    assert len(checks) == 12 - bad  # no reconciliation when the export is skipped
+    exported = result.asset_materializations_for_node("gex_parquet")
+    if bad:
+        assert not checks["trade_date_mismatch"].passed
+        assert not exported
+        assert _file(data_dir).read_bytes() == before
+    else:
+        assert result.success
+        # 300 snapshots do not cover the session (a WARN): nothing else fails
+        assert [name for name, e in checks.items() if not e.passed] == ["session_coverage"]
+        assert exported
