@@ -1,14 +1,14 @@
-"""Integrity checks over one full generated day and over ~20 days, against a raw count(*) scan.
+"""Integrity checks of one full day, and `validate` over a month of 3 feeds, against the bare
+DuckDB gap query over the same data (issue 13: target within 3x).
 
-Generates one full day (23,400 snapshots x 100 strikes = 2.3 M strike rows, with every defect
-kind the checks look for), imports it with the history import library and exports its Parquet
-file, then copies it to the next `DAYS - 1` dates inside DuckDB (timestamps shifted by whole
-days) and exports those too. Prints, best of `ROUNDS`:
-- per check, the time over the one day and the total over every day (one partition at a time,
-  as the Dagster checks run);
-- the raw baselines: `SELECT count(*)` of the same partition's strike rows (DuckDB answers it
-  almost from metadata) and a scan hashing every exported column of them.
-Run: `python -m benchmarks integrity`.
+1. One full generated day (23,400 snapshots x 100 strikes = 2.3 M strike rows, with defects),
+   imported with the history import library and exported: every check of the partition (as the
+   Dagster checks run it) against the bare gap query over the same partition of `gex_snapshots`.
+2. A month of 3 feeds from Parquet (20 sessions of January 2026, 23,400 snapshots x `MONTH_STRIKES`
+   strikes a feed-day; one generated day per feed, copied to the other sessions inside DuckDB and
+   exported): `validate` (the table checks per feed-day, reading the files) against the bare gap
+   query over the same snapshot files in one statement.
+Prints best of `ROUNDS` wall times. Run: `python -m benchmarks integrity`.
 """
 
 from __future__ import annotations
@@ -16,41 +16,39 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.machine import describe
 from gex_pipeline.cli.demo.history_day import make_day_file
-from gex_pipeline.lib import integrity
+from gex_pipeline.lib.calendar.sessions import sessions_between
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.gex import integrity
 from gex_pipeline.lib.gex.parquet_export import export_partition
+from gex_pipeline.lib.gex.validate import validate
 from gex_pipeline.lib.history.day_import import import_day_file
 
 if TYPE_CHECKING:
     import duckdb
 
-TRADE_DATE = date(2025, 11, 3)
-TICKER, ENDPOINT = "SPX", "gex_zero"
+DAY = date(2025, 11, 14)
 STRIKES = 100
-DAYS = 20
+MONTH = (date(2026, 1, 2), date(2026, 1, 30))  # no DST switch, no early close
+MONTH_STRIKES = 20
+FEEDS = (("SPX", "gex_zero"), ("NDX", "gex_zero"), ("QQQ", "gex_one"))
 ROUNDS = 3
 DEFECTS = "gap,duplicate,spike,zero,out_of_session"
 DAY_MS = 86_400_000
-
-Check = Callable[["duckdb.DuckDBPyConnection", integrity.FeedDay], object]
-
-
-def _copy_day(con: duckdb.DuckDBPyConnection, offset: int) -> None:
-    """Copy the first day's rows to the day `offset` days later (timestamps shifted)."""
-    params = {"days": offset, "ms": offset * DAY_MS, "d": TRADE_DATE}
-    for table in ("gex_snapshots", "gex_strikes"):
-        con.execute(
-            f"INSERT INTO {table} SELECT * REPLACE (timestamp + $ms AS timestamp,"
-            f" trade_date + $days::INTEGER AS trade_date) FROM {table} WHERE trade_date = $d",
-            params,
-        )
+_SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
+GAP_SQL = """
+SELECT count(*) FROM (
+    SELECT timestamp - lag(timestamp) OVER (PARTITION BY ticker, endpoint, trade_date
+                                            ORDER BY timestamp) AS step
+    FROM {source}
+) WHERE step > 5000
+"""
 
 
 def _best(run: Callable[[], object]) -> float:
@@ -62,111 +60,107 @@ def _best(run: Callable[[], object]) -> float:
     return best
 
 
-def _checks(parquet_root: Path) -> dict[str, Check]:
-    return {
-        "timestamp_gaps": integrity.timestamp_gaps,
-        "duplicate_rows": integrity.duplicate_rows,
-        "spot_spikes": integrity.spot_spikes,
-        "zero_snapshots": integrity.zero_snapshots,
-        "out_of_session_rows": integrity.out_of_session_rows,
-        "trade_date_mismatch": integrity.trade_date_mismatch,
-        "parquet_reconciliation": lambda con, day: integrity.parquet_reconciliation(
-            con, day, parquet_root
-        ),
-    }
-
-
-_SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
-
-
-def _count(con: duckdb.DuckDBPyConnection, day: integrity.FeedDay) -> int:
-    """The brief's baseline: count(*) of the partition's strike rows."""
-    return int(
-        con.execute(f"SELECT count(*) FROM gex_strikes WHERE {_SLICE}", day.params()).fetchall()[0][
-            0
-        ]
+def _import(con: duckdb.DuckDBPyConnection, work: Path, feed: tuple[str, str], day: date,
+            strikes: int, defects: str = "") -> int:  # fmt: skip
+    made = make_day_file(
+        work / "source", day, *feed, snapshots=None, strikes=strikes, defects=defects
     )
+    stats = import_day_file(
+        con, made.path, ticker=feed[0], endpoint=feed[1], trade_date=day,
+        backups_dir=work / "backups",
+    )  # fmt: skip
+    return stats.strike_rows
 
 
-def _scan(con: duckdb.DuckDBPyConnection, day: integrity.FeedDay) -> object:
-    """A scan that reads every exported column (the floor of the reconciliation)."""
-    return con.execute(
-        f"SELECT sum(hash(timestamp, strike, gamma, oi_gamma, priors)::HUGEINT) FROM gex_strikes"
-        f" WHERE {_SLICE}",
-        day.params(),
-    ).fetchall()
-
-
-def _prepare(work: Path) -> tuple[Path, Path, int]:
-    """The DuckDB file and Parquet root holding `DAYS` days; the strike rows of one day."""
-    started = time.perf_counter()
-    day_file = make_day_file(
-        work / "source",
-        TRADE_DATE,
-        TICKER,
-        ENDPOINT,
-        snapshots=None,
-        strikes=STRIKES,
-        defects=DEFECTS,
-    )
-    print(f"generated {day_file.path.name} in {time.perf_counter() - started:.1f} s", flush=True)
-    db, parquet_root = work / "gex.db", work / "parquet"
-    with connect(db) as con:
+def one_day(work: Path) -> None:
+    """Every check of one full day against the bare gap query of the same partition."""
+    with connect(work / "day.db") as con:
         migrate(con)
         started = time.perf_counter()
-        stats = import_day_file(
-            con,
-            day_file.path,
-            ticker=TICKER,
-            endpoint=ENDPOINT,
-            trade_date=TRADE_DATE,
-            backups_dir=work / "backups",
+        rows = _import(con, work, ("SPX", "gex_zero"), DAY, STRIKES, DEFECTS)
+        export_partition(con, work / "parquet-day", "SPX", "gex_zero", DAY)
+        print(f"one day: {rows:,} strike rows generated, imported, exported in "
+              f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+        day = integrity.FeedDay(DAY, "SPX", "gex_zero")
+        source = f"(SELECT * FROM gex_snapshots WHERE {_SLICE})"
+        base = _best(lambda: con.execute(GAP_SQL.format(source=source), day.params()).fetchall())
+        strikes = f"(SELECT * FROM gex_strikes WHERE {_SLICE})"
+        rows_base = _best(
+            lambda: con.execute(GAP_SQL.format(source=strikes), day.params()).fetchall()
         )
+        print(f"\n{'one full day':<28} {'ms':>9} {'x gap query':>12}")
+        print(f"{'bare gap query (baseline)':<28} {base * 1000:>9.1f} {1.0:>12.1f}")
         print(
-            f"imported {stats.strike_rows:,} strike rows in {time.perf_counter() - started:.1f} s",
-            flush=True,
+            f"{'gap query over strike rows':<28} {rows_base * 1000:>9.1f} {rows_base / base:>12.1f}"
         )
-        started = time.perf_counter()
-        for offset in range(1, DAYS):
-            _copy_day(con, offset)
-        for offset in range(DAYS):
-            export_partition(con, parquet_root, TICKER, ENDPOINT, TRADE_DATE + timedelta(offset))
-        print(
-            f"copied and exported {DAYS} days in {time.perf_counter() - started:.1f} s", flush=True
-        )
-    return db, parquet_root, stats.strike_rows
+        total = 0.0
+        checks = {**integrity.TABLE_CHECKS, **integrity.IMPORT_CHECKS}
+        for name, check in checks.items():
+            took = _best(lambda check=check: check(con, day, integrity.Thresholds()))
+            total += took
+            print(f"{name:<28} {took * 1000:>9.1f} {took / base:>12.1f}")
+        recon = _best(lambda: integrity.parquet_reconciliation(con, day, work / "parquet-day"))
+        print(f"{'parquet_reconciliation':<28} {recon * 1000:>9.1f} {recon / base:>12.1f}")
+        every = _best(lambda: integrity.partition_checks(con, day, work / "parquet-day"))
+        print(f"{'all checks (partition_checks)':<28} {every * 1000:>9.1f} {every / base:>12.1f}"
+              f"  ({every / rows_base:.1f}x the gap query over the strike rows)")  # fmt: skip
+
+
+def _month(work: Path) -> tuple[Path, list[date]]:
+    """Parquet files of `FEEDS` x the month's sessions (one generated day per feed, copied)."""
+    days = [s.day for s in sessions_between(*MONTH)]
+    root = work / "parquet-month"
+    started = time.perf_counter()
+    with connect(work / "month.db") as con:
+        migrate(con)
+        for feed in FEEDS:
+            _import(con, work, feed, days[0], MONTH_STRIKES)
+        for later in days[1:]:
+            params = {"days": (later - days[0]).days, "d": days[0]}
+            for table in ("gex_snapshots", "gex_strikes"):
+                con.execute(
+                    f"INSERT INTO {table} SELECT * REPLACE (timestamp + $days::BIGINT * {DAY_MS} AS"
+                    " timestamp, trade_date + $days::INTEGER AS trade_date)"
+                    f" FROM {table} WHERE trade_date = $d",
+                    params,
+                )
+        for feed in FEEDS:
+            for day in days:
+                export_partition(con, root, *feed, day)
+    print(f"\nmonth: {len(FEEDS)} feeds x {len(days)} sessions x 23,400 snapshots x "
+          f"{MONTH_STRIKES} strikes prepared in {time.perf_counter() - started:.1f} s",
+          flush=True)  # fmt: skip
+    return root, days
+
+
+def month_validate(work: Path) -> None:
+    """`validate` over the month against one bare gap query over the same snapshot files."""
+    import duckdb
+
+    root, days = _month(work)
+    glob = str(root / "*" / "*" / "*.snapshots.parquet")
+    strike_glob = str(root / "*" / "*" / "*.strikes.parquet")
+    feeds = [f"{t}.{e}" for t, e in FEEDS]
+    with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")
+        source = f"read_parquet('{glob}')"
+        base = _best(lambda: con.execute(GAP_SQL.format(source=source)).fetchall())
+        # strike files hold no trade_date: the file name partitions them
+        strikes = f"(SELECT *, filename AS trade_date FROM read_parquet('{strike_glob}', filename = true))"
+        rows_base = _best(lambda: con.execute(GAP_SQL.format(source=strikes)).fetchall())
+    took = _best(lambda: list(validate(root, days[0], days[-1], feeds)))
+    feed_days = len(FEEDS) * len(days)
+    print(f"{'month from Parquet':<28} {'s':>9} {'x gap query':>12}")
+    print(f"{'bare gap query (baseline)':<28} {base:>9.2f} {1.0:>12.1f}")
+    print(f"{'gap query over strike rows':<28} {rows_base:>9.2f} {rows_base / base:>12.1f}")
+    print(f"{'validate (table checks)':<28} {took:>9.2f} {took / base:>12.1f}"
+          f"  ({feed_days} feed-days, {took / feed_days * 1000:.0f} ms each;"
+          f" {took / rows_base:.1f}x the gap query over the strike rows)")  # fmt: skip
 
 
 def main() -> None:
-    """Print the time of each check over one day and over every day, against count(*)."""
+    """Print the checks of one day and validate over a month against the bare gap query."""
     print(describe())
     with tempfile.TemporaryDirectory(prefix="gex-bench-integrity-") as tmp:
-        db, parquet_root, rows = _prepare(Path(tmp))
-        days = [integrity.FeedDay(TRADE_DATE + timedelta(k), TICKER, ENDPOINT) for k in range(DAYS)]
-        with connect(db, read_only=True) as con:
-            print(
-                f"\n{'check':<24} {'1 day (ms)':>11} {f'{DAYS} days (s)':>12}"
-                f"  ({rows:,} strike rows a day)"
-            )
-            baseline = _best(lambda: _count(con, days[0]))
-            all_days = _best(lambda: [_count(con, d) for d in days])
-            print(f"{'count(*) baseline':<24} {baseline * 1000:>11.1f} {all_days:>12.2f}")
-            scan_one = _best(lambda: _scan(con, days[0]))
-            scan_all = _best(lambda: [_scan(con, d) for d in days])
-            print(f"{'full-row hash scan':<24} {scan_one * 1000:>11.1f} {scan_all:>12.2f}")
-            total_one = total_all = 0.0
-            for name, check in _checks(parquet_root).items():
-                one = _best(lambda check=check: check(con, days[0]))
-                every = _best(lambda check=check: [check(con, d) for d in days])
-                total_one, total_all = total_one + one, total_all + every
-                print(f"{name:<24} {one * 1000:>11.1f} {every:>12.2f}")
-            print(
-                f"{'all checks':<24} {total_one * 1000:>11.1f} {total_all:>12.2f}"
-                f"  ({total_one / scan_one:.1f}x the full-row scan per partition)"
-            )
-            failed = [
-                r.name
-                for r in integrity.partition_checks(con, days[0], parquet_root)
-                if not r.passed
-            ]
-            print(f"flagged on the defect day: {', '.join(failed)}")
+        one_day(Path(tmp))
+        month_validate(Path(tmp))

@@ -7,6 +7,7 @@ import pytest
 
 from gex_pipeline.definitions import defs
 from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_SNAPSHOTS
+from gex_pipeline.defs.partitions import gex_partitions
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 
 PARQUET_RECONCILIATION = dg.AssetCheckKey(GEX_PARQUET, "parquet_reconciliation")
@@ -36,13 +37,43 @@ def test_gex_checks_are_stable(repository: dg.RepositoryDefinition) -> None:
     )
     assert checks == [
         "gex_parquet:parquet_reconciliation",
+        "gex_snapshots:feed_freshness",
+        "gex_snapshots:history_dropped_rows",
+        "gex_snapshots:history_foreign_rows",
+        "gex_snapshots:live_history_drift",
         "gex_snapshots:out_of_session_rows",
+        "gex_snapshots:session_coverage",
         "gex_snapshots:spot_spikes",
         "gex_snapshots:timestamp_gaps",
         "gex_snapshots:trade_date_mismatch",
         "gex_snapshots:zero_snapshots",
         "gex_strikes:duplicate_rows",
     ]
+
+
+def test_gex_integrity_checks_are_described_partitioned_and_error_ones_block(
+    repository: dg.RepositoryDefinition,
+) -> None:
+    graph = repository.asset_graph
+    checks = [
+        graph.get_check_spec(k) for k in graph.asset_check_keys if k.name != "no_rejected_segments"
+    ]
+    checks = [c for c in checks if graph.get(c.asset_key).group_name == "gex"]
+    assert all(c.description and "\n" not in c.description for c in checks)
+    assert all(c.partitions_def is not None for c in checks)
+    assert sorted(c.key.to_user_string() for c in checks if c.blocking) == [
+        "gex_snapshots:history_foreign_rows",
+        "gex_snapshots:trade_date_mismatch",
+        "gex_strikes:duplicate_rows",
+    ]
+
+
+def test_gex_integrity_job_is_partitioned_like_the_tables(
+    repository: dg.RepositoryDefinition,
+) -> None:
+    job = repository.get_job("gex_integrity_job")
+    assert job.partitions_def == gex_partitions
+    assert job.run_tags["dagster/retry_on_asset_or_op_failure"] == "false"
 
 
 def test_gex_jobs_and_sensors_are_stable(repository: dg.RepositoryDefinition) -> None:
@@ -102,9 +133,23 @@ def test_webhook_definitions_are_stable(repository: dg.RepositoryDefinition) -> 
     assert keys == [
         "market_agg_state",
         "option_trades_events",
+        "option_trades_parquet",
         "universal_webhooks",
         "uw_staging",
     ]
+    checks = sorted(
+        key.to_user_string()
+        for key in graph.asset_check_keys
+        if graph.get(key.asset_key).group_name == "webhooks"
+    )
+    assert checks == [
+        "option_trades_events:executed_at_in_day",
+        "option_trades_events:occ_symbols_parse",
+        "option_trades_events:trade_cast_failures",
+        "option_trades_events:unique_trade_ids",
+    ]
+    jobs = {job.name for job in repository.get_all_jobs()}
+    assert {"option_trades_parquet_job", "option_trades_checks_job"} <= jobs
 
 
 def test_webhook_tables_are_partitioned_by_trading_date(

@@ -15,6 +15,7 @@ from gex_pipeline.cli.dagster_home import prepare_dagster_home, set_writer_pool_
 from gex_pipeline.cli.demo.commands import add_demo_parser, run_demo
 from gex_pipeline.cli.live_loader import run_live_loader
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
+from gex_pipeline.cli.validate import add_validate_parser, run_validate
 from gex_pipeline.lib.settings import Settings
 
 STOP_TIMEOUT_SECONDS = 30.0
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("live-loader", help="load /gex and /uw staging into DuckDB as it arrives")
     add_demo_parser(sub)
     add_restore_parser(sub)
+    add_validate_parser(sub)
     return parser
 
 
@@ -146,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(args, settings)
     if args.command == "restore":
         return run_restore(args, settings)
+    if args.command == "validate":
+        return run_validate(args, settings)
     commands = {
         "up": cmd_up,
         "serve": cmd_serve,

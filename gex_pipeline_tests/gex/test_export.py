@@ -12,7 +12,13 @@ import pytest
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.live_load import load_segments
-from gex_pipeline.lib.gex.parquet_export import export_partition, parquet_path, partition_query
+from gex_pipeline.lib.gex.parquet_export import (
+    SNAPSHOT_EXPORT_COLUMNS,
+    export_partition,
+    parquet_path,
+    partition_query,
+    snapshots_path,
+)
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
 DAY = date(2025, 11, 14)
@@ -89,6 +95,18 @@ def test_export_of_empty_partition_is_refused_and_keeps_the_existing_file(
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
 
 
+def test_export_writes_the_snapshots_beside_the_strikes(loaded_db: Path, tmp_path: Path) -> None:
+    root = tmp_path / "parquet"
+    with connect(loaded_db) as con:
+        export_partition(con, root, "SPX", "gex_zero", DAY)
+        stored = con.execute(
+            "SELECT count(*) FROM gex_snapshots WHERE ticker = ? AND trade_date = ?", ["SPX", DAY]
+        ).fetchall()[0][0]
+    frame = pl.read_parquet(snapshots_path(root, "SPX", "gex_zero", DAY))
+    assert frame.height == stored
+    assert frame.columns == list(SNAPSHOT_EXPORT_COLUMNS)
+
+
 def test_re_export_replaces_the_file_without_leaving_temp_files(
     loaded_db: Path, tmp_path: Path
 ) -> None:
@@ -99,4 +117,7 @@ def test_re_export_replaces_the_file_without_leaving_temp_files(
         second = export_partition(con, root, "SPX", "gex_zero", DAY)
     assert (first.rows, second.rows) == (5, 3)
     assert pl.read_parquet(second.path).height == 3
-    assert [p.name for p in second.path.parent.iterdir()] == [second.path.name]
+    assert sorted(p.name for p in second.path.parent.iterdir()) == [
+        "20251114.snapshots.parquet",
+        second.path.name,
+    ]

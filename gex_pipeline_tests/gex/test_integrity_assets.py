@@ -3,6 +3,7 @@ recorded on the right asset with the right severity and metadata, and launched b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -15,9 +16,11 @@ from gex_pipeline.cli.demo.defects import DayManifest
 from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.defs.gex.assets import GEX_PARQUET, gex_parquet, gex_table_specs
 from gex_pipeline.defs.gex.checks import gex_integrity_checks
-from gex_pipeline.defs.gex.jobs import gex_integrity_job
-from gex_pipeline.defs.gex.sensors import PARTITION_TAG, gex_integrity_sensor
+from gex_pipeline.defs.gex.jobs import gex_integrity_job, gex_parquet_job
+from gex_pipeline.defs.gex.sensors import build_integrity_sensor
+from gex_pipeline.defs.history.assets import HISTORY_IMPORT
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
+from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.integrity import ny_iso
@@ -80,7 +83,7 @@ def _run_checks(instance, resources) -> dict[str, dg.AssetCheckEvaluation]:
         resources=resources,
     )
     job = defs.resolve_job_def(gex_integrity_job.name)
-    result = job.execute_in_process(instance=instance, tags={PARTITION_TAG: PARTITION})
+    result = job.execute_in_process(instance=instance, partition_key=PARTITION)
     assert result.success
     return {e.asset_check_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
 
@@ -95,13 +98,21 @@ def test_defect_partition_fails_its_warn_checks_with_metadata(data_dir, instance
         "gex_snapshots:spot_spikes": dg.AssetCheckSeverity.WARN,
         "gex_snapshots:zero_snapshots": dg.AssetCheckSeverity.WARN,
         "gex_snapshots:out_of_session_rows": dg.AssetCheckSeverity.WARN,
+        # 1200 snapshots end at 09:50: the session is not covered.
+        "gex_snapshots:session_coverage": dg.AssetCheckSeverity.WARN,
     }
     (gap,) = manifest.of_kind("gap")
     gaps = checks["gex_snapshots:timestamp_gaps"].metadata
     assert gaps["gaps"].value == 1
     assert gaps["missing_seconds"].value == gap.detail["missing"]
-    assert gaps["longest_gap_after"].value == ny_iso((gap.start - 1) * 1000)
-    assert gaps["longest_gap_resumed"].value == ny_iso((gap.end + 1) * 1000)
+    assert gaps["longest_gap_after"] == dg.MetadataValue.timestamp(float(gap.start - 1))
+    assert gaps["longest_gap_resumed"] == dg.MetadataValue.timestamp(float(gap.end + 1))
+    (block,) = gaps["blocks_gap"].value.records
+    assert block.data == {
+        "start": ny_iso((gap.start - 1) * 1000),
+        "end": ny_iso((gap.end + 1) * 1000),
+        "length": gap.detail["missing"],
+    }
     (spike,) = manifest.of_kind("spike")
     spikes = checks["gex_snapshots:spot_spikes"].metadata
     assert ny_iso(spike.timestamps[0] * 1000) in spikes["examples_spike"].value
@@ -111,9 +122,9 @@ def test_every_check_is_recorded_for_the_run_partition(data_dir, instance, resou
     _import_day(data_dir)
     _export(instance, resources)
     checks = _run_checks(instance, resources)
-    assert len(checks) == 7
+    assert len(checks) == 12
     assert {e.partition for e in checks.values()} == {PARTITION}
-    assert all(e.passed for e in checks.values())
+    assert [k for k, e in checks.items() if not e.passed] == ["gex_snapshots:session_coverage"]
 
 
 def test_export_run_reconciles_the_file_it_wrote(data_dir, instance, resources):
@@ -139,19 +150,59 @@ def test_parquet_edited_behind_the_pipeline_fails_reconciliation_as_error(
 
 
 def _tick(instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult:
-    return gex_integrity_sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+    sensor = build_integrity_sensor(PipelineSettings())
+    return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
 
 
-def test_sensor_requests_a_check_run_per_exported_partition(instance):
-    instance.report_runless_asset_event(dg.AssetMaterialization(GEX_PARQUET, partition=PARTITION))
+def test_sensor_requests_a_check_run_per_imported_partition(instance):
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(HISTORY_IMPORT, partition=PARTITION)
+    )
     result = _tick(instance)
     (request,) = result.run_requests
-    assert request.tags[PARTITION_TAG] == PARTITION
+    assert request.partition_key == PARTITION
 
 
-def test_sensor_skips_when_nothing_was_exported_since_its_cursor(instance):
+def test_sensor_leaves_exports_to_the_export_job_which_runs_the_checks_itself(instance):
     instance.report_runless_asset_event(dg.AssetMaterialization(GEX_PARQUET, partition=PARTITION))
+    assert _tick(instance).run_requests == []
+
+
+def test_sensor_skips_when_nothing_was_imported_since_its_cursor(instance):
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(HISTORY_IMPORT, partition=PARTITION)
+    )
     first = _tick(instance)
     second = _tick(instance, first.cursor)
     assert second.run_requests == []
     assert second.skip_reason is not None
+
+
+def test_sensor_reads_a_cursor_of_the_previous_version_as_a_storage_id(instance):
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(HISTORY_IMPORT, partition=PARTITION)
+    )
+    seen = _tick(instance)
+    after = json.loads(seen.cursor)["gex_history_import"]
+    assert _tick(instance, str(after)).run_requests == []
+    assert len(_tick(instance, str(after - 1)).run_requests) == 1
+
+
+def test_export_job_checks_the_partition_exports_it_and_reconciles_the_file(
+    data_dir, instance, resources
+):
+    _import_day(data_dir)
+    defs = dg.Definitions(
+        assets=[gex_parquet, *gex_table_specs],
+        asset_checks=[gex_integrity_checks],
+        jobs=[gex_parquet_job],
+        resources=resources,
+    )
+    result = defs.resolve_job_def("gex_parquet_job").execute_in_process(
+        instance=instance, partition_key=PARTITION
+    )
+    assert result.success
+    checks = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
+    assert len(checks) == 12
+    assert checks["parquet_reconciliation"].passed
+    assert checks["parquet_reconciliation"].metadata["parquet_rows"].value == 1200 * 20

@@ -11,13 +11,14 @@ import duckdb
 import polars as pl
 import pytest
 
-from gex_pipeline.cli.demo.defects import DayManifest
+from gex_pipeline.cli.demo.defects import DayManifest, Defect
 from gex_pipeline.cli.demo.history_day import DayFile, make_day_file
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.integrity import (
     ERROR,
     WARN,
+    Block,
     FeedDay,
     Thresholds,
     duplicate_rows,
@@ -41,9 +42,18 @@ EVERY = Thresholds(examples=100)
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def _iso(epoch_seconds: int) -> str:
-    """The manifest's epoch seconds as the ISO New York time the checks report."""
-    return datetime.fromtimestamp(epoch_seconds, tz=NEW_YORK).isoformat(timespec="milliseconds")
+def _ms(epoch_seconds: int) -> int:
+    """The manifest's epoch seconds as the epoch ms the checks report."""
+    return epoch_seconds * 1000
+
+
+TEN_SECONDS = Thresholds(cadence_seconds=10, max_gap_seconds=30, examples=100)
+
+
+def _blocks_of(defects: list[Defect]) -> tuple[Block, ...]:
+    """The blocks the checks report for contiguous manifest defects (one per defect)."""
+    runs = sorted((_ms(d.timestamps[0]), _ms(d.timestamps[-1]), len(d.timestamps)) for d in defects)
+    return tuple(Block(*run) for run in runs)
 
 
 def _day(tmp_path: Path, defects: str = "") -> DayFile:
@@ -111,10 +121,11 @@ def test_gap_is_reported_between_the_snapshots_around_the_manifest_gap(con, defe
     result = timestamp_gaps(con, FEED_DAY, EVERY)
     assert (result.passed, result.severity) == (False, WARN)
     assert result.counts == {"gaps": 1, "missing_seconds": gap.detail["missing"]}
-    assert result.examples["gap_after"] == (_iso(gap.start - 1),)
-    assert result.examples["gap_resumed"] == (_iso(gap.end + 1),)
-    assert result.details["longest_gap_after"] == _iso(gap.start - 1)
-    assert result.details["longest_gap_resumed"] == _iso(gap.end + 1)
+    assert result.blocks["gap"] == (
+        Block(_ms(gap.start - 1), _ms(gap.end + 1), gap.detail["missing"]),
+    )
+    assert result.instants["longest_gap_after"] == _ms(gap.start - 1)
+    assert result.instants["longest_gap_resumed"] == _ms(gap.end + 1)
 
 
 def test_gap_shorter_than_the_threshold_passes(con, defect_day):
@@ -129,7 +140,7 @@ def test_spike_is_reported_at_exactly_the_manifest_timestamp(con, defect_day):
     result = spot_spikes(con, FEED_DAY, EVERY)
     assert (result.passed, result.severity) == (False, WARN)
     assert result.counts == {"spikes": 1, "jumps": 0}
-    assert result.examples["spike"] == (_iso(spike.timestamps[0]),)
+    assert result.examples["spike"] == (_ms(spike.timestamps[0]),)
 
 
 def test_lasting_spot_move_is_a_jump_at_the_first_snapshot_of_the_new_level(con):
@@ -138,22 +149,22 @@ def test_lasting_spot_move_is_a_jump_at_the_first_snapshot_of_the_new_level(con)
     _add_snapshots(con, [(start + 40 + i, 105.0 + 0.01 * (i % 3)) for i in range(40)])
     result = spot_spikes(con, FEED_DAY, EVERY)
     assert result.counts == {"spikes": 0, "jumps": 1}
-    assert result.examples["jump"] == (_iso(start + 40),)
+    assert result.examples["jump"] == (_ms(start + 40),)
 
 
 def test_zero_snapshot_is_reported_at_exactly_the_manifest_timestamp(con, defect_day):
     (zero,) = defect_day.of_kind("zero")
     result = zero_snapshots(con, FEED_DAY, EVERY)
     assert (result.passed, result.severity) == (False, WARN)
-    assert result.examples["zero_snapshot"] == (_iso(zero.timestamps[0]),)
+    assert result.examples["zero_snapshot"] == (_ms(zero.timestamps[0]),)
 
 
 def test_out_of_session_rows_are_exactly_the_manifest_rows(con, defect_day):
-    expected = [_iso(ts) for d in defect_day.of_kind("out_of_session") for ts in d.timestamps]
+    expected = _blocks_of(defect_day.of_kind("out_of_session"))
     result = out_of_session_rows(con, FEED_DAY, EVERY)
     assert (result.passed, result.severity) == (False, WARN)
-    assert result.counts == {"out_of_session_rows": len(expected)}
-    assert list(result.examples["out_of_session"]) == sorted(expected)
+    assert result.counts == {"out_of_session_rows": sum(b.length for b in expected)}
+    assert result.blocks["out_of_session"] == expected
 
 
 def test_summer_day_session_follows_new_york_daylight_time(con, tmp_path):
@@ -175,9 +186,9 @@ def test_summer_day_session_follows_new_york_daylight_time(con, tmp_path):
         trade_date=summer,
         backups_dir=tmp_path / "backups",
     )
-    expected = [_iso(ts) for d in day.manifest.of_kind("out_of_session") for ts in d.timestamps]
+    expected = _blocks_of(day.manifest.of_kind("out_of_session"))
     result = out_of_session_rows(con, FeedDay(summer, TICKER, ENDPOINT), EVERY)
-    assert list(result.examples["out_of_session"]) == sorted(expected)
+    assert result.blocks["out_of_session"] == expected
 
 
 def test_imported_day_keeps_no_duplicate_of_the_manifest_duplicate(con, defect_day):
@@ -195,7 +206,7 @@ def test_duplicate_record_loaded_raw_is_a_repeated_snapshot_at_its_timestamp(con
     assert (result.passed, result.severity) == (False, ERROR)
     assert result.counts["strike_key_duplicates"] == day.manifest.strikes_per_snapshot
     assert result.counts["repeated_snapshots"] == 1
-    assert result.examples["repeated_snapshot"] == (_iso(duplicate.timestamps[0]),)
+    assert result.examples["repeated_snapshot"] == (_ms(duplicate.timestamps[0]),)
 
 
 def test_strike_repeated_inside_one_snapshot_is_reported_at_its_timestamp(con, tmp_path):
@@ -208,7 +219,7 @@ def test_strike_repeated_inside_one_snapshot_is_reported_at_its_timestamp(con, t
     assert not result.passed
     assert result.counts["snapshots_with_duplicate_strikes"] == 1
     assert result.counts["repeated_snapshots"] == 0
-    assert result.examples["duplicate_strike"] == (_iso(ts // 1000),)
+    assert result.examples["duplicate_strike"] == (_ms(ts // 1000),)
 
 
 def test_row_filed_under_another_new_york_date_is_reported(con, tmp_path):
@@ -218,7 +229,7 @@ def test_row_filed_under_another_new_york_date_is_reported(con, tmp_path):
     result = trade_date_mismatch(con, FEED_DAY, EVERY)
     assert (result.passed, result.severity) == (False, ERROR)
     assert result.counts == {"gex_snapshots_rows": 1, "gex_strikes_rows": 0}
-    assert result.examples["wrong_date"] == (_iso(next_day),)
+    assert result.examples["wrong_date"] == (_ms(next_day),)
 
 
 def test_evening_row_on_the_next_utc_date_keeps_its_new_york_trade_date(con, tmp_path):
@@ -228,12 +239,15 @@ def test_evening_row_on_the_next_utc_date_keeps_its_new_york_trade_date(con, tmp
     assert trade_date_mismatch(con, FEED_DAY, EVERY).passed
 
 
-def test_clean_day_passes_every_check(con, tmp_path):
-    _import(con, _day(tmp_path), tmp_path)
+def test_clean_full_session_passes_every_check(con, tmp_path):
+    day = make_day_file(
+        tmp_path / "source", DAY, TICKER, ENDPOINT, snapshots=None, strikes=3, cadence=10
+    )
+    _import(con, day, tmp_path)
     export_partition(con, tmp_path / "parquet", TICKER, ENDPOINT, DAY)
-    results = partition_checks(con, FEED_DAY, tmp_path / "parquet")
+    results = partition_checks(con, FEED_DAY, tmp_path / "parquet", TEN_SECONDS)
     assert [r.name for r in results if not r.passed] == []
-    assert len(results) == 7
+    assert len(results) == 11
 
 
 def test_only_the_named_checks_run(con, tmp_path):
@@ -271,7 +285,7 @@ def test_parquet_value_edited_behind_the_pipeline_fails_at_its_timestamp(con, tm
     result = parquet_reconciliation(con, FEED_DAY, tmp_path / "parquet", EVERY)
     assert (result.passed, result.severity) == (False, ERROR)
     assert result.counts["duckdb_rows"] == result.counts["parquet_rows"]
-    assert result.examples["differing_timestamp"] == (_iso(edited_ts // 1000),)
+    assert result.examples["differing_timestamp"] == (_ms(edited_ts // 1000),)
 
 
 def test_parquet_missing_rows_fails_with_both_counts(con, tmp_path):

@@ -51,6 +51,7 @@ def add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     day.add_argument("--endpoint", default="gex_zero", choices=ENDPOINTS)
     day.add_argument("--seed", type=int, default=0)
     day.add_argument("--snapshots", type=int, default=None, help="default: the whole session")
+    day.add_argument("--cadence", type=int, default=1, help="seconds between snapshots")
     day.add_argument("--strikes", type=int, default=100)
     day.add_argument("--plain", action="store_true", help="plain JSON instead of gzip")
     day.add_argument("--form", default="array", choices=FORMS)
@@ -83,6 +84,7 @@ def cmd_history_file(args: argparse.Namespace) -> int:
         endpoint=args.endpoint,
         seed=args.seed,
         snapshots=args.snapshots,
+        cadence=args.cadence,
         strikes=args.strikes,
         compressed=not args.plain,
         form=args.form,

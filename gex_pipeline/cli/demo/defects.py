@@ -12,7 +12,11 @@ Kinds:
 - `spike`: one record's `spot` is multiplied by `factor` (detail `spot`, `spiked_spot`);
 - `zero`: one record whose numbers are all 0 (spot, levels, sums, walls, strike values, priors);
 - `out_of_session`: a block of records before 09:30 or from 16:05 New York time;
-- `truncated`: the file on disk is cut to `bytes_kept` of `bytes_full` bytes (a broken download).
+- `truncated`: the file on disk is cut to `bytes_kept` of `bytes_full` bytes (a broken download);
+- `late_start` / `early_end`: the first / last snapshots of the session are missing (`start..end`);
+- `wrong_date`: a block of records stamped on the next day is appended to the file.
+
+Timestamps advance by the feed's cadence (`cadence` seconds, 1 by default).
 """
 
 from __future__ import annotations
@@ -31,7 +35,11 @@ DEFECT_KINDS: tuple[str, ...] = (
     "zero",
     "out_of_session",
     "truncated",
+    "late_start",
+    "early_end",
+    "wrong_date",
 )
+_EDGE_KINDS = ("late_start", "early_end")
 _POINT_KINDS = ("duplicate", "spike", "zero")
 _MAX_ATTEMPTS = 1000
 BEFORE_OPEN_SECONDS = 900
@@ -45,8 +53,9 @@ def parse_defect_kinds(value: str | Sequence[str]) -> tuple[str, ...]:
     for kind in kinds:
         if kind not in DEFECT_KINDS:
             raise ValueError(f"defects: unknown kind {kind!r} (known: {', '.join(DEFECT_KINDS)})")
-    if kinds.count("truncated") > 1:
-        raise ValueError("defects: 'truncated' can be given once")
+    for once in ("truncated", *_EDGE_KINDS):
+        if kinds.count(once) > 1:
+            raise ValueError(f"defects: {once!r} can be given once")
     return kinds
 
 
@@ -95,6 +104,9 @@ class DefectPlan:
     zeros: tuple[int, ...] = ()
     out_of_session: tuple[tuple[str, int, int], ...] = ()
     truncate_fraction: float | None = None
+    late_start: int = 0
+    early_end: int = 0
+    wrong_date: tuple[int, ...] = ()
 
 
 def plan_defects(kinds: Sequence[str], n: int, rng: random.Random) -> DefectPlan:
@@ -106,9 +118,20 @@ def plan_defects(kinds: Sequence[str], n: int, rng: random.Random) -> DefectPlan
     spikes: list[tuple[int, float]] = []
     outside: list[tuple[str, int, int]] = []
     fraction: float | None = None
+    edges = {kind: 0 for kind in _EDGE_KINDS}
+    for kind in _EDGE_KINDS:  # placed first: the other defects then avoid them
+        if kind in kinds:
+            edges[kind] = rng.randint(max(1, n // 20), max(1, n // 8))
+            lo = 0 if kind == "late_start" else n - edges[kind]
+            used[lo : lo + edges[kind]] = b"\x01" * edges[kind]
+    wrong_date: list[int] = []
     first_side = rng.choice(("before", "after"))
     for kind in kinds:
-        if kind == "gap":
+        if kind in _EDGE_KINDS:
+            continue
+        if kind == "wrong_date":
+            wrong_date.append(rng.randint(2, 10))
+        elif kind == "gap":
             length = rng.randint(max(1, n // 200), max(1, n // 40))
             start = _free_slot(used, length, rng, kind)
             gaps.append((start, start + length - 1))
@@ -130,6 +153,9 @@ def plan_defects(kinds: Sequence[str], n: int, rng: random.Random) -> DefectPlan
         zeros=tuple(sorted(points["zero"])),
         out_of_session=tuple(outside),
         truncate_fraction=fraction,
+        late_start=edges["late_start"],
+        early_end=edges["early_end"],
+        wrong_date=tuple(wrong_date),
     )
 
 
@@ -169,8 +195,11 @@ def zeroed(snapshot: dict[str, Any]) -> dict[str, Any]:
 class DefectInjector:
     """Applies a `DefectPlan` to a stream of clean snapshots and records what it did."""
 
-    def __init__(self, plan: DefectPlan, open_ts: int, close_ts: int, tick: float) -> None:
+    def __init__(
+        self, plan: DefectPlan, open_ts: int, close_ts: int, tick: float, cadence: int = 1
+    ) -> None:
         self.plan = plan
+        self.cadence = cadence
         self.open_ts = open_ts
         self.close_ts = close_ts
         self.tick = tick
@@ -197,9 +226,43 @@ class DefectInjector:
                 Defect("out_of_session", tuple(stamps), positions, detail={"side": side})
             )
 
-    def apply(self, snapshots: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Yield the records to write, in order, for the clean in-session `snapshots`."""
+    def _emit_wrong_date(self, template: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Blocks stamped on the next day (24 h after the open, one block per hour)."""
+        for block, count in enumerate(self.plan.wrong_date):
+            first = self.open_ts + 86_400 + 3_600 * block
+            stamps = [first + k * self.cadence for k in range(count)]
+            positions = tuple(range(self.records, self.records + count))
+            for ts in stamps:
+                self.records += 1
+                yield dict(template, timestamp=ts)
+            self.defects.append(Defect("wrong_date", tuple(stamps), positions))
+
+    def _edge_gaps(self, n: int) -> dict[int, tuple[int, int]]:
+        edges: dict[int, tuple[int, int]] = {}
+        plan = self.plan
+        for kind, lo, hi in (
+            ("late_start", 0, plan.late_start - 1),
+            ("early_end", n - plan.early_end, n - 1),
+        ):
+            if hi >= lo:
+                self.defects.append(
+                    Defect(
+                        kind,
+                        start=self.open_ts + lo * self.cadence,
+                        end=self.open_ts + hi * self.cadence,
+                        detail={"missing": hi - lo + 1},
+                    )
+                )
+                edges.update(dict.fromkeys(range(lo, hi + 1), (lo, hi)))
+        return edges
+
+    def apply(
+        self, snapshots: Iterable[dict[str, Any]], count: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the records to write, in order, for the clean in-session `snapshots` (`count`
+        of them: needed for `early_end`)."""
         missing = {i: (s, e) for s, e in self.plan.gaps for i in range(s, e + 1)}
+        edges = self._edge_gaps(count or 0)
         duplicates = set(self.plan.duplicates)
         spikes = dict(self.plan.spikes)
         zeros = set(self.plan.zeros)
@@ -208,6 +271,8 @@ class DefectInjector:
             if i == 0:
                 yield from self._emit_outside("before", snap)
             last = snap
+            if i in edges:
+                continue
             gap = missing.get(i)
             if gap is not None:
                 if i == gap[0]:
@@ -215,8 +280,8 @@ class DefectInjector:
                     self.defects.append(
                         Defect(
                             "gap",
-                            start=self.open_ts + s,
-                            end=self.open_ts + e,
+                            start=self.open_ts + s * self.cadence,
+                            end=self.open_ts + e * self.cadence,
                             detail={"missing": e - s + 1},
                         )
                     )
@@ -224,6 +289,7 @@ class DefectInjector:
             yield from self._emit_point(i, snap, duplicates, spikes, zeros)
         if last is not None:
             yield from self._emit_outside("after", last)
+            yield from self._emit_wrong_date(last)
 
     def _emit_point(
         self,
@@ -279,8 +345,9 @@ def truncate_file(path: Path, fraction: float) -> Defect:
 class DayManifest:
     """What a generated day file holds, including every injected defect.
 
-    `session_open`/`session_close`: epoch seconds of 09:30 / 16:00 New York (close exclusive);
-    `clean_snapshots`: in-session seconds generated (before defects); `records`: records written
+    `session_open`/`session_close`: epoch seconds of the session's open / close (exchange
+    calendar; close exclusive); `cadence`: seconds between snapshots; `clean_snapshots`: in-session
+    snapshots generated (before defects); `records`: records written
     (after gaps, duplicates and out-of-session rows, before any truncation); `bytes`/`sha256`: the
     file on disk as finally left.
     """
@@ -300,6 +367,7 @@ class DayManifest:
     bytes: int
     sha256: str
     defects: tuple[Defect, ...] = ()
+    cadence: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -314,7 +382,11 @@ class DayManifest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DayManifest:
         """Inverse of `to_dict`."""
-        fields = {name: data[name] for name in cls.__dataclass_fields__ if name != "defects"}
+        fields = {
+            name: data[name]
+            for name in cls.__dataclass_fields__
+            if name != "defects" and name in data
+        }
         return cls(**fields, defects=tuple(Defect.from_dict(d) for d in data.get("defects", ())))
 
     @classmethod

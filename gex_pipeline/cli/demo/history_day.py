@@ -55,6 +55,7 @@ class DaySpec:
     compressed: bool = True
     form: str = "array"
     defects: tuple[str, ...] = ()
+    cadence: int = 1
 
     def validated(self) -> DaySpec:
         """This spec with the ticker upper-cased; a ValueError names the first bad field."""
@@ -62,6 +63,8 @@ class DaySpec:
         check_endpoint(self.endpoint)
         if self.form not in FORMS:
             raise ValueError(f"form: must be one of {', '.join(FORMS)}, got {self.form!r}")
+        if not 1 <= self.cadence <= 3600:
+            raise ValueError(f"cadence: must be between 1 and 3600 seconds, got {self.cadence}")
         session = self.session_seconds()
         if self.snapshots is not None and not 1 <= self.snapshots <= session:
             raise ValueError(f"snapshots: must be between 1 and {session}, got {self.snapshots}")
@@ -70,8 +73,8 @@ class DaySpec:
         return replace(self, ticker=ticker, defects=parse_defect_kinds(self.defects))
 
     def session_seconds(self) -> int:
-        """Seconds in the regular session of the trade date."""
-        return session_seconds(self.trade_date)
+        """Snapshots in the session of the trade date at the spec's cadence."""
+        return session_seconds(self.trade_date) // self.cadence
 
     @property
     def snapshot_count(self) -> int:
@@ -86,7 +89,8 @@ class DaySpec:
     @property
     def seed_key(self) -> str:
         """Key of every RNG of this feed-day: same key, same data."""
-        return f"{self.seed}:{self.ticker}:{self.endpoint}:{self.trade_date.isoformat()}"
+        key = f"{self.seed}:{self.ticker}:{self.endpoint}:{self.trade_date.isoformat()}"
+        return key if self.cadence == 1 else f"{key}:{self.cadence}"
 
 
 @dataclass(frozen=True)
@@ -99,12 +103,12 @@ class DayFile:
 
 
 def clean_snapshots(spec: DaySpec) -> Iterator[dict[str, Any]]:
-    """The defect-free snapshots of `spec`, 1 Hz from 09:30 New York time."""
+    """The defect-free snapshots of `spec`, one per `cadence` seconds from the session's open."""
     spec = spec.validated()
     model = FeedModel(profile_for(spec.ticker), spec.endpoint, spec.seed_key, spec.strikes)
     open_ts, _ = session_bounds(spec.trade_date)
     for i in range(spec.snapshot_count):
-        yield model.snapshot(open_ts + i)
+        yield model.snapshot(open_ts + i * spec.cadence)
 
 
 def _write_records(fh: IO[bytes], records: Iterator[dict[str, Any]], form: str) -> None:
@@ -148,8 +152,8 @@ def write_day_file(out_dir: Path, spec: DaySpec) -> DayFile:
     plan = plan_defects(
         spec.defects, spec.snapshot_count, random.Random(f"defects:{spec.seed_key}")
     )
-    injector = DefectInjector(plan, open_ts, close_ts, profile_for(spec.ticker).tick)
-    records = injector.apply(clean_snapshots(spec))
+    injector = DefectInjector(plan, open_ts, close_ts, profile_for(spec.ticker).tick, spec.cadence)
+    records = injector.apply(clean_snapshots(spec), spec.snapshot_count)
     try:
         with part.open("wb") as raw:
             if spec.compressed:
@@ -181,6 +185,7 @@ def write_day_file(out_dir: Path, spec: DaySpec) -> DayFile:
         bytes=path.stat().st_size,
         sha256=_sha256(path),
         defects=tuple(defects),
+        cadence=spec.cadence,
     )
     manifest_path = out_dir / (spec.file_name + MANIFEST_SUFFIX)
     manifest_path.write_text(manifest.to_json(), encoding="utf-8")
@@ -199,6 +204,7 @@ def make_day_file(
     compressed: bool = True,
     form: str = "array",
     defects: str | tuple[str, ...] = (),
+    cadence: int = 1,
 ) -> DayFile:
     """Test/benchmark helper: a small day file (300 snapshots unless told) in `out_dir`."""
     spec = DaySpec(
@@ -211,5 +217,6 @@ def make_day_file(
         compressed=compressed,
         form=form,
         defects=parse_defect_kinds(defects),
+        cadence=cadence,
     )
     return write_day_file(out_dir, spec)

@@ -10,6 +10,7 @@ a runtime materialization of each partition it changed, at most about once a min
 
 import dagster as dg
 
+from gex_pipeline.defs.gex.publish import publish_gate
 from gex_pipeline.defs.gex.reporting import (
     markdown_table,
 )
@@ -63,14 +64,17 @@ gex_table_specs = [
     group_name=GROUP,
     pool=DUCKDB_WRITER_POOL,
     kinds={"parquet", "duckdb"},
-    description="data/parquet/gexbot/<TICKER>/<endpoint>/<YYYYMMDD>.strikes.parquet (zstd).",
+    description="data/parquet/gexbot/<TICKER>/<endpoint>/<YYYYMMDD>.strikes.parquet (zstd); "
+    "not written while an ERROR integrity check of the partition fails.",
 )
 def gex_parquet(
     context: dg.AssetExecutionContext, duckdb_database: DuckDBDatabase, parquet: ParquetStore
 ) -> dg.MaterializeResult:
-    """Export one feed-day of `gex_strikes` to its Parquet file (atomic replace)."""
+    """Export one feed-day of `gex_strikes` to its Parquet file (atomic replace), unless an
+    ERROR integrity check fails (the previous file stays; the failure says why)."""
     trade_date, ticker, endpoint = parse_gex_partition_key(context.partition_key)
     with duckdb_database.connect() as con:
+        publish_gate(con, trade_date, ticker, endpoint)
         result = export_partition(con, parquet.root_dir(), ticker, endpoint, trade_date)
     ensure_reader_views(parquet.views_path(), parquet.root_dir())
     import polars as pl

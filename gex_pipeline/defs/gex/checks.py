@@ -1,28 +1,36 @@
 """Data-integrity asset checks of the GEX tables, per date x feed partition.
 
-One partitioned multi-asset check op runs every check of `gex_pipeline.lib.gex.integrity` over one
+One partitioned multi-asset check op runs the checks of `gex_pipeline.lib.gex.integrity` over one
 feed-day with one DuckDB connection (through `DuckDBDatabase`, in the `duckdb_writer` pool) and
-reports each verdict on the asset it describes: `gex_snapshots` (gaps, spikes, zero snapshots,
-out-of-session rows, trade dates), `gex_strikes` (duplicates) and `gex_parquet` (reconciliation).
-`gex_integrity_sensor` (sensors.py) runs them for every partition exported to Parquet.
+reports each verdict on the asset it judges: `gex_snapshots`, `gex_strikes` or `gex_parquet`.
+
+ERROR checks of the tables are blocking (`AssetCheckSpec(blocking=True)`): in a run that also
+materializes `gex_parquet` (an import or a rebuild followed by the export), a failure skips the
+export. The export asset judges the same gates itself before writing (`publish.publish_gate`),
+so an export launched on its own never publishes a partition an ERROR check rejects either.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource types
 # from the annotations of decorated functions when the definitions load.
+import time
 from collections.abc import Iterator
 
 import dagster as dg
 from pydantic import Field
 
 from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_SNAPSHOTS, GEX_STRIKES
+from gex_pipeline.defs.gex.freshness import FEED_FRESHNESS, freshness_result
 from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
+from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.integrity import (
     ERROR,
+    PUBLISH_GATES,
     FeedDay,
     IntegrityResult,
     Thresholds,
+    ny_iso,
     partition_checks,
 )
 
@@ -31,8 +39,13 @@ _DEFAULTS = Thresholds()
 CHECK_DESCRIPTIONS: dict[str, tuple[dg.AssetKey, str]] = {
     "timestamp_gaps": (
         GEX_SNAPSHOTS,
-        "No two consecutive in-session (09:30-16:00 New York) snapshots further apart than "
-        "max_gap_seconds.",
+        "No two consecutive in-session snapshots (exchange calendar) further apart than "
+        "max_gap_seconds; gaps are listed as blocks.",
+    ),
+    "session_coverage": (
+        GEX_SNAPSHOTS,
+        "Snapshots start at the session's open and end at its close (early closes included) and "
+        "at least min_completeness of the expected snapshots at the feed's cadence are present.",
     ),
     "spot_spikes": (
         GEX_SNAPSHOTS,
@@ -41,15 +54,35 @@ CHECK_DESCRIPTIONS: dict[str, tuple[dg.AssetKey, str]] = {
     ),
     "zero_snapshots": (
         GEX_SNAPSHOTS,
-        "No snapshot whose sums and every strike's gamma and oi_gamma are 0.",
+        "No snapshot whose sums and every strike's gamma and oi_gamma are 0 (blocks listed).",
     ),
     "out_of_session_rows": (
         GEX_SNAPSHOTS,
-        "No snapshot outside the regular session 09:30-16:00 New York time.",
+        "No snapshot outside the session's open-close (exchange calendar), none on a holiday.",
     ),
     "trade_date_mismatch": (
         GEX_SNAPSHOTS,
         "Every snapshot and strike row's trade_date is the New York date of its timestamp.",
+    ),
+    "history_dropped_rows": (
+        GEX_SNAPSHOTS,
+        "The imported day file holds no second twice with different content and no unreadable "
+        "timestamp (dropped rows are kept in gex_history_rejects).",
+    ),
+    "history_foreign_rows": (
+        GEX_SNAPSHOTS,
+        "The imported day file holds no row of another date, ticker or endpoint "
+        "(kept in gex_history_rejects).",
+    ),
+    "live_history_drift": (
+        GEX_SNAPSHOTS,
+        "Live snapshots replaced by a history import agree with the imported ones on spot and "
+        "zero_gamma within the drift tolerances.",
+    ),
+    FEED_FRESHNESS: (
+        GEX_SNAPSHOTS,
+        "A live feed reports at least every GEX_FRESHNESS_MAX_SILENCE_SECONDS during today's "
+        "session (not judged outside it; recorded by gex_freshness_sensor).",
     ),
     "duplicate_rows": (
         GEX_STRIKES,
@@ -63,7 +96,13 @@ CHECK_DESCRIPTIONS: dict[str, tuple[dg.AssetKey, str]] = {
 }
 
 integrity_check_specs = [
-    dg.AssetCheckSpec(name, asset=asset, description=text, partitions_def=gex_partitions)
+    dg.AssetCheckSpec(
+        name,
+        asset=asset,
+        description=text,
+        partitions_def=gex_partitions,
+        blocking=name in PUBLISH_GATES,
+    )
     for name, (asset, text) in CHECK_DESCRIPTIONS.items()
 ]
 
@@ -73,23 +112,35 @@ class IntegrityConfig(dg.Config):
 
     max_gap_seconds: float = Field(default=_DEFAULTS.max_gap_seconds, gt=0)
     cadence_seconds: float = Field(default=_DEFAULTS.cadence_seconds, gt=0)
+    min_completeness: float = Field(default=_DEFAULTS.min_completeness, ge=0, le=1)
     spike_min_move: float = Field(default=_DEFAULTS.spike_min_move, gt=0, lt=1)
     spike_robust_deviations: float = Field(default=_DEFAULTS.spike_robust_deviations, gt=0)
+    drift_spot_tolerance: float = Field(default=_DEFAULTS.drift_spot_tolerance, gt=0)
+    drift_zero_gamma_tolerance: float = Field(default=_DEFAULTS.drift_zero_gamma_tolerance, gt=0)
     examples: int = Field(default=_DEFAULTS.examples, ge=1)
 
     def thresholds(self) -> Thresholds:
         """The lib's thresholds with these values."""
-        return Thresholds(
-            max_gap_seconds=self.max_gap_seconds,
-            cadence_seconds=self.cadence_seconds,
-            spike_min_move=self.spike_min_move,
-            spike_robust_deviations=self.spike_robust_deviations,
-            examples=self.examples,
-        )
+        return Thresholds(**self.model_dump())
+
+
+def _blocks_table(blocks) -> dg.MetadataValue:
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("start", "string", description="New York time"),
+            dg.TableColumn("end", "string", description="New York time"),
+            dg.TableColumn("length", "int", description="snapshots or seconds"),
+        ]
+    )
+    records = [
+        dg.TableRecord({"start": ny_iso(b.start_ms), "end": ny_iso(b.end_ms), "length": b.length})
+        for b in blocks
+    ]
+    return dg.MetadataValue.table(records, schema=schema)
 
 
 def check_metadata(result: IntegrityResult) -> dict[str, dg.MetadataValue]:
-    """Counts, details and example timestamps of a result, as UI metadata."""
+    """Counts, details, timestamps (as timestamps) and blocks (start, end, length) of a result."""
     meta: dict[str, dg.MetadataValue] = {
         name: dg.MetadataValue.int(value) for name, value in result.counts.items()
     }
@@ -98,16 +149,23 @@ def check_metadata(result: IntegrityResult) -> dict[str, dg.MetadataValue]:
             meta[name] = dg.MetadataValue.text(value)
         elif isinstance(value, float | int):
             meta[name] = dg.MetadataValue.float(float(value))
+    for name, ms in result.instants.items():
+        if ms is not None:
+            meta[name] = dg.MetadataValue.timestamp(ms / 1000)
     for name, stamps in result.examples.items():
         if stamps:
+            meta[f"first_{name}"] = dg.MetadataValue.timestamp(stamps[0] / 1000)
             meta[f"examples_{name}"] = dg.MetadataValue.md(
-                "\n".join(f"- {stamp}" for stamp in stamps)
+                "\n".join(f"- {ny_iso(ms)}" for ms in stamps)
             )
+    for name, blocks in result.blocks.items():
+        if blocks:
+            meta[f"blocks_{name}"] = _blocks_table(blocks)
     return meta
 
 
 def to_check_result(result: IntegrityResult) -> dg.AssetCheckResult:
-    """The Dagster check result of a lib result, on the asset the check describes."""
+    """The Dagster check result of a lib result, on the asset the check judges."""
     asset, _ = CHECK_DESCRIPTIONS[result.name]
     severity = (
         dg.AssetCheckSeverity.ERROR if result.severity == ERROR else dg.AssetCheckSeverity.WARN
@@ -126,7 +184,7 @@ def to_check_result(result: IntegrityResult) -> dg.AssetCheckResult:
     name="gex_integrity_checks",
     pool=DUCKDB_WRITER_POOL,
     can_subset=True,
-    description="Integrity checks of one date x feed partition (see gex_pipeline/lib/integrity.py).",
+    description="Integrity checks of one date x feed partition (gex_pipeline/lib/gex/integrity.py).",
 )
 def gex_integrity_checks(
     context: dg.AssetCheckExecutionContext,
@@ -138,8 +196,17 @@ def gex_integrity_checks(
     trade_date, ticker, endpoint = parse_gex_partition_key(context.partition_key)
     day = FeedDay(trade_date, ticker, endpoint)
     selected = {key.name for key in context.selected_asset_check_keys}
+    if FEED_FRESHNESS in selected:
+        yield freshness_result(
+            context.instance,
+            str(context.partition_key),
+            int(time.time() * 1000),
+            PipelineSettings.from_env().freshness_max_silence_seconds,
+        )
     with duckdb_database.connect() as con:
-        results = partition_checks(con, day, parquet.root_dir(), config.thresholds(), selected)
+        results = partition_checks(
+            con, day, parquet.root_dir(), config.thresholds(), selected - {FEED_FRESHNESS}
+        )
     for result in results:
         if not result.passed:
             context.log.warning("%s %s failed: %s", day, result.name, result.counts)

@@ -15,8 +15,10 @@ from typing import Self
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_STRIKES
+from gex_pipeline.defs.gex.assets import GEX_STRIKES
+from gex_pipeline.defs.gex.freshness import build_freshness_sensor
 from gex_pipeline.defs.gex.jobs import gex_integrity_job, gex_parquet_job
+from gex_pipeline.defs.history.assets import HISTORY_IMPORT
 from gex_pipeline.defs.partitions import (
     parse_gex_partition_key,
 )
@@ -94,47 +96,74 @@ def build_export_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
     return gex_parquet_export_sensor
 
 
-PARTITION_TAG = "dagster/partition"
 INTEGRITY_EVENTS_PER_TICK = 200
+# Materializations after which a partition's checks run in their own run: history imports (their
+# export may have been held back by an ERROR check). Exports by `gex_parquet_job` run the checks
+# in the export run itself.
+INTEGRITY_TRIGGERS = (HISTORY_IMPORT,)
 
 
 def integrity_run_request(partition_key: str, run_key: str | None = None) -> dg.RunRequest:
     """A `gex_integrity_job` run over one date x feed partition."""
     parse_gex_partition_key(partition_key)
-    return dg.RunRequest(run_key=run_key, tags={PARTITION_TAG: partition_key})
+    return dg.RunRequest(run_key=run_key, partition_key=partition_key)
 
 
-@dg.sensor(
-    name="gex_integrity_sensor",
-    job=gex_integrity_job,
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs the integrity checks of every partition exported to Parquet.",
-)
-def gex_integrity_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    """One `gex_integrity_job` run per new `gex_parquet` materialization (cursor: storage id)."""
-    after = int(context.cursor or 0)
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(GEX_PARQUET, after_storage_id=after or None),
-        limit=INTEGRITY_EVENTS_PER_TICK,
-        ascending=True,
-    ).records
-    latest: dict[str, int] = {}
-    for record in records:
-        if record.partition_key:
-            latest[record.partition_key] = record.storage_id
-        after = max(after, record.storage_id)
-    requests = [
-        integrity_run_request(key, f"gex_integrity:{key}:{storage_id}")
-        for key, storage_id in sorted(latest.items())
-    ]
-    if not requests:
-        return dg.SensorResult(
-            skip_reason=f"no partition exported to Parquet after event {after}", cursor=str(after)
-        )
-    return dg.SensorResult(run_requests=requests, cursor=str(after))
+def _parse_integrity_cursor(raw: str | None) -> dict[str, int]:
+    """Last storage id seen per trigger asset. An older cursor is a bare storage id (of a
+    gex_parquet event); storage ids are global, so imports after it are the ones not yet seen."""
+    if not raw:
+        return {}
+    if raw.isdigit():
+        return {HISTORY_IMPORT.to_user_string(): int(raw)}
+    return {k: int(v) for k, v in json.loads(raw).items()}
+
+
+def build_integrity_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
+    """The integrity sensor, ticking every `settings.integrity_sensor_interval_seconds`."""
+
+    @dg.sensor(
+        name="gex_integrity_sensor",
+        job=gex_integrity_job,
+        minimum_interval_seconds=settings.integrity_sensor_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Runs the integrity checks of every partition a history import wrote.",
+    )
+    def gex_integrity_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        """One `gex_integrity_job` run per partition imported since the cursor."""
+        cursor = _parse_integrity_cursor(context.cursor)
+        latest: dict[str, int] = {}
+        for key in INTEGRITY_TRIGGERS:
+            name = key.to_user_string()
+            records = context.instance.fetch_materializations(
+                dg.AssetRecordsFilter(key, after_storage_id=cursor.get(name) or None),
+                limit=INTEGRITY_EVENTS_PER_TICK,
+                ascending=True,
+            ).records
+            for record in records:
+                if record.partition_key:
+                    latest[record.partition_key] = max(
+                        latest.get(record.partition_key, 0), record.storage_id
+                    )
+                cursor[name] = max(cursor.get(name, 0), record.storage_id)
+        requests = [
+            integrity_run_request(key, f"gex_integrity:{key}:{storage_id}")
+            for key, storage_id in sorted(latest.items())
+        ]
+        dumped = json.dumps(cursor, sort_keys=True)
+        if not requests:
+            return dg.SensorResult(
+                skip_reason="no partition imported since the last tick", cursor=dumped
+            )
+        return dg.SensorResult(run_requests=requests, cursor=dumped)
+
+    return gex_integrity_sensor
 
 
 def build_gex_sensors(settings: PipelineSettings) -> list[dg.SensorDefinition]:
     """Every sensor of the GEX domain."""
-    return [build_export_sensor(settings), gex_integrity_sensor]
+    return [
+        build_export_sensor(settings),
+        build_integrity_sensor(settings),
+        build_freshness_sensor(settings),
+    ]

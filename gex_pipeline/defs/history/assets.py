@@ -56,9 +56,12 @@ def _metadata(done: PartitionImport) -> dict[str, dg.MetadataValue]:
         "dropped": dg.MetadataValue.json({k: v for k, v in stats.dropped.items() if v}),
         "replaced_strike_rows": dg.MetadataValue.int(stats.removed_strike_rows),
         "raw_file": dg.MetadataValue.path(str(done.raw_path)),
-        "parquet": dg.MetadataValue.path(str(done.export.path)),
         "downloaded": dg.MetadataValue.bool(done.download is not None),
     }
+    if done.export is not None:
+        meta["parquet"] = dg.MetadataValue.path(str(done.export.path))
+    else:
+        meta["parquet_blocked_by"] = dg.MetadataValue.text(", ".join(done.blocked))
     if stats.first_ts is not None and stats.last_ts is not None:
         meta["first_ts_ms"] = dg.MetadataValue.int(stats.first_ts)
         meta["last_ts_ms"] = dg.MetadataValue.int(stats.last_ts)
@@ -114,6 +117,14 @@ def gex_history_import(
         done.stats.strike_rows,
         {k: v for k, v in done.stats.dropped.items() if v} or "none",
     )
+    if done.export is None:
+        context.log.error(
+            "%s: not exported to Parquet, ERROR check(s) failed: %s (the previous file stays; "
+            "see the checks of gex_snapshots / gex_strikes for this partition)",
+            target,
+            ", ".join(done.blocked),
+        )
+        return dg.MaterializeResult(metadata=_metadata(done))
     context.log_event(
         dg.AssetMaterialization(
             GEX_PARQUET,

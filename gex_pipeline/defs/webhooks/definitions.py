@@ -4,9 +4,18 @@ import dagster as dg
 
 from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.defs.webhooks.assets import webhook_assets
+from gex_pipeline.defs.webhooks.checks import webhook_checks
+from gex_pipeline.defs.webhooks.jobs import webhook_jobs
+from gex_pipeline.defs.webhooks.parquet import UwParquetStore, option_trades_parquet
+from gex_pipeline.defs.webhooks.sensors import build_webhook_sensors
 
 
 def webhooks_definitions(settings: PipelineSettings) -> dg.Definitions:
-    """Assets of the webhooks domain (loaded by the live loader, outside runs)."""
-    del settings  # nothing of this domain is tuned yet
-    return dg.Definitions(assets=webhook_assets)
+    """Assets, jobs and sensors of the webhooks domain."""
+    return dg.Definitions(
+        assets=[*webhook_assets, option_trades_parquet],
+        asset_checks=webhook_checks,
+        jobs=webhook_jobs,
+        sensors=build_webhook_sensors(settings),
+        resources={"uw_parquet": UwParquetStore()},
+    )

@@ -247,7 +247,42 @@ _V2 = (
     """,
 )
 
+# What history imports drop (kept for inspection) and the live rows an import replaced (kept to
+# compare live capture with the vendor's file). Both are per date x feed slice.
+_V3 = (
+    """
+    CREATE TABLE gex_history_rejects (
+        ticker VARCHAR NOT NULL,
+        endpoint VARCHAR NOT NULL,
+        trade_date DATE NOT NULL,
+        position BIGINT NOT NULL,
+        timestamp BIGINT,
+        reason VARCHAR NOT NULL,
+        differs BOOLEAN,
+        spot DOUBLE,
+        kept_spot DOUBLE,
+        record JSON,
+        detected_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (ticker, endpoint, trade_date, position)
+    )
+    """,
+    """
+    CREATE TABLE gex_live_shadow (
+        ticker VARCHAR NOT NULL,
+        endpoint VARCHAR NOT NULL,
+        timestamp BIGINT NOT NULL,
+        trade_date DATE NOT NULL,
+        spot DOUBLE,
+        zero_gamma DOUBLE,
+        ingested_at TIMESTAMPTZ NOT NULL,
+        replaced_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (ticker, endpoint, timestamp)
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "gex snapshots, strikes, partial events, conflicts, load bookkeeping", _V1),
     Migration(2, "webhook messages, option trades, market states, conflicts, load figures", _V2),
+    Migration(3, "rows history imports dropped, live snapshots history imports replaced", _V3),
 )

@@ -1,33 +1,47 @@
 """Data-integrity checks of one date x feed partition, in SQL over a DuckDB connection.
 
-Each check reads one partition (ticker, endpoint, trade_date) of `gex_snapshots` / `gex_strikes`
-and returns an `IntegrityResult`: passed, the severity it carries when it fails, counts, a few
-example timestamps (ISO, New York time) and a few details. Nothing is written.
+Each check reads one partition (ticker, endpoint, trade_date) and returns an `IntegrityResult`:
+passed, the severity it carries when it fails, counts, example timestamps, blocks of defects
+(start, end, length) and details. Timestamps are epoch ms; `ny_iso` formats them. Nothing is
+written. The session (open, close, early close, holidays) comes from the exchange calendar
+(`gex_pipeline.lib.calendar.sessions`).
 
-- `timestamp_gaps`: consecutive in-session (09:30-16:00 New York) snapshots further apart than
-  `max_gap_seconds`; a gap is reported by the last snapshot before it and the first after it.
-- `duplicate_rows`: natural-key duplicates of `gex_snapshots` (ticker, endpoint, timestamp) and of
-  `gex_strikes` (+ strike): whole snapshots stored twice and strikes repeated inside a snapshot.
-- `spot_spikes`: moves of `spot` between consecutive snapshots (spot > 0) larger than both
+On `gex_snapshots`:
+- `timestamp_gaps` (WARN): in-session snapshots further apart than `max_gap_seconds`; each gap is
+  a block from the last snapshot before it to the first after it.
+- `session_coverage` (WARN): the first / last in-session snapshot against the session's open /
+  close (a late start or early end beyond `max_gap_seconds`), and present vs expected snapshots at
+  the feed's cadence (below `min_completeness` fails).
+- `spot_spikes` (WARN): moves of `spot` between consecutive snapshots larger than both
   `spike_min_move` and `spike_robust_deviations` x the robust deviation (1.4826 x MAD) of the
-  day's moves. A move that reverts at the next snapshot is a spike (one bad snapshot, reported);
-  a move that stays is a jump (reported at the first snapshot of the new level).
-- `zero_snapshots`: snapshots whose sums are 0 and whose every strike has gamma 0 and oi_gamma 0.
-- `out_of_session_rows`: snapshots outside the regular session.
-- `trade_date_mismatch`: rows whose trade_date is not the New York date of their timestamp.
-- `parquet_reconciliation`: row count and an order-independent checksum of the exported Parquet
+  day's moves; a move that reverts at the next snapshot is a spike, one that stays is a jump.
+- `zero_snapshots` (WARN): snapshots whose sums are 0 and whose every strike has gamma 0 and
+  oi_gamma 0, as blocks of consecutive snapshots.
+- `out_of_session_rows` (WARN): snapshots outside the session; every row of a day that is not a
+  session (weekend, holiday).
+- `trade_date_mismatch` (ERROR): rows whose trade_date is not the New York date of their timestamp.
+- `history_dropped_rows` (WARN): seconds the imported file holds twice with different content,
+  and unreadable timestamps (kept in `gex_history_rejects`).
+- `history_foreign_rows` (ERROR): rows of another date, ticker or endpoint in the imported file.
+- `live_history_drift` (WARN): live snapshots replaced by a history import (`gex_live_shadow`)
+  whose spot or zero_gamma differ from the imported row of the same second beyond a tolerance.
+On `gex_strikes`:
+- `duplicate_rows` (ERROR): natural-key duplicates of snapshots and strike rows.
+On `gex_parquet`:
+- `parquet_reconciliation` (ERROR): row count and order-independent checksum of the Parquet
   file against the partition's `gex_strikes` rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gex_pipeline.lib.calendar.trading_date import TRADING_TZ, TRADING_TZ_NAME
+from gex_pipeline.lib.calendar.sessions import session
+from gex_pipeline.lib.calendar.trading_date import TRADING_TZ
 from gex_pipeline.lib.gex.parquet_export import EXPORT_COLUMNS, parquet_path
 
 if TYPE_CHECKING:
@@ -37,11 +51,16 @@ WARN = "WARN"
 ERROR = "ERROR"
 
 _SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
-_LOCAL_TIME = f"(to_timestamp(timestamp / 1000) AT TIME ZONE '{TRADING_TZ_NAME}')::TIME"
-_IN_SESSION = f"{_LOCAL_TIME} >= TIME '09:30:00' AND {_LOCAL_TIME} < TIME '16:00:00'"
+_IN_SESSION = "timestamp >= $open_ms AND timestamp < $close_ms"
 _ROW_HASH = f"hash({', '.join(EXPORT_COLUMNS)})::HUGEINT"
 # 1.4826 x MAD estimates the standard deviation of normally distributed moves.
 _MAD_TO_SIGMA = 1.4826
+# Runs of consecutive flagged snapshots (`rn`: position in the day, `flag`: boolean), as blocks.
+_RUNS = """
+SELECT min(timestamp), max(timestamp), count(*)::BIGINT
+FROM (SELECT timestamp, rn - row_number() OVER (ORDER BY timestamp) AS grp FROM {source} WHERE flag)
+GROUP BY grp ORDER BY 1
+"""
 
 
 @dataclass(frozen=True)
@@ -50,16 +69,34 @@ class Thresholds:
 
     max_gap_seconds: float = 5.0
     cadence_seconds: float = 1.0
+    min_completeness: float = 0.95
     spike_min_move: float = 0.01
     spike_robust_deviations: float = 10.0
+    drift_spot_tolerance: float = 0.0005
+    drift_zero_gamma_tolerance: float = 0.001
     examples: int = 5
 
     def __post_init__(self) -> None:
-        for name in ("max_gap_seconds", "cadence_seconds", "spike_robust_deviations"):
+        for name in (
+            "max_gap_seconds",
+            "cadence_seconds",
+            "spike_robust_deviations",
+            "drift_spot_tolerance",
+            "drift_zero_gamma_tolerance",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be > 0, got {getattr(self, name)}")
+        if self.max_gap_seconds < self.cadence_seconds:
+            raise ValueError(
+                f"max_gap_seconds: must be >= cadence_seconds ({self.cadence_seconds}), "
+                f"got {self.max_gap_seconds}"
+            )
         if not 0 < self.spike_min_move < 1:
             raise ValueError(f"spike_min_move: must be between 0 and 1, got {self.spike_min_move}")
+        if not 0 <= self.min_completeness <= 1:
+            raise ValueError(
+                f"min_completeness: must be between 0 and 1, got {self.min_completeness}"
+            )
         if self.examples < 1:
             raise ValueError(f"examples: must be >= 1, got {self.examples}")
 
@@ -76,19 +113,38 @@ class FeedDay:
         """SQL parameters `$ticker`, `$endpoint`, `$trade_date`."""
         return {"ticker": self.ticker, "endpoint": self.endpoint, "trade_date": self.trade_date}
 
+    def window(self) -> tuple[int, int] | None:
+        """(open, close) epoch ms of the partition's session; None when it is not a session."""
+        held = session(self.trade_date)
+        return None if held is None else (held.open_ms, held.close_ms)
+
     def __str__(self) -> str:
         return f"{self.ticker} {self.endpoint} {self.trade_date.isoformat()}"
 
 
 @dataclass(frozen=True)
+class Block:
+    """A run of defects: from `start_ms` to `end_ms` (epoch ms), `length` snapshots or seconds."""
+
+    start_ms: int
+    end_ms: int
+    length: int
+
+
+@dataclass(frozen=True)
 class IntegrityResult:
-    """Verdict of one check on one partition; `severity` applies when `passed` is False."""
+    """Verdict of one check on one partition; `severity` applies when `passed` is False.
+
+    `examples` and `instants` hold epoch-ms timestamps; `blocks` runs of defects.
+    """
 
     name: str
     passed: bool
     severity: str
     counts: dict[str, int]
-    examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    examples: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    blocks: dict[str, tuple[Block, ...]] = field(default_factory=dict)
+    instants: dict[str, int | None] = field(default_factory=dict)
     details: dict[str, str | float | None] = field(default_factory=dict)
 
 
@@ -98,19 +154,32 @@ def ny_iso(epoch_ms: int) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
-def _isos(values: list[int]) -> tuple[str, ...]:
-    return tuple(ny_iso(v) for v in values)
-
-
 def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> list[tuple]:
     return con.execute(sql, params).fetchall()
+
+
+def _window_params(day: FeedDay) -> dict[str, object]:
+    """The slice parameters plus `$open_ms` / `$close_ms` (an empty window on non-session days)."""
+    window = day.window() or (0, 0)
+    return {**day.params(), "open_ms": window[0], "close_ms": window[1]}
+
+
+def _session_details(day: FeedDay) -> tuple[dict[str, int | None], dict[str, str | float | None]]:
+    window = day.window()
+    if window is None:
+        return {}, {"session": "not a trading session (weekend or holiday)"}
+    early = window[1] - window[0] < 6.5 * 3600 * 1000
+    return (
+        {"session_open": window[0], "session_close": window[1]},
+        {"session": "early close" if early else "regular"},
+    )
 
 
 def timestamp_gaps(
     con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
 ) -> IntegrityResult:
     """Gaps between consecutive in-session snapshots longer than `max_gap_seconds` (WARN)."""
-    params = {**day.params(), "max_gap": round(limits.max_gap_seconds * 1000)}
+    params = {**_window_params(day), "max_gap": round(limits.max_gap_seconds * 1000)}
     cadence_ms = round(limits.cadence_seconds * 1000)
     rows = _fetch(
         con,
@@ -123,24 +192,65 @@ def timestamp_gaps(
         """,
         params,
     )
-    missing_ms = sum(after - before - cadence_ms for before, after in rows)
-    longest = max(rows, key=lambda r: (r[1] - r[0], -r[0]), default=None)
-    details: dict[str, str | float | None] = {
-        "max_gap_seconds": limits.max_gap_seconds,
-        "longest_gap_seconds": (longest[1] - longest[0]) / 1000 if longest else None,
-        "longest_gap_after": ny_iso(longest[0]) if longest else None,
-        "longest_gap_resumed": ny_iso(longest[1]) if longest else None,
-    }
+    blocks = tuple(Block(b, a, round((a - b - cadence_ms) / 1000)) for b, a in rows)
+    longest = max(blocks, key=lambda g: (g.length, -g.start_ms), default=None)
     return IntegrityResult(
         name="timestamp_gaps",
         passed=not rows,
         severity=WARN,
-        counts={"gaps": len(rows), "missing_seconds": round(missing_ms / 1000)},
-        examples={
-            "gap_after": _isos([r[0] for r in rows[: limits.examples]]),
-            "gap_resumed": _isos([r[1] for r in rows[: limits.examples]]),
+        counts={"gaps": len(rows), "missing_seconds": sum(g.length for g in blocks)},
+        examples={"gap_after": tuple(g.start_ms for g in blocks[: limits.examples])},
+        blocks={"gap": blocks},
+        instants={
+            "longest_gap_after": longest.start_ms if longest else None,
+            "longest_gap_resumed": longest.end_ms if longest else None,
         },
-        details=details,
+        details={
+            "max_gap_seconds": limits.max_gap_seconds,
+            "longest_gap_seconds": longest.length if longest else None,
+        },
+    )
+
+
+def session_coverage(
+    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+) -> IntegrityResult:
+    """First / last in-session snapshot against open / close, present vs expected (WARN)."""
+    instants, details = _session_details(day)
+    window = day.window()
+    if window is None:
+        return IntegrityResult("session_coverage", True, WARN, {}, details=details)
+    open_ms, close_ms = window
+    first, last, present = _fetch(
+        con,
+        f"SELECT min(timestamp), max(timestamp), count(*) FROM gex_snapshots"
+        f" WHERE {_SLICE} AND {_IN_SESSION}",
+        _window_params(day),
+    )[0]
+    cadence_ms = round(limits.cadence_seconds * 1000)
+    tolerance_ms = round(limits.max_gap_seconds * 1000)
+    expected = (close_ms - open_ms) // cadence_ms
+    blocks: dict[str, tuple[Block, ...]] = {}
+    if present and first - open_ms > tolerance_ms:
+        blocks["late_start"] = (Block(open_ms, first, round((first - open_ms) / 1000)),)
+    last_due = close_ms - cadence_ms
+    if present and last_due - last > tolerance_ms:
+        blocks["early_end"] = (Block(last, close_ms, round((last_due - last) / 1000)),)
+    completeness = present / expected if expected else 1.0
+    passed = bool(present) and not blocks and completeness >= limits.min_completeness
+    return IntegrityResult(
+        name="session_coverage",
+        passed=passed,
+        severity=WARN,
+        counts={"expected_snapshots": expected, "present_snapshots": int(present)},
+        blocks=blocks,
+        instants={**instants, "first": first, "last": last},
+        details={
+            **details,
+            "completeness": round(completeness, 4),
+            "min_completeness": limits.min_completeness,
+            "problem": None if present else "no snapshot in the session",
+        },
     )
 
 
@@ -181,9 +291,9 @@ def duplicate_rows(
         severity=ERROR,
         counts=counts,
         examples={
-            "snapshot_key": _isos([r[0] for r in snapshot_keys[: limits.examples]]),
-            "repeated_snapshot": _isos(repeated[: limits.examples]),
-            "duplicate_strike": _isos(partial[: limits.examples]),
+            "snapshot_key": tuple(r[0] for r in snapshot_keys[: limits.examples]),
+            "repeated_snapshot": tuple(repeated[: limits.examples]),
+            "duplicate_strike": tuple(partial[: limits.examples]),
         },
     )
 
@@ -233,8 +343,8 @@ def spot_spikes(
         severity=WARN,
         counts={"spikes": len(spikes), "jumps": len(jumps)},
         examples={
-            "spike": _isos(spikes[: limits.examples]),
-            "jump": _isos(jumps[: limits.examples]),
+            "spike": tuple(spikes[: limits.examples]),
+            "jump": tuple(jumps[: limits.examples]),
         },
         details={
             "min_move": limits.spike_min_move,
@@ -246,10 +356,8 @@ def spot_spikes(
 def zero_snapshots(
     con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
 ) -> IntegrityResult:
-    """Snapshots with zero sums whose strikes all have zero gamma and oi_gamma (WARN)."""
-    rows = _fetch(
-        con,
-        f"""
+    """Blocks of snapshots with zero sums whose strikes all have zero gamma and oi_gamma (WARN)."""
+    source = f"""(
         WITH z AS (
             SELECT timestamp FROM gex_snapshots
             WHERE {_SLICE} AND coalesce(sum_gex_vol, 0) = 0 AND coalesce(sum_gex_oi, 0) = 0
@@ -258,42 +366,50 @@ def zero_snapshots(
             SELECT DISTINCT timestamp FROM gex_strikes
             WHERE {_SLICE} AND timestamp IN (SELECT timestamp FROM z)
               AND (coalesce(gamma, 0) <> 0 OR coalesce(oi_gamma, 0) <> 0)
-        )
-        SELECT timestamp FROM z ANTI JOIN live USING (timestamp) ORDER BY timestamp
-        """,
-        day.params(),
-    )
-    stamps = [r[0] for r in rows]
+        ),
+        zeros AS (SELECT timestamp FROM z ANTI JOIN live USING (timestamp))
+        SELECT timestamp, row_number() OVER (ORDER BY timestamp) AS rn,
+               timestamp IN (SELECT timestamp FROM zeros) AS flag
+        FROM gex_snapshots WHERE {_SLICE}
+    )"""
+    blocks = tuple(Block(*row) for row in _fetch(con, _RUNS.format(source=source), day.params()))
     return IntegrityResult(
         name="zero_snapshots",
-        passed=not stamps,
+        passed=not blocks,
         severity=WARN,
-        counts={"zero_snapshots": len(stamps)},
-        examples={"zero_snapshot": _isos(stamps[: limits.examples])},
+        counts={"zero_snapshots": sum(b.length for b in blocks), "blocks": len(blocks)},
+        examples={"zero_snapshot": tuple(b.start_ms for b in blocks[: limits.examples])},
+        blocks={"zero": blocks},
     )
 
 
 def out_of_session_rows(
     con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
 ) -> IntegrityResult:
-    """Snapshots outside the regular session 09:30-16:00 New York time (WARN)."""
-    rows = _fetch(
-        con,
-        f"SELECT timestamp FROM gex_snapshots WHERE {_SLICE} AND NOT ({_IN_SESSION})"
-        " ORDER BY timestamp",
-        day.params(),
+    """Snapshots outside the session (every snapshot of a day that is not a session) (WARN)."""
+    instants, details = _session_details(day)
+    source = f"""(
+        SELECT timestamp, row_number() OVER (ORDER BY timestamp) AS rn,
+               NOT ({_IN_SESSION}) AS flag
+        FROM gex_snapshots WHERE {_SLICE}
+    )"""
+    blocks = tuple(
+        Block(*row) for row in _fetch(con, _RUNS.format(source=source), _window_params(day))
     )
-    stamps = [r[0] for r in rows]
+    rows = sum(b.length for b in blocks)
     return IntegrityResult(
         name="out_of_session_rows",
-        passed=not stamps,
+        passed=not blocks,
         severity=WARN,
-        counts={"out_of_session_rows": len(stamps)},
-        examples={"out_of_session": _isos(stamps[: limits.examples])},
-        details={
-            "first": ny_iso(stamps[0]) if stamps else None,
-            "last": ny_iso(stamps[-1]) if stamps else None,
+        counts={"out_of_session_rows": rows},
+        examples={"out_of_session": tuple(b.start_ms for b in blocks[: limits.examples])},
+        blocks={"out_of_session": blocks},
+        instants={
+            **instants,
+            "first": blocks[0].start_ms if blocks else None,
+            "last": blocks[-1].end_ms if blocks else None,
         },
+        details=details,
     )
 
 
@@ -327,7 +443,115 @@ def trade_date_mismatch(
         passed=not stamps,
         severity=ERROR,
         counts=counts,
-        examples={"wrong_date": _isos(stamps[: limits.examples])},
+        examples={"wrong_date": tuple(stamps[: limits.examples])},
+    )
+
+
+def _rejects(
+    con: duckdb.DuckDBPyConnection, day: FeedDay, where: str
+) -> list[tuple[int | None, str, bool | None, float | None, float | None]]:
+    return _fetch(
+        con,
+        "SELECT timestamp, reason, differs, spot, kept_spot FROM gex_history_rejects"
+        f" WHERE {_SLICE} AND ({where}) ORDER BY position",
+        day.params(),
+    )
+
+
+def history_dropped_rows(
+    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+) -> IntegrityResult:
+    """Seconds the imported file holds twice with different content, unreadable timestamps (WARN).
+
+    Identical repeats are counted but pass; every dropped row is in `gex_history_rejects`.
+    """
+    rows = _rejects(con, day, "reason IN ('duplicate_timestamp', 'bad_timestamp')")
+    conflicts = [r for r in rows if r[1] == "duplicate_timestamp" and r[2]]
+    bad = [r for r in rows if r[1] == "bad_timestamp"]
+    first = conflicts[0] if conflicts else None
+    return IntegrityResult(
+        name="history_dropped_rows",
+        passed=not conflicts and not bad,
+        severity=WARN,
+        counts={
+            "conflicting_duplicates": len(conflicts),
+            "identical_duplicates": sum(1 for r in rows if r[1] == "duplicate_timestamp")
+            - len(conflicts),
+            "bad_timestamps": len(bad),
+        },
+        examples={"conflicting_second": tuple(r[0] for r in conflicts[: limits.examples] if r[0])},
+        details={
+            "first_conflict_kept_spot": first[4] if first else None,
+            "first_conflict_dropped_spot": first[3] if first else None,
+            "table": "gex_history_rejects",
+        },
+    )
+
+
+def history_foreign_rows(
+    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+) -> IntegrityResult:
+    """Rows of another date, ticker or endpoint in the imported day file (ERROR for the file)."""
+    rows = _rejects(con, day, "reason IN ('wrong_date', 'wrong_ticker', 'wrong_endpoint')")
+    counts = {
+        reason: sum(1 for r in rows if r[1] == reason)
+        for reason in ("wrong_date", "wrong_ticker", "wrong_endpoint")
+    }
+    stamps = sorted(r[0] for r in rows if r[0] is not None)
+    return IntegrityResult(
+        name="history_foreign_rows",
+        passed=not rows,
+        severity=ERROR,
+        counts=counts,
+        examples={"foreign_row": tuple(stamps[: limits.examples])},
+        instants={"first": stamps[0] if stamps else None, "last": stamps[-1] if stamps else None},
+        details={"table": "gex_history_rejects"},
+    )
+
+
+def live_history_drift(
+    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+) -> IntegrityResult:
+    """Replaced live snapshots whose spot / zero_gamma differ from the imported ones (WARN)."""
+    params = {
+        **day.params(),
+        "spot_tol": limits.drift_spot_tolerance,
+        "zg_tol": limits.drift_zero_gamma_tolerance,
+    }
+    rows = _fetch(
+        con,
+        """
+        WITH d AS (
+            SELECT h.timestamp,
+                   abs(h.spot / nullif(l.spot, 0) - 1) AS spot_diff,
+                   abs(h.zero_gamma - l.zero_gamma) / greatest(abs(l.zero_gamma), 1e-9) AS zg_diff
+            FROM gex_snapshots h JOIN gex_live_shadow l USING (ticker, endpoint, timestamp)
+            WHERE h.ticker = $ticker AND h.endpoint = $endpoint AND h.trade_date = $trade_date
+              AND h.source = 'history'
+        )
+        SELECT timestamp, spot_diff, zg_diff,
+               coalesce(spot_diff > $spot_tol, false) OR coalesce(zg_diff > $zg_tol, false)
+        FROM d ORDER BY timestamp
+        """,
+        params,
+    )
+    differing = [r for r in rows if r[3]]
+    return IntegrityResult(
+        name="live_history_drift",
+        passed=not differing,
+        severity=WARN,
+        counts={"compared_snapshots": len(rows), "differing_snapshots": len(differing)},
+        examples={"differing": tuple(r[0] for r in differing[: limits.examples])},
+        instants={
+            "first": differing[0][0] if differing else None,
+            "last": differing[-1][0] if differing else None,
+        },
+        details={
+            "max_spot_diff": max((r[1] for r in rows if r[1] is not None), default=None),
+            "max_zero_gamma_diff": max((r[2] for r in rows if r[2] is not None), default=None),
+            "spot_tolerance": limits.drift_spot_tolerance,
+            "zero_gamma_tolerance": limits.drift_zero_gamma_tolerance,
+        },
     )
 
 
@@ -374,12 +598,14 @@ def parquet_reconciliation(
     day: FeedDay,
     parquet_root: Path,
     limits: Thresholds = Thresholds(),
+    held_back: Collection[str] = (),
 ) -> IntegrityResult:
     """Row count and checksum of the partition's Parquet file against `gex_strikes` (ERROR).
 
     The checksum is the sum of DuckDB's `hash()` of every exported column of each row, so it does
-    not depend on row order. A partition with no rows and no file passes; a missing or unreadable
-    file for a partition with rows fails.
+    not depend on row order. A partition with no rows and no file passes, and so does a missing
+    file of a partition `held_back` from publishing by failed ERROR checks (they report it); a
+    missing or unreadable file for a partition with rows fails otherwise.
     """
     path = parquet_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
     stored = _fetch(
@@ -389,9 +615,11 @@ def parquet_reconciliation(
     details: dict[str, str | float | None] = {"path": str(path)}
     if not path.exists():
         details["problem"] = "parquet file missing" if db_rows else None
+        if db_rows and held_back:
+            details["problem"] = f"not exported: held back by {', '.join(held_back)}"
         return IntegrityResult(
             name="parquet_reconciliation",
-            passed=db_rows == 0,
+            passed=db_rows == 0 or bool(held_back),
             severity=ERROR,
             counts={"duckdb_rows": db_rows, "parquet_rows": 0},
             details=details,
@@ -405,9 +633,33 @@ def parquet_reconciliation(
         passed=passed,
         severity=ERROR,
         counts={"duckdb_rows": db_rows, "parquet_rows": pq_rows},
-        examples={"differing_timestamp": _isos(differing)},
+        examples={"differing_timestamp": tuple(differing)},
         details=details,
     )
+
+
+Check = Callable[["duckdb.DuckDBPyConnection", FeedDay, Thresholds], IntegrityResult]
+
+# Checks that need only the partition's `gex_snapshots` / `gex_strikes` rows (they also run over
+# the Parquet files, see `gex_pipeline.lib.gex.validate`), in report order.
+TABLE_CHECKS: dict[str, Check] = {
+    "timestamp_gaps": timestamp_gaps,
+    "session_coverage": session_coverage,
+    "duplicate_rows": duplicate_rows,
+    "spot_spikes": spot_spikes,
+    "zero_snapshots": zero_snapshots,
+    "out_of_session_rows": out_of_session_rows,
+    "trade_date_mismatch": trade_date_mismatch,
+}
+# Checks that read what imports kept aside (tables only in the database).
+IMPORT_CHECKS: dict[str, Check] = {
+    "history_dropped_rows": history_dropped_rows,
+    "history_foreign_rows": history_foreign_rows,
+    "live_history_drift": live_history_drift,
+}
+CHECK_NAMES: tuple[str, ...] = (*TABLE_CHECKS, *IMPORT_CHECKS, "parquet_reconciliation")
+# ERROR checks judged before the export: a failure keeps the partition out of Parquet.
+PUBLISH_GATES: tuple[str, ...] = ("duplicate_rows", "trade_date_mismatch", "history_foreign_rows")
 
 
 def partition_checks(
@@ -418,19 +670,24 @@ def partition_checks(
     names: Collection[str] | None = None,
 ) -> list[IntegrityResult]:
     """The checks `names` (default: every check) of one partition, in a stable order."""
-    checks = {
-        "timestamp_gaps": timestamp_gaps,
-        "duplicate_rows": duplicate_rows,
-        "spot_spikes": spot_spikes,
-        "zero_snapshots": zero_snapshots,
-        "out_of_session_rows": out_of_session_rows,
-        "trade_date_mismatch": trade_date_mismatch,
-    }
-    wanted = (set(checks) | {"parquet_reconciliation"}) if names is None else set(names)
-    unknown = sorted(wanted - set(checks) - {"parquet_reconciliation"})
+    wanted = set(CHECK_NAMES) if names is None else set(names)
+    unknown = sorted(wanted - set(CHECK_NAMES))
     if unknown:
         raise ValueError(f"names: unknown check(s) {', '.join(unknown)}")
+    checks = {**TABLE_CHECKS, **IMPORT_CHECKS}
     results = [check(con, day, limits) for name, check in checks.items() if name in wanted]
     if "parquet_reconciliation" in wanted:
-        results.append(parquet_reconciliation(con, day, parquet_root, limits))
+        gates = [r for r in results if r.name in PUBLISH_GATES]
+        if len(gates) < len(PUBLISH_GATES):
+            gates = publish_blockers(con, day, limits)
+        held_back = [r.name for r in gates if not r.passed]
+        results.append(parquet_reconciliation(con, day, parquet_root, limits, held_back))
     return results
+
+
+def publish_blockers(
+    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+) -> list[IntegrityResult]:
+    """The failed `PUBLISH_GATES` checks of a partition: non-empty means do not export it."""
+    results = [{**TABLE_CHECKS, **IMPORT_CHECKS}[name](con, day, limits) for name in PUBLISH_GATES]
+    return [r for r in results if not r.passed]

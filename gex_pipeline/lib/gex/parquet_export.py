@@ -1,7 +1,9 @@
 """Export one date x feed partition of `gex_strikes` to Parquet, atomically.
 
 Layout: `<parquet_root>/<TICKER>/<endpoint>/<YYYYMMDD>.strikes.parquet`, zstd, rows sorted by
-(timestamp, strike). The file is written to a temp name in the same directory, fsynced and renamed
+(timestamp, strike), and beside it `<YYYYMMDD>.snapshots.parquet` (one row per snapshot: spot,
+levels, sums; what `gex-pipeline validate` checks outside the database). The snapshots file is
+replaced first, then the strikes file. The file is written to a temp name in the same directory, fsynced and renamed
 over the old one, so readers see the old file or the new one, never a partial file. polars writes
 the nested `priors` column faster than DuckDB's COPY (see benchmarks/pipeline.py).
 """
@@ -18,6 +20,7 @@ from gex_pipeline.lib.calendar.trading_date import feed_key
 
 if TYPE_CHECKING:
     import duckdb
+    import polars as pl
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "timestamp",
@@ -27,6 +30,25 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "gamma",
     "oi_gamma",
     "priors",
+)
+SNAPSHOT_EXPORT_COLUMNS: tuple[str, ...] = (
+    "ticker",
+    "endpoint",
+    "timestamp",
+    "trade_date",
+    "spot",
+    "zero_gamma",
+    "sum_gex_vol",
+    "sum_gex_oi",
+    "major_pos_vol",
+    "major_neg_vol",
+    "major_pos_oi",
+    "major_neg_oi",
+    "min_dte",
+    "sec_min_dte",
+    "delta_risk_reversal",
+    "strike_count",
+    "source",
 )
 PARQUET_COMPRESSION = "zstd"
 
@@ -43,6 +65,12 @@ def parquet_path(parquet_root: Path, ticker: str, endpoint: str, trade_date: dat
     """Path of the Parquet file of one feed-day."""
     feed_key(ticker, endpoint)
     return parquet_root / ticker / endpoint / f"{trade_date:%Y%m%d}.strikes.parquet"
+
+
+def snapshots_path(parquet_root: Path, ticker: str, endpoint: str, trade_date: date) -> Path:
+    """Path of the snapshots Parquet file of one feed-day (beside its strikes file)."""
+    strikes = parquet_path(parquet_root, ticker, endpoint, trade_date)
+    return strikes.with_name(f"{trade_date:%Y%m%d}.snapshots.parquet")
 
 
 def partition_query(
@@ -84,6 +112,19 @@ def export_partition(
             f"no gex_strikes rows for ticker={ticker} endpoint={endpoint} trade_date={trade_date}"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
+    snapshots = con.sql(
+        f"SELECT {', '.join(SNAPSHOT_EXPORT_COLUMNS)} FROM gex_snapshots"
+        " WHERE ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
+        " ORDER BY timestamp",
+        params={"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date},
+    ).pl()
+    _write_atomic(snapshots, snapshots_path(parquet_root, ticker, endpoint, trade_date))
+    _write_atomic(frame, target)
+    _fsync_path(target.parent)
+    return ExportResult(path=target, rows=frame.height)
+
+
+def _write_atomic(frame: pl.DataFrame, target: Path) -> None:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         frame.write_parquet(tmp, compression=PARQUET_COMPRESSION, statistics=True)
@@ -91,5 +132,3 @@ def export_partition(
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_path(target.parent)
-    return ExportResult(path=target, rows=frame.height)

@@ -69,6 +69,8 @@ _NUMERIC = (
     "sec_min_dte",
     "delta_risk_reversal",
 )
+# Fields of a snapshot record that carry its content (two copies of a second differ in one of them).
+CONTENT_COLUMNS: tuple[str, ...] = (*_NUMERIC, "strikes", "max_priors", "max_change")
 _COLUMNS: dict[str, str] = {
     "timestamp": "VARCHAR",
     "ticker": "VARCHAR",

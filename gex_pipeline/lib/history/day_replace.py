@@ -20,6 +20,7 @@ from gex_pipeline.lib.history.day_parse import (
     STRIKES_DEDUP_SELECT,
     STRIKES_SELECT,
 )
+from gex_pipeline.lib.history.day_rejects import keep_dropped_and_replaced
 
 if TYPE_CHECKING:
     import duckdb
@@ -173,6 +174,7 @@ def replace_slice(
     params = _params(ticker, endpoint, trade_date)
     con.execute("BEGIN TRANSACTION")
     try:
+        keep_dropped_and_replaced(con, params)
         for table in _TABLES:
             con.execute(f"DELETE FROM {table} WHERE {_SLICE}", params)
         kept, duplicates = _insert_strikes(con, params)

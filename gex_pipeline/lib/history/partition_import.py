@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gex_pipeline.lib.gex.integrity import FeedDay, publish_blockers
 from gex_pipeline.lib.gex.parquet_export import ExportResult, export_partition
 from gex_pipeline.lib.history.day_format import DayFileInvalid
 from gex_pipeline.lib.history.day_import import ImportStats, import_day_file
@@ -70,10 +71,11 @@ class PartitionImport:
     """What one partition import did."""
 
     stats: ImportStats
-    export: ExportResult
+    export: ExportResult | None
     raw_path: Path
     download: DownloadResult | None
     request_id: str | None
+    blocked: tuple[str, ...] = ()
 
 
 def _now_ms() -> int:
@@ -182,9 +184,13 @@ def import_partition(
                 force=force,
                 shrink_ratio=history.shrink_ratio,
             )
-            exported = export_partition(
-                con, parquet_root, target.ticker, target.endpoint, target.trade_date
-            )
+            day = FeedDay(target.trade_date, target.ticker, target.endpoint)
+            blocked = tuple(r.name for r in publish_blockers(con, day))
+            exported = None
+            if not blocked:  # an ERROR check keeps the partition (and the old file) unpublished
+                exported = export_partition(
+                    con, parquet_root, target.ticker, target.endpoint, target.trade_date
+                )
         if incoming is not None and downloaded is not None:
             raw = _keep_download(incoming, downloaded.gzip, settings.source_dir, target)
             incoming = None
@@ -207,4 +213,6 @@ def import_partition(
         time.time(),
     )
     status("done", rows=stats.summary())
-    return PartitionImport(stats, exported, raw, downloaded, request.id if request else None)
+    return PartitionImport(
+        stats, exported, raw, downloaded, request.id if request else None, blocked
+    )

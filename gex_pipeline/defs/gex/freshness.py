@@ -1,0 +1,137 @@
+"""Live feed freshness in Dagster: the `feed_freshness` check of `gex_snapshots` per partition.
+
+`gex_freshness_sensor` looks, every `GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS`, at the latest
+`gex_snapshots` materialization of each watched feed (the live loader reports one about once a
+minute while data flows) and records a `feed_freshness` check evaluation on today's partition when
+a feed becomes stale (WARN, failed) or recovers (passed). `stale_feeds` is the same verdict as a
+plain function, for alerting (issue 12's webhook): call it with the instance and the time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import dagster as dg
+
+from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME
+from gex_pipeline.defs.settings import PipelineSettings
+from gex_pipeline.lib.calendar.trading_date import date_key, trading_date_of
+from gex_pipeline.lib.gex.freshness import FeedFreshness, judge_feed, previous_session
+
+GEX_SNAPSHOTS = dg.AssetKey("gex_snapshots")
+FEED_FRESHNESS = "feed_freshness"
+
+
+def latest_report_ms(instance: dg.DagsterInstance, partition_key: str) -> int | None:
+    """Epoch ms of the latest `gex_snapshots` materialization of one partition, or None."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(GEX_SNAPSHOTS, asset_partitions=[partition_key]),
+        limit=1,
+        ascending=False,
+    ).records
+    return int(records[0].timestamp * 1000) if records else None
+
+
+def watched_feeds(instance: dg.DagsterInstance, now_ms: int) -> dict[str, int | None]:
+    """Feeds that reported today or on the previous session, with today's latest report."""
+    today = trading_date_of(now_ms)
+    before = previous_session(today)
+    watched: dict[str, int | None] = {}
+    for feed in instance.get_dynamic_partitions(FEED_PARTITIONS_NAME):
+        seen = latest_report_ms(instance, f"{date_key(today)}|{feed}")
+        if seen is not None or (
+            before is not None and latest_report_ms(instance, f"{date_key(before.day)}|{feed}")
+        ):
+            watched[feed] = seen
+    return watched
+
+
+def stale_feeds(
+    instance: dg.DagsterInstance, now_ms: int, max_silence_seconds: int
+) -> list[FeedFreshness]:
+    """Watched feeds silent for more than `max_silence_seconds` during today's session."""
+    verdicts = [
+        judge_feed(feed, seen, now_ms, max_silence_seconds)
+        for feed, seen in sorted(watched_feeds(instance, now_ms).items())
+    ]
+    return [v for v in verdicts if v.stale]
+
+
+def freshness_metadata(verdict: FeedFreshness) -> dict[str, dg.MetadataValue]:
+    """Evidence of a verdict: last report, silence, the session judged against."""
+    metadata: dict[str, dg.MetadataValue] = {
+        "judged": dg.MetadataValue.bool(verdict.judged),
+    }
+    if verdict.last_seen_ms is not None:
+        metadata["last_report"] = dg.MetadataValue.timestamp(verdict.last_seen_ms / 1000)
+    if verdict.silent_seconds is not None:
+        metadata["silent_seconds"] = dg.MetadataValue.int(verdict.silent_seconds)
+    if verdict.session is not None:
+        metadata["session_open"] = dg.MetadataValue.timestamp(verdict.session.open_ms / 1000)
+        metadata["session_close"] = dg.MetadataValue.timestamp(verdict.session.close_ms / 1000)
+    return metadata
+
+
+def freshness_result(
+    instance: dg.DagsterInstance, partition_key: str, now_ms: int, max_silence_seconds: int
+) -> dg.AssetCheckResult:
+    """`feed_freshness` of one partition: judged only for today's partition during the session."""
+    day, _, feed = partition_key.partition("|")
+    if day != date_key(trading_date_of(now_ms)):
+        verdict = FeedFreshness(feed, False, False, None, None, None)
+    else:
+        seen = latest_report_ms(instance, partition_key)
+        verdict = judge_feed(feed, seen, now_ms, max_silence_seconds)
+    return dg.AssetCheckResult(
+        asset_key=GEX_SNAPSHOTS,
+        check_name=FEED_FRESHNESS,
+        passed=not verdict.stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=freshness_metadata(verdict),
+    )
+
+
+def freshness_evaluation(verdict: FeedFreshness, partition_key: str) -> dg.AssetCheckEvaluation:
+    """The `feed_freshness` check evaluation of one verdict (reported by the sensor)."""
+    return dg.AssetCheckEvaluation(
+        asset_key=GEX_SNAPSHOTS,
+        check_name=FEED_FRESHNESS,
+        passed=not verdict.stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        partition=partition_key,
+        metadata=freshness_metadata(verdict),
+    )
+
+
+def build_freshness_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
+    """The freshness sensor, ticking every `settings.freshness_sensor_interval_seconds`."""
+
+    @dg.sensor(
+        name="gex_freshness_sensor",
+        minimum_interval_seconds=settings.freshness_sensor_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Flags a live feed silent for GEX_FRESHNESS_MAX_SILENCE_SECONDS during the "
+        "session (feed_freshness check of gex_snapshots).",
+    )
+    def gex_freshness_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        """Record `feed_freshness` when a watched feed goes stale or recovers (cursor: stale set)."""
+        now_ms = int(time.time() * 1000)
+        was_stale = set(json.loads(context.cursor or "[]"))
+        today = date_key(trading_date_of(now_ms))
+        events = []
+        stale: set[str] = set()
+        for feed, seen in sorted(watched_feeds(context.instance, now_ms).items()):
+            verdict = judge_feed(feed, seen, now_ms, settings.freshness_max_silence_seconds)
+            if verdict.stale:
+                stale.add(feed)
+                context.log.warning("%s silent for %ss", feed, verdict.silent_seconds)
+            if verdict.stale != (feed in was_stale):
+                events.append(freshness_evaluation(verdict, f"{today}|{feed}"))
+        cursor = json.dumps(sorted(stale))
+        if not events:
+            reason = f"stale: {', '.join(sorted(stale))}" if stale else "no feed changed state"
+            return dg.SensorResult(skip_reason=reason, cursor=cursor)
+        return dg.SensorResult(asset_events=events, cursor=cursor)
+
+    return gex_freshness_sensor

@@ -1,0 +1,69 @@
+"""`option_trades_parquet`: one trading date of option trades exported to Parquet for notebooks.
+
+`data/parquet/uw/option_trades/<YYYYMMDD>.parquet` (zstd, atomic replace). Not written while an
+ERROR check of the day's trades fails (the previous file stays; the run's failure says why).
+"""
+
+# No `from __future__ import annotations` here: Dagster reads the resource types from the
+# annotations of decorated functions when the definitions load.
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from gex_pipeline.defs.partitions import trading_date_partitions
+from gex_pipeline.defs.resources import DuckDBDatabase
+from gex_pipeline.defs.webhooks.assets import GROUP, OPTION_TRADES_EVENTS
+from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+from gex_pipeline.lib.settings import Settings
+from gex_pipeline.lib.webhooks.integrity import WEBHOOK_PUBLISH_GATES, day_checks
+from gex_pipeline.lib.webhooks.parquet_export import export_option_trades
+
+OPTION_TRADES_PARQUET = dg.AssetKey("option_trades_parquet")
+
+
+class UwParquetStore(dg.ConfigurableResource):
+    """Root of the webhook Parquet files (`<root>/option_trades/<YYYYMMDD>.parquet`)."""
+
+    root: str | None = Field(default=None, description="default $GEX_DATA_DIR/parquet/uw")
+
+    def root_dir(self) -> Path:
+        """The webhook Parquet root directory."""
+        return Path(self.root) if self.root else Settings.from_env().data_dir / "parquet" / "uw"
+
+
+@dg.asset(
+    key=OPTION_TRADES_PARQUET,
+    deps=[OPTION_TRADES_EVENTS],
+    partitions_def=trading_date_partitions,
+    group_name=GROUP,
+    pool=DUCKDB_WRITER_POOL,
+    kinds={"parquet", "duckdb"},
+    description="data/parquet/uw/option_trades/<YYYYMMDD>.parquet (zstd); not written while an "
+    "ERROR check of the day's option trades fails.",
+)
+def option_trades_parquet(
+    context: dg.AssetExecutionContext, duckdb_database: DuckDBDatabase, uw_parquet: UwParquetStore
+) -> dg.MaterializeResult:
+    """Export one trading date of `option_trades_events` to its Parquet file (atomic replace)."""
+    day = date.fromisoformat(str(context.partition_key))
+    with duckdb_database.connect() as con:
+        blockers = [
+            r for r in day_checks(con, day, names=set(WEBHOOK_PUBLISH_GATES)) if not r.passed
+        ]
+        if blockers:
+            names = ", ".join(f"{r.name} {r.counts}" for r in blockers)
+            raise dg.Failure(
+                description=f"option trades {day}: not exported to Parquet, ERROR check(s) "
+                f"failed: {names}. The previous file (if any) is unchanged.",
+                allow_retries=False,
+            )
+        result = export_option_trades(con, uw_parquet.root_dir(), day)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(result.rows),
+            "path": dg.MetadataValue.path(str(result.path)),
+            "bytes": dg.MetadataValue.int(result.path.stat().st_size),
+        }
+    )

@@ -1,0 +1,148 @@
+"""Check stored GEX data outside Dagster, from the exported Parquet files (never `gex_data.db`).
+
+For each feed and trading session in the range, the feed-day's `<YYYYMMDD>.snapshots.parquet`
+and `<YYYYMMDD>.strikes.parquet` are opened in an in-memory DuckDB under the names of the
+pipeline's (`gex_snapshots` a table, `gex_strikes` a view), and the same check functions run over them
+(`TABLE_CHECKS`: the checks that need only those rows). Days that are not sessions but hold a file
+are checked too (and fail `out_of_session_rows`). Reading Parquet works while the pipeline runs.
+
+Coverage of each feed-day: `present` (checked, session covered), `incomplete` (session_coverage
+failed), `missing` (a session without a file), `not_a_session` (a file on a weekend or holiday).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gex_pipeline.lib.calendar.sessions import sessions_between
+from gex_pipeline.lib.calendar.trading_date import ENDPOINTS, feed_key, parse_feed_key
+from gex_pipeline.lib.gex.integrity import (
+    ERROR,
+    TABLE_CHECKS,
+    FeedDay,
+    IntegrityResult,
+    Thresholds,
+)
+from gex_pipeline.lib.gex.parquet_export import parquet_path, snapshots_path
+
+if TYPE_CHECKING:
+    import duckdb
+
+PRESENT, INCOMPLETE, MISSING, NOT_A_SESSION = "present", "incomplete", "missing", "not_a_session"
+# Strike columns the checks read (priors are not needed and cost the most to read).
+_STRIKE_COLUMNS = "ticker, endpoint, timestamp, strike, gamma, oi_gamma"
+_DEFAULTS = Thresholds()
+
+
+@dataclass(frozen=True)
+class DayReport:
+    """The verdicts and the coverage status of one feed-day."""
+
+    day: FeedDay
+    status: str
+    results: tuple[IntegrityResult, ...] = ()
+
+    @property
+    def failed(self) -> list[IntegrityResult]:
+        """Checks that failed, in report order."""
+        return [r for r in self.results if not r.passed]
+
+    @property
+    def has_error(self) -> bool:
+        """True when an ERROR check failed."""
+        return any(r.severity == ERROR for r in self.failed)
+
+
+def discover_feeds(parquet_root: Path) -> list[str]:
+    """Feeds with at least one exported file under `parquet_root` (`TICKER.endpoint`), sorted."""
+    feeds = []
+    if parquet_root.is_dir():
+        for ticker_dir in sorted(p for p in parquet_root.iterdir() if p.is_dir()):
+            for endpoint in ENDPOINTS:
+                folder = ticker_dir / endpoint
+                if folder.is_dir() and any(folder.glob("*.snapshots.parquet")):
+                    feeds.append(feed_key(ticker_dir.name, endpoint))
+    return feeds
+
+
+def _file_days(parquet_root: Path, ticker: str, endpoint: str, start: date, end: date) -> set[date]:
+    days = set()
+    for path in (parquet_root / ticker / endpoint).glob("*.snapshots.parquet"):
+        try:
+            day = datetime.strptime(path.name.split(".")[0], "%Y%m%d").date()
+        except ValueError:
+            continue
+        if start <= day <= end:
+            days.add(day)
+    return days
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _load_day(con: duckdb.DuckDBPyConnection, parquet_root: Path, day: FeedDay) -> None:
+    """Point `gex_snapshots` (a table: small, read by most checks) and `gex_strikes` (a view: each
+    check reads only the columns it needs) at one feed-day's files."""
+    snaps = snapshots_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
+    strikes = parquet_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
+    con.execute(
+        "CREATE OR REPLACE TABLE gex_snapshots AS SELECT * FROM read_parquet($path)",
+        {"path": str(snaps)},
+    )
+    source = (
+        f"read_parquet('{_quote(strikes)}')"
+        if strikes.exists()
+        else "(SELECT ticker, endpoint, timestamp, 0::DOUBLE AS strike, 0::DOUBLE AS gamma,"
+        " 0::DOUBLE AS oi_gamma FROM gex_snapshots LIMIT 0)"
+    )
+    con.execute(
+        f"CREATE OR REPLACE VIEW gex_strikes AS SELECT {_STRIKE_COLUMNS},"
+        f" DATE '{day.trade_date.isoformat()}' AS trade_date FROM {source}"
+    )
+
+
+def validate(
+    parquet_root: Path,
+    start: date,
+    end: date,
+    feeds: Collection[str] | None = None,
+    limits: Thresholds = _DEFAULTS,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> Iterator[DayReport]:
+    """Check every feed-day from `start` to `end` (sessions, plus other days holding a file).
+
+    `feeds` defaults to every feed with an exported file. A feed key that is not `TICKER.endpoint`
+    raises ValueError naming it.
+    """
+    import duckdb
+
+    chosen = sorted(feeds) if feeds is not None else discover_feeds(parquet_root)
+    parsed = [parse_feed_key(feed) for feed in chosen]
+    sessions = {s.day for s in sessions_between(start, end)}
+    own = con is None
+    con = con or duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    try:
+        for ticker, endpoint in parsed:
+            with_files = _file_days(parquet_root, ticker, endpoint, start, end)
+            for trade_date in sorted(sessions | with_files):
+                day = FeedDay(trade_date, ticker, endpoint)
+                if trade_date not in with_files:
+                    yield DayReport(day, MISSING)
+                    continue
+                _load_day(con, parquet_root, day)
+                results = tuple(check(con, day, limits) for check in TABLE_CHECKS.values())
+                coverage = next(r for r in results if r.name == "session_coverage")
+                if trade_date not in sessions:
+                    status = NOT_A_SESSION
+                else:
+                    status = PRESENT if coverage.passed else INCOMPLETE
+                yield DayReport(day, status, results)
+    finally:
+        if own:
+            con.close()

@@ -1,0 +1,121 @@
+"""A live feed that stops posting during the session is flagged within minutes; outside the
+session (before the open, after an early close, on a holiday) it is not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from unittest import mock
+
+import dagster as dg
+import pytest
+
+from gex_pipeline.defs.gex.freshness import (
+    GEX_SNAPSHOTS,
+    build_freshness_sensor,
+    freshness_result,
+    stale_feeds,
+)
+from gex_pipeline.defs.gex.sensors import build_integrity_sensor
+from gex_pipeline.defs.settings import PipelineSettings
+from gex_pipeline.lib.calendar.trading_date import TRADING_TZ
+from gex_pipeline.lib.gex.freshness import judge_feed
+
+FEED = "SPX.gex_zero"
+
+
+def _ms(*args: int) -> int:
+    return int(datetime(*args, tzinfo=TRADING_TZ).timestamp() * 1000)
+
+
+@pytest.mark.parametrize(
+    ("now", "stale"),
+    [
+        ((2025, 11, 14, 10, 3), False),  # 3 min silent: within the limit
+        ((2025, 11, 14, 10, 5), True),  # 5 min silent during the session
+        ((2025, 11, 14, 16, 30), False),  # after the close
+        ((2025, 11, 28, 13, 30), False),  # after the 13:00 early close
+        ((2025, 11, 27, 11, 0), False),  # Thanksgiving: no session
+        ((2025, 11, 15, 11, 0), False),  # Saturday
+    ],
+)
+def test_feed_is_stale_only_when_silent_too_long_during_the_session(now, stale):
+    last = _ms(*now[:3], 10, 0) if now[3] >= 10 else None
+    verdict = judge_feed(FEED, last, _ms(*now), max_silence_seconds=240)
+    assert verdict.stale is stale
+
+
+def test_silence_before_the_open_counts_from_the_open():
+    yesterday_evening = _ms(2025, 11, 13, 16, 0)
+    assert not judge_feed(FEED, yesterday_evening, _ms(2025, 11, 14, 9, 32), 180).stale
+    assert judge_feed(FEED, yesterday_evening, _ms(2025, 11, 14, 9, 34), 180).stale
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        instance.add_dynamic_partitions("feed", [FEED, "NDX.gex_zero"])
+        yield instance
+
+
+def _report(instance: dg.DagsterInstance, partition: str, at_ms: int) -> None:
+    with mock.patch("time.time", return_value=at_ms / 1000):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(GEX_SNAPSHOTS, partition=partition)
+        )
+
+
+def test_sensor_flags_a_feed_that_stopped_and_clears_it_when_it_resumes(instance):
+    _report(instance, f"2025-11-14|{FEED}", _ms(2025, 11, 14, 10, 0))
+    sensor = build_freshness_sensor(PipelineSettings(freshness_max_silence_seconds=180))
+
+    def tick(now_ms: int, cursor: str | None) -> dg.SensorResult:
+        with mock.patch("time.time", return_value=now_ms / 1000):
+            return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+    quiet = tick(_ms(2025, 11, 14, 10, 2), None)
+    assert quiet.asset_events == []
+    stale = tick(_ms(2025, 11, 14, 10, 4), quiet.cursor)
+    (event,) = stale.asset_events
+    assert (event.check_name, event.passed, event.partition) == (
+        "feed_freshness",
+        False,
+        f"2025-11-14|{FEED}",
+    )
+    assert event.metadata["silent_seconds"].value == 240
+    assert tick(_ms(2025, 11, 14, 10, 5), stale.cursor).asset_events == []
+    _report(instance, f"2025-11-14|{FEED}", _ms(2025, 11, 14, 10, 6))
+    (recovered,) = tick(_ms(2025, 11, 14, 10, 7), stale.cursor).asset_events
+    assert recovered.passed
+
+
+def test_feed_of_the_previous_session_that_never_starts_is_stale(instance):
+    _report(instance, f"2025-11-13|{FEED}", _ms(2025, 11, 13, 15, 59))
+    assert [v.feed for v in stale_feeds(instance, _ms(2025, 11, 14, 9, 40), 180)] == [FEED]
+    assert stale_feeds(instance, _ms(2025, 11, 14, 9, 31), 180) == []
+
+
+def test_check_of_a_past_partition_is_not_judged(instance):
+    result = freshness_result(instance, f"2025-11-13|{FEED}", _ms(2025, 11, 14, 11, 0), 180)
+    assert result.passed
+    assert result.metadata["judged"].value is False
+
+
+def test_sensor_intervals_and_silence_are_settings():
+    settings = PipelineSettings.from_env(
+        {
+            "GEX_INTEGRITY_SENSOR_INTERVAL_SECONDS": "7",
+            "GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS": "20",
+            "GEX_FRESHNESS_MAX_SILENCE_SECONDS": "90",
+        }
+    )
+    assert build_integrity_sensor(settings).minimum_interval_seconds == 7
+    assert build_freshness_sensor(settings).minimum_interval_seconds == 20
+    assert settings.freshness_max_silence_seconds == 90
+
+
+def test_bad_sensor_interval_is_refused_naming_the_variable():
+    with pytest.raises(ValueError, match="GEX_INTEGRITY_SENSOR_INTERVAL_SECONDS"):
+        PipelineSettings.from_env({"GEX_INTEGRITY_SENSOR_INTERVAL_SECONDS": "0"})
