@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from gex_pipeline.cli.backup import add_backup_parsers, run_backup, run_restore_db
 from gex_pipeline.cli.dagster_home import prepare_dagster_home
 from gex_pipeline.cli.demo.commands import add_demo_parser, run_demo
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("init", help="create the data directory and the Dagster home")
     add_demo_parser(sub)
     add_restore_parser(sub)
+    add_backup_parsers(sub)
     return parser
 
 
@@ -139,5 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(args, settings)
     if args.command == "restore":
         return run_restore(args, settings)
+    if args.command == "backup":
+        return run_backup(args, settings)
+    if args.command == "restore-db":
+        return run_restore_db(args, settings)
     commands = {"up": cmd_up, "serve": cmd_serve, "init": cmd_init}
     return commands[args.command](settings)

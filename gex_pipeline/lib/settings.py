@@ -105,3 +105,8 @@ class Settings:
     def backups_dir(self) -> Path:
         """Pre-images of replaced partitions."""
         return self.data_dir / "backups"
+
+    @property
+    def db_backups_dir(self) -> Path:
+        """Whole-database backups (`gex-pipeline backup`), one directory each."""
+        return self.backups_dir / "db"
