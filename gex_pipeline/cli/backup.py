@@ -10,19 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gex_pipeline.lib.settings import Settings, env_int
-
-DEFAULT_KEEP = 7
-
-
-def backup_keep(env: dict[str, str] | None = None) -> int:
-    """How many database backups to keep (`GEX_DB_BACKUP_KEEP`, 0 keeps all)."""
-    import os
-
-    keep = env_int(os.environ if env is None else env, "GEX_DB_BACKUP_KEEP", DEFAULT_KEEP)
-    if keep < 0:
-        raise ValueError(f"GEX_DB_BACKUP_KEEP must be >= 0, got {keep}")
-    return keep
+from gex_pipeline.lib.ops.settings import OpsSettings
+from gex_pipeline.lib.settings import Settings
 
 
 def add_backup_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,7 +42,7 @@ def run_backup(args: argparse.Namespace, settings: Settings) -> int:
         print(f"OK {backup.path}: {len(backup.tables)} tables, {rows} rows match the manifest")
         return 0
     try:
-        keep = backup_keep() if args.keep is None else args.keep
+        keep = OpsSettings.from_env().db_backup_keep if args.keep is None else args.keep
     except ValueError as exc:
         print(exc)
         return 2
