@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from gex_pipeline.cli.backup import add_backup_parsers, run_backup, run_restore_db
 from gex_pipeline.cli.dagster_home import prepare_dagster_home
 from gex_pipeline.cli.demo.commands import add_demo_parser, run_demo
+from gex_pipeline.cli.rebuild import add_rebuild_parser, run_rebuild
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
 from gex_pipeline.lib.settings import Settings
 
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_parser(sub)
     add_restore_parser(sub)
     add_backup_parsers(sub)
+    add_rebuild_parser(sub)
     return parser
 
 
@@ -145,5 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_backup(args, settings)
     if args.command == "restore-db":
         return run_restore_db(args, settings)
+    if args.command == "rebuild":
+        return run_rebuild(args, settings)
     commands = {"up": cmd_up, "serve": cmd_serve, "init": cmd_init}
     return commands[args.command](settings)

@@ -319,7 +319,6 @@ def restore_database(
     """
     backup = verify_backup(backup_path)
     replaced_dir = backup_path.parent / REPLACED_DIR
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
     wal = db_path.with_name(db_path.name + ".wal")
     with writer_lock(db_path):
         if db_path.exists() and not force:
@@ -335,18 +334,25 @@ def restore_database(
                 raise BackupInvalid(f"the copy of {backup.db_file} does not match its manifest")
             replaced = None
             if db_path.exists() or wal.exists():
-                # The WAL goes with its database (it must never be replayed onto another file).
-                replaced_dir.mkdir(parents=True, exist_ok=True)
-                replaced = replaced_dir / f"{db_path.stem}-{stamp}{db_path.suffix}"
-                for src, dst in (
-                    (db_path, replaced),
-                    (wal, replaced.with_name(replaced.name + ".wal")),
-                ):
-                    if src.exists():
-                        shutil.move(src, dst)
-                fsync_dir(replaced_dir)
+                replaced = move_aside(db_path, replaced_dir, now)
             os.replace(tmp, db_path)
             fsync_dir(db_path.parent)
         finally:
             tmp.unlink(missing_ok=True)
     return RestoreResult(database=db_path, replaced=replaced)
+
+
+def move_aside(db_path: Path, replaced_dir: Path, now: datetime | None = None) -> Path:
+    """Move a database and its WAL (they belong together) to `replaced_dir`; return its new path.
+
+    The caller holds the writer lock.
+    """
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+    replaced_dir.mkdir(parents=True, exist_ok=True)
+    target = replaced_dir / f"{db_path.stem}-{stamp}{db_path.suffix}"
+    wal = db_path.with_name(db_path.name + ".wal")
+    for src, dst in ((db_path, target), (wal, target.with_name(target.name + ".wal"))):
+        if src.exists():
+            shutil.move(src, dst)
+    fsync_dir(replaced_dir)
+    return target
