@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from gex_pipeline.defs.ops.jobs import db_backup_job
+from gex_pipeline.defs.ops.jobs import db_backup_job, maintenance_job
 from gex_pipeline.lib.calendar.sessions import is_session
 
 NEW_YORK = "America/New_York"
@@ -29,4 +29,13 @@ def db_backup_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest |
     )
 
 
-ops_schedules = [db_backup_schedule]
+maintenance_schedule = dg.ScheduleDefinition(
+    name="maintenance_schedule",
+    cron_schedule="0 18 * * *",
+    execution_timezone=NEW_YORK,
+    job=maintenance_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily retention of staging, raw files, pre-images, requests, backups and runs.",
+)
+
+ops_schedules = [db_backup_schedule, maintenance_schedule]

@@ -20,13 +20,14 @@ class OpsSettings:
     raw_retention_days: int = 0
     request_retention_days: int = 30
     run_retention_days: int = 7
+    failed_run_retention_days: int = 30
     alert_webhook_url: str | None = None
     feed_quiet_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OpsSettings:
         """Read `GEX_DB_BACKUP_KEEP`, `GEX_RAW_RETENTION_DAYS`, `GEX_HISTORY_REQUEST_RETENTION_DAYS`,
-        `GEX_RUN_RETENTION_DAYS`, `GEX_ALERT_WEBHOOK_URL`, `GEX_ALERT_FEED_QUIET_SECONDS`."""
+        `GEX_RUN_RETENTION_DAYS`, `GEX_FAILED_RUN_RETENTION_DAYS`, `GEX_ALERT_WEBHOOK_URL`, `GEX_ALERT_FEED_QUIET_SECONDS`."""
         env = os.environ if env is None else env
         settings = cls(
             db_backup_keep=env_int(env, "GEX_DB_BACKUP_KEEP", cls.db_backup_keep),
@@ -35,6 +36,9 @@ class OpsSettings:
                 env, "GEX_HISTORY_REQUEST_RETENTION_DAYS", cls.request_retention_days
             ),
             run_retention_days=env_int(env, "GEX_RUN_RETENTION_DAYS", cls.run_retention_days),
+            failed_run_retention_days=env_int(
+                env, "GEX_FAILED_RUN_RETENTION_DAYS", cls.failed_run_retention_days
+            ),
             alert_webhook_url=(env.get("GEX_ALERT_WEBHOOK_URL") or "").strip() or None,
             feed_quiet_seconds=env_int(env, "GEX_ALERT_FEED_QUIET_SECONDS", cls.feed_quiet_seconds),
         )
@@ -43,6 +47,7 @@ class OpsSettings:
             ("GEX_RAW_RETENTION_DAYS", settings.raw_retention_days),
             ("GEX_HISTORY_REQUEST_RETENTION_DAYS", settings.request_retention_days),
             ("GEX_RUN_RETENTION_DAYS", settings.run_retention_days),
+            ("GEX_FAILED_RUN_RETENTION_DAYS", settings.failed_run_retention_days),
         ):
             if value < 0:
                 raise ValueError(f"{name} must be >= 0 (0 keeps everything), got {value}")
