@@ -14,6 +14,7 @@ from gex_pipeline.cli.dagster_home import prepare_dagster_home
 from gex_pipeline.cli.demo.commands import add_demo_parser, run_demo
 from gex_pipeline.cli.rebuild import add_rebuild_parser, run_rebuild
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
+from gex_pipeline.cli.status import add_status_parser, run_status
 from gex_pipeline.cli.supervisor import RestartPolicy, Service, Supervisor
 from gex_pipeline.lib.settings import Settings
 
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_restore_parser(sub)
     add_backup_parsers(sub)
     add_rebuild_parser(sub)
+    add_status_parser(sub)
     return parser
 
 
@@ -168,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_restore_db(args, settings)
     if args.command == "rebuild":
         return run_rebuild(args, settings)
+    if args.command == "status":
+        return run_status(args, settings)
     if args.command == "up":
         return cmd_up(settings, production=args.production)
     commands = {"serve": cmd_serve, "init": cmd_init}
