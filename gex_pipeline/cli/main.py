@@ -12,7 +12,7 @@ from pathlib import Path
 from gex_pipeline.cli.backup import add_backup_parsers, run_backup, run_restore_db
 from gex_pipeline.cli.dagster_home import prepare_dagster_home
 from gex_pipeline.cli.demo.commands import add_demo_parser, run_demo
-from gex_pipeline.cli.rebuild import add_rebuild_parser, run_rebuild
+from gex_pipeline.cli.rebuild import add_rebuild_parser, run_rebuild, run_replay
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
 from gex_pipeline.cli.status import add_status_parser, run_status
 from gex_pipeline.cli.supervisor import RestartPolicy, Service, Supervisor
@@ -170,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_restore_db(args, settings)
     if args.command == "rebuild":
         return run_rebuild(args, settings)
+    if args.command == "replay":
+        return run_replay(args, settings)
     if args.command == "status":
         return run_status(args, settings)
     if args.command == "up":

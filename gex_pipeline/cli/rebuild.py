@@ -1,4 +1,5 @@
-"""`gex-pipeline rebuild [--force]`: rebuild gex_data.db from raw day files, staging and Parquet."""
+"""`gex-pipeline rebuild [--force]`: rebuild gex_data.db from raw day files, staging and Parquet;
+`gex-pipeline replay`: load the processed staging a (restored) database does not hold yet."""
 
 from __future__ import annotations
 
@@ -15,6 +16,23 @@ def add_rebuild_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     rebuild.add_argument(
         "--force", action="store_true", help="rebuild over an existing database (kept aside)"
     )
+    sub.add_parser(
+        "replay",
+        help="load processed staging segments the database does not hold (after restore-db)",
+    )
+
+
+def run_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Replay processed staging into the existing database; exit 0."""
+    from gex_pipeline.lib.ops.rebuild import replay_staging
+
+    del args
+    report = replay_staging(settings)
+    print(
+        f"replayed {report.gex_segments} /gex and {report.uw_segments} /uw segments "
+        f"into {settings.duckdb_path}"
+    )
+    return 0
 
 
 def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:

@@ -160,3 +160,25 @@ def test_prune_keeps_the_newest(settings: Settings, populated: Populated) -> Non
     assert prune_backups(settings.db_backups_dir, keep=2) == made[:1]
     assert list_backups(settings.db_backups_dir) == made[1:]
     shutil.rmtree(settings.db_backups_dir / ".20990101T000000Z.tmp")
+
+
+def test_restore_then_replay_brings_back_live_data_loaded_after_the_backup(
+    populated: Populated, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gex_pipeline.lib.gex.live_load import load_segments
+    from gex_pipeline.lib.staging.reader import move_to_processed
+    from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
+
+    settings = populated.settings
+    backup = take_backup(settings.duckdb_path, settings.db_backups_dir)
+    gex = GexStagingTree(settings.staging_dir)
+    late = gex.seal([gex.record("SPX", "gex_zero", GEX_BASE_MS + 60_000 + i) for i in range(3)])
+    with connect(settings.duckdb_path) as con:
+        load_segments(con, [late])
+    move_to_processed(gex.dirs, [late.name])
+    latest = all_rows(settings.duckdb_path)
+    assert main(["restore-db", str(backup.path), "--force"]) == 0
+    assert all_rows(settings.duckdb_path) != latest
+    assert main(["replay"]) == 0
+    assert "replayed 1 /gex and 0 /uw segments" in capsys.readouterr().out
+    assert all_rows(settings.duckdb_path) == latest

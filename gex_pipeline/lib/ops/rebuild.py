@@ -201,3 +201,24 @@ def rebuild_database(
             tmp.unlink(missing_ok=True)
             shutil.rmtree(work, ignore_errors=True)
     return report
+
+
+def replay_staging(settings: Settings) -> RebuildReport:
+    """Load every processed segment the database does not record as loaded (both streams).
+
+    For a database restored from a backup: the segments loaded after the backup was taken are
+    still in `processed/` (within the staging retention). Loads are idempotent, so segments the
+    database already holds load nothing.
+    """
+    report = RebuildReport()
+    with connect(settings.duckdb_path) as con:
+        migrate(con)
+        gex = list_processed(stream_dirs(settings.staging_dir, GEX_STREAM))
+        for start in range(0, len(gex), SEGMENTS_PER_BATCH):
+            batch = gex[start : start + SEGMENTS_PER_BATCH]
+            report.gex_segments += len(load_segments(con, batch).loaded_segments)
+        uw = list_processed(stream_dirs(settings.staging_dir, UW_STREAM))
+        for start in range(0, len(uw), SEGMENTS_PER_BATCH):
+            batch = uw[start : start + SEGMENTS_PER_BATCH]
+            report.uw_segments += len(load_uw_segments(con, batch).loaded_segments)
+    return report
