@@ -119,11 +119,13 @@ class Supervisor:
             child.fast_failures = 0
         child.fast_failures += 1
         if child.fast_failures >= self.policy.max_fast_failures:
-            self.log(
+            message = (
                 f"GIVING UP: {child.service.name} exited {child.fast_failures} times in a row "
                 f"within {self.policy.stable_seconds:.0f}s of starting (last exit code {code}); "
                 "stopping every service"
             )
+            self.log(message)
+            self._alert(child.service.name, message, code)
             return False
         delay = self.policy.backoff(child.fast_failures)
         child.restarts += 1
@@ -134,6 +136,15 @@ class Supervisor:
         )
         child.proc = None
         return True
+
+    def _alert(self, service: str, message: str, code: int) -> None:
+        """A `service_gave_up` alert (alerts.log, webhook); its own failure must not stop the stop."""
+        from gex_pipeline.lib.ops.alerts import send_alert
+
+        try:
+            send_alert("service_gave_up", message, {"service": service, "exit_code": code})
+        except Exception as exc:
+            self.log(f"could not send the alert: {exc}")
 
     def run(self) -> int:
         """Supervise until stopped (0 when every service stopped cleanly) or given up (1)."""

@@ -14,6 +14,7 @@ import pytest
 
 from gex_pipeline.cli.main import stack_services
 from gex_pipeline.cli.supervisor import RestartPolicy, Service, Supervisor
+from gex_pipeline.lib.ops.alerts import read_alerts
 from gex_pipeline.lib.settings import Settings
 
 FAST = RestartPolicy(
@@ -63,7 +64,7 @@ def test_a_killed_service_is_restarted_and_the_others_keep_running(tmp_path: Pat
 
 
 def test_repeated_fast_failures_give_up_loudly_and_stop_everything(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     log = tmp_path / "supervisor.log"
     crasher = Service("crasher", (sys.executable, "-c", "raise SystemExit(3)"))
@@ -76,6 +77,8 @@ def test_repeated_fast_failures_give_up_loudly_and_stop_everything(
     assert "restart 1 in 0.1s" in text and "restart 2 in 0.2s" in text
     assert "GIVING UP: crasher exited 3 times in a row" in text
     assert "GIVING UP" in capsys.readouterr().err
+    (alert,) = read_alerts(settings)
+    assert alert["kind"] == "service_gave_up" and alert["details"]["service"] == "crasher"
     assert elapsed < 10
     with pytest.raises(ProcessLookupError):
         os.kill(_pids(log, "other")[0], 0)

@@ -1,4 +1,5 @@
-"""`gex-pipeline up --production`: a kill -9 of the API child is healed while Dagster keeps running."""
+"""`gex-pipeline up` (dev and --production): a kill -9 of the API child is healed while Dagster keeps
+running."""
 
 from __future__ import annotations
 
@@ -36,8 +37,15 @@ def _pids(log: Path, name: str) -> list[int]:
     return [int(p) for p in re.findall(rf"started {name} \(pid (\d+)\)", log.read_text())]
 
 
+DAGSTER_SERVICES = {
+    "": ("dagster",),
+    "--production": ("dagster-code-server", "dagster-webserver", "dagster-daemon"),
+}
+
+
 @pytest.mark.e2e
-def test_killed_api_comes_back_while_dagster_keeps_running(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["", "--production"], ids=["dev", "production"])
+def test_killed_api_comes_back_while_dagster_keeps_running(tmp_path: Path, mode: str) -> None:
     api_port, ui_port, grpc_port = free_port(), free_port(), free_port()
     data = tmp_path / "data"
     env = {
@@ -51,7 +59,7 @@ def test_killed_api_comes_back_while_dagster_keeps_running(tmp_path: Path) -> No
     env.pop("DAGSTER_HOME", None)
     out = tmp_path / "up.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gex_pipeline.cli", "up", "--production"],
+        [sys.executable, "-m", "gex_pipeline.cli", "up", *([mode] if mode else [])],
         env=env,
         stdout=out.open("w"),
         stderr=subprocess.STDOUT,
@@ -76,9 +84,7 @@ def test_killed_api_comes_back_while_dagster_keeps_running(tmp_path: Path) -> No
         assert _wait(lambda: httpx.get(health).status_code == 200, 60), out.read_text()[-3000:]
         assert _wait(location_loaded, 180), out.read_text()[-3000:]
         assert _wait(daemons_healthy, 120), out.read_text()[-3000:]
-        dagster = {
-            n: _pids(log, n) for n in ("dagster-code-server", "dagster-webserver", "dagster-daemon")
-        }
+        dagster = {n: _pids(log, n) for n in DAGSTER_SERVICES[mode]}
         (api,) = _pids(log, "ingest-api")
         os.kill(api, signal.SIGKILL)
         assert _wait(lambda: len(_pids(log, "ingest-api")) == 2, 30), log.read_text()
