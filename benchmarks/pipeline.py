@@ -1,11 +1,10 @@
-"""Pipeline throughput: staging -> DuckDB load, Parquet export, live runs per hour.
+"""Pipeline throughput: staging -> DuckDB load and Parquet export.
 
 1. Load rate (strike rows/s) of `load_segments` against the raw DuckDB `read_json` + `UNNEST`
    statement on the same segment files, in the same run (target >= 70 % of it).
 2. Export rate of `export_partition` for one feed-day against a raw DuckDB `COPY` and a polars
    `write_parquet` of the same rows.
-3. Live runs per hour at 10 feeds x 1 Hz: the live sensor evaluated tick by tick over a simulated
-   stream of sealed segments (target <= 1 run per tick).
+(The cost of live loading on the running stack is `python -m benchmarks live`.)
 
 Bounded: fixed sizes, each step a few seconds on 2 cores. Run: `python -m benchmarks pipeline`.
 """
@@ -27,7 +26,7 @@ from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.live_load import RECORD_COLUMNS, load_segments
 from gex_pipeline.lib.gex.parquet_export import EXPORT_COLUMNS, export_partition, partition_query
 from gex_pipeline.lib.payloads.gex import parse_gex
-from gex_pipeline.lib.staging.layout import GEX_STREAM, seq_name, stream_dirs
+from gex_pipeline.lib.staging.layout import seq_name
 from gex_pipeline.lib.staging.reader import Segment
 from ingest_api.intake import encode_lines
 
@@ -41,7 +40,6 @@ STRIKES_PER_SNAPSHOT = 100
 SEAL_SECONDS = 2  # the ingest API seals a segment every ~2 s
 EXPORT_ROWS = 2_400_000  # one feed-day
 SENSOR_INTERVAL_SECONDS = 15
-SIMULATED_SECONDS = 600
 REPEATS = 3
 
 
@@ -244,61 +242,13 @@ def bench_export(workdir: Path) -> None:
     )
 
 
-def bench_runs_per_hour(workdir: Path) -> None:
-    """Tick the live sensor over simulated sealing and count run requests per hour."""
-    import dagster as dg
-
-    from gex_pipeline.defs.gex.sensors import build_live_sensor
-    from gex_pipeline.defs.resources import StagingArea
-    from gex_pipeline.defs.settings import PipelineSettings
-
-    staging = workdir / "sim_staging"
-    sealed = stream_dirs(staging, GEX_STREAM).ensure().sealed
-    all_segments = write_segments(sealed, SIMULATED_SECONDS, strikes=5)
-    for segment in all_segments:  # hidden until "sealed" at its simulated time
-        segment.path.rename(segment.path.with_suffix(".hold"))
-    sensor = build_live_sensor(
-        PipelineSettings(live_sensor_interval_seconds=SENSOR_INTERVAL_SECONDS)
-    )
-    resources = {"staging": StagingArea(root=str(staging))}
-    runs = ticks = 0
-    cursor = None
-    tick_seconds = 0.0
-    revealed = 0
-    with dg.instance_for_test() as instance:
-        for now in range(SENSOR_INTERVAL_SECONDS, SIMULATED_SECONDS + 1, SENSOR_INTERVAL_SECONDS):
-            while revealed < len(all_segments) and (revealed + 1) * SEAL_SECONDS <= now:
-                path = all_segments[revealed].path
-                path.with_suffix(".hold").rename(path)
-                revealed += 1
-            context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-            start = time.perf_counter()
-            result = sensor(context)
-            tick_seconds += time.perf_counter() - start
-            ticks += 1
-            if isinstance(result, dg.SensorResult):
-                runs += len(result.run_requests or [])
-                cursor = result.cursor
-                for request in result.dynamic_partitions_requests or []:
-                    instance.add_dynamic_partitions(
-                        request.partitions_def_name, request.partition_keys
-                    )
-    hours = SIMULATED_SECONDS / 3600
-    print(
-        f"10 feeds x 1 Hz, sensor every {SENSOR_INTERVAL_SECONDS}s: {runs} runs in {ticks} ticks "
-        f"({runs / ticks:.2f} per tick, {runs / hours:.0f} runs/hour; target <= 1 per tick); "
-        f"sensor tick {tick_seconds / ticks * 1000:.1f} ms"
-    )
-
-
 def main() -> None:
-    """Print the load, export and runs-per-hour figures."""
+    """Print the load and export figures."""
     print(describe())
     with tempfile.TemporaryDirectory(prefix="gex-bench-") as tmp:
         workdir = Path(tmp)
         bench_load(workdir)
         bench_export(workdir)
-        bench_runs_per_hour(workdir)
 
 
 if __name__ == "__main__":

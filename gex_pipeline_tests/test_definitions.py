@@ -24,7 +24,7 @@ def test_gex_asset_keys_are_stable(repository: dg.RepositoryDefinition) -> None:
         for key in graph.get_all_asset_keys()
         if graph.get(key).group_name == "gex"
     )
-    assert keys == ["gex_live_batch", "gex_parquet", "gex_snapshots", "gex_strikes"]
+    assert keys == ["gex_parquet", "gex_snapshots", "gex_staging", "gex_strikes"]
 
 
 def test_gex_checks_are_stable(repository: dg.RepositoryDefinition) -> None:
@@ -35,7 +35,6 @@ def test_gex_checks_are_stable(repository: dg.RepositoryDefinition) -> None:
         if graph.get(key.asset_key).group_name == "gex"
     )
     assert checks == [
-        "gex_live_batch:no_rejected_segments",
         "gex_parquet:parquet_reconciliation",
         "gex_snapshots:out_of_session_rows",
         "gex_snapshots:spot_spikes",
@@ -48,14 +47,22 @@ def test_gex_checks_are_stable(repository: dg.RepositoryDefinition) -> None:
 
 def test_gex_jobs_and_sensors_are_stable(repository: dg.RepositoryDefinition) -> None:
     jobs = {job.name for job in repository.get_all_jobs()}
-    assert {"gex_live_job", "gex_parquet_job", "gex_integrity_job"} <= jobs
+    assert {"gex_parquet_job", "gex_integrity_job"} <= jobs
     sensors = {sensor.name for sensor in repository.sensor_defs}
-    assert {"gex_live_sensor", "gex_parquet_export_sensor", "gex_integrity_sensor"} <= sensors
+    assert {"gex_parquet_export_sensor", "gex_integrity_sensor"} <= sensors
+
+
+def test_live_data_launches_no_runs(repository: dg.RepositoryDefinition) -> None:
+    """Live arrival is loaded by the live loader outside runs: no live job, asset or sensor."""
+    names = {job.name for job in repository.get_all_jobs()}
+    names |= {sensor.name for sensor in repository.sensor_defs}
+    names |= {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
+    assert not {name for name in names if "live" in name}
 
 
 def test_duckdb_writing_assets_are_in_the_writer_pool(repository: dg.RepositoryDefinition) -> None:
     graph = repository.asset_graph
-    for name in ("gex_live_batch", "gex_parquet"):
+    for name in ("gex_parquet",):
         node = graph.get(dg.AssetKey(name))
         assert node.pools == {DUCKDB_WRITER_POOL}, name
 
@@ -67,21 +74,21 @@ def test_integrity_checks_are_in_the_writer_pool(repository: dg.RepositoryDefini
 
 
 def test_gex_sensors_start_running(repository: dg.RepositoryDefinition) -> None:
-    for name in ("gex_live_sensor", "gex_parquet_export_sensor", "gex_integrity_sensor"):
+    for name in ("gex_parquet_export_sensor", "gex_integrity_sensor"):
         assert repository.get_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_sensor_interval_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GEX_LIVE_SENSOR_INTERVAL_SECONDS", "3")
-    sensor = defs().get_repository_def().get_sensor_def("gex_live_sensor")
+    monkeypatch.setenv("GEX_EXPORT_SENSOR_INTERVAL_SECONDS", "3")
+    sensor = defs().get_repository_def().get_sensor_def("gex_parquet_export_sensor")
     assert sensor.minimum_interval_seconds == 3
 
 
 def test_malformed_interval_is_refused_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("GEX_LIVE_SENSOR_INTERVAL_SECONDS", "0")
-    with pytest.raises(ValueError, match="GEX_LIVE_SENSOR_INTERVAL_SECONDS"):
+    monkeypatch.setenv("GEX_LIVE_POLL_MS", "0")
+    with pytest.raises(ValueError, match="GEX_LIVE_POLL_MS"):
         defs()
 
 
@@ -96,23 +103,8 @@ def test_webhook_definitions_are_stable(repository: dg.RepositoryDefinition) -> 
         "market_agg_state",
         "option_trades_events",
         "universal_webhooks",
-        "uw_live_batch",
+        "uw_staging",
     ]
-    checks = sorted(
-        key.to_user_string()
-        for key in graph.asset_check_keys
-        if graph.get(key.asset_key).group_name == "webhooks"
-    )
-    assert checks == ["uw_live_batch:no_cast_failures", "uw_live_batch:no_rejected_segments"]
-    assert "uw_live_job" in {job.name for job in repository.get_all_jobs()}
-
-
-def test_webhook_load_is_in_the_writer_pool_and_its_sensor_starts_running(
-    repository: dg.RepositoryDefinition,
-) -> None:
-    assert repository.asset_graph.get(dg.AssetKey("uw_live_batch")).pools == {DUCKDB_WRITER_POOL}
-    sensor = repository.get_sensor_def("uw_live_sensor")
-    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_webhook_tables_are_partitioned_by_trading_date(

@@ -75,3 +75,17 @@ def prepare_dagster_home(dagster_home: Path, postgres: bool | None = None) -> Pa
             tmp.write_text(content)
             tmp.replace(path)
     return dagster_home
+
+
+def set_writer_pool_limit(dagster_home: Path) -> None:
+    """Store the `duckdb_writer` pool's limit (1) in the instance before anything runs.
+
+    Without a stored limit the first scheduling pass of a fresh instance may admit two writing
+    runs; the writer lock (`lib/db/writer.py`) makes the second wait, and this keeps it queued.
+    """
+    import dagster as dg
+
+    from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        instance.event_log_storage.set_concurrency_slots(DUCKDB_WRITER_POOL, 1)

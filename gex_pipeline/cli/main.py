@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gex_pipeline.cli.backup import add_backup_parsers, run_backup, run_restore_db
-from gex_pipeline.cli.dagster_home import prepare_dagster_home
+from gex_pipeline.cli.dagster_home import prepare_dagster_home, set_writer_pool_limit
 from gex_pipeline.cli.demo.commands import add_demo_parser, run_demo
+from gex_pipeline.cli.live_loader import run_live_loader
 from gex_pipeline.cli.rebuild import add_rebuild_parser, run_rebuild, run_replay
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
 from gex_pipeline.cli.status import add_status_parser, run_status
@@ -30,6 +31,7 @@ def cmd_init(settings: Settings) -> int:
     """Create the data directory and the Dagster home; print where they are."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     home = prepare_dagster_home(settings.dagster_home)
+    set_writer_pool_limit(home)
     print(f"data directory: {settings.data_dir}")
     print(f"DAGSTER_HOME:   {home}")
     return 0
@@ -86,14 +88,8 @@ def stack_services(settings: Settings, production: bool = False) -> list[Service
     py = sys.executable
     services = [Service("ingest-api", (py, "-m", "gex_pipeline.cli", "serve"))]
     services += _dagster_services(settings, production)
-    if "live-loader" in _command_names():  # issue 8's loader, supervised as soon as it exists
-        services.append(Service("live-loader", (py, "-m", "gex_pipeline.cli", "live-loader")))
+    services.append(Service("live-loader", (py, "-m", "gex_pipeline.cli", "live-loader")))
     return services
-
-
-def _command_names() -> set[str]:
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return set(sub.choices)
 
 
 def write_grpc_workspace(settings: Settings) -> Path:
@@ -148,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("serve", help="run the ingest API alone")
     sub.add_parser("init", help="create the data directory and the Dagster home")
+    sub.add_parser("live-loader", help="load /gex and /uw staging into DuckDB as it arrives")
     add_demo_parser(sub)
     add_restore_parser(sub)
     add_backup_parsers(sub)
@@ -176,5 +173,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_status(args, settings)
     if args.command == "up":
         return cmd_up(settings, production=args.production)
-    commands = {"serve": cmd_serve, "init": cmd_init}
+    commands = {"serve": cmd_serve, "init": cmd_init, "live-loader": run_live_loader}
     return commands[args.command](settings)

@@ -38,3 +38,16 @@ def test_user_edits_to_dagster_yaml_survive_a_second_prepare(tmp_path: Path) -> 
     (home / "dagster.yaml").write_text(edited)
     prepare_dagster_home(home)
     assert (home / "dagster.yaml").read_text() == edited
+
+
+def test_init_stores_the_writer_pool_limit_before_anything_runs(tmp_path: Path) -> None:
+    import dagster as dg
+
+    from gex_pipeline.cli.dagster_home import prepare_dagster_home, set_writer_pool_limit
+    from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+
+    home = prepare_dagster_home(tmp_path / "home")
+    set_writer_pool_limit(home)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        info = instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL)
+    assert info.slot_count == 1

@@ -1,5 +1,6 @@
-"""End to end: the real ingest API and `dagster dev` (daemon + sensors); payloads posted for two
-feeds reach DuckDB and Parquet through the sensors alone."""
+"""End to end: the real ingest API, the live loader and `dagster dev` (daemon + sensors); payloads
+posted for two feeds reach DuckDB within seconds, without a run, and Parquet through the export
+sensor."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import polars as pl
 import pytest
 
 from gex_pipeline.cli.dagster_home import prepare_dagster_home
-from gex_pipeline.lib.db.connection import connect
+from gex_pipeline.lib.db.connection import connect_reader
 from gex_pipeline_tests.support.servers import IngestServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -40,15 +41,28 @@ def _payload(ticker: str, endpoint: str, second: int) -> dict[str, object]:
     }
 
 
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 @pytest.fixture
 def dagster_dev(data_dir: Path, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`dagster dev` in its own process group with short sensor intervals; SIGINT to stop."""
+    """`dagster dev` and the live loader in their own process groups with short intervals;
+    SIGINT to stop. Yields `dagster dev`."""
     home = prepare_dagster_home(data_dir / "dagster_home")
     env = dict(os.environ)
     env.update(
         GEX_DATA_DIR=str(data_dir),
         DAGSTER_HOME=str(home),
-        GEX_LIVE_SENSOR_INTERVAL_SECONDS="2",
+        GEX_LIVE_REPORT_SECONDS="1",
         GEX_EXPORT_SENSOR_INTERVAL_SECONDS="2",
         GEX_EXPORT_QUIET_SECONDS="1",
         PYTHONUNBUFFERED="1",
@@ -72,18 +86,19 @@ def dagster_dev(data_dir: Path, tmp_path: Path) -> Iterator[subprocess.Popen[byt
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    with open(tmp_path / "loader.log", "wb") as log:
+        loader = subprocess.Popen(
+            [sys.executable, "-m", "gex_pipeline.cli", "live-loader"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        _stop(loader)
+        _stop(proc)
 
 
 def _parquet_rows(data_dir: Path, ticker: str, endpoint: str) -> int:
@@ -91,7 +106,21 @@ def _parquet_rows(data_dir: Path, ticker: str, endpoint: str) -> int:
     return pl.read_parquet(path).height if path.exists() else 0
 
 
-def test_posted_payloads_reach_duckdb_and_parquet_through_the_sensors(
+def _first_visible_after(data_dir: Path, posted_at: float, deadline: float) -> float:
+    """Seconds from `posted_at` until a row of SPX is readable in DuckDB (read-only, retried)."""
+    while time.monotonic() < deadline:
+        if (data_dir / "gex_data.db").exists():
+            with connect_reader(data_dir / "gex_data.db") as con:
+                found = con.execute(
+                    "SELECT count(*) FROM gex_snapshots WHERE ticker = 'SPX'"
+                ).fetchall()[0][0]
+            if found:
+                return time.monotonic() - posted_at
+        time.sleep(0.05)
+    raise AssertionError("no live row became visible")
+
+
+def test_posted_payloads_reach_duckdb_within_seconds_and_parquet_through_the_sensors(
     data_dir: Path,
     tmp_path: Path,
     ingest_server: Callable[..., IngestServer],
@@ -99,7 +128,11 @@ def test_posted_payloads_reach_duckdb_and_parquet_through_the_sensors(
 ) -> None:
     server = ingest_server(GEX_INGEST_SEAL_AGE_MS="300")
     feeds = [("SPX", "gex_zero"), ("NQ_NDX", "gex_one")]
+    time.sleep(5)  # the loader and the code location start up
     with httpx.Client(base_url=server.base_url, timeout=10.0) as client:
+        posted_at = time.monotonic()
+        assert client.post("/gex", json=_payload("SPX", "gex_zero", 0)).status_code == 202
+        visible_after = _first_visible_after(data_dir, posted_at, posted_at + WAIT_SECONDS)
         for second in range(SNAPSHOTS_PER_FEED):
             for ticker, endpoint in feeds:
                 response = client.post("/gex", json=_payload(ticker, endpoint, second))
@@ -113,11 +146,12 @@ def test_posted_payloads_reach_duckdb_and_parquet_through_the_sensors(
             break
         time.sleep(1.0)
     log = (tmp_path / "dagster.log").read_text(errors="replace")
+    log += (tmp_path / "loader.log").read_text(errors="replace")
+    # The freshness goal (post -> row visible: p95 <= 5 s): seal age 300 ms + poll 250 ms + load.
+    assert visible_after <= 5.0, visible_after
     assert [_parquet_rows(data_dir, t, e) for t, e in feeds] == [expected, expected], log[-4000:]
 
-    os.killpg(dagster_dev.pid, signal.SIGINT)
-    dagster_dev.wait(timeout=60)
-    with connect(data_dir / "gex_data.db", read_only=True) as con:
+    with connect_reader(data_dir / "gex_data.db") as con:
         counts = con.execute(
             "SELECT ticker, endpoint, count(*) FROM gex_strikes GROUP BY ALL ORDER BY ALL"
         ).fetchall()

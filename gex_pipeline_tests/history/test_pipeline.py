@@ -265,3 +265,42 @@ def test_kept_raw_file_is_named_by_its_content_and_supersedes_the_old_one(
     _post(api, history_http, query="sig=AGAIN")
     assert _materialize(instance, posted["id"]).success
     assert sorted(p.name for p in folder.iterdir()) == ["2025-11-14_SPX_classic_gex_zero.json"]
+
+
+def _fail_transiently(env: Path) -> None:
+    """Make the database unopenable (a machine fault, not bad data)."""
+    (env / "gex_data.db").mkdir()
+
+
+def test_transient_failure_with_run_retries_left_shows_retrying_not_failed(
+    api, history_http, env, tmp_path
+):
+    _serve_day(history_http, tmp_path, snapshots=30, strikes=5)
+    posted = _post(api, history_http)
+    _fail_transiently(env)
+    overrides = {"run_retries": {"enabled": True, "max_retries": 2}}
+    with dg.instance_for_test(temp_dir=str(env / "dagster_home"), overrides=overrides) as inst:
+        inst.add_dynamic_partitions(FEED_PARTITIONS_NAME, ["SPX.gex_zero"])
+        assert not _materialize(inst, posted["id"]).success
+    status = api.get(f"/gex_history_url/{posted['id']}").json()
+    assert status["state"] == "retrying", status
+    assert "gex_data.db" in status["reason"] or "IOException" in status["reason"]
+
+
+def test_transient_failure_on_the_last_retry_is_final(api, history_http, env, tmp_path):
+    _serve_day(history_http, tmp_path, snapshots=30, strikes=5)
+    posted = _post(api, history_http)
+    _fail_transiently(env)
+    overrides = {"run_retries": {"enabled": True, "max_retries": 2}}
+    with dg.instance_for_test(temp_dir=str(env / "dagster_home"), overrides=overrides) as inst:
+        inst.add_dynamic_partitions(FEED_PARTITIONS_NAME, ["SPX.gex_zero"])
+        result = dg.materialize(
+            [gex_history_import],
+            partition_key=PARTITION,
+            instance=inst,
+            resources={"duckdb_database": DuckDBDatabase(), "parquet": ParquetStore()},
+            tags={REQUEST_TAG: posted["id"], "dagster/retry_number": "2"},
+            raise_on_error=False,
+        )
+    assert not result.success
+    assert api.get(f"/gex_history_url/{posted['id']}").json()["state"] == "failed"

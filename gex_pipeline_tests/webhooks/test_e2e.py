@@ -1,5 +1,5 @@
 """From the outside in: messages posted to the real ingest API (uvicorn) reach DuckDB through the
-webhook sensor and batch asset, exactly once."""
+live loader, exactly once."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ import dagster as dg
 import httpx
 import pytest
 
-from gex_pipeline.defs.resources import DuckDBDatabase, StagingArea
+from gex_pipeline.cli.live_loader import DagsterPublisher, build_loader
 from gex_pipeline.defs.settings import PipelineSettings
-from gex_pipeline.defs.webhooks.assets import uw_live_batch, webhook_table_specs
-from gex_pipeline.defs.webhooks.sensors import build_uw_live_sensor
 from gex_pipeline.lib.db.connection import connect
+from gex_pipeline.lib.settings import Settings
 from gex_pipeline_tests.support.servers import IngestServer
 from gex_pipeline_tests.support.staging_trees import UwStagingTree
 
@@ -41,33 +40,20 @@ def _post_all(server: IngestServer, messages: list[object]) -> set[str]:
     return acknowledged
 
 
-def _load_through_the_sensor(instance: dg.DagsterInstance, data_dir: Path) -> None:
-    staging = StagingArea(root=str(data_dir / "staging"), retention_days=7)
-    tick = build_uw_live_sensor(PipelineSettings())(
-        dg.build_sensor_context(instance=instance, resources={"staging": staging})
-    )
-    [request] = tick.run_requests
-    result = dg.materialize(
-        [uw_live_batch, *webhook_table_specs],
-        selection=[uw_live_batch],
-        resources={
-            "duckdb_database": DuckDBDatabase(path=str(data_dir / "gex_data.db")),
-            "staging": staging,
-        },
-        instance=instance,
-        run_config=request.run_config,
-    )
-    assert result.success
+def _load_through_the_loader(instance: dg.DagsterInstance) -> None:
+    loader = build_loader(Settings.from_env(), PipelineSettings(), DagsterPublisher(instance))
+    assert loader.run_once() > 0
+    assert loader.run_once() == 0
 
 
-def test_posted_messages_reach_duckdb_once_through_the_sensor(
+def test_posted_messages_reach_duckdb_once_through_the_loader(
     data_dir: Path, instance, ingest_server: Callable[..., IngestServer]
 ) -> None:
     server = ingest_server(GEX_INGEST_SEAL_AGE_MS="300")
     messages = UwStagingTree.messages(400, seed=3)
     acknowledged = _post_all(server, messages)
     assert server.stop()
-    _load_through_the_sensor(instance, data_dir)
+    _load_through_the_loader(instance)
     with connect(data_dir / "gex_data.db", read_only=True) as con:
         stored = {row[0] for row in con.execute("SELECT id FROM universal_webhooks").fetchall()}
         trades = con.execute("SELECT count(*) FROM option_trades_events").fetchall()[0][0]

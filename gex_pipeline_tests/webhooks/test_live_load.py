@@ -15,7 +15,7 @@ import pytest
 
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
-from gex_pipeline.lib.gex.live_load import StagingRecordError
+from gex_pipeline.lib.live.microbatch import StagingRecordError
 from gex_pipeline.lib.payloads.errors import PayloadError
 from gex_pipeline.lib.payloads.occ import parse_occ_symbol
 from gex_pipeline.lib.payloads.timestamps import to_epoch_ms

@@ -1,49 +1,45 @@
-"""GEX assets: the live micro-batch load into DuckDB and the per date x feed Parquet export.
+"""GEX assets: the DuckDB tables of the live feeds and the per date x feed Parquet export.
 
 `gex_snapshots` and `gex_strikes` are the DuckDB tables, partitioned by date x feed. Live data
-reaches them through `gex_live_batch`: one run per sensor tick loads every new sealed segment,
-whatever the number of feeds, and reports a runtime materialization for each affected partition.
+reaches them through the live loader (`gex-pipeline live-loader`, outside runs), which reports
+a runtime materialization of each partition it changed, at most about once a minute.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource types
 # from the annotations of decorated functions when the definitions load.
-from collections.abc import Iterable
 
 import dagster as dg
 
 from gex_pipeline.defs.gex.reporting import (
-    PartitionKey,
-    batch_metadata,
     markdown_table,
-    partition_counts,
-    partition_metadata,
-    snapshot_preview,
 )
-from gex_pipeline.defs.live import NO_REJECTED_SEGMENTS, LiveBatchConfig
 from gex_pipeline.defs.partitions import (
-    FEED_PARTITIONS_NAME,
-    gex_partition_key,
     gex_partitions,
     parse_gex_partition_key,
 )
-from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore, StagingArea
-from gex_pipeline.lib.calendar.trading_date import feed_key
+from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
 from gex_pipeline.lib.db.views import ensure_reader_views
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
-from gex_pipeline.lib.gex.live_load import LoadReport, PartitionStats, load_segments_isolating
 from gex_pipeline.lib.gex.parquet_export import export_partition
-from gex_pipeline.lib.staging.layout import GEX_STREAM
 
 GROUP = "gex"
-LIVE_BATCH = dg.AssetKey("gex_live_batch")
+GEX_STAGING = dg.AssetKey("gex_staging")
 GEX_SNAPSHOTS = dg.AssetKey("gex_snapshots")
 GEX_STRIKES = dg.AssetKey("gex_strikes")
 GEX_PARQUET = dg.AssetKey("gex_parquet")
 
+gex_staging_spec = dg.AssetSpec(
+    GEX_STAGING,
+    group_name=GROUP,
+    kinds={"file"},
+    description="Sealed /gex staging segments (data/staging/gex/), written by the ingest API and "
+    "loaded by the live loader; processed ones are kept for replay (docs/staging.md).",
+)
+
 gex_table_specs = [
     dg.AssetSpec(
         GEX_SNAPSHOTS,
-        deps=[LIVE_BATCH],
+        deps=[GEX_STAGING],
         partitions_def=gex_partitions,
         group_name=GROUP,
         kinds={"duckdb"},
@@ -51,120 +47,13 @@ gex_table_specs = [
     ),
     dg.AssetSpec(
         GEX_STRIKES,
-        deps=[LIVE_BATCH],
+        deps=[GEX_STAGING],
         partitions_def=gex_partitions,
         group_name=GROUP,
         kinds={"duckdb"},
         description="One row per ticker, endpoint, timestamp, strike; see docs/schema.md.",
     ),
 ]
-
-
-def _add_missing_feeds(instance: dg.DagsterInstance, partitions: Iterable[PartitionStats]) -> None:
-    """Register feeds the sensor did not (e.g. a run launched by hand)."""
-    feeds = {feed_key(p.ticker, p.endpoint) for p in partitions}
-    missing = sorted(feeds - set(instance.get_dynamic_partitions(FEED_PARTITIONS_NAME)))
-    if missing:
-        instance.add_dynamic_partitions(FEED_PARTITIONS_NAME, missing)
-
-
-def _partition_events(
-    report: LoadReport,
-    counts: dict[PartitionKey, tuple[int, int]],
-    previews: dict[PartitionKey, str],
-) -> list[dg.AssetMaterialization]:
-    """One materialization per affected partition of `gex_snapshots` (and of `gex_strikes` when
-    strike rows were added), with the batch's figures, the stored row count and a preview."""
-    events = []
-    for stats in report.partitions:
-        key = (stats.trade_date, stats.ticker, stats.endpoint)
-        partition = gex_partition_key(*key)
-        snapshots, strikes = counts[key]
-        snap_meta = partition_metadata(stats, snapshots, previews[key])
-        events.append(
-            dg.AssetMaterialization(GEX_SNAPSHOTS, partition=partition, metadata=snap_meta)
-        )
-        if stats.strikes_added:
-            strike_meta = {**snap_meta, "dagster/row_count": dg.MetadataValue.int(strikes)}
-            events.append(
-                dg.AssetMaterialization(GEX_STRIKES, partition=partition, metadata=strike_meta)
-            )
-    return events
-
-
-@dg.asset(
-    key=LIVE_BATCH,
-    group_name=GROUP,
-    pool=DUCKDB_WRITER_POOL,
-    kinds={"duckdb"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            NO_REJECTED_SEGMENTS,
-            asset=LIVE_BATCH,
-            description="Every staged segment of the batch could be loaded (bad ones go to "
-            "staging/gex/rejected/ with the reason).",
-        )
-    ],
-    description="Loads every sealed /gex staging segment up to the sensor's bound into DuckDB.",
-)
-def gex_live_batch(
-    context: dg.AssetExecutionContext,
-    config: LiveBatchConfig,
-    duckdb_database: DuckDBDatabase,
-    staging: StagingArea,
-) -> dg.MaterializeResult:
-    """Load the batch exactly once, report each partition, then move its segments to processed/.
-
-    Segments whose content breaks the staging contract are set aside in `rejected/` (the rest of
-    the batch still loads) and fail the `no_rejected_segments` check.
-    """
-    segments = [s for s in staging.list_sealed(GEX_STREAM) if s.seq <= config.upper_seq]
-    with duckdb_database.connect() as con:
-        loaded = load_segments_isolating(con, segments, run_id=context.run.run_id)
-        report = loaded.report
-        counts = partition_counts(con, report.partitions)
-        previews = {
-            (p.trade_date, p.ticker, p.endpoint): snapshot_preview(con, p)
-            for p in report.partitions
-        }
-    _add_missing_feeds(context.instance, report.partitions)
-    for event in _partition_events(report, counts, previews):
-        context.log_event(event)
-    for name, reason in loaded.rejected.items():
-        where = staging.reject(GEX_STREAM, name, reason)
-        context.log.error("segment %s set aside in %s: %s", name, where, reason)
-    moved = staging.mark_processed(
-        GEX_STREAM, [s.name for s in segments if s.name not in loaded.rejected]
-    )
-    purged = staging.purge_processed(GEX_STREAM)
-    context.log.info(
-        "loaded %d segments (%d already loaded): %d snapshots, %d strikes, %d duplicates, "
-        "%d conflicts",
-        len(report.loaded_segments),
-        len(report.already_loaded_segments),
-        report.snapshots_added,
-        report.strikes_added,
-        report.duplicates,
-        report.conflicts,
-    )
-    if report.conflicts:
-        context.log.warning(
-            "%d conflicting payloads kept in gex_conflicts (first arrival kept)", report.conflicts
-        )
-    check = dg.AssetCheckResult(
-        check_name=NO_REJECTED_SEGMENTS,
-        passed=not loaded.rejected,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "rejected": dg.MetadataValue.int(len(loaded.rejected)),
-            "reasons": dg.MetadataValue.md(
-                markdown_table(("segment", "reason"), sorted(loaded.rejected.items()))
-            ),
-        },
-    )
-    return dg.MaterializeResult(
-        metadata=batch_metadata(report, moved, len(purged)), check_results=[check]
-    )
 
 
 @dg.asset(
@@ -198,4 +87,4 @@ def gex_parquet(
     )
 
 
-gex_assets = [gex_live_batch, gex_parquet, *gex_table_specs]
+gex_assets = [gex_staging_spec, gex_parquet, *gex_table_specs]

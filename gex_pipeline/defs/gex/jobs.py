@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.assets import GEX_PARQUET, LIVE_BATCH
+from gex_pipeline.defs.gex.assets import GEX_PARQUET
 from gex_pipeline.defs.gex.checks import integrity_check_specs
 
-gex_live_job = dg.define_asset_job(
-    "gex_live_job",
-    selection=[LIVE_BATCH],
-    description="One micro-batch: every new sealed /gex segment into DuckDB.",
-)
 gex_parquet_job = dg.define_asset_job(
     "gex_parquet_job",
     selection=[GEX_PARQUET],
@@ -26,4 +21,4 @@ gex_integrity_job = dg.define_asset_job(
     description="Integrity checks of one date x feed partition (tag dagster/partition).",
 )
 
-gex_jobs = [gex_live_job, gex_parquet_job, gex_integrity_job]
+gex_jobs = [gex_parquet_job, gex_integrity_job]

@@ -1,19 +1,18 @@
-"""Metadata shown in the Dagster UI for live loads and exports: counts and small previews."""
+"""Metadata shown in the Dagster UI for live loads and exports: counts, times, small tables."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 import dagster as dg
 
-from gex_pipeline.lib.gex.live_load import LoadReport, PartitionStats
+from gex_pipeline.lib.gex.live_load import PartitionStats
 
 if TYPE_CHECKING:
     import duckdb
 
-PREVIEW_ROWS = 5
 
 PartitionKey = tuple[date, str, str]
 """(trade_date, ticker, endpoint) of one date x feed partition."""
@@ -34,10 +33,6 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join(lines)
 
 
-def _utc(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
-
-
 def segment_metadata(report: SegmentReport, moved: int, purged: int) -> dict[str, dg.MetadataValue]:
     """The staging bookkeeping of a live batch: segments loaded, already loaded, moved, purged."""
     return {
@@ -49,35 +44,7 @@ def segment_metadata(report: SegmentReport, moved: int, purged: int) -> dict[str
     }
 
 
-def batch_metadata(report: LoadReport, moved: int, purged: int) -> dict[str, dg.MetadataValue]:
-    """Metadata of the `gex_live_batch` materialization: totals and one line per partition."""
-    rows = [
-        (
-            f"{p.trade_date}|{p.ticker}.{p.endpoint}",
-            p.snapshots_added,
-            p.strikes_added,
-            p.events_added,
-            p.duplicates,
-            p.conflicts,
-            _utc(p.first_timestamp),
-            _utc(p.last_timestamp),
-        )
-        for p in report.partitions
-    ]
-    columns = ("partition", "snapshots", "strikes", "events", "dups", "conflicts", "first", "last")
-    return {
-        **segment_metadata(report, moved, purged),
-        "snapshots_added": dg.MetadataValue.int(report.snapshots_added),
-        "strikes_added": dg.MetadataValue.int(report.strikes_added),
-        "duplicates_skipped": dg.MetadataValue.int(report.duplicates),
-        "conflicts": dg.MetadataValue.int(report.conflicts),
-        "partitions": dg.MetadataValue.md(markdown_table(columns, rows)),
-    }
-
-
-def partition_metadata(
-    stats: PartitionStats, total_rows: int, preview: str
-) -> dict[str, dg.MetadataValue]:
+def partition_metadata(stats: PartitionStats, total_rows: int) -> dict[str, dg.MetadataValue]:
     """Metadata of one date x feed materialization reported by a live load."""
     return {
         "dagster/row_count": dg.MetadataValue.int(total_rows),
@@ -88,7 +55,6 @@ def partition_metadata(
         "conflicts": dg.MetadataValue.int(stats.conflicts),
         "first_timestamp": dg.MetadataValue.timestamp(stats.first_timestamp / 1000),
         "last_timestamp": dg.MetadataValue.timestamp(stats.last_timestamp / 1000),
-        "preview": dg.MetadataValue.md(preview),
     }
 
 
@@ -125,15 +91,3 @@ def partition_counts(
         for trade_date, ticker, endpoint, count in rows:
             counts[(trade_date, ticker, endpoint)][index] = count
     return {key: (value[0], value[1]) for key, value in counts.items()}
-
-
-def snapshot_preview(con: duckdb.DuckDBPyConnection, stats: PartitionStats) -> str:
-    """Markdown of the latest snapshots of a partition."""
-    columns = ("timestamp", "spot", "zero_gamma", "sum_gex_vol", "sum_gex_oi", "strike_count")
-    rows = con.execute(
-        f"SELECT {', '.join(columns)} FROM gex_snapshots"
-        " WHERE trade_date = $d AND ticker = $t AND endpoint = $e"
-        f" ORDER BY timestamp DESC LIMIT {PREVIEW_ROWS}",
-        {"d": stats.trade_date, "t": stats.ticker, "e": stats.endpoint},
-    ).fetchall()
-    return markdown_table(columns, [(_utc(r[0]), *r[1:]) for r in rows])

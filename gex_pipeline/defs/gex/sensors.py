@@ -1,9 +1,8 @@
 """Sensors of the GEX domain. They never open DuckDB.
 
-- `gex_live_sensor`: lists sealed /gex segments above its cursor (the last seq requested) and asks
-  for one `gex_live_job` run covering all of them, registering new feeds in the same tick.
 - `gex_parquet_export_sensor`: follows `gex_strikes` materializations and exports a partition once
   it has been quiet (no new data) for `GEX_EXPORT_QUIET_SECONDS`, e.g. after the session closes.
+- `gex_integrity_sensor`: runs the integrity checks of every partition exported to Parquet.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource types
@@ -16,66 +15,14 @@ from typing import Self
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_STRIKES, LIVE_BATCH
-from gex_pipeline.defs.gex.jobs import gex_integrity_job, gex_live_job, gex_parquet_job
-from gex_pipeline.defs.live import LiveStream, live_run, live_run_key, retry_stale
+from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_STRIKES
+from gex_pipeline.defs.gex.jobs import gex_integrity_job, gex_parquet_job
 from gex_pipeline.defs.partitions import (
-    FEED_PARTITIONS_NAME,
-    feed_partitions,
     parse_gex_partition_key,
 )
-from gex_pipeline.defs.resources import StagingArea
 from gex_pipeline.defs.settings import PipelineSettings
-from gex_pipeline.lib.calendar.trading_date import feed_key
-from gex_pipeline.lib.staging.layout import GEX_STREAM
 
 EVENTS_PER_TICK = 1000
-
-
-GEX_LIVE = LiveStream(GEX_STREAM, LIVE_BATCH, "gex_live")
-
-
-def _valid_feed_keys(context: dg.SensorEvaluationContext, feeds: set[tuple[str, str]]) -> set[str]:
-    keys = set()
-    for ticker, endpoint in feeds:
-        try:
-            keys.add(feed_key(ticker, endpoint))
-        except ValueError as exc:
-            context.log.warning("ignoring feed of a staged record: %s", exc)
-    return keys
-
-
-def build_live_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
-    """The live sensor, ticking every `settings.live_sensor_interval_seconds`."""
-
-    @dg.sensor(
-        name="gex_live_sensor",
-        job=gex_live_job,
-        minimum_interval_seconds=settings.live_sensor_interval_seconds,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="One gex_live_job run per tick for every new sealed /gex segment.",
-    )
-    def gex_live_sensor(
-        context: dg.SensorEvaluationContext, staging: StagingArea
-    ) -> dg.SensorResult | dg.SkipReason:
-        after = int(context.cursor or 0)
-        segments = staging.list_sealed(GEX_STREAM, after, settings.live_max_segments_per_run)
-        if not segments:
-            return retry_stale(staging, after, settings.live_stale_seconds, GEX_LIVE)
-        feeds: set[tuple[str, str]] = set()
-        for segment in segments:
-            feeds |= staging.feeds(segment)
-        known = set(context.instance.get_dynamic_partitions(FEED_PARTITIONS_NAME))
-        new_feeds = sorted(_valid_feed_keys(context, feeds) - known)
-        lower, upper = segments[0].seq, segments[-1].seq
-        run_key = live_run_key(lower, upper, GEX_LIVE.run_key_prefix)
-        run = live_run(run_key, lower, upper, len(segments), GEX_LIVE)
-        requests = [feed_partitions.build_add_request(new_feeds)] if new_feeds else []
-        return dg.SensorResult(
-            run_requests=[run], dynamic_partitions_requests=requests, cursor=str(upper)
-        )
-
-    return gex_live_sensor
 
 
 @dataclass
@@ -190,4 +137,4 @@ def gex_integrity_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
 
 def build_gex_sensors(settings: PipelineSettings) -> list[dg.SensorDefinition]:
     """Every sensor of the GEX domain."""
-    return [build_live_sensor(settings), build_export_sensor(settings), gex_integrity_sensor]
+    return [build_export_sensor(settings), gex_integrity_sensor]

@@ -7,6 +7,8 @@ pool anyway. Runs started by `gex_history_sensor` carry the request id in the ta
 from the UI) re-imports the kept raw file, or downloads the newest posted link when none is kept.
 """
 
+from collections.abc import Mapping
+
 import dagster as dg
 from pydantic import Field
 
@@ -26,6 +28,7 @@ from gex_pipeline.lib.settings import Settings
 GROUP = "gex_history"
 HISTORY_IMPORT = dg.AssetKey("gex_history_import")
 REQUEST_TAG = "gex/history_request"
+RETRY_NUMBER_TAG = "dagster/retry_number"
 
 
 class HistoryImportConfig(dg.Config):
@@ -35,6 +38,13 @@ class HistoryImportConfig(dg.Config):
         default=False,
         description="replace the partition even when the file would shrink it sharply",
     )
+
+
+def run_will_be_retried(instance: dg.DagsterInstance, tags: Mapping[str, str]) -> bool:
+    """Whether the instance retries this run if it fails (run retries on, retries left)."""
+    if not instance.run_retries_enabled:
+        return False
+    return int(tags.get(RETRY_NUMBER_TAG, "0")) < instance.run_retries_max_retries
 
 
 def _metadata(done: PartitionImport) -> dict[str, dg.MetadataValue]:
@@ -93,6 +103,7 @@ def gex_history_import(
             request_id=request_id,
             force=config.force,
             run_id=context.run.run_id,
+            will_retry=run_will_be_retried(context.instance, context.run.tags),
         )
     except HistoryImportFailed as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None

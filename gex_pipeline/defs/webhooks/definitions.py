@@ -4,12 +4,9 @@ import dagster as dg
 
 from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.defs.webhooks.assets import webhook_assets
-from gex_pipeline.defs.webhooks.jobs import webhook_jobs
-from gex_pipeline.defs.webhooks.sensors import build_webhook_sensors
 
 
 def webhooks_definitions(settings: PipelineSettings) -> dg.Definitions:
-    """Assets, jobs and sensors of the webhooks domain."""
-    return dg.Definitions(
-        assets=webhook_assets, jobs=webhook_jobs, sensors=build_webhook_sensors(settings)
-    )
+    """Assets of the webhooks domain (loaded by the live loader, outside runs)."""
+    del settings  # nothing of this domain is tuned yet
+    return dg.Definitions(assets=webhook_assets)

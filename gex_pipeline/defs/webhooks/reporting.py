@@ -1,47 +1,19 @@
-"""Metadata shown in the Dagster UI for webhook loads: figures per trading date and previews."""
+"""Metadata shown in the Dagster UI for webhook loads: figures per trading date."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.reporting import PREVIEW_ROWS, markdown_table, segment_metadata
-from gex_pipeline.lib.webhooks.live_load import DayStats, UwLoadReport
+from gex_pipeline.lib.webhooks.live_load import DayStats
 
 if TYPE_CHECKING:
     import duckdb
 
 WEBHOOK_TABLES: tuple[str, ...] = ("universal_webhooks", "option_trades_events", "market_agg_state")
-
-# Columns previewed per table, newest first by the first column (epoch ms UTC).
-PREVIEW_COLUMNS: dict[str, tuple[str, ...]] = {
-    "universal_webhooks": ("received_at", "channel", "event", "id"),
-    "option_trades_events": (
-        "executed_at",
-        "option_chain_id",
-        "price",
-        "size",
-        "premium",
-        "cast_failures",
-    ),
-    "market_agg_state": (
-        "timestamp",
-        "call_premium",
-        "put_premium",
-        "put_call_ratio",
-        "net_volume",
-        "cast_failures",
-    ),
-}
-
-
-def _utc(epoch_ms: int | None) -> str:
-    if epoch_ms is None:
-        return ""
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def day_counts(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> dict[str, dict[date, int]]:
@@ -60,18 +32,7 @@ def day_counts(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> dict[str
     return counts
 
 
-def day_preview(con: duckdb.DuckDBPyConnection, table: str, day: date) -> str:
-    """Markdown of the newest rows of `table` on trading date `day`."""
-    columns = PREVIEW_COLUMNS[table]
-    rows = con.execute(
-        f"SELECT {', '.join(columns)} FROM {table} WHERE trade_date = $d"
-        f" ORDER BY {columns[0]} DESC NULLS LAST LIMIT {PREVIEW_ROWS}",
-        {"d": day},
-    ).fetchall()
-    return markdown_table(columns, [(_utc(r[0]), *r[1:]) for r in rows])
-
-
-def day_metadata(stats: DayStats, rows: int, preview: str) -> dict[str, dg.MetadataValue]:
+def day_metadata(stats: DayStats, rows: int) -> dict[str, dg.MetadataValue]:
     """Metadata of one trading-date materialization of a webhook table."""
     return {
         "dagster/row_count": dg.MetadataValue.int(rows),
@@ -84,42 +45,4 @@ def day_metadata(stats: DayStats, rows: int, preview: str) -> dict[str, dg.Metad
         "cast_failures": dg.MetadataValue.int(stats.cast_failures),
         "first_received_at": dg.MetadataValue.timestamp(stats.first_received_at / 1000),
         "last_received_at": dg.MetadataValue.timestamp(stats.last_received_at / 1000),
-        "preview": dg.MetadataValue.md(preview),
-    }
-
-
-def batch_metadata(report: UwLoadReport, moved: int, purged: int) -> dict[str, dg.MetadataValue]:
-    """Metadata of the `uw_live_batch` materialization: totals and one line per trading date."""
-    columns = (
-        "trade_date",
-        "messages",
-        "trades",
-        "market",
-        "other",
-        "dups",
-        "conflicts",
-        "cast_failures",
-    )
-    rows = [
-        (
-            d.trade_date,
-            d.messages_added,
-            d.trades_added,
-            d.market_added,
-            d.other_added,
-            d.duplicates,
-            d.conflicts,
-            d.cast_failures,
-        )
-        for d in report.by_day()
-    ]
-    return {
-        **segment_metadata(report, moved, purged),
-        "messages_added": dg.MetadataValue.int(report.messages_added),
-        "trades_added": dg.MetadataValue.int(report.trades_added),
-        "market_states_added": dg.MetadataValue.int(report.market_added),
-        "duplicates_skipped": dg.MetadataValue.int(report.duplicates),
-        "conflicts": dg.MetadataValue.int(report.conflicts),
-        "cast_failures": dg.MetadataValue.int(report.cast_failures),
-        "days": dg.MetadataValue.md(markdown_table(columns, rows)),
     }

@@ -1,4 +1,4 @@
-"""Load a batch of sealed `gex` staging segments into DuckDB, exactly once.
+"""The `gex` stream's part of the live micro-batch (`lib/live/microbatch.py`): its SQL.
 
 One transaction per batch: DuckDB parses the segments (`read_json` with an explicit schema), the
 first arrival of every natural key wins (segment seq, then line), records already stored are
@@ -6,18 +6,27 @@ told apart as duplicates (same content hash: the record's `content_hash`, comput
 `CONTENT_HASH_SQL` for records staged without one) or conflicts (different content, kept in
 `gex_conflicts`), new rows are inserted and the segments are recorded in `loaded_segments`.
 A retry after a crash at any point finds either nothing committed (and loads again) or the
-segments recorded (and loads nothing), so the tables end up the same. Moving the segments to
-`processed/` is the caller's job, after this returns.
+segments recorded (and loads nothing), so the tables end up the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.trading_date import ENDPOINTS, trade_date_sql
+from gex_pipeline.lib.live.microbatch import (
+    BatchReport,
+    StagingRecordError,
+    load_batch,
+    load_batch_isolating,
+    read_json_sql,
+    set_insertion_order,
+    setting,
+    sql_string,
+)
 from gex_pipeline.lib.payloads.gex import CONTENT_FIELDS
 from gex_pipeline.lib.staging.layout import GEX_STREAM
 from gex_pipeline.lib.staging.reader import Segment
@@ -64,27 +73,7 @@ CONTENT_STRUCT_SQL = "struct_pack(" + ", ".join(f"{c} := {c}" for c in CONTENT_C
 CONTENT_HASH_SQL = f"md5(CAST({CONTENT_STRUCT_SQL} AS VARCHAR))"
 
 
-class StagingRecordError(ValueError):
-    """A staged record breaks the staging contract; names the segment, line and field."""
-
-    def __init__(self, segment: str, line: int, field: str) -> None:
-        super().__init__(f"segment {segment} line {line}: invalid or missing {field!r}")
-        self.segment = segment
-        self.line = line
-        self.field = field
-
-
-# Errors that mean "this data is bad" (as opposed to the machine failing: disk, memory, locks).
-BAD_DATA_ERRORS: tuple[str, ...] = (
-    "InvalidInputException",
-    "ConversionException",
-    "ConstraintException",
-)
-
-
-def is_bad_data_error(exc: BaseException) -> bool:
-    """True when `exc` says a segment's content is unusable, not that the load failed."""
-    return isinstance(exc, StagingRecordError) or type(exc).__name__ in BAD_DATA_ERRORS
+__all__ = ["StagingRecordError", "load_segments", "load_segments_isolating"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +90,27 @@ class PartitionStats:
     conflicts: int
     first_timestamp: int
     last_timestamp: int
+
+
+def merge_partition_stats(a: PartitionStats, b: PartitionStats) -> PartitionStats:
+    """The figures of two batches for the same partition, added up."""
+    return PartitionStats(
+        a.trade_date,
+        a.ticker,
+        a.endpoint,
+        a.snapshots_added + b.snapshots_added,
+        a.strikes_added + b.strikes_added,
+        a.events_added + b.events_added,
+        a.duplicates + b.duplicates,
+        a.conflicts + b.conflicts,
+        min(a.first_timestamp, b.first_timestamp),
+        max(a.last_timestamp, b.last_timestamp),
+    )
+
+
+def partition_of(stats: PartitionStats) -> tuple[date, str, str]:
+    """`(trade_date, ticker, endpoint)` of a partition's figures."""
+    return (stats.trade_date, stats.ticker, stats.endpoint)
 
 
 @dataclass(frozen=True)
@@ -127,47 +137,6 @@ class LoadReport:
     @property
     def conflicts(self) -> int:
         return sum(p.conflicts for p in self.partitions)
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _setting(con: duckdb.DuckDBPyConnection, name: str) -> object:
-    return con.execute(f"SELECT current_setting({_sql_string(name)})").fetchall()[0][0]
-
-
-def _set_insertion_order(con: duckdb.DuckDBPyConnection, *, preserve: bool) -> None:
-    # SESSION: the setting is global by default and would reach other connections to the file.
-    con.execute(f"SET SESSION preserve_insertion_order = {'true' if preserve else 'false'}")
-
-
-def read_json_sql(paths: Sequence[str], record_columns: dict[str, str] = RECORD_COLUMNS) -> str:
-    """`read_json(...)` of the NDJSON segments `paths` with an explicit column list (name: type)
-    and a `filename` column."""
-    files = "[" + ", ".join(_sql_string(p) for p in paths) + "]"
-    columns = (
-        "{"
-        + ", ".join(f"{_sql_string(k)}: {_sql_string(v)}" for k, v in record_columns.items())
-        + "}"
-    )
-    return (
-        f"read_json({files}, format = 'newline_delimited', columns = {columns}, "
-        "filename = true, maximum_object_size = 268435456)"
-    )
-
-
-def already_loaded(
-    con: duckdb.DuckDBPyConnection, names: Sequence[str], stream: str = GEX_STREAM
-) -> set[str]:
-    """Which of the segment `names` are recorded in `loaded_segments`."""
-    if not names:
-        return set()
-    rows = con.execute(
-        "SELECT name FROM loaded_segments WHERE stream = $stream AND list_contains($names, name)",
-        {"stream": stream, "names": list(names)},
-    ).fetchall()
-    return {row[0] for row in rows}
 
 
 def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], source: str) -> None:
@@ -240,7 +209,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
     con.execute(
         f"""
         CREATE OR REPLACE TEMP VIEW batch_records AS
-        SELECT r.*, s.ord, s.line, s.kept_hash, s.status, {_sql_string(source)} AS source,
+        SELECT r.*, s.ord, s.line, s.kept_hash, s.status, {sql_string(source)} AS source,
                r.strike_count < len(r.strike_rows) AS has_duplicate_strikes
         FROM batch_raw r JOIN batch_status s ON r.rowid = s.ord
         """
@@ -249,8 +218,8 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
 
 def _validate_batch(con: duckdb.DuckDBPyConnection) -> None:
     """Raise StagingRecordError for the first record of `batch_raw` that breaks the contract."""
-    endpoints = ", ".join(_sql_string(e) for e in ENDPOINTS)
-    kinds = ", ".join(_sql_string(k) for k in KINDS)
+    endpoints = ", ".join(sql_string(e) for e in ENDPOINTS)
+    kinds = ", ".join(sql_string(k) for k in KINDS)
     rows = con.execute(
         f"""
         SELECT segment, line, field FROM (
@@ -310,16 +279,14 @@ def _insert_strikes(con: duckdb.DuckDBPyConnection) -> None:
         "SELECT coalesce(sum(strike_count), 0) FROM batch_records"
         " WHERE status = 'new' AND kind = 'snapshot'"
     ).fetchall()[0][0]
-    parts = max(1, min(int(_setting(con, "threads")), rows // STRIKE_ROWS_PER_SLICE))
+    parts = max(1, min(int(setting(con, "threads")), rows // STRIKE_ROWS_PER_SLICE))
     union = " UNION ALL ".join(_strikes_select(part, parts) for part in range(parts))
-    _set_insertion_order(con, preserve=False)
+    set_insertion_order(con, preserve=False)
     con.execute(f"INSERT INTO gex_strikes {union}")
-    _set_insertion_order(con, preserve=True)
+    set_insertion_order(con, preserve=True)
 
 
-def _insert_batch(
-    con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], stream: str, run_id: str | None
-) -> None:
+def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
     _insert_strikes(con)
     con.execute(
         """
@@ -348,33 +315,6 @@ def _insert_batch(
         FROM batch_records WHERE status = 'conflict'
         """
     )
-    record_loaded_segments(con, segments, stream, run_id, "batch_records")
-
-
-def record_loaded_segments(
-    con: duckdb.DuckDBPyConnection,
-    segments: Sequence[Segment],
-    stream: str,
-    run_id: str | None,
-    records: str,
-) -> None:
-    """Record `segments` in `loaded_segments` (batch: the first name) with their record counts
-    taken from the table or view `records` (one row per record, `segment` column)."""
-    con.execute(
-        f"""
-        INSERT INTO loaded_segments
-        SELECT $stream, s.name, s.seq, $names[1], coalesce(c.records, 0), now(), $run_id
-        FROM (SELECT unnest($names) AS name, unnest($seqs) AS seq) s
-        LEFT JOIN (SELECT segment, count(*) AS records FROM {records} GROUP BY segment) c
-          ON c.segment = s.name
-        """,
-        {
-            "stream": stream,
-            "run_id": run_id,
-            "names": [s.name for s in segments],
-            "seqs": [s.seq for s in segments],
-        },
-    )
 
 
 _STATS_COLUMNS = (
@@ -383,59 +323,64 @@ _STATS_COLUMNS = (
 )
 
 
-def _record_partition_stats(
-    con: duckdb.DuckDBPyConnection, stream: str, batch: str
-) -> list[PartitionStats]:
-    """Compute this batch's per-partition stats, store them in `loaded_partitions`, return them."""
-    con.execute(
-        f"""
-        INSERT INTO loaded_partitions (stream, batch, {_STATS_COLUMNS})
-        SELECT $stream, $batch, b.trade_date, b.ticker, b.endpoint,
-               count(*) FILTER (WHERE status = 'new' AND kind = 'snapshot'),
-               coalesce(sum(strike_count) FILTER (WHERE status = 'new' AND kind = 'snapshot'), 0),
-               count(*) FILTER (WHERE status = 'new' AND kind <> 'snapshot'),
-               count(*) FILTER (WHERE status = 'duplicate'),
-               count(*) FILTER (WHERE status = 'conflict'),
-               min(b.timestamp), max(b.timestamp)
-        FROM batch_records b
-        GROUP BY b.trade_date, b.ticker, b.endpoint
-        """,
-        {"stream": stream, "batch": batch},
+@dataclass(frozen=True)
+class GexStreamLoad:
+    """The `gex` stream for `lib.live.microbatch`: snapshots, strikes, events and conflicts."""
+
+    source: str = LIVE_SOURCE
+    stream: str = GEX_STREAM
+    records: str = "batch_records"
+    temp_views: tuple[str, ...] = ("batch_records",)
+    temp_tables: tuple[str, ...] = ("batch_raw", "batch_status")
+
+    def stage(self, con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
+        _stage_batch(con, segments, self.source)
+
+    def insert(self, con: duckdb.DuckDBPyConnection) -> None:
+        _insert_batch(con)
+
+    def record_stats(self, con: duckdb.DuckDBPyConnection, batch: str) -> list[PartitionStats]:
+        """Compute the batch's per-partition stats into `loaded_partitions` and return them."""
+        con.execute(
+            f"""
+            INSERT INTO loaded_partitions (stream, batch, {_STATS_COLUMNS})
+            SELECT $stream, $batch, b.trade_date, b.ticker, b.endpoint,
+                   count(*) FILTER (WHERE status = 'new' AND kind = 'snapshot'),
+                   coalesce(sum(strike_count)
+                            FILTER (WHERE status = 'new' AND kind = 'snapshot'), 0),
+                   count(*) FILTER (WHERE status = 'new' AND kind <> 'snapshot'),
+                   count(*) FILTER (WHERE status = 'duplicate'),
+                   count(*) FILTER (WHERE status = 'conflict'),
+                   min(b.timestamp), max(b.timestamp)
+            FROM batch_records b
+            GROUP BY b.trade_date, b.ticker, b.endpoint
+            """,
+            {"stream": self.stream, "batch": batch},
+        )
+        return self.stored_stats(con, [batch])
+
+    def stored_stats(
+        self, con: duckdb.DuckDBPyConnection, batches: Sequence[str]
+    ) -> list[PartitionStats]:
+        rows = con.execute(
+            f"SELECT {_STATS_COLUMNS} FROM loaded_partitions"
+            " WHERE stream = $stream AND list_contains($batches, batch)"
+            " ORDER BY batch, trade_date, ticker, endpoint",
+            {"stream": self.stream, "batches": list(batches)},
+        ).fetchall()
+        return [PartitionStats(*row) for row in rows]
+
+
+def _report(batch: BatchReport[PartitionStats]) -> LoadReport:
+    return LoadReport(
+        batch.loaded_segments, batch.already_loaded_segments, batch.records, batch.stats
     )
-    return _stored_stats(con, stream, [batch])
-
-
-def _stored_stats(
-    con: duckdb.DuckDBPyConnection, stream: str, batches: Sequence[str]
-) -> list[PartitionStats]:
-    rows = con.execute(
-        f"SELECT {_STATS_COLUMNS} FROM loaded_partitions"
-        " WHERE stream = $stream AND list_contains($batches, batch)"
-        " ORDER BY batch, trade_date, ticker, endpoint",
-        {"stream": stream, "batches": list(batches)},
-    ).fetchall()
-    return [PartitionStats(*row) for row in rows]
-
-
-def recovered_stats(
-    con: duckdb.DuckDBPyConnection, names: Sequence[str], stream: str = GEX_STREAM
-) -> list[PartitionStats]:
-    """Stats of the committed batches that loaded segments `names` (to report them again)."""
-    if not names:
-        return []
-    rows = con.execute(
-        "SELECT DISTINCT batch FROM loaded_segments"
-        " WHERE stream = $stream AND list_contains($names, name)",
-        {"stream": stream, "names": list(names)},
-    ).fetchall()
-    return _stored_stats(con, stream, sorted(row[0] for row in rows))
 
 
 def load_segments(
     con: duckdb.DuckDBPyConnection,
     segments: Sequence[Segment],
     *,
-    stream: str = GEX_STREAM,
     source: str = LIVE_SOURCE,
     run_id: str | None = None,
 ) -> LoadReport:
@@ -444,63 +389,7 @@ def load_segments(
     Segments already recorded in `loaded_segments` are not loaded again; the stats of the batches
     that loaded them are returned again (a crash between commit and reporting loses no report).
     """
-    ordered = sorted(segments, key=lambda s: s.seq)
-    done = already_loaded(con, [s.name for s in ordered], stream)
-    pending = [s for s in ordered if s.name not in done]
-    skipped = [s.name for s in ordered if s.name in done]
-    recovered = recovered_stats(con, skipped, stream)
-    if not pending:
-        return LoadReport(already_loaded_segments=skipped, partitions=recovered)
-    # The stage needs insertion order (batch_raw's rowid is the arrival order); the caller's
-    # setting is given back after COMMIT or ROLLBACK (an aborted transaction refuses SET).
-    caller_order = bool(_setting(con, "preserve_insertion_order"))
-    _set_insertion_order(con, preserve=True)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        _stage_batch(con, pending, source)
-        _insert_batch(con, pending, stream, run_id)
-        stats = _record_partition_stats(con, stream, pending[0].name)
-        records = con.execute("SELECT count(*) FROM batch_records").fetchall()[0][0]
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.execute("DROP VIEW IF EXISTS batch_records")
-        for table in ("batch_raw", "batch_status"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
-        _set_insertion_order(con, preserve=caller_order)
-    return LoadReport(
-        loaded_segments=[s.name for s in pending],
-        already_loaded_segments=skipped,
-        records=records,
-        partitions=[*recovered, *stats],
-    )
-
-
-Report = TypeVar("Report")
-
-
-def isolate_bad_segments(
-    load: Callable[[Sequence[Segment]], Report], segments: Sequence[Segment]
-) -> tuple[list[Report], dict[str, str]]:
-    """Run `load` on the whole batch; when it fails on bad data, run it segment by segment and
-    return the reports of the good ones and the bad ones (name -> reason); other errors propagate."""
-    try:
-        return [load(segments)], {}
-    except Exception as exc:
-        if not is_bad_data_error(exc):
-            raise
-    reports: list[Report] = []
-    rejected: dict[str, str] = {}
-    for segment in sorted(segments, key=lambda s: s.seq):
-        try:
-            reports.append(load([segment]))
-        except Exception as exc:
-            if not is_bad_data_error(exc):
-                raise
-            rejected[segment.name] = str(exc)
-    return reports, rejected
+    return _report(load_batch(con, GexStreamLoad(source), segments, run_id))
 
 
 @dataclass(frozen=True)
@@ -515,20 +404,10 @@ def load_segments_isolating(
     con: duckdb.DuckDBPyConnection,
     segments: Sequence[Segment],
     *,
-    stream: str = GEX_STREAM,
     source: str = LIVE_SOURCE,
     run_id: str | None = None,
 ) -> IsolatedLoad:
     """`load_segments`, but when the batch fails on bad data, load segment by segment and return
     the bad ones (name -> reason) instead of failing; other errors propagate."""
-    reports, rejected = isolate_bad_segments(
-        lambda batch: load_segments(con, batch, stream=stream, source=source, run_id=run_id),
-        segments,
-    )
-    merged = LoadReport(
-        loaded_segments=[n for r in reports for n in r.loaded_segments],
-        already_loaded_segments=[n for r in reports for n in r.already_loaded_segments],
-        records=sum(r.records for r in reports),
-        partitions=[p for r in reports for p in r.partitions],
-    )
-    return IsolatedLoad(merged, rejected)
+    isolated = load_batch_isolating(con, GexStreamLoad(source), segments, run_id)
+    return IsolatedLoad(_report(isolated.report), isolated.rejected)

@@ -143,11 +143,14 @@ def import_partition(
     request_id: str | None = None,
     force: bool = False,
     run_id: str | None = None,
+    will_retry: bool = False,
 ) -> PartitionImport:
     """Import `target` from a fresh download (request) or its kept raw file, then export Parquet.
 
     Raises `HistoryImportFailed` with a clear reason (also written to the status record); nothing
-    stored changes when the download, the file or the replace is refused.
+    stored changes when the download, the file or the replace is refused. Any other error is
+    recorded as `retrying` when `will_retry` (the run will be retried), else as `failed`: a request
+    is `failed` only for good.
     """
     store = HistoryStore(settings.data_dir)
     request, raw = _choose_source(store, settings, target, request_id)
@@ -189,7 +192,8 @@ def import_partition(
         status("failed", reason=f"{target}: {exc}")
         raise HistoryImportFailed(f"{target}: {exc}") from None
     except Exception as exc:
-        status("failed", reason=f"{target}: {type(exc).__name__}: {str(exc)[:500]}")
+        state = "retrying" if will_retry else "failed"
+        status(state, reason=f"{target}: {type(exc).__name__}: {str(exc)[:500]}")
         raise
     finally:
         if incoming is not None:

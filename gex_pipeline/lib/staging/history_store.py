@@ -29,7 +29,7 @@ from gex_pipeline.lib.staging.layout import HistoryDirs, history_dirs
 if TYPE_CHECKING:
     from gex_pipeline.lib.payloads.history import HistoryRequest
 
-STATES: tuple[str, ...] = ("pending", "downloading", "importing", "done", "failed")
+STATES: tuple[str, ...] = ("pending", "downloading", "importing", "retrying", "done", "failed")
 KEY_FILE_NAME = "history_url.key"
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
 

@@ -1,4 +1,4 @@
-"""Load a batch of sealed `uw` staging segments (webhook messages) into DuckDB, exactly once.
+"""The `uw` stream's part of the live micro-batch (`lib/live/microbatch.py`): its SQL.
 
 One transaction per batch: DuckDB parses the segments (`read_json` with an explicit schema) and
 types the message data in bulk. Every message goes to `universal_webhooks` (unknown channels
@@ -9,7 +9,7 @@ of a key wins (segment seq, then line); later ones are counted as duplicates, or
 comes again with a different payload, as conflicts kept in `webhook_conflicts`. Numbers arrive as
 strings: a present value that does not cast is stored as NULL and its field named in the row's
 `cast_failures`, and counted. Segments are recorded in `loaded_segments` in the same transaction,
-so a retry after a crash loads nothing twice; moving them to `processed/` is the caller's job.
+so a retry after a crash loads nothing twice.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.trading_date import trade_date_sql
-from gex_pipeline.lib.gex.live_load import (
+from gex_pipeline.lib.live.microbatch import (
+    BatchReport,
     StagingRecordError,
-    already_loaded,
-    isolate_bad_segments,
+    load_batch,
+    load_batch_isolating,
     read_json_sql,
-    record_loaded_segments,
+    sql_string,
 )
 from gex_pipeline.lib.payloads.occ import ROOT_UNDERLYING
 from gex_pipeline.lib.payloads.timestamps import MIN_MS, MS_THRESHOLD, US_THRESHOLD
@@ -123,10 +124,6 @@ _OCC_PARTS = "['root', 'yy', 'mm', 'dd', 'kind', 'strike']"
 _ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*(Z|z|[+-]\d{2}(:?\d{2})?)$"
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def epoch_ms_sql(value: str) -> str:
     """DuckDB expression: epoch ms UTC of a text time, NULL when it is not one.
 
@@ -156,9 +153,7 @@ def occ_sql(parts: str) -> str:
     expiry = f"TRY_CAST('20' || {parts}.yy || '-' || {parts}.mm || '-' || {parts}.dd AS DATE)"
     underlying = (
         f"CASE {parts}.root "
-        + " ".join(
-            f"WHEN {_sql_string(k)} THEN {_sql_string(v)}" for k, v in ROOT_UNDERLYING.items()
-        )
+        + " ".join(f"WHEN {sql_string(k)} THEN {sql_string(v)}" for k, v in ROOT_UNDERLYING.items())
         + f" ELSE {parts}.root END"
     )
     return (
@@ -282,23 +277,24 @@ class UwLoadReport:
         merged: dict[date, DayStats] = {}
         for day in self.days:
             seen = merged.get(day.trade_date)
-            merged[day.trade_date] = (
-                day
-                if seen is None
-                else DayStats(
-                    day.trade_date,
-                    seen.messages_added + day.messages_added,
-                    seen.trades_added + day.trades_added,
-                    seen.market_added + day.market_added,
-                    seen.other_added + day.other_added,
-                    seen.duplicates + day.duplicates,
-                    seen.conflicts + day.conflicts,
-                    seen.cast_failures + day.cast_failures,
-                    min(seen.first_received_at, day.first_received_at),
-                    max(seen.last_received_at, day.last_received_at),
-                )
-            )
+            merged[day.trade_date] = day if seen is None else merge_day_stats(seen, day)
         return [merged[key] for key in sorted(merged)]
+
+
+def merge_day_stats(a: DayStats, b: DayStats) -> DayStats:
+    """The figures of two batches for the same trading date, added up."""
+    return DayStats(
+        a.trade_date,
+        a.messages_added + b.messages_added,
+        a.trades_added + b.trades_added,
+        a.market_added + b.market_added,
+        a.other_added + b.other_added,
+        a.duplicates + b.duplicates,
+        a.conflicts + b.conflicts,
+        a.cast_failures + b.cast_failures,
+        min(a.first_received_at, b.first_received_at),
+        max(a.last_received_at, b.last_received_at),
+    )
 
 
 def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
@@ -447,53 +443,69 @@ def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("INSERT INTO market_agg_state SELECT * FROM uw_batch_market")
 
 
-def _record_day_stats(con: duckdb.DuckDBPyConnection, batch: str) -> list[DayStats]:
-    """Compute this batch's per-day figures, store them in `loaded_webhook_days`, return them."""
-    con.execute(
-        f"""
-        INSERT INTO loaded_webhook_days (stream, batch, {_DAY_COLUMNS})
-        SELECT $stream, $batch, b.trade_date,
-               count(*) FILTER (WHERE status = 'new'),
-               count(*) FILTER (WHERE status = 'new' AND kind = 'trade'),
-               count(*) FILTER (WHERE status = 'new' AND kind = 'market' AND market_new),
-               count(*) FILTER (WHERE status = 'new' AND kind = 'other'),
-               count(*) FILTER (WHERE status = 'duplicate'
-                                   OR (status = 'new' AND kind = 'market' AND NOT market_new)),
-               count(*) FILTER (WHERE status = 'conflict'),
-               coalesce(any_value(f.failed), 0),
-               min(b.received_at), max(b.received_at)
-        FROM uw_batch_records b
-        LEFT JOIN (
-            SELECT trade_date, count(*) AS failed FROM (
-                SELECT trade_date, cast_failures FROM uw_batch_trades
-                UNION ALL SELECT trade_date, cast_failures FROM uw_batch_market
-            ) WHERE len(cast_failures) > 0 GROUP BY trade_date
-        ) f ON f.trade_date = b.trade_date
-        GROUP BY b.trade_date
-        """,
-        {"stream": UW_STREAM, "batch": batch},
+@dataclass(frozen=True)
+class UwStreamLoad:
+    """The `uw` stream for `lib.live.microbatch`: every message, trades and market states."""
+
+    stream: str = UW_STREAM
+    records: str = "uw_batch_records"
+    temp_views: tuple[str, ...] = ()
+    temp_tables: tuple[str, ...] = (
+        "uw_batch_raw",
+        "uw_batch_records",
+        "uw_batch_trades",
+        "uw_batch_market",
     )
-    return _stored_days(con, [batch])
+
+    def stage(self, con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
+        _stage_batch(con, segments)
+
+    def insert(self, con: duckdb.DuckDBPyConnection) -> None:
+        _insert_batch(con)
+
+    def record_stats(self, con: duckdb.DuckDBPyConnection, batch: str) -> list[DayStats]:
+        """Compute the batch's per-day figures into `loaded_webhook_days` and return them."""
+        con.execute(
+            f"""
+            INSERT INTO loaded_webhook_days (stream, batch, {_DAY_COLUMNS})
+            SELECT $stream, $batch, b.trade_date,
+                   count(*) FILTER (WHERE status = 'new'),
+                   count(*) FILTER (WHERE status = 'new' AND kind = 'trade'),
+                   count(*) FILTER (WHERE status = 'new' AND kind = 'market' AND market_new),
+                   count(*) FILTER (WHERE status = 'new' AND kind = 'other'),
+                   count(*) FILTER (WHERE status = 'duplicate'
+                                       OR (status = 'new' AND kind = 'market' AND NOT market_new)),
+                   count(*) FILTER (WHERE status = 'conflict'),
+                   coalesce(any_value(f.failed), 0),
+                   min(b.received_at), max(b.received_at)
+            FROM uw_batch_records b
+            LEFT JOIN (
+                SELECT trade_date, count(*) AS failed FROM (
+                    SELECT trade_date, cast_failures FROM uw_batch_trades
+                    UNION ALL SELECT trade_date, cast_failures FROM uw_batch_market
+                ) WHERE len(cast_failures) > 0 GROUP BY trade_date
+            ) f ON f.trade_date = b.trade_date
+            GROUP BY b.trade_date
+            """,
+            {"stream": self.stream, "batch": batch},
+        )
+        return self.stored_stats(con, [batch])
+
+    def stored_stats(
+        self, con: duckdb.DuckDBPyConnection, batches: Sequence[str]
+    ) -> list[DayStats]:
+        rows = con.execute(
+            f"SELECT {_DAY_COLUMNS} FROM loaded_webhook_days"
+            " WHERE stream = $stream AND list_contains($batches, batch) ORDER BY batch, trade_date",
+            {"stream": self.stream, "batches": list(batches)},
+        ).fetchall()
+        return [DayStats(*row) for row in rows]
 
 
-def _stored_days(con: duckdb.DuckDBPyConnection, batches: Sequence[str]) -> list[DayStats]:
-    rows = con.execute(
-        f"SELECT {_DAY_COLUMNS} FROM loaded_webhook_days"
-        " WHERE stream = $stream AND list_contains($batches, batch) ORDER BY batch, trade_date",
-        {"stream": UW_STREAM, "batches": list(batches)},
-    ).fetchall()
-    return [DayStats(*row) for row in rows]
-
-
-def _recovered_days(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> list[DayStats]:
-    if not names:
-        return []
-    rows = con.execute(
-        "SELECT DISTINCT batch FROM loaded_segments"
-        " WHERE stream = $stream AND list_contains($names, name)",
-        {"stream": UW_STREAM, "names": list(names)},
-    ).fetchall()
-    return _stored_days(con, sorted(row[0] for row in rows))
+def _report(batch: BatchReport[DayStats]) -> UwLoadReport:
+    return UwLoadReport(
+        batch.loaded_segments, batch.already_loaded_segments, batch.records, batch.stats
+    )
 
 
 def load_uw_segments(
@@ -504,33 +516,7 @@ def load_uw_segments(
     Segments already recorded in `loaded_segments` are not loaded again; the figures of the
     batches that loaded them are returned again (a crash between commit and reporting loses none).
     """
-    ordered = sorted(segments, key=lambda s: s.seq)
-    done = already_loaded(con, [s.name for s in ordered], UW_STREAM)
-    pending = [s for s in ordered if s.name not in done]
-    skipped = [s.name for s in ordered if s.name in done]
-    recovered = _recovered_days(con, skipped)
-    if not pending:
-        return UwLoadReport(already_loaded_segments=skipped, days=recovered)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        _stage_batch(con, pending)
-        _insert_batch(con)
-        record_loaded_segments(con, pending, UW_STREAM, run_id, "uw_batch_records")
-        days = _record_day_stats(con, pending[0].name)
-        records = con.execute("SELECT count(*) FROM uw_batch_records").fetchall()[0][0]
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        for table in ("uw_batch_raw", "uw_batch_records", "uw_batch_trades", "uw_batch_market"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
-    return UwLoadReport(
-        loaded_segments=[s.name for s in pending],
-        already_loaded_segments=skipped,
-        records=records,
-        days=[*recovered, *days],
-    )
+    return _report(load_batch(con, UwStreamLoad(), segments, run_id))
 
 
 @dataclass(frozen=True)
@@ -546,13 +532,5 @@ def load_uw_segments_isolating(
 ) -> IsolatedUwLoad:
     """`load_uw_segments`, but segments that fail on bad data are returned (name -> reason)
     instead of failing the batch; other errors propagate."""
-    reports, rejected = isolate_bad_segments(
-        lambda batch: load_uw_segments(con, batch, run_id=run_id), segments
-    )
-    merged = UwLoadReport(
-        loaded_segments=[n for r in reports for n in r.loaded_segments],
-        already_loaded_segments=[n for r in reports for n in r.already_loaded_segments],
-        records=sum(r.records for r in reports),
-        days=[d for r in reports for d in r.days],
-    )
-    return IsolatedUwLoad(merged, rejected)
+    isolated = load_batch_isolating(con, UwStreamLoad(), segments, run_id)
+    return IsolatedUwLoad(_report(isolated.report), isolated.rejected)

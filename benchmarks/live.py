@@ -1,0 +1,283 @@
+"""Live loading on the running stack: CPU, runs, DAGSTER_HOME growth and freshness at a session load.
+
+Starts `gex-pipeline up` (ingest API + `dagster dev` + live loader) on spare ports with a fresh
+data directory, lets it settle, then measures two phases of the same run:
+1. idle (the baseline): `GEX_BENCH_IDLE_SECONDS` (default 60) with no traffic;
+2. session load: `GEX_BENCH_LOAD_SECONDS` (default 300) of 10 feeds posting `/gex` at 1 Hz with
+   100 strikes each plus 20 `/uw` messages/s (one message per POST, as the userscript relays them).
+
+Stack CPU is the CPU time of the whole process tree under `gex-pipeline up` (utime + stime of every
+process, plus cutime + cstime for children they reaped) over the phase, as % of one core; the load
+generator runs in this process and is not counted. Post -> row visible is measured per `/gex`
+payload as the time from its POST to the moment its segment appears in `staging/gex/processed/`,
+which the loader does right after the batch's commit (an upper bound on visibility).
+Goals (issue 8): CPU <= 15 % of a core above idle, idle <= 3 %; visible p50 <= 2 s, p95 <= 5 s;
+DAGSTER_HOME growth <= 50 MiB per 6.5 h session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.machine import describe
+
+FEEDS = [
+    (ticker, endpoint)
+    for ticker in ("SPX", "NDX", "SPY", "QQQ", "ES_SPX")
+    for endpoint in ("gex_zero", "gex_one")
+]
+STRIKES = 100
+UW_PER_SECOND = 20
+SESSION_SECONDS = 6.5 * 3600
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+ROLES: tuple[tuple[str, str], ...] = (
+    ("gex_pipeline.cli serve", "ingest API"),
+    ("live-loader", "live loader"),
+    ("dagster_webserver", "webserver"),
+    ("dagster._daemon", "daemon"),
+    ("dagster api grpc", "code server"),
+    ("execute_run", "runs"),
+    ("execute_step", "runs"),
+    ("dagster dev", "dagster dev"),
+)
+
+
+def _role(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "other"
+    return next((role for needle, role in ROLES if needle in cmdline), "other")
+
+
+def _tree_cpu_seconds(root: int) -> dict[str, float]:
+    """CPU seconds of `root` and every descendant (incl. reaped children), by role."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry)
+        parents[pid] = int(fields[1])
+        cpu[pid] = sum(int(v) for v in fields[11:15]) / TICK
+    by_role: dict[str, float] = {}
+    for pid, seconds in cpu.items():
+        walk = pid
+        while walk not in (0, 1) and walk != root:
+            walk = parents.get(walk, 0)
+        if walk == root:
+            role = _role(pid)
+            by_role[role] = by_role.get(role, 0.0) + seconds
+    return by_role
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _runs(dagster_home: Path) -> int:
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        return instance.get_runs_count()
+
+
+@dataclass
+class Visibility:
+    """Watches `processed/` and stamps when each posted `/gex` id became visible."""
+
+    processed: Path
+    posted: dict[str, float] = field(default_factory=dict)
+    visible: dict[str, float] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        seen: set[str] = set()
+        while not self.stop.is_set():
+            names = sorted(os.listdir(self.processed)) if self.processed.exists() else []
+            now = time.monotonic()
+            for name in names:
+                if name in seen:
+                    continue
+                seen.add(name)
+                for line in (self.processed / name).read_bytes().splitlines():
+                    self.visible.setdefault(json.loads(line)["id"], now)
+            self.stop.wait(0.02)
+
+    def delays(self) -> list[float]:
+        return sorted(self.visible[i] - t for i, t in self.posted.items() if i in self.visible)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def _start_stack(data_dir: Path, api_port: int, ui_port: int, log: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "GEX_DATA_DIR": str(data_dir),
+        "DAGSTER_HOME": str(data_dir / "dagster_home"),
+        "GEX_INGEST_PORT": str(api_port),
+        "GEX_DAGSTER_PORT": str(ui_port),
+    }
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gex_pipeline.cli", "up"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _wait_ready(api_port: int, ui_port: int, timeout: float = 180) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    query = {"query": "{ workspaceOrError { __typename } }"}
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            api = httpx.get(f"http://127.0.0.1:{api_port}/health", timeout=2)
+            ui = httpx.post(f"http://127.0.0.1:{ui_port}/graphql", json=query, timeout=5)
+            if api.status_code == 200 and ui.status_code == 200:
+                return
+        time.sleep(1)
+    raise RuntimeError("the stack did not become ready")
+
+
+def _load(api_port: int, seconds: int, watch: Visibility) -> list[float]:
+    """Post the session load for `seconds`; return the `/gex` ack latencies (seconds)."""
+    import httpx
+
+    from gex_pipeline.cli.demo.live import LiveFeed, flat_payload
+    from gex_pipeline.cli.demo.uw import UwStream
+
+    start = int(time.time()) + 2
+    feeds = [LiveFeed(t, e, 11, start, STRIKES, warmup=30) for t, e in FEEDS]
+    bodies = [
+        [json.dumps(flat_payload(f.next_snapshot(), f.endpoint)) for f in feeds]
+        for _ in range(seconds)
+    ]
+    uw = [json.dumps(m) for m in UwStream(5, start).messages(seconds * UW_PER_SECOND)]
+    acks: list[float] = []
+    headers = {"Content-Type": "application/json"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=10) as client:
+        began = time.monotonic()
+        for second in range(seconds):
+            slot = began + second
+            time.sleep(max(0.0, slot - time.monotonic()))
+            for body in bodies[second]:
+                sent = time.monotonic()
+                response = client.post("/gex", content=body, headers=headers)
+                acks.append(time.monotonic() - sent)
+                if response.status_code == 202:
+                    watch.posted[response.json()["id"]] = sent
+            for body in uw[second * UW_PER_SECOND : (second + 1) * UW_PER_SECOND]:
+                client.post("/uw", content=body, headers=headers)
+    return sorted(acks)
+
+
+def _phase(stack: subprocess.Popen, home: Path, seconds: float, work=None) -> dict:
+    cpu0, size0, t0 = _tree_cpu_seconds(stack.pid), _dir_bytes(home), time.monotonic()
+    result = work() if work else time.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    cpu1 = _tree_cpu_seconds(stack.pid)
+    roles = {r: 100 * (cpu1[r] - cpu0.get(r, 0.0)) / elapsed for r in cpu1}
+    return {
+        "cpu_pct": sum(roles.values()),
+        "roles": roles,
+        "growth": _dir_bytes(home) - size0,
+        "elapsed": elapsed,
+        "result": result,
+    }
+
+
+def main() -> None:
+    """Run the idle and the session-load phases on one stack and print the table."""
+    idle_s = int(os.environ.get("GEX_BENCH_IDLE_SECONDS", "60"))
+    load_s = int(os.environ.get("GEX_BENCH_LOAD_SECONDS", "300"))
+    print(describe())
+    with tempfile.TemporaryDirectory(prefix="gex-bench-live-") as tmp:
+        data_dir = Path(tmp) / "data"
+        home = data_dir / "dagster_home"
+        api_port, ui_port = _free_port(), _free_port()
+        stack = _start_stack(data_dir, api_port, ui_port, Path(tmp) / "stack.log")
+        try:
+            _wait_ready(api_port, ui_port)
+            time.sleep(30)  # sensors' first ticks, code location warm-up
+            idle = _phase(stack, home, idle_s)
+            runs0 = _runs(home)
+            watch = Visibility(data_dir / "staging" / "gex" / "processed")
+            watcher = threading.Thread(target=watch.run, daemon=True)
+            watcher.start()
+            loaded = _phase(stack, home, load_s, lambda: _load(api_port, load_s, watch))
+            time.sleep(5)  # the last segments seal and load
+            watch.stop.set()
+            watcher.join()
+            runs = _runs(home) - runs0
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(stack.pid, signal.SIGINT)
+            stack.wait(timeout=120)
+        delays = watch.delays()
+        acks = loaded["result"]
+        per_session = loaded["growth"] * SESSION_SECONDS / loaded["elapsed"] / 2**20
+        lost = len(watch.posted) - len(delays)
+        print(f"{'':<34}{'idle':>12}{'session load':>16}")
+        print(
+            f"{'stack CPU (% of one core)':<34}{idle['cpu_pct']:>11.1f}%{loaded['cpu_pct']:>15.1f}%"
+        )
+        print(
+            f"{'  above idle (goal <= 15%)':<34}{'':>12}{loaded['cpu_pct'] - idle['cpu_pct']:>15.1f}%"
+        )
+        for role in sorted(loaded["roles"]):
+            print(
+                f"{'  ' + role:<34}{idle['roles'].get(role, 0.0):>11.1f}%"
+                f"{loaded['roles'][role]:>15.1f}%"
+            )
+        print(f"{'Dagster runs':<34}{0:>12}{runs:>16}")
+        print(
+            f"{'DAGSTER_HOME growth':<34}{idle['growth'] / 1024:>10.0f}KB"
+            f"{loaded['growth'] / 1024:>14.0f}KB  (~{per_session:.1f} MiB per session; goal <= 50)"
+        )
+        print(
+            f"{'post -> row visible':<34}{'':>12}  p50 {_percentile(delays, 0.5):.2f} s, "
+            f"p95 {_percentile(delays, 0.95):.2f} s, max {delays[-1] if delays else float('nan'):.2f} s "
+            f"(goal p50 <= 2, p95 <= 5; {len(delays)} payloads, {lost} not seen)"
+        )
+        print(
+            f"{'/gex ack':<34}{'':>12}  p50 {_percentile(acks, 0.5) * 1000:.1f} ms, "
+            f"p99 {_percentile(acks, 0.99) * 1000:.1f} ms"
+        )
+        print(
+            f"phases: idle {idle_s} s, load {load_s} s (10 feeds x 1 Hz x {STRIKES} strikes + {UW_PER_SECOND} /uw msg/s)"
+        )
+
+
+if __name__ == "__main__":
+    main()

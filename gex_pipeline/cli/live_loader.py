@@ -1,0 +1,122 @@
+"""`gex-pipeline live-loader`: load `/gex` and `/uw` staging into DuckDB as it arrives, outside runs.
+
+Runs until SIGTERM/SIGINT. Loads sealed segments every `GEX_LIVE_POLL_MS` (one micro-batch per
+stream, `lib/live/loader.py`) and reports runtime materializations of the table partitions it
+changed to the Dagster instance (`DAGSTER_HOME`), at most once per `GEX_LIVE_REPORT_SECONDS` per
+partition. A failed cycle (e.g. a notebook holding the database) is retried with backoff; the
+data stays sealed until it is committed. `gex-pipeline up` supervises this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gex_pipeline.defs.settings import PipelineSettings
+from gex_pipeline.lib.calendar.trading_date import feed_key
+from gex_pipeline.lib.gex.live_load import (
+    GexStreamLoad,
+    PartitionStats,
+    merge_partition_stats,
+    partition_of,
+)
+from gex_pipeline.lib.live.loader import LiveLoader, LiveStream
+from gex_pipeline.lib.live.throttle import ReportThrottle
+from gex_pipeline.lib.settings import Settings
+from gex_pipeline.lib.staging.layout import GEX_STREAM
+from gex_pipeline.lib.webhooks.live_load import DayStats, UwStreamLoad, merge_day_stats
+
+if TYPE_CHECKING:
+    import dagster as dg
+    import duckdb
+
+log = logging.getLogger("gex_pipeline.live_loader")
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+@dataclass
+class DagsterPublisher:
+    """Reports the loader's figures as runtime materializations of the table assets."""
+
+    instance: dg.DagsterInstance
+
+    def events(self, stream: str, con: duckdb.DuckDBPyConnection, stats: list[Any]) -> list[Any]:
+        """Materializations of the released figures (counts and previews read now)."""
+        if stream == GEX_STREAM:
+            from gex_pipeline.defs.gex.live_reports import gex_materializations
+
+            self._register_feeds(stats)
+            return gex_materializations(con, stats)
+        from gex_pipeline.defs.webhooks.live_reports import webhook_materializations
+
+        return webhook_materializations(con, stats)
+
+    def publish(self, events: list[Any]) -> None:
+        """Store the events in the instance's event log (no run)."""
+        for event in events:
+            self.instance.report_runless_asset_event(event)
+
+    def _register_feeds(self, stats: Sequence[PartitionStats]) -> None:
+        from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME
+
+        feeds = {feed_key(p.ticker, p.endpoint) for p in stats}
+        known = set(self.instance.get_dynamic_partitions(FEED_PARTITIONS_NAME))
+        if feeds - known:
+            self.instance.add_dynamic_partitions(FEED_PARTITIONS_NAME, sorted(feeds - known))
+
+
+def build_loader(settings: Settings, pipeline: PipelineSettings, publisher: Any) -> LiveLoader:
+    """The loader of both streams with their report throttles."""
+    interval = float(pipeline.live_report_seconds)
+    streams = [
+        LiveStream(
+            GexStreamLoad(),
+            ReportThrottle[tuple, PartitionStats](partition_of, merge_partition_stats, interval),
+        ),
+        LiveStream(
+            UwStreamLoad(),
+            ReportThrottle[Any, DayStats](lambda d: d.trade_date, merge_day_stats, interval),
+        ),
+    ]
+    return LiveLoader(
+        db_path=settings.duckdb_path,
+        staging_dir=settings.staging_dir,
+        streams=streams,
+        publisher=publisher,
+        max_segments=pipeline.live_max_segments_per_batch,
+        retention_days=pipeline.staging_retention_days,
+        status_path=settings.data_dir / "live" / "status.json",
+    )
+
+
+def run_live_loader(settings: Settings) -> int:
+    """Run the loader until SIGTERM/SIGINT; flush pending reports on the way out."""
+    import dagster as dg
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    pipeline = PipelineSettings.from_env()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with dg.DagsterInstance.get() as instance:
+        loader = build_loader(settings, pipeline, DagsterPublisher(instance))
+        loader.recover()
+        log.info("live loader started (poll %d ms)", pipeline.live_poll_ms)
+        backoff = 0.0
+        while not stop.is_set():
+            try:
+                loader.run_once()
+                backoff = 0.0
+            except Exception:
+                backoff = min(MAX_BACKOFF_SECONDS, max(1.0, backoff * 2))
+                log.exception("live load cycle failed; retrying in %.0fs", backoff)
+            stop.wait(backoff or pipeline.live_poll_ms / 1000)
+        loader.flush()
+        loader.write_status()
+    log.info("live loader stopped")
+    return 0

@@ -1,0 +1,184 @@
+"""The live loader: loads sealed staging segments as they appear, outside Dagster runs.
+
+Each cycle lists the sealed segments of every stream, loads them in one micro-batch per stream
+(`microbatch.load_batch_isolating`, exactly once) through `lib.db.connection.connect` (so it takes
+the writer lock and holds the file only for the batch), sets bad segments aside, moves the loaded
+ones to `processed/`, and hands the per-partition figures to a `Publisher` at a bounded rate
+(`ReportThrottle`). A kill at any moment loses nothing acknowledged and duplicates nothing: the
+segments stay sealed until their batch committed, and `loaded_segments` makes a repeat a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from gex_pipeline.lib.db.connection import connect
+from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.live.microbatch import StreamLoad, load_batch_isolating, loaded_batches
+from gex_pipeline.lib.live.throttle import ReportThrottle
+from gex_pipeline.lib.staging import reader
+from gex_pipeline.lib.staging.durable_fs import write_atomic
+from gex_pipeline.lib.staging.layout import stream_dirs
+
+if TYPE_CHECKING:
+    import duckdb
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY_SECONDS = 3600.0
+STATUS_EVERY_SECONDS = 2.0
+# On start, figures of batches committed this recently are reported again (a kill may have
+# come between a commit and its report).
+RECOVER_SECONDS = 600
+
+
+class Publisher(Protocol):
+    """Where the loader's figures go (the Dagster instance in production, a list in tests)."""
+
+    def events(self, stream: str, con: duckdb.DuckDBPyConnection, stats: list[Any]) -> list[Any]:
+        """Build the events of released figures while the database is open (counts, previews)."""
+        ...
+
+    def publish(self, events: list[Any]) -> None:
+        """Deliver events, after the database is closed."""
+        ...
+
+
+@dataclass
+class LiveStream:
+    """One staging stream: its SQL and the throttle of its reports."""
+
+    load: StreamLoad[Any]
+    throttle: ReportThrottle[Any, Any]
+
+    @property
+    def name(self) -> str:
+        return self.load.stream
+
+
+@dataclass
+class StreamStatus:
+    """What the loader last did for one stream (written to the status file)."""
+
+    last_load_at: float | None = None
+    segments_loaded: int = 0
+    records_loaded: int = 0
+    backlog: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class LiveLoader:
+    """Loads every stream's sealed segments, one micro-batch per stream per cycle."""
+
+    db_path: Path
+    staging_dir: Path
+    streams: Sequence[LiveStream]
+    publisher: Publisher
+    max_segments: int = 5000
+    retention_days: int = 7
+    run_id: str = field(default_factory=lambda: f"live-loader-{os.getpid()}")
+    status_path: Path | None = None
+    clock: Callable[[], float] = time.time
+    status: dict[str, StreamStatus] = field(default_factory=dict)
+    _migrated: bool = False
+    _purged_at: float = 0.0
+    _status_written_at: float = 0.0
+
+    def recover(self) -> None:
+        """Queue the figures of batches committed in the last `RECOVER_SECONDS` for reporting."""
+        with connect(self.db_path) as con:
+            self._migrate(con)
+            for stream in self.streams:
+                rows = con.execute(
+                    "SELECT DISTINCT name FROM loaded_segments WHERE stream = $s"
+                    f" AND loaded_at >= now() - INTERVAL {RECOVER_SECONDS} SECOND",
+                    {"s": stream.name},
+                ).fetchall()
+                batches = loaded_batches(con, [r[0] for r in rows], stream.name)
+                stream.throttle.add(stream.load.stored_stats(con, batches))
+
+    def run_once(self) -> int:
+        """One cycle over every stream; return how many segments were loaded."""
+        loaded = 0
+        events: list[Any] = []
+        for stream in self.streams:
+            dirs = stream_dirs(self.staging_dir, stream.name)
+            segments = reader.list_sealed(dirs, 0, self.max_segments)
+            state = self.status.setdefault(stream.name, StreamStatus())
+            state.backlog = len(segments)
+            if not segments and not stream.throttle.has_due(self.clock()):
+                continue
+            rejected: dict[str, str] = {}
+            with connect(self.db_path) as con:
+                self._migrate(con)
+                if segments:
+                    batch = load_batch_isolating(con, stream.load, segments, self.run_id)
+                    stream.throttle.add(batch.report.stats)
+                    rejected = batch.rejected
+                    state.last_load_at = self.clock()
+                    state.segments_loaded += len(batch.report.loaded_segments)
+                    state.records_loaded += batch.report.records
+                released = stream.throttle.take_due(self.clock())
+                if released:
+                    events += self.publisher.events(stream.name, con, released)
+            for name, reason in rejected.items():
+                where = reader.reject_segment(dirs, name, reason)
+                log.error("segment %s set aside in %s: %s", name, where, reason)
+            state.rejected += len(rejected)
+            reader.move_to_processed(dirs, [s.name for s in segments if s.name not in rejected])
+            loaded += len(segments) - len(rejected)
+        if events:
+            self.publisher.publish(events)
+        self._housekeeping()
+        return loaded
+
+    def flush(self) -> None:
+        """Report every pending figure now (at shutdown)."""
+        events: list[Any] = []
+        pending = [s for s in self.streams if s.throttle.pending]
+        if not pending:
+            return
+        with connect(self.db_path) as con:
+            for stream in pending:
+                events += self.publisher.events(
+                    stream.name, con, stream.throttle.take_all(self.clock())
+                )
+        self.publisher.publish(events)
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        if not self._migrated:
+            migrate(con)
+            self._migrated = True
+
+    def _housekeeping(self) -> None:
+        now = self.clock()
+        if now - self._purged_at >= PURGE_EVERY_SECONDS:
+            self._purged_at = now
+            for stream in self.streams:
+                dirs = stream_dirs(self.staging_dir, stream.name)
+                purged = reader.purge_processed(dirs, self.retention_days)
+                if purged:
+                    log.info("purged %d processed %s segments", len(purged), stream.name)
+        if self.status_path is not None and now - self._status_written_at >= STATUS_EVERY_SECONDS:
+            self._status_written_at = now
+            self.write_status()
+
+    def write_status(self) -> None:
+        """Write what the loader last did to `status_path` (atomic; read by health checks)."""
+        if self.status_path is None:
+            return
+        body = {
+            "updated_at": self.clock(),
+            "pid": os.getpid(),
+            "streams": {name: vars(state) for name, state in self.status.items()},
+        }
+        self.status_path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.status_path, json.dumps(body, sort_keys=True).encode())
