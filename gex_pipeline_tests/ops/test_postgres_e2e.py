@@ -1,7 +1,8 @@
 """End to end on PostgreSQL instance storage: `gex-pipeline up --production` with
-GEX_DAGSTER_POSTGRES_URL against a real PostgreSQL server; posted data reach DuckDB and Parquet
-through sensors and daemon-launched runs whose runs and events live in PostgreSQL; run retention
-then works on that storage with every partition keeping its status."""
+GEX_DAGSTER_POSTGRES_URL against a real PostgreSQL server; posted data reach DuckDB through the
+live loader and Parquet through the export sensor's daemon-launched runs, whose runs and events
+live in PostgreSQL; run retention then works on that storage with every partition keeping its
+status."""
 
 from __future__ import annotations
 
@@ -89,7 +90,6 @@ def test_pipeline_runs_end_to_end_on_postgres_storage(
         "GEX_DAGSTER_GRPC_PORT": str(free_port()),
         "GEX_DAGSTER_POSTGRES_URL": postgres.url,
         "GEX_INGEST_SEAL_AGE_MS": "300",
-        "GEX_LIVE_SENSOR_INTERVAL_SECONDS": "2",
         "GEX_EXPORT_SENSOR_INTERVAL_SECONDS": "2",
         "GEX_EXPORT_QUIET_SECONDS": "1",
     }
