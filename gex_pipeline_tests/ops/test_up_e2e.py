@@ -1,5 +1,5 @@
-"""`gex-pipeline up` (dev and --production): a kill -9 of the API child is healed while Dagster keeps
-running."""
+"""`gex-pipeline up` (dev and --production): a kill -9 of the API child is healed while Dagster and
+the live loader keep running, and the pipeline keeps loading."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gex_pipeline.lib.db.connection import connect_reader
 from gex_pipeline_tests.support.servers import free_port
 
 LOCATION_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
@@ -38,9 +39,21 @@ def _pids(log: Path, name: str) -> list[int]:
 
 
 DAGSTER_SERVICES = {
-    "": ("dagster",),
-    "--production": ("dagster-code-server", "dagster-webserver", "dagster-daemon"),
+    "": ("dagster", "live-loader"),
+    "--production": ("dagster-code-server", "dagster-webserver", "dagster-daemon", "live-loader"),
 }
+SNAPSHOT = {"ticker": "SPX", "endpoint": "gex_zero", "timestamp": 1763130600, "spot": 6734.25,
+            "strikes": [[6700, -25.94, -8.91, [-11.9, -28.49, -55.89, -19.29, -31.29]]]}  # fmt: skip
+
+
+def _snapshots(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with connect_reader(db) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "gex_snapshots" not in tables:
+            return 0
+        return con.execute("SELECT count(*) FROM gex_snapshots").fetchall()[0][0]
 
 
 @pytest.mark.e2e
@@ -94,6 +107,9 @@ def test_killed_api_comes_back_while_dagster_keeps_running(tmp_path: Path, mode:
             assert _pids(log, name) == pids, name  # never restarted
             os.kill(pids[0], 0)
         assert location_loaded()
+        # the pipeline keeps loading: a snapshot posted to the new API process reaches DuckDB
+        assert httpx.post(f"http://127.0.0.1:{api_port}/gex", json=SNAPSHOT).status_code == 202
+        assert _wait(lambda: _snapshots(data / "gex_data.db") == 1, 60), log.read_text()
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
