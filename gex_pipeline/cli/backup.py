@@ -48,7 +48,7 @@ def run_backup(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         backup = take_backup(settings.duckdb_path, settings.db_backups_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, FileExistsError) as exc:  # no database / a backup this second
         print(exc)
         return 2
     rows = sum(t["rows"] for t in backup.tables.values())
