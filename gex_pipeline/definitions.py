@@ -11,11 +11,12 @@ import dagster as dg
 
 from gex_pipeline.defs.gex.definitions import gex_definitions
 from gex_pipeline.defs.history.definitions import history_definitions
+from gex_pipeline.defs.ops.definitions import ops_definitions
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore, StagingArea
 from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.defs.webhooks.definitions import webhooks_definitions
 
-DOMAINS = (gex_definitions, history_definitions, webhooks_definitions)
+DOMAINS = (gex_definitions, history_definitions, webhooks_definitions, ops_definitions)
 
 
 @dg.definitions

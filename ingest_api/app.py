@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from gex_pipeline import __version__
 from gex_pipeline.lib.history.url_policy import UrlPolicy
+from gex_pipeline.lib.ops.disk import DiskGuard
 from gex_pipeline.lib.staging.history_store import HistoryStore
 from gex_pipeline.lib.staging.layout import STREAMS, stream_dirs
 from gex_pipeline.lib.staging.writer import SegmentWriter
@@ -62,6 +63,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.url_policy = UrlPolicy.from_settings(settings.base)
     app.state.history_store = HistoryStore(settings.base.data_dir)
+    app.state.disk_guard = DiskGuard(settings.base.staging_dir, settings.min_free_mb)
     app.state.writers = {
         stream: SegmentWriter(
             stream_dirs(staging, stream),

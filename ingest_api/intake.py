@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 
+from gex_pipeline.lib.ops.disk import DISK_RETRY_AFTER_S
 from gex_pipeline.lib.staging.writer import Overloaded, SegmentWriter, StagingUnavailable
 from ingest_api.errors import ApiError
 
@@ -31,6 +32,10 @@ async def stage(
     writer: SegmentWriter = state.writers[stream]
     data = encode_lines(records)
     retry_after = {"Retry-After": str(state.api_settings.retry_after_s)}
+    if shortage := state.disk_guard.shortage():  # refuse before the disk is full (issue 12)
+        raise ApiError(
+            503, "staging", f"{shortage}; retry later", {"Retry-After": str(DISK_RETRY_AFTER_S)}
+        )
     try:
         await writer.append(data, len(records))
     except Overloaded as exc:

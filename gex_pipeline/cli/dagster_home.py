@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 # Written once; a user's edits survive re-runs unless the file is missing.
@@ -40,6 +41,15 @@ retention:
       success: 7
 """
 
+# Appended when GEX_DAGSTER_POSTGRES_URL is set as the file is created: runs, event log and schedules
+# on PostgreSQL (the URL itself stays in the environment, never in the file).
+POSTGRES_STORAGE_YAML = """
+storage:
+  postgres:
+    postgres_url:
+      env: GEX_DAGSTER_POSTGRES_URL
+"""
+
 WORKSPACE_YAML = """\
 load_from:
   - python_module:
@@ -48,10 +58,17 @@ load_from:
 """
 
 
-def prepare_dagster_home(dagster_home: Path) -> Path:
-    """Create `dagster_home` with `dagster.yaml` and `workspace.yaml` when missing; return it."""
+def prepare_dagster_home(dagster_home: Path, postgres: bool | None = None) -> Path:
+    """Create `dagster_home` with `dagster.yaml` and `workspace.yaml` when missing; return it.
+
+    `postgres` (default: whether GEX_DAGSTER_POSTGRES_URL is set) puts the instance storage on
+    PostgreSQL in a newly created `dagster.yaml`; an existing file is never changed.
+    """
+    if postgres is None:
+        postgres = bool(os.environ.get("GEX_DAGSTER_POSTGRES_URL"))
     dagster_home.mkdir(parents=True, exist_ok=True)
-    for name, content in (("dagster.yaml", DAGSTER_YAML), ("workspace.yaml", WORKSPACE_YAML)):
+    instance_yaml = DAGSTER_YAML + (POSTGRES_STORAGE_YAML if postgres else "")
+    for name, content in (("dagster.yaml", instance_yaml), ("workspace.yaml", WORKSPACE_YAML)):
         path = dagster_home / name
         if not path.exists():
             tmp = path.with_suffix(".tmp")

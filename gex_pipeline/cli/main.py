@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
+from pathlib import Path
 
+from gex_pipeline.cli.backup import add_backup_parsers, run_backup, run_restore_db
 from gex_pipeline.cli.dagster_home import prepare_dagster_home, set_writer_pool_limit
 from gex_pipeline.cli.demo.commands import add_demo_parser, run_demo
 from gex_pipeline.cli.live_loader import run_live_loader
+from gex_pipeline.cli.rebuild import add_rebuild_parser, run_rebuild, run_replay
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
+from gex_pipeline.cli.status import add_status_parser, run_status
+from gex_pipeline.cli.supervisor import RestartPolicy, Service, Supervisor
 from gex_pipeline.cli.validate import add_validate_parser, run_validate
 from gex_pipeline.lib.settings import Settings
-
-STOP_TIMEOUT_SECONDS = 30.0
 
 
 def _child_env(settings: Settings) -> dict[str, str]:
@@ -45,82 +45,89 @@ def cmd_serve(settings: Settings) -> int:
     return run_server(settings)
 
 
-def _stop(procs: Sequence[subprocess.Popen[bytes]]) -> bool:
-    """Ask each child's process group to stop (SIGINT), then kill what is left after a timeout.
-
-    True when every child stopped on its own.
-    """
-    for proc in procs:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)
-    clean = True
-    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            clean = False
-            print(f"pid {proc.pid} did not stop in time; killing it", file=sys.stderr)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return clean
+GRPC_WORKSPACE = "workspace.production.yaml"
 
 
-def cmd_up(settings: Settings) -> int:
-    """Start the ingest API, `dagster dev` (webserver + daemon) and the live loader; stop them
-    all on Ctrl-C."""
+def _dagster_services(settings: Settings, production: bool) -> list[Service]:
+    py = sys.executable
+    home = settings.dagster_home
+    ui = ["-h", "127.0.0.1", "-p", str(settings.dagster_port)]
+    if not production:
+        return [
+            Service(
+                "dagster", (py, "-m", "dagster", "dev", "-w", str(home / "workspace.yaml"), *ui)
+            )
+        ]
+    workspace = home / GRPC_WORKSPACE
+    port = str(settings.dagster_grpc_port)
+    return [
+        Service(
+            "dagster-code-server",
+            (
+                py,
+                "-m",
+                "dagster",
+                "code-server",
+                "start",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                port,
+                "-m",
+                "gex_pipeline.definitions",
+                "--location-name",
+                "gex_pipeline",
+            ),
+        ),
+        Service("dagster-webserver", (py, "-m", "dagster_webserver", "-w", str(workspace), *ui)),
+        Service("dagster-daemon", (py, "-m", "dagster._daemon", "run", "-w", str(workspace))),
+    ]
+
+
+def stack_services(settings: Settings, production: bool = False) -> list[Service]:
+    """The services `gex-pipeline up` supervises, in start order. Adding one is one line here."""
+    py = sys.executable
+    services = [Service("ingest-api", (py, "-m", "gex_pipeline.cli", "serve"))]
+    services += _dagster_services(settings, production)
+    services.append(Service("live-loader", (py, "-m", "gex_pipeline.cli", "live-loader")))
+    return services
+
+
+def write_grpc_workspace(settings: Settings) -> Path:
+    """The workspace of the production webserver and daemon: the code server over gRPC."""
+    path = settings.dagster_home / GRPC_WORKSPACE
+    path.write_text(
+        "# Written by `gex-pipeline up --production` on every start (GEX_DAGSTER_GRPC_PORT).\n"
+        "load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
+        f"      port: {settings.dagster_grpc_port}\n      location_name: gex_pipeline\n"
+    )
+    return path
+
+
+def cmd_up(settings: Settings, production: bool = False) -> int:
+    """Start and supervise every service (`stack_services`); stop them all on Ctrl-C/SIGTERM."""
     cmd_init(settings)
-    env = _child_env(settings)
-    stopping = False
+    if production:
+        write_grpc_workspace(settings)
+    supervisor = Supervisor(
+        stack_services(settings, production),
+        _child_env(settings),
+        RestartPolicy.from_env(),
+        log_file=settings.data_dir / "logs" / "supervisor.log",
+    )
 
     def _on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        supervisor.stop()
 
     # Installed before the children start: a caught signal is reset to its default in a child,
     # while an ignored one (SIGINT of a background job started by a script) would be inherited,
     # and `dagster dev` ignoring SIGINT also ignores SIGTERM.
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-    api = subprocess.Popen(
-        [sys.executable, "-m", "gex_pipeline.cli", "serve"], env=env, start_new_session=True
-    )
-    dagster = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "dev",
-            "-w",
-            str(settings.dagster_home / "workspace.yaml"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(settings.dagster_port),
-        ],
-        env=env,
-        start_new_session=True,
-    )
-    loader = subprocess.Popen(
-        [sys.executable, "-m", "gex_pipeline.cli", "live-loader"], env=env, start_new_session=True
-    )
-    procs = [api, dagster, loader]
     print(f"ingest API: http://{settings.ingest_host}:{settings.ingest_port}  (docs at /docs)")
     print(f"Dagster UI: http://127.0.0.1:{settings.dagster_port}")
     print("Press Ctrl-C to stop everything.", flush=True)
-
-    clean = False
-    try:
-        while not stopping and all(p.poll() is None for p in procs):
-            time.sleep(0.2)
-    finally:
-        clean = _stop(procs)
-    if not stopping:
-        print("a service exited unexpectedly; every service was stopped", file=sys.stderr)
-        return 1
-    return 0 if clean else 1
+    return supervisor.run()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,13 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Durable intake and Dagster pipeline for GEX and option-flow data.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("up", help="run the ingest API and the Dagster webserver + daemon together")
+    up = sub.add_parser("up", help="run and supervise the ingest API, Dagster and the loaders")
+    up.add_argument(
+        "--production",
+        action="store_true",
+        help="dagster-webserver + dagster-daemon + a gRPC code server instead of `dagster dev`",
+    )
     sub.add_parser("serve", help="run the ingest API alone")
     sub.add_parser("init", help="create the data directory and the Dagster home")
     sub.add_parser("live-loader", help="load /gex and /uw staging into DuckDB as it arrives")
     add_demo_parser(sub)
     add_restore_parser(sub)
     add_validate_parser(sub)
+    add_backup_parsers(sub)
+    add_rebuild_parser(sub)
+    add_status_parser(sub)
     return parser
 
 
@@ -150,10 +165,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_restore(args, settings)
     if args.command == "validate":
         return run_validate(args, settings)
-    commands = {
-        "up": cmd_up,
-        "serve": cmd_serve,
-        "init": cmd_init,
-        "live-loader": run_live_loader,
-    }
+    if args.command == "backup":
+        return run_backup(args, settings)
+    if args.command == "restore-db":
+        return run_restore_db(args, settings)
+    if args.command == "rebuild":
+        return run_rebuild(args, settings)
+    if args.command == "replay":
+        return run_replay(args, settings)
+    if args.command == "status":
+        return run_status(args, settings)
+    if args.command == "up":
+        return cmd_up(settings, production=args.production)
+    commands = {"serve": cmd_serve, "init": cmd_init, "live-loader": run_live_loader}
     return commands[args.command](settings)

@@ -55,6 +55,7 @@ class Settings:
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8877
     dagster_port: int = 3000
+    dagster_grpc_port: int = 4266
     ingest_token: str | None = None
     history_allowed_hosts: tuple[str, ...] = DEFAULT_HISTORY_HOSTS
     history_allow_http: bool = False
@@ -72,6 +73,7 @@ class Settings:
             ingest_host=env.get("GEX_INGEST_HOST") or "127.0.0.1",
             ingest_port=env_int(env, "GEX_INGEST_PORT", 8877),
             dagster_port=env_int(env, "GEX_DAGSTER_PORT", 3000),
+            dagster_grpc_port=env_int(env, "GEX_DAGSTER_GRPC_PORT", 4266),
             ingest_token=env.get("GEX_INGEST_TOKEN") or None,
             history_allowed_hosts=tuple(
                 h.lower() for h in env_list(env, "GEX_HISTORY_ALLOWED_HOSTS", DEFAULT_HISTORY_HOSTS)
@@ -105,3 +107,8 @@ class Settings:
     def backups_dir(self) -> Path:
         """Pre-images of replaced partitions."""
         return self.data_dir / "backups"
+
+    @property
+    def db_backups_dir(self) -> Path:
+        """Whole-database backups (`gex-pipeline backup`), one directory each."""
+        return self.backups_dir / "db"

@@ -51,6 +51,11 @@ def list_sealed(dirs: StreamDirs, after_seq: int = 0, limit: int | None = None) 
     return segments if limit is None else segments[:limit]
 
 
+def list_processed(dirs: StreamDirs) -> list[Segment]:
+    """Processed segments (loaded, kept for replay), oldest first."""
+    return _segments_in(dirs.processed)
+
+
 def move_to_processed(dirs: StreamDirs, names: list[str]) -> int:
     """Move sealed segments `names` to `processed/`; return how many moved now.
 

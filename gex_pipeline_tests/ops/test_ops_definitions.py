@@ -1,0 +1,33 @@
+"""The ops domain's surface: names users, schedules and run history rely on."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from gex_pipeline.definitions import defs
+from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+
+
+@pytest.fixture(scope="module")
+def repository() -> dg.RepositoryDefinition:
+    return defs().get_repository_def()
+
+
+def test_ops_jobs_schedules_and_sensors_are_stable(repository: dg.RepositoryDefinition) -> None:
+    jobs = {job.name for job in repository.get_all_jobs()}
+    assert {"db_backup_job", "maintenance_job"} <= jobs
+    schedules = {s.name: s for s in repository.schedule_defs}
+    assert {"db_backup_schedule", "maintenance_schedule"} <= set(schedules)
+    sensors = {s.name: s for s in repository.sensor_defs}
+    alerts = {"alert_on_run_failure", "alert_on_check_failure", "alert_on_quiet_feed"}
+    assert alerts <= set(sensors)
+    for name in ("db_backup_schedule", "maintenance_schedule"):
+        assert schedules[name].default_status == dg.DefaultScheduleStatus.RUNNING
+    for name in alerts:
+        assert sensors[name].default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_the_backup_waits_in_the_duckdb_writer_pool(repository: dg.RepositoryDefinition) -> None:
+    job = repository.get_job("db_backup_job")
+    assert job.graph.node_named("backup_database").definition.pool == DUCKDB_WRITER_POOL
