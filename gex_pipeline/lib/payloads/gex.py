@@ -35,6 +35,8 @@ ENDPOINTS: frozenset[str] = frozenset({"gex_zero", "gex_one", "gex_full"})
 KINDS: frozenset[str] = frozenset({"snapshot", "majors", "maxchange"})
 DEFAULT_ENDPOINT = "gex_zero"
 DEFAULT_KIND = "snapshot"
+# Real snapshots list about 100-300 strikes; far more is refused before any row is read.
+MAX_STRIKES = 2_000
 TICKER_PATTERN = re.compile(r"[A-Z0-9_]{1,16}")
 
 # record field -> accepted names, in order of preference
@@ -68,7 +70,9 @@ _KNOWN: frozenset[str] = frozenset(
 _KNOWN_IN_PAYLOAD = _KNOWN - {"payload"}
 
 
-def parse_gex(body: bytes | str, received_at_ms: int) -> dict[str, Any]:
+def parse_gex(
+    body: bytes | str, received_at_ms: int, max_strikes: int = MAX_STRIKES
+) -> dict[str, Any]:
     """Validate and normalise one `/gex` body into a staging "gex record".
 
     `received_at_ms` is the arrival time (epoch ms UTC): the record's `received_at`, the last
@@ -109,7 +113,7 @@ def parse_gex(body: bytes | str, received_at_ms: int) -> dict[str, Any]:
     )
     record["max_priors"] = normalise_pairs(snap.get("max_priors"), prefix + "max_priors")
     record["max_change"] = normalise_max_change(snap.get("max_change"), prefix + "max_change")
-    record["strikes"] = normalise_strikes(snap.get("strikes"), prefix + "strikes")
+    record["strikes"] = normalise_strikes(snap.get("strikes"), prefix + "strikes", max_strikes)
     record["extra"] = _extra(envelope, snap, prefix)
     record["content_hash"] = content_hash(record)
     return record

@@ -18,12 +18,17 @@ from gex_pipeline.lib.payloads.numbers import to_float
 PRIORS_LEN = 5
 
 
-def normalise_strikes(rows: Any, field: str) -> list[list[Any]]:
-    """Normalised strike rows (arrival order, duplicates kept); `[]` for null or missing."""
+def normalise_strikes(rows: Any, field: str, max_rows: int | None = None) -> list[list[Any]]:
+    """Normalised strike rows (arrival order, duplicates kept); `[]` for null or missing.
+
+    More than `max_rows` rows are refused before any is read.
+    """
     if rows is None:
         return []
     if type(rows) is not list:
         raise PayloadError(field, f"must be an array of strike rows, got {json_type(rows)}")
+    if max_rows is not None and len(rows) > max_rows:
+        raise PayloadError(field, f"has {len(rows)} rows, more than {max_rows} (the cap)")
     out: list[list[Any]] = []
     append = out.append
     try:
