@@ -102,6 +102,7 @@ class _Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GEX_INGEST_")}
         env.update(
             GEX_DATA_DIR=str(data_dir),
+            GEX_SECRETS_DIR=str(data_dir.parent / "secrets"),
             GEX_INGEST_HOST="127.0.0.1",
             GEX_INGEST_PORT=str(self.port),
         )
