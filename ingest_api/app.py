@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -17,6 +18,7 @@ from gex_pipeline.lib.staging.writer import SegmentWriter
 from gex_pipeline.lib.url_policy import UrlPolicy
 from ingest_api import routes_gex, routes_history, routes_ops, routes_uw
 from ingest_api.errors import install_error_handlers
+from ingest_api.history_bounds import HistoryBounds
 from ingest_api.metrics import Metrics
 from ingest_api.settings import ApiSettings
 
@@ -31,6 +33,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.warning(
             "GEX_INGEST_FSYNC=0: acknowledged payloads are NOT durable (benchmarks only)"
         )
+    app.state.parse_limiter = anyio.CapacityLimiter(settings.parse_threads)
     started: list[SegmentWriter] = []
     try:
         for writer in app.state.writers.values():
@@ -61,7 +64,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.api_settings = settings
     app.state.metrics = Metrics()
     app.state.url_policy = UrlPolicy.from_settings(settings.base)
-    app.state.history_store = HistoryStore(settings.base.data_dir)
+    app.state.history_store = HistoryStore(settings.base.data_dir, settings.base.secrets_dir)
+    app.state.history_bounds = HistoryBounds(settings.base.history_max_per_minute)
     app.state.writers = {
         stream: SegmentWriter(
             stream_dirs(staging, stream),

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from fastapi import Request
 
 from gex_pipeline.lib.staging.writer import Overloaded, SegmentWriter, StagingUnavailable
 from ingest_api.errors import ApiError
+from ingest_api.metrics import Metrics
 
 
 def now_ms() -> int:
@@ -24,18 +24,21 @@ def encode_lines(records: Sequence[dict[str, Any]]) -> bytes:
 
 
 async def stage(
-    request: Request, stream: str, records: Sequence[dict[str, Any]], started: float
+    writer: SegmentWriter,
+    records: Sequence[dict[str, Any]],
+    *,
+    metrics: Metrics,
+    endpoint: str,
+    retry_after_s: int,
+    started: float,
 ) -> None:
-    """Append `records` to `stream` and return once they are fsync'ed; 503 when overloaded."""
-    state = request.app.state
-    writer: SegmentWriter = state.writers[stream]
+    """Append `records` to `writer`'s stream and return once they are fsync'ed; 503 when overloaded."""
     data = encode_lines(records)
-    retry_after = {"Retry-After": str(state.api_settings.retry_after_s)}
+    retry_after = {"Retry-After": str(retry_after_s)}
     try:
         await writer.append(data, len(records))
     except Overloaded as exc:
         raise ApiError(503, "staging", f"overloaded: {exc}; retry later", retry_after) from exc
     except StagingUnavailable as exc:
         raise ApiError(503, "staging", f"{exc}; retry later", retry_after) from exc
-    endpoint = request.scope["route"].path
-    state.metrics.accept(endpoint, stream, len(records), len(data), time.perf_counter() - started)
+    metrics.accept(endpoint, writer.name, len(records), len(data), time.perf_counter() - started)
