@@ -57,6 +57,7 @@ EXPECTED: dict[str, Any] = {
     "endpoint": "gex_one",
     "kind": "snapshot",
     "timestamp": TS_MS,
+    "timestamp_source": "timestamp",
     "spot": 6734.25,
     "zero_gamma": 6708.6,
     "sum_gex_vol": 1712585.519,
