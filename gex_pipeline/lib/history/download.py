@@ -33,6 +33,7 @@ from gex_pipeline.lib.url_policy import (
     UrlPolicy,
     UrlRefused,
     check_url,
+    redact_text,
     redact_url,
     resolve_and_check,
 )
@@ -119,23 +120,37 @@ def url_hash(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()
 
 
-class _RedactQuery(logging.Filter):
-    """Strip query strings from URLs in httpx's own request log lines."""
+class _RedactQueries(logging.Filter):
+    """Strip query strings from every URL in a log line (httpx's request lines, httpcore's DEBUG
+    lines with response headers such as a redirect's `Location`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(redact_url(str(a)) if isinstance(a, httpx.URL) else a for a in args)
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         return True
 
 
-_FILTER = _RedactQuery()
+_FILTER = _RedactQueries()
+# Filters of a logger do not apply to its children's records: every logger that sees a URL.
+URL_LOGGERS: tuple[str, ...] = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+    __name__,
+)
 
 
 def _install_log_filter() -> None:
-    logger = logging.getLogger("httpx")
-    if _FILTER not in logger.filters:
-        logger.addFilter(_FILTER)
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 def _pinned_request(client: httpx.Client, url: str, policy: UrlPolicy) -> httpx.Request:
