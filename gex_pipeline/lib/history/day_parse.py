@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.history.day_format import (
+    MAX_DECOMPRESSED_BYTES,
     DayFileForm,
     DayFileInvalid,
     sniff_day_file,
@@ -213,6 +214,7 @@ def parse_day_file(
     endpoint: str,
     trade_date: date,
     work_dir: Path | None = None,
+    max_decompressed: int = MAX_DECOMPRESSED_BYTES,
 ) -> ParsedDay:
     """Load `path` into the temp tables for the slice (ticker, endpoint, trade_date); count drops.
 
@@ -227,7 +229,7 @@ def parse_day_file(
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="gex-unwrap-") as tmp:
         source = path
         if form.layout == "wrapped":
-            source = unwrap_array(path, form, Path(tmp) / "day.json")
+            source = unwrap_array(path, form, Path(tmp) / "day.json", max_decompressed)
             form = DayFileForm(gzip=False, layout="array")
         try:
             con.execute(_raw_sql(_source_sql(source, form)), params)

@@ -191,6 +191,7 @@ def import_partition(
                 backups_dir=settings.backups_dir,
                 force=force,
                 shrink_ratio=history.shrink_ratio,
+                max_decompressed=history.limits.max_decompressed_bytes,
             )
             exported = export_partition(
                 con, parquet_root, target.ticker, target.endpoint, target.trade_date
