@@ -111,11 +111,14 @@ def normalise_pairs(pairs: Any, field: str) -> list[list[float | None]] | None:
             field, f"must be an array of [strike, value] pairs, got {json_type(pairs)}"
         )
     out: list[list[float | None]] = []
-    for index, pair in enumerate(pairs):
-        if type(pair) is list:
-            out.append(_pair(pair, f"{field}[{index}]"))
-        else:
-            out.append([to_float(pair, f"{field}[{index}]"), None])
+    try:
+        for pair in pairs:
+            if type(pair) is list:
+                out.append(_pair(pair, ""))
+            else:
+                out.append([to_float(pair, ""), None])
+    except PayloadError as exc:  # the path is built only for the refused pair
+        raise PayloadError(f"{field}[{len(out)}]{exc.field}", exc.message) from None
     return out or None
 
 
