@@ -121,3 +121,37 @@ def test_normal_clients_keep_their_latency_while_hostile_bodies_arrive(
     assert set(hostile) == {422}
     assert quiet_statuses == statuses == [202] * 100
     assert _p99(loud) < 0.5
+
+
+def _answer_then(sock: socket.socket, after: bytes) -> None:
+    sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    sock.sendall(after)
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(1024) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+
+
+def test_a_kept_alive_connection_that_stalls_in_its_next_headers_is_closed(
+    ingest_server: Callable[..., IngestServer],
+) -> None:
+    server = ingest_server(GEX_INGEST_HEADER_TIMEOUT_S="1", GEX_INGEST_KEEPALIVE_S="30")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        _answer_then(sock, b"POST /gex HTTP/1.1\r\nHo")
+        assert _closed_within(sock, 5)
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive(
+    ingest_server: Callable[..., IngestServer],
+) -> None:
+    server = ingest_server(GEX_INGEST_HEADER_TIMEOUT_S="30", GEX_INGEST_KEEPALIVE_S="1")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        _answer_then(sock, b"")
+        assert _closed_within(sock, 5)
