@@ -6,6 +6,7 @@ Every refusal names its field and leaves the data directory byte for byte as it 
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -153,3 +154,24 @@ def test_the_key_of_signed_links_is_kept_outside_the_data_dir(
     assert httpx.post(f"{server.base_url}/gex_history_url", json=_link(10, "K")).status_code == 202
     assert (secrets_dir / "history_url.key").exists()
     assert not [p for p in data_dir.rglob("*.key")]
+
+
+def test_requests_beyond_the_in_flight_limit_are_503_while_idle_connections_do_not_count(
+    ingest_server: Callable[..., IngestServer], data_dir: Path
+) -> None:
+    server = ingest_server(GEX_INGEST_MAX_CONCURRENCY="1")
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(5)]
+    assert httpx.get(f"{server.base_url}/health").status_code == 200
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as busy:
+        # headers complete, body pending: this request is in flight until its body arrives
+        busy.sendall(b"POST /gex HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
+        deadline = time.monotonic() + 10
+        refused = httpx.get(f"{server.base_url}/health")
+        while refused.status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            refused = httpx.get(f"{server.base_url}/health")
+        assert refused.status_code == 503
+        assert refused.json()["detail"]["field"] == "concurrency"
+        assert refused.headers["retry-after"] == "1"
+    for sock in idle:
+        sock.close()
