@@ -57,6 +57,8 @@ def test_request_with_a_foreign_host_is_421_naming_host(
         assert answer.startswith(b"HTTP/1.1 421"), answer[:200]
         assert b'"field":"host"' in answer
     assert _files(data_dir) == before
+    metrics = httpx.get(f"{server.base_url}/metrics").text
+    assert 'gex_ingest_rejected_total{endpoint="/metrics",reason="wrong_host"} 1' in metrics
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost:8877", "LOCALHOST", "[::1]:1"])
