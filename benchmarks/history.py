@@ -70,6 +70,7 @@ def _raw(path: Path, db: Path, source: str) -> dict[str, float]:
 def run_import(url: str, data_dir: Path) -> dict[str, float]:
     """The pipeline: post the link into the request store, then import the partition."""
     os.environ["GEX_DATA_DIR"] = str(data_dir)
+    os.environ["GEX_SECRETS_DIR"] = str(data_dir.parent / f"{data_dir.name}-secrets")
     from gex_pipeline.lib.db.connection import connect
     from gex_pipeline.lib.db.schema import migrate
     from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition

@@ -119,3 +119,17 @@ def _servers_stop_on_sigint() -> None:
 
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+# --- secrets (issue 11) ---------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def secrets_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temp `GEX_SECRETS_DIR` for every test: no test writes a key into the real home directory.
+
+    Not created: the store creates it (0700) on first use, as it would in a real home.
+    """
+    path = tmp_path_factory.mktemp("secrets-parent") / "gex-pipeline"
+    monkeypatch.setenv("GEX_SECRETS_DIR", str(path))
+    return path

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -18,6 +19,7 @@ from gex_pipeline.lib.staging.layout import STREAMS, stream_dirs
 from gex_pipeline.lib.staging.writer import SegmentWriter
 from ingest_api import routes_gex, routes_history, routes_ops, routes_uw
 from ingest_api.errors import install_error_handlers
+from ingest_api.history_bounds import HistoryBounds
 from ingest_api.metrics import Metrics
 from ingest_api.settings import ApiSettings
 
@@ -32,6 +34,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.warning(
             "GEX_INGEST_FSYNC=0: acknowledged payloads are NOT durable (benchmarks only)"
         )
+    app.state.parse_limiter = anyio.CapacityLimiter(settings.parse_threads)
     started: list[SegmentWriter] = []
     try:
         for writer in app.state.writers.values():
@@ -62,7 +65,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.api_settings = settings
     app.state.metrics = Metrics()
     app.state.url_policy = UrlPolicy.from_settings(settings.base)
-    app.state.history_store = HistoryStore(settings.base.data_dir)
+    app.state.history_store = HistoryStore(settings.base.data_dir, settings.base.secrets_dir)
+    app.state.history_bounds = HistoryBounds(settings.base.history_max_per_minute)
     app.state.disk_guard = DiskGuard(settings.base.staging_dir, settings.min_free_mb)
     app.state.writers = {
         stream: SegmentWriter(

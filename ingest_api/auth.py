@@ -6,6 +6,7 @@ import hmac
 
 from fastapi import Request
 
+from ingest_api.deps import SettingsDep
 from ingest_api.errors import ApiError
 
 
@@ -19,9 +20,9 @@ def presented_token(request: Request) -> str | None:
     return request.headers.get("x-api-key") or request.query_params.get("token")
 
 
-async def require_token(request: Request) -> None:
+async def require_token(request: Request, settings: SettingsDep) -> None:
     """Dependency: refuse (401) unless the configured token, if any, was presented."""
-    expected: str | None = request.app.state.api_settings.base.ingest_token
+    expected = settings.base.ingest_token
     if expected is None:
         return
     presented = presented_token(request)
@@ -29,7 +30,7 @@ async def require_token(request: Request) -> None:
         raise ApiError(401, "token", "missing or wrong token", {"WWW-Authenticate": "Bearer"})
 
 
-async def require_allowed_origin(request: Request) -> None:
+async def require_allowed_origin(request: Request, settings: SettingsDep) -> None:
     """Dependency: refuse (403) a browser request sent from a page outside the CORS allow-list.
 
     Browsers attach `Origin` to cross-site POSTs, including `text/plain` ones that skip the CORS
@@ -37,7 +38,7 @@ async def require_allowed_origin(request: Request) -> None:
     not browsers send no `Origin` and are unaffected. `*` in the allow-list allows every origin.
     """
     origin = request.headers.get("origin")
-    allowed: tuple[str, ...] = request.app.state.api_settings.cors_origins
+    allowed = settings.cors_origins
     if origin is None or "*" in allowed or origin.rstrip("/").lower() in allowed:
         return
     raise ApiError(

@@ -51,12 +51,11 @@ class _Decoder:
         return chunk
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
     """The raw (decoded) body of `request`, at most `limit` bytes; `ApiError` 413 beyond that.
 
-    A body that does not arrive within `GEX_INGEST_BODY_TIMEOUT_S` is refused 408.
+    A body that does not arrive within `timeout_s` (`GEX_INGEST_BODY_TIMEOUT_S`) is refused 408.
     """
-    timeout_s = request.app.state.api_settings.body_timeout_s
     try:
         async with asyncio.timeout(timeout_s):
             return await _read(request, limit)

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from fastapi import Request
 
-from gex_pipeline.lib.ops.disk import DISK_RETRY_AFTER_S
+from gex_pipeline.lib.ops.disk import DISK_RETRY_AFTER_S, DiskGuard
 from gex_pipeline.lib.staging.writer import Overloaded, SegmentWriter, StagingUnavailable
 from ingest_api.errors import ApiError
+from ingest_api.metrics import Metrics
 
 
 def now_ms() -> int:
@@ -25,22 +25,27 @@ def encode_lines(records: Sequence[dict[str, Any]]) -> bytes:
 
 
 async def stage(
-    request: Request, stream: str, records: Sequence[dict[str, Any]], started: float
+    writer: SegmentWriter,
+    records: Sequence[dict[str, Any]],
+    *,
+    metrics: Metrics,
+    disk_guard: DiskGuard,
+    endpoint: str,
+    retry_after_s: int,
+    started: float,
 ) -> None:
-    """Append `records` to `stream` and return once they are fsync'ed; 503 when overloaded."""
-    state = request.app.state
-    writer: SegmentWriter = state.writers[stream]
+    """Append `records` to `writer`'s stream and return once they are fsync'ed; 503 when overloaded
+    or when the disk is short of `GEX_INGEST_MIN_FREE_MB`."""
     data = encode_lines(records)
-    retry_after = {"Retry-After": str(state.api_settings.retry_after_s)}
-    if shortage := state.disk_guard.shortage():  # refuse before the disk is full (issue 12)
+    if shortage := disk_guard.shortage():  # refuse before the disk is full
         raise ApiError(
             503, "staging", f"{shortage}; retry later", {"Retry-After": str(DISK_RETRY_AFTER_S)}
         )
+    retry_after = {"Retry-After": str(retry_after_s)}
     try:
         await writer.append(data, len(records))
     except Overloaded as exc:
         raise ApiError(503, "staging", f"overloaded: {exc}; retry later", retry_after) from exc
     except StagingUnavailable as exc:
         raise ApiError(503, "staging", f"{exc}; retry later", retry_after) from exc
-    endpoint = request.scope["route"].path
-    state.metrics.accept(endpoint, stream, len(records), len(data), time.perf_counter() - started)
+    metrics.accept(endpoint, writer.name, len(records), len(data), time.perf_counter() - started)

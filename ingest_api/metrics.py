@@ -23,9 +23,12 @@ REASONS_BY_STATUS: dict[int, str] = {
     401: "unauthorized",
     404: "not_found",
     408: "timeout",
+    409: "failed_link",
     413: "too_large",
     415: "unsupported_encoding",
+    421: "wrong_host",
     422: "invalid",
+    429: "rate_limited",
     499: "client_disconnected",
     503: "unavailable",
 }

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from gex_pipeline import __version__
+from gex_pipeline.lib.staging.writer import SegmentWriter
+from ingest_api.deps import MetricsDep, SettingsDep, WritersDep
+from ingest_api.settings import ApiSettings
 
 router = APIRouter(tags=["operations"])
 
@@ -20,13 +24,13 @@ async def health() -> dict[str, str]:
     return {"status": "ok", "service": "gex-pipeline", "version": __version__}
 
 
-def readiness_problems(request: Request) -> tuple[list[str], int]:
+def readiness_problems(
+    settings: ApiSettings, writers: Mapping[str, SegmentWriter]
+) -> tuple[list[str], int]:
     """Why the API cannot stage right now (empty when ready), and the free disk in MiB."""
-    state = request.app.state
-    settings = state.api_settings
     staging = settings.base.staging_dir
     problems: list[str] = []
-    for stream, writer in state.writers.items():
+    for stream, writer in writers.items():
         if not writer.running:
             problems.append(f"{stream} writer not running")
         if not os.access(writer.dirs.open, os.W_OK):
@@ -38,9 +42,9 @@ def readiness_problems(request: Request) -> tuple[list[str], int]:
 
 
 @router.get("/ready", responses={503: {"description": "Cannot stage: reasons listed."}})
-async def ready(request: Request) -> JSONResponse:
+async def ready(settings: SettingsDep, writers: WritersDep) -> JSONResponse:
     """Readiness: staging writable, writers running and free disk above the threshold."""
-    problems, free_mb = readiness_problems(request)
+    problems, free_mb = readiness_problems(settings, writers)
     body: dict[str, Any] = {"status": "ready" if not problems else "not_ready", "free_mb": free_mb}
     if problems:
         body["problems"] = problems
@@ -48,9 +52,10 @@ async def ready(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(request: Request) -> PlainTextResponse:
+async def metrics(
+    settings: SettingsDep, writers: WritersDep, metrics: MetricsDep
+) -> PlainTextResponse:
     """Prometheus text exposition of this worker's counters and the staging segment gauges."""
-    state = request.app.state
-    pending = {stream: writer.pending for stream, writer in state.writers.items()}
-    text = state.metrics.render(state.api_settings.base.staging_dir, pending)
+    pending = {stream: writer.pending for stream, writer in writers.items()}
+    text = metrics.render(settings.base.staging_dir, pending)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

@@ -14,11 +14,16 @@ from uvicorn.config import LOGGING_CONFIG
 from gex_pipeline.lib.history.url_policy import UrlPolicy
 from gex_pipeline.lib.settings import Settings
 from ingest_api.app import create_app
+from ingest_api.guards import ServeGuard, served_host_names
+from ingest_api.protocol import GuardedHttpToolsProtocol
 from ingest_api.settings import ApiSettings
 
 logger = logging.getLogger("ingest_api")
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
+# While a large body is parsed in a thread, the event loop waits for the GIL up to this long at
+# each switch (Python's default, 5 ms, added up to 100-270 ms per request under hostile bodies).
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class UnsafeBind(RuntimeError):
@@ -54,6 +59,20 @@ def log_config() -> dict[str, Any]:
     return config
 
 
+def serve_app(api: ApiSettings | None = None) -> ServeGuard:
+    """The app as served: `create_app` behind the `Host` check and the in-flight limit."""
+    api = api or ApiSettings.from_env()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    app = create_app(api)
+    return ServeGuard(
+        app,
+        hosts=served_host_names(api.allowed_hosts, api.base.ingest_host),
+        max_in_flight=api.max_concurrency,
+        retry_after_s=api.retry_after_s,
+        metrics=app.state.metrics,
+    )
+
+
 def run_server(settings: Settings) -> int:
     """Serve the ingest API on the configured host and port until interrupted; exit status."""
     api = ApiSettings.from_env(base=settings)
@@ -82,13 +101,14 @@ def run_server(settings: Settings) -> int:
         "log_config": log_config(),
         "server_header": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
-        # Beyond this many open connections/requests per worker uvicorn answers 503 at once.
-        "limit_concurrency": api.max_concurrency,
+        "timeout_keep_alive": api.keepalive_s,
+        # Header deadline and connection cap; requests in flight are limited by `ServeGuard`.
+        "http": GuardedHttpToolsProtocol,
     }
     if api.workers > 1:
         # Each worker process builds its own app (and writer, with its own open segment) from the
         # environment, which is where `settings` came from.
-        uvicorn.run("ingest_api.app:create_app", factory=True, workers=api.workers, **options)
+        uvicorn.run("ingest_api.server:serve_app", factory=True, workers=api.workers, **options)
     else:
-        uvicorn.run(create_app(api), **options)
+        uvicorn.run(serve_app(api), **options)
     return 0

@@ -44,8 +44,15 @@ class ApiSettings:
     min_free_mb: int = 512
     workers: int = 1
     max_concurrency: int = 1_000
+    max_connections: int = 4_096
+    header_timeout_s: int = 5
+    keepalive_s: int = 5
     body_timeout_s: int = 30
     retry_after_s: int = 1
+    max_strikes: int = 2_000
+    inline_parse_bytes: int = 64 * 2**10
+    parse_threads: int = 1
+    allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(
@@ -72,5 +79,14 @@ class ApiSettings:
             min_free_mb=env_int(env, "GEX_INGEST_MIN_FREE_MB", cls.min_free_mb),
             workers=_positive(env, "GEX_INGEST_WORKERS", cls.workers),
             max_concurrency=_positive(env, "GEX_INGEST_MAX_CONCURRENCY", cls.max_concurrency),
+            max_connections=_positive(env, "GEX_INGEST_MAX_CONNECTIONS", cls.max_connections),
+            header_timeout_s=_positive(env, "GEX_INGEST_HEADER_TIMEOUT_S", cls.header_timeout_s),
+            keepalive_s=_positive(env, "GEX_INGEST_KEEPALIVE_S", cls.keepalive_s),
             body_timeout_s=_positive(env, "GEX_INGEST_BODY_TIMEOUT_S", cls.body_timeout_s),
+            max_strikes=_positive(env, "GEX_INGEST_MAX_STRIKES", cls.max_strikes),
+            inline_parse_bytes=_positive(
+                env, "GEX_INGEST_INLINE_PARSE_BYTES", cls.inline_parse_bytes
+            ),
+            parse_threads=_positive(env, "GEX_INGEST_PARSE_THREADS", cls.parse_threads),
+            allowed_hosts=tuple(h.lower() for h in env_list(env, "GEX_INGEST_ALLOWED_HOSTS", ())),
         )

@@ -47,6 +47,39 @@ def env_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tup
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def default_secrets_dir(env: Mapping[str, str]) -> Path:
+    """`GEX_SECRETS_DIR`, else `$XDG_CONFIG_HOME/gex-pipeline`, else `~/.config/gex-pipeline`."""
+    explicit = env.get("GEX_SECRETS_DIR")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    config_home = env.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
+    return Path(config_home).expanduser().resolve() / "gex-pipeline"
+
+
+def _at_least(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    value = env_int(env, name, default)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+MIN_TOKEN_LENGTH = 16
+
+
+def _token(env: Mapping[str, str]) -> str | None:
+    """`GEX_INGEST_TOKEN` stripped; unset or empty means none, shorter than 16 chars is refused."""
+    raw = env.get("GEX_INGEST_TOKEN")
+    if raw is None or raw == "":
+        return None
+    token = raw.strip()
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ValueError(
+            f"GEX_INGEST_TOKEN must hold at least {MIN_TOKEN_LENGTH} characters besides "
+            f"surrounding whitespace, got {len(token)}"
+        )
+    return token
+
+
 @dataclass(frozen=True)
 class Settings:
     """Paths and network settings of one gex-pipeline deployment."""
@@ -61,6 +94,11 @@ class Settings:
     history_allow_http: bool = False
     history_allow_private: bool = False
     dagster_home: Path = field(default=Path())
+    secrets_dir: Path = field(default=Path())
+    history_max_per_minute: int = 30
+    history_max_pending: int = 50
+    history_retention_days: int = 7
+    history_max_feeds: int = 64
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -74,13 +112,18 @@ class Settings:
             ingest_port=env_int(env, "GEX_INGEST_PORT", 8877),
             dagster_port=env_int(env, "GEX_DAGSTER_PORT", 3000),
             dagster_grpc_port=env_int(env, "GEX_DAGSTER_GRPC_PORT", 4266),
-            ingest_token=env.get("GEX_INGEST_TOKEN") or None,
+            ingest_token=_token(env),
             history_allowed_hosts=tuple(
                 h.lower() for h in env_list(env, "GEX_HISTORY_ALLOWED_HOSTS", DEFAULT_HISTORY_HOSTS)
             ),
             history_allow_http=env_flag(env, "GEX_HISTORY_ALLOW_HTTP"),
             history_allow_private=env_flag(env, "GEX_HISTORY_ALLOW_PRIVATE"),
             dagster_home=Path(dagster_home).expanduser().resolve(),
+            secrets_dir=default_secrets_dir(env),
+            history_max_per_minute=_at_least(env, "GEX_HISTORY_MAX_PER_MINUTE", 30, 1),
+            history_max_pending=_at_least(env, "GEX_HISTORY_MAX_PENDING", 50, 1),
+            history_retention_days=_at_least(env, "GEX_HISTORY_RETENTION_DAYS", 7, 0),
+            history_max_feeds=_at_least(env, "GEX_HISTORY_MAX_FEEDS", 64, 1),
         )
 
     @property

@@ -32,7 +32,12 @@ def test_environment_overrides_every_setting(tmp_path: Path) -> None:
             "GEX_INGEST_HOST": "0.0.0.0",
             "GEX_INGEST_PORT": "9000",
             "GEX_DAGSTER_PORT": "3100",
-            "GEX_INGEST_TOKEN": "s3cret",
+            "GEX_INGEST_TOKEN": "  s3cret-of-sixteen-chars \n",
+            "GEX_SECRETS_DIR": str(tmp_path / "keys"),
+            "GEX_HISTORY_MAX_PER_MINUTE": "5",
+            "GEX_HISTORY_MAX_PENDING": "6",
+            "GEX_HISTORY_RETENTION_DAYS": "2",
+            "GEX_HISTORY_MAX_FEEDS": "8",
             "GEX_HISTORY_ALLOWED_HOSTS": " Mirror.Example ,127.0.0.1:8080,,",
             "GEX_HISTORY_ALLOW_HTTP": "true",
             "GEX_HISTORY_ALLOW_PRIVATE": "1",
@@ -43,7 +48,14 @@ def test_environment_overrides_every_setting(tmp_path: Path) -> None:
     assert settings.ingest_host == "0.0.0.0"
     assert settings.ingest_port == 9000
     assert settings.dagster_port == 3100
-    assert settings.ingest_token == "s3cret"
+    assert settings.ingest_token == "s3cret-of-sixteen-chars"
+    assert settings.secrets_dir == tmp_path / "keys"
+    assert (
+        settings.history_max_per_minute,
+        settings.history_max_pending,
+        settings.history_retention_days,
+        settings.history_max_feeds,
+    ) == (5, 6, 2, 8)
     assert settings.history_allowed_hosts == ("mirror.example", "127.0.0.1:8080")
     assert settings.history_allow_http
     assert settings.history_allow_private

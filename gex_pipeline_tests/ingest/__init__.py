@@ -1,0 +1,1 @@
+"""Tests of the ingest API: outside-in against real uvicorn servers, and in-process."""

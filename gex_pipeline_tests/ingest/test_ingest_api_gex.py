@@ -125,7 +125,12 @@ SHAPES = {
         **FLAT,
         "strikes": [{"strike": 6700, "gamma_now": 1.5, "vanna": 0.5, "history": [1, 2, 3, 4, 5]}],
     },
-    "no_strikes_null_priors": {"ticker": "VIX", "timestamp": 1763130600, "max_priors": None},
+    "no_strikes_null_priors": {
+        "ticker": "VIX",
+        "timestamp": 1763130600,
+        "spot": 17.25,
+        "max_priors": None,
+    },
     "max_change": {**FLAT, "max_change": {"current": [6735, 12.5], "one": [6740, 3.0]}},
     "envelope_majors": {**ENVELOPE, "kind": "majors"},
     "envelope_maxchange": {

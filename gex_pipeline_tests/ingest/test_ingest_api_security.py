@@ -12,7 +12,7 @@ from ingest_api.server import UnsafeBind, check_bind
 from ingest_api.settings import ApiSettings
 
 SNAPSHOT = {"ticker": "SPX", "timestamp": 1763130600, "spot": 6734.25}
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-of-24-chars"
 
 
 def test_wrong_token_is_401_and_stages_nothing(ingest_client: Callable, staged: Callable) -> None:

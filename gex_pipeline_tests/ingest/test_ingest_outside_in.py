@@ -57,6 +57,7 @@ EXPECTED: dict[str, Any] = {
     "endpoint": "gex_one",
     "kind": "snapshot",
     "timestamp": TS_MS,
+    "timestamp_source": "timestamp",
     "spot": 6734.25,
     "zero_gamma": 6708.6,
     "sum_gex_vol": 1712585.519,
@@ -151,6 +152,7 @@ def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Intake]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GEX_")}
     env.update(
         GEX_DATA_DIR=str(data_dir),
+        GEX_SECRETS_DIR=str(root / "secrets"),
         GEX_INGEST_HOST="127.0.0.1",
         GEX_INGEST_PORT=str(free_port()),
         GEX_INGEST_TOKEN=TOKEN,
@@ -437,7 +439,7 @@ def test_chunked_body_over_the_limit_without_length_is_413(intake: Intake) -> No
     with intake.unchanged():
         status, body = raw_request(
             intake,
-            "POST /gex HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked",
+            "POST /gex HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked",
             chunked(big, 2**16),
         )
     assert status == 413
@@ -447,7 +449,7 @@ def test_chunked_body_over_the_limit_without_length_is_413(intake: Intake) -> No
 def test_declared_length_over_the_limit_is_413_before_the_body_is_read(intake: Intake) -> None:
     with intake.unchanged():
         status, body = raw_request(
-            intake, "POST /uw HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999"
+            intake, "POST /uw HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99999999999"
         )
     assert status == 413
     assert json.loads(body)["detail"]["field"] == "body"
@@ -456,7 +458,7 @@ def test_declared_length_over_the_limit_is_413_before_the_body_is_read(intake: I
 def test_small_chunked_body_is_staged(intake: Intake) -> None:
     status, body = raw_request(
         intake,
-        "POST /gex HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked",
+        "POST /gex HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked",
         chunked(json.dumps(SNAPSHOT).encode(), 7),
     )
     assert status == 202
@@ -467,7 +469,7 @@ def test_content_length_shorter_than_the_body_is_refused(intake: Intake) -> None
     data = json.dumps(SNAPSHOT).encode()
     with intake.unchanged():
         status, body = raw_request(
-            intake, "POST /gex HTTP/1.1\r\nHost: x\r\nContent-Length: 20", [data]
+            intake, "POST /gex HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 20", [data]
         )
     assert status == 400
     assert json.loads(body)["detail"]["field"] == "body"
@@ -477,9 +479,7 @@ def test_content_length_longer_than_a_body_cut_short_is_never_acknowledged(
     intake: Intake,
 ) -> None:
     data = json.dumps(SNAPSHOT).encode()
-    head = (
-        f"POST /gex HTTP/1.1\r\nHost: x\r\nX-API-Key: {TOKEN}\r\nContent-Length: {len(data) + 50}"
-    )
+    head = f"POST /gex HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {TOKEN}\r\nContent-Length: {len(data) + 50}"
     with intake.unchanged(), _connect(intake) as sock:
         sock.sendall(head.encode() + b"\r\n\r\n" + data)
         sock.shutdown(socket.SHUT_WR)
@@ -491,7 +491,7 @@ def test_content_length_longer_than_a_body_cut_short_is_never_acknowledged(
 
 def test_client_hanging_up_mid_body_is_not_logged_as_a_server_error(intake: Intake) -> None:
     data = json.dumps(SNAPSHOT).encode()
-    head = f"POST /uw HTTP/1.1\r\nHost: x\r\nX-API-Key: {TOKEN}\r\nContent-Length: {len(data) + 9}"
+    head = f"POST /uw HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {TOKEN}\r\nContent-Length: {len(data) + 9}"
     with _connect(intake) as sock:
         sock.sendall(head.encode() + b"\r\n\r\n" + data)
         sock.shutdown(socket.SHUT_WR)
@@ -509,7 +509,7 @@ def test_body_that_stalls_is_408_naming_body_and_stages_nothing(intake: Intake) 
     with intake.unchanged():
         status, body = raw_request(
             intake,
-            f"POST /gex HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}",
+            f"POST /gex HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(data)}",
             [data[:-5]],  # the rest never comes: the server must give up after BODY_TIMEOUT_S
         )
     assert status == 408
@@ -521,7 +521,7 @@ def test_slow_body_is_staged_once_complete(intake: Intake) -> None:
     parts = [data[i : i + 40] for i in range(0, len(data), 40)][:12]
     parts.append(data[40 * 12 :])
     status, body = raw_request(
-        intake, f"POST /gex HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}", parts, 0.05
+        intake, f"POST /gex HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(data)}", parts, 0.05
     )
     assert status == 202
     assert content(intake.record("gex", json.loads(body)["id"])) == EXPECTED
@@ -696,7 +696,8 @@ def test_repost_with_a_new_signature_keeps_one_request_with_the_newest_url(
     assert status.json()["url"] == f"{BLOB}{name}"
     assert all(SIG not in a.text for a in (first, second, status))
     assert all(SIG.encode() not in data for data in intake.files().values())
-    stored = HistoryStore(intake.data_dir).load_request(request_id)
+    secrets_dir = intake.data_dir.parent / "secrets"
+    stored = HistoryStore(intake.data_dir, secrets_dir).load_request(request_id)
     assert stored is not None
     assert stored.signed_url.endswith(f"sig={SIG}-NEW")
 

@@ -167,7 +167,7 @@ def test_body_that_never_arrives_is_408_and_stages_nothing(
     ingest_server: Callable[..., IngestServer], data_dir: Path
 ) -> None:
     server = ingest_server(GEX_INGEST_BODY_TIMEOUT_S="1")
-    head = b"POST /gex HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{"
+    head = b"POST /gex HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 500\r\n\r\n{"
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         sock.sendall(head)
         answer = sock.recv(4096)

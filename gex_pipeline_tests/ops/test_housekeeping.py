@@ -54,7 +54,7 @@ def aged(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[
         "GEX_STAGING_RETENTION_DAYS": "7",
         "GEX_RAW_RETENTION_DAYS": "365",
         "GEX_HISTORY_BACKUP_RETENTION_DAYS": "30",
-        "GEX_HISTORY_REQUEST_RETENTION_DAYS": "30",
+        "GEX_HISTORY_RETENTION_DAYS": "30",
         "GEX_DB_BACKUP_KEEP": "2",
     }.items():
         monkeypatch.setenv(name, value)
@@ -112,7 +112,7 @@ def test_zero_keeps_everything(
     settings: Settings, aged: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("GEX_RAW_RETENTION_DAYS", "GEX_HISTORY_BACKUP_RETENTION_DAYS",
-                 "GEX_HISTORY_REQUEST_RETENTION_DAYS", "GEX_DB_BACKUP_KEEP"):  # fmt: skip
+                 "GEX_HISTORY_RETENTION_DAYS", "GEX_DB_BACKUP_KEEP"):  # fmt: skip
         monkeypatch.setenv(name, "0")
     monkeypatch.setenv("GEX_STAGING_RETENTION_DAYS", "30")
     with dg.instance_for_test() as instance:
@@ -125,6 +125,7 @@ def test_zero_keeps_everything(
 def test_a_request_posted_again_after_it_finished_is_kept(settings: Settings) -> None:
     request_id = _request(settings, 5, "done", 40)
     path = settings.staging_dir / "history" / "requests" / f"{request_id}.json"
-    path.write_text(json.dumps({"id": request_id, "last_posted_at": int(NOW * 1000)}))
-    assert purge_finished_requests(settings.data_dir, 30, int(NOW * 1000)) == []
+    reposted = {"id": request_id, "last_posted_at": int(NOW * 1000), "signed_url": "encrypted"}
+    path.write_text(json.dumps(reposted))
+    assert purge_finished_requests(settings.data_dir, 30, int(NOW * 1000)) == 0
     assert path.exists()

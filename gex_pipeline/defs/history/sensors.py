@@ -114,6 +114,14 @@ def partition_problem(request: StoredRequest) -> str | None:
     return None
 
 
+def feed_bound_problem(request: StoredRequest, feeds: set[str], max_feeds: int) -> str | None:
+    """Why `request` may not add a feed partition (`GEX_HISTORY_MAX_FEEDS` reached), or None."""
+    feed = feed_key(request.ticker, request.endpoint)
+    if feed in feeds or len(feeds) < max_feeds:
+        return None
+    return f"feed {feed} would be feed number {len(feeds) + 1}, more than GEX_HISTORY_MAX_FEEDS"
+
+
 def build_history_sensor(interval_seconds: int) -> dg.SensorDefinition:
     """The request sensor, ticking every `interval_seconds`."""
 
@@ -135,9 +143,13 @@ def build_history_sensor(interval_seconds: int) -> dg.SensorDefinition:
             )
         now_ms = int(time.time() * 1000)
         runs, feeds = [], set()
+        known = set(context.instance.get_dynamic_partitions(FEED_PARTITIONS_NAME))
+        max_feeds = Settings.from_env().history_max_feeds
         for request in requests:
             cursor.advance(request)
-            problem = partition_problem(request)
+            problem = partition_problem(request) or feed_bound_problem(
+                request, known | feeds, max_feeds
+            )
             if problem is not None:
                 context.log.warning("history request %s refused: %s", request.id, problem)
                 store.write_status(request.id, "failed", now_ms=now_ms, reason=problem)
@@ -158,9 +170,7 @@ def build_history_sensor(interval_seconds: int) -> dg.SensorDefinition:
                 )
             )
             store.write_status(request.id, "pending", now_ms=now_ms)
-        new_feeds = sorted(
-            feeds - set(context.instance.get_dynamic_partitions(FEED_PARTITIONS_NAME))
-        )
+        new_feeds = sorted(feeds - known)
         return dg.SensorResult(
             run_requests=runs,
             dynamic_partitions_requests=(

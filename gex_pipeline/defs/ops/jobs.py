@@ -60,8 +60,8 @@ def housekeeping(context: dg.OpExecutionContext, staging: StagingArea) -> None:
                 settings.backups_dir, HistorySettings.from_env().backup_retention_days, now
             )
         ),
-        "history_requests": len(
-            purge_finished_requests(settings.data_dir, ops.request_retention_days, int(now * 1000))
+        "history_requests": purge_finished_requests(
+            settings.data_dir, settings.history_retention_days, int(now * 1000)
         ),
         "db_backups": len(prune_backups(settings.db_backups_dir, ops.db_backup_keep)),
     }

@@ -11,12 +11,14 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
 GZIP_MAGIC = b"\x1f\x8b"
+# The largest real day file is about 300 MB of JSON; a gzip that expands beyond this is refused
+# (`GEX_HISTORY_MAX_DECOMPRESSED_BYTES`), so a small bomb cannot fill the disk or stall a run.
+MAX_DECOMPRESSED_BYTES = 2 * 1024**3
 WRAPPER_KEYS: tuple[str, ...] = ("data", "snapshots", "records")
 _PREFIX_BYTES = 1 << 20
 _TAIL_BYTES = 4096
@@ -83,11 +85,26 @@ def sniff_day_file(path: Path) -> DayFileForm:
     )
 
 
-def unwrap_array(path: Path, form: DayFileForm, dest: Path) -> Path:
+def _copy_capped(src: IO[bytes], out: IO[bytes], budget: int) -> None:
+    """Copy `src` to `out`; `DayFileInvalid` once more than `budget` bytes would be written."""
+    while chunk := src.read(_COPY_CHUNK):
+        budget -= len(chunk)
+        if budget < 0:
+            raise DayFileInvalid(
+                "file: decompresses to more than GEX_HISTORY_MAX_DECOMPRESSED_BYTES "
+                "(a gzip bomb, or the cap is too low for this file)"
+            )
+        out.write(chunk)
+
+
+def unwrap_array(
+    path: Path, form: DayFileForm, dest: Path, max_bytes: int = MAX_DECOMPRESSED_BYTES
+) -> Path:
     """Copy the array out of a wrapped day file into `dest` (plain JSON array); return `dest`.
 
     The array must be the wrapper's last member (`..., "data": [...]}`); otherwise the file is
-    refused with a message saying so.
+    refused with a message saying so. A file holding more than `max_bytes` (decompressed) is
+    refused too.
     """
     try:
         with _open(path, form.gzip) as src:
@@ -97,7 +114,7 @@ def unwrap_array(path: Path, form: DayFileForm, dest: Path) -> Path:
                 raise DayFileInvalid("file: no data/snapshots/records array at the top level")
             with dest.open("wb") as out:
                 out.write(prefix[match.end() - 1 :])
-                shutil.copyfileobj(src, out, _COPY_CHUNK)
+                _copy_capped(src, out, max_bytes - len(prefix))
     except (OSError, EOFError) as exc:
         raise DayFileInvalid(f"file: cannot read the wrapped day file ({exc})") from None
     size = dest.stat().st_size

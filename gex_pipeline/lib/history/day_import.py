@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gex_pipeline.lib.history.day_format import MAX_DECOMPRESSED_BYTES
 from gex_pipeline.lib.history.day_parse import drop_parsed, parse_day_file
 from gex_pipeline.lib.history.day_replace import (
     DEFAULT_SHRINK_RATIO,
@@ -55,6 +56,7 @@ def import_day_file(
     backups_dir: Path,
     force: bool = False,
     shrink_ratio: float = DEFAULT_SHRINK_RATIO,
+    max_decompressed: int = MAX_DECOMPRESSED_BYTES,
 ) -> ImportStats:
     """Parse and validate `path`, then replace the slice (ticker, endpoint, trade_date) with it.
 
@@ -69,6 +71,7 @@ def import_day_file(
             endpoint=endpoint,
             trade_date=trade_date,
             work_dir=path.parent,
+            max_decompressed=max_decompressed,
         )
         replaced = replace_slice(
             con,

@@ -2,7 +2,9 @@
 
 `read_json` with an explicit column list (no schema sampling) parses the file; strike rows
 `[strike, gamma_vol, gamma_oi, [p1, p5, p10, p15, p30]]` (2-4 elements) are typed as `JSON[][]`
-and flattened with `UNNEST`. Validation happens in SQL, never in Python loops over rows:
+and flattened with `UNNEST`. A file that this typing refuses is read once more with each row as
+`JSON`, which also takes legacy dict rows `{"strike", "gamma_now"|"gamma", "vanna"|"oi_gamma",
+"history"}` (mapped to the same 4 elements); only a file refused both ways is invalid. Validation happens in SQL, never in Python loops over rows:
 
 - timestamps in epoch seconds or milliseconds (told apart by magnitude) or ISO-8601 strings,
   stored as epoch ms; unparseable or outside 2000-2100 -> `bad_timestamp`;
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ_NAME
 from gex_pipeline.lib.history.day_format import (
+    MAX_DECOMPRESSED_BYTES,
     DayFileForm,
     DayFileInvalid,
     sniff_day_file,
@@ -71,6 +74,14 @@ _NUMERIC = (
 )
 # Fields of a snapshot record that carry its content (two copies of a second differ in one of them).
 CONTENT_COLUMNS: tuple[str, ...] = (*_NUMERIC, "strikes", "max_priors", "max_change")
+
+# Each strike row as a JSON array (array rows as they are, dict rows mapped to the same order).
+_ROWS_AS_ARRAYS = (
+    "list_transform(strikes, lambda s: CASE WHEN json_type(s) = 'OBJECT' THEN "
+    "[s->'$.strike', coalesce(s->'$.gamma_now', s->'$.gamma'), "
+    "coalesce(s->'$.vanna', s->'$.oi_gamma'), s->'$.history'] "
+    "ELSE TRY_CAST(s AS JSON[]) END)"
+)
 _COLUMNS: dict[str, str] = {
     "timestamp": "VARCHAR",
     "ticker": "VARCHAR",
@@ -93,10 +104,12 @@ class ParsedDay:
     last_ts: int | None
 
 
-def _source_sql(path: Path, form: DayFileForm) -> str:
-    """A FROM clause yielding the snapshot columns plus `ord` (1-based position in the file)."""
+def _source_sql(path: Path, form: DayFileForm, rows_as_json: bool = False) -> str:
+    """A FROM clause yielding the snapshot columns plus `ord` (1-based position in the file);
+    with `rows_as_json` each strike row is read as one JSON value (dict rows allowed)."""
     compression = "'gzip'" if form.gzip else "'none'"
-    columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in _COLUMNS.items()) + "}"
+    types = {**_COLUMNS, "strikes": "JSON[]"} if rows_as_json else _COLUMNS
+    columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in types.items()) + "}"
     json_format = "'array'" if form.layout in ("array", "wrapped") else "'newline_delimited'"
     names = ", ".join(f'"{k}"' for k in _COLUMNS)
     return (
@@ -110,11 +123,11 @@ def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _raw_sql(source: str) -> str:
+def _raw_sql(source: str, strikes: str = "strikes") -> str:
     return f"""
     CREATE OR REPLACE TEMP TABLE hist_day_raw AS
     WITH r AS (
-        SELECT ord, strikes, max_priors, max_change, ticker AS f_ticker, endpoint AS f_endpoint,
+        SELECT ord, {strikes} AS strikes, max_priors, max_change, ticker AS f_ticker, endpoint AS f_endpoint,
                spot, spot_price, zero_gamma, sum_gex_vol, net_gex_vol, net_gex, sum_gex_oi,
                net_gex_oi, major_pos_vol, major_neg_vol, major_pos_oi, major_neg_oi,
                min_dte, sec_min_dte, delta_risk_reversal,
@@ -215,6 +228,7 @@ def parse_day_file(
     endpoint: str,
     trade_date: date,
     work_dir: Path | None = None,
+    max_decompressed: int = MAX_DECOMPRESSED_BYTES,
 ) -> ParsedDay:
     """Load `path` into the temp tables for the slice (ticker, endpoint, trade_date); count drops.
 
@@ -229,12 +243,15 @@ def parse_day_file(
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="gex-unwrap-") as tmp:
         source = path
         if form.layout == "wrapped":
-            source = unwrap_array(path, form, Path(tmp) / "day.json")
+            source = unwrap_array(path, form, Path(tmp) / "day.json", max_decompressed)
             form = DayFileForm(gzip=False, layout="array")
         try:
             con.execute(_raw_sql(_source_sql(source, form)), params)
         except duckdb.Error as exc:
-            raise DayFileInvalid(f"file: not a valid day file ({_first_line(exc)})") from None
+            try:
+                con.execute(_raw_sql(_source_sql(source, form, True), _ROWS_AS_ARRAYS), params)
+            except duckdb.Error:
+                raise DayFileInvalid(f"file: not a valid day file ({_first_line(exc)})") from None
     con.execute(_MARK_DUPLICATES_SQL)
     dropped = dict.fromkeys(DROP_REASONS, 0)
     dropped.update({r: int(n) for r, n in con.execute(_DROPPED_SQL).fetchall()})

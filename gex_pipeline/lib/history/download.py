@@ -25,12 +25,13 @@ from urllib.parse import urljoin
 
 import httpx
 
-from gex_pipeline.lib.history.day_format import GZIP_MAGIC
+from gex_pipeline.lib.history.day_format import GZIP_MAGIC, MAX_DECOMPRESSED_BYTES
 from gex_pipeline.lib.history.url_policy import (
     METADATA_ADDRESSES,
     UrlPolicy,
     UrlRefused,
     check_url,
+    redact_text,
     redact_url,
     resolve_and_check,
 )
@@ -79,6 +80,7 @@ class DownloadLimits:
     """Size cap, timeouts and retry schedule of a download."""
 
     max_bytes: int = 1024**3
+    max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     total_timeout: float = 900.0
@@ -89,11 +91,15 @@ class DownloadLimits:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DownloadLimits:
-        """Limits from `GEX_HISTORY_MAX_BYTES`, `GEX_HISTORY_TIMEOUT_SECONDS` (connect/read),
+        """Limits from `GEX_HISTORY_MAX_BYTES`, `GEX_HISTORY_MAX_DECOMPRESSED_BYTES`,
+        `GEX_HISTORY_TIMEOUT_SECONDS` (connect/read),
         `GEX_HISTORY_TOTAL_TIMEOUT_SECONDS` (one attempt) and `GEX_HISTORY_RETRIES`."""
         env = os.environ if env is None else env
         return cls(
             max_bytes=env_int(env, "GEX_HISTORY_MAX_BYTES", cls.max_bytes),
+            max_decompressed_bytes=env_int(
+                env, "GEX_HISTORY_MAX_DECOMPRESSED_BYTES", cls.max_decompressed_bytes
+            ),
             read_timeout=float(env_int(env, "GEX_HISTORY_TIMEOUT_SECONDS", int(cls.read_timeout))),
             total_timeout=float(
                 env_int(env, "GEX_HISTORY_TOTAL_TIMEOUT_SECONDS", int(cls.total_timeout))
@@ -119,23 +125,37 @@ def url_hash(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()
 
 
-class _RedactQuery(logging.Filter):
-    """Strip query strings from URLs in httpx's own request log lines."""
+class _RedactQueries(logging.Filter):
+    """Strip query strings from every URL in a log line (httpx's request lines, httpcore's DEBUG
+    lines with response headers such as a redirect's `Location`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(redact_url(str(a)) if isinstance(a, httpx.URL) else a for a in args)
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         return True
 
 
-_FILTER = _RedactQuery()
+_FILTER = _RedactQueries()
+# Filters of a logger do not apply to its children's records: every logger that sees a URL.
+URL_LOGGERS: tuple[str, ...] = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+    __name__,
+)
 
 
 def _install_log_filter() -> None:
-    logger = logging.getLogger("httpx")
-    if _FILTER not in logger.filters:
-        logger.addFilter(_FILTER)
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 def _pinned_request(client: httpx.Client, url: str, policy: UrlPolicy) -> httpx.Request:
@@ -171,18 +191,30 @@ def _refuse_never_allowed(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> 
 
 
 class _GzipCheck:
-    """Incremental check that a byte stream is complete gzip (handles multi-member files)."""
+    """Incremental check that a byte stream is complete gzip (handles multi-member files) that
+    decompresses to at most `max_out` bytes (`DownloadError` "too_large" beyond)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_out: int, shown: str) -> None:
         self._d = zlib.decompressobj(wbits=31)
         self.finished = False
+        self.max_out = max_out
+        self.out = 0
+        self.shown = shown
 
     def feed(self, data: bytes) -> None:
         while data:
             if self._d.eof:
                 self._d = zlib.decompressobj(wbits=31)
             self.finished = False
-            self._d.decompress(data)
+            while data:  # at most one chunk of output at a time: a bomb never sits in memory
+                self.out += len(self._d.decompress(data, _CHUNK))
+                if self.out > self.max_out:
+                    raise DownloadError(
+                        "too_large",
+                        f"{self.shown}: decompresses to more than {self.max_out} bytes "
+                        "(GEX_HISTORY_MAX_DECOMPRESSED_BYTES)",
+                    )
+                data = self._d.unconsumed_tail
             data = self._d.unused_data
             self.finished = self._d.eof
 
@@ -193,9 +225,10 @@ class _GzipCheck:
 class _Sink:
     """Writes the body to a file, hashing it, enforcing the cap and checking gzip integrity."""
 
-    def __init__(self, path: Path, max_bytes: int, shown: str) -> None:
+    def __init__(self, path: Path, limits: DownloadLimits, shown: str) -> None:
         self.path = path
-        self.max_bytes = max_bytes
+        self.max_bytes = limits.max_bytes
+        self.max_decompressed = limits.max_decompressed_bytes
         self.shown = shown
         self.digest = hashlib.sha256()
         self.size = 0
@@ -228,7 +261,11 @@ class _Sink:
             self._head += chunk
             if len(self._head) < 2:
                 return
-            self.gzip = _GzipCheck() if self._head[:2] == GZIP_MAGIC else None
+            self.gzip = (
+                _GzipCheck(self.max_decompressed, self.shown)
+                if self._head[:2] == GZIP_MAGIC
+                else None
+            )
             chunk, self._head = self._head, b""
         self._emit(chunk)
 
@@ -322,7 +359,7 @@ def _stream_body(
         raise DownloadError(
             "too_large", f"{shown}: {expected} bytes announced, the cap is {limits.max_bytes}"
         )
-    sink = _Sink(tmp, limits.max_bytes, shown)
+    sink = _Sink(tmp, limits, shown)
     try:
         with sink:
             for chunk in response.iter_raw(_CHUNK):

@@ -85,13 +85,20 @@ def _now_ms() -> int:
 class _Status:
     """Writes the status record of a request (no-op without one)."""
 
-    def __init__(self, store: HistoryStore, request_id: str | None, run_id: str | None) -> None:
-        self.store, self.request_id, self.run_id = store, request_id, run_id
+    def __init__(
+        self, store: HistoryStore, request: StoredRequest | None, run_id: str | None
+    ) -> None:
+        self.store, self.request, self.run_id = store, request, run_id
 
     def __call__(self, state: str, **kw: object) -> None:
-        if self.request_id is not None:
+        if self.request is not None:
             self.store.write_status(
-                self.request_id, state, now_ms=_now_ms(), run_id=self.run_id, **kw
+                self.request.id,
+                state,
+                now_ms=_now_ms(),
+                run_id=self.run_id,
+                url_hash=self.request.url_hash,
+                **kw,
             )
 
 
@@ -107,6 +114,11 @@ def _choose_source(
         if found != target:
             raise HistoryImportFailed(
                 f"history request {request_id} is for {found}, not for partition {target}"
+            )
+        if request.signed_url is None:
+            raise HistoryImportFailed(
+                f"history request {request_id} already finished and its link was erased: "
+                "post the day file's link again"
             )
         return request, None
     raw = find_raw_file(settings.source_dir, target.ticker, target.endpoint, target.trade_date)
@@ -156,7 +168,7 @@ def import_partition(
     """
     store = HistoryStore(settings.data_dir)
     request, raw = _choose_source(store, settings, target, request_id)
-    status = _Status(store, request.id if request else None, run_id)
+    status = _Status(store, request, run_id)
     incoming: Path | None = None
     try:
         downloaded = None
@@ -165,6 +177,7 @@ def import_partition(
             folder = raw_dir(settings.source_dir, target.ticker, target.endpoint)
             incoming = folder / f".incoming-{request.id}"
             status("downloading")
+            assert request.signed_url is not None
             downloaded = download_day_file(
                 request.signed_url, incoming, UrlPolicy.from_settings(settings), history.limits
             )
@@ -183,6 +196,7 @@ def import_partition(
                 backups_dir=settings.backups_dir,
                 force=force,
                 shrink_ratio=history.shrink_ratio,
+                max_decompressed=history.limits.max_decompressed_bytes,
             )
             day = FeedDay(target.trade_date, target.ticker, target.endpoint)
             blocked = tuple(r.name for r in publish_blockers(con, day))

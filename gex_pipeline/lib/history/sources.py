@@ -45,11 +45,12 @@ def find_raw_file(source_dir: Path, ticker: str, endpoint: str, trade_date: date
 def find_request(
     store: HistoryStore, ticker: str, endpoint: str, trade_date: date
 ) -> StoredRequest | None:
-    """The most recently posted request for (trade_date, ticker, endpoint), or None."""
+    """The most recently posted request for (trade_date, ticker, endpoint) whose link is still
+    kept (not yet done or failed), or None."""
     found = None
     for request_id in store.list_request_ids():
         request = store.load_request(request_id)
-        if request is None:
+        if request is None or request.signed_url is None:
             continue
         if (request.trade_date, request.ticker, request.endpoint) != (trade_date, ticker, endpoint):
             continue

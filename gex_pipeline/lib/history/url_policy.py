@@ -259,6 +259,16 @@ def redact_url(url: str) -> str:
     return _FORBIDDEN_CHARS.sub(lambda m: f"%{ord(m.group()):02X}", key)
 
 
+# A URL or path followed by a query string, in free text (log lines, reprs of header lists).
+_QUERY_IN_TEXT = re.compile(r"((?:[a-zA-Z][a-zA-Z0-9+.-]*://|/)[^\s'\"<>?]*)\?[^\s'\"<>]*")
+REDACTED_QUERY = "?<redacted>"
+
+
+def redact_text(text: str) -> str:
+    """`text` with the query string of every URL or path in it replaced by `?<redacted>`."""
+    return _QUERY_IN_TEXT.sub(lambda m: m.group(1) + REDACTED_QUERY, text)
+
+
 def _unescape_unreserved(match: re.Match[str]) -> str:
     char = chr(int(match.group(1), 16))
     return char if char in _UNRESERVED else f"%{match.group(1).upper()}"

@@ -7,12 +7,10 @@ backups (`lib.db.backup.prune_backups`) have their own functions beside their da
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from gex_pipeline.lib.history.day_replace import prune_backups as prune_feed_pre_images
 from gex_pipeline.lib.history.names import parse_day_file_name
-from gex_pipeline.lib.staging.durable_fs import flocked
 from gex_pipeline.lib.staging.history_store import HistoryStore
 
 DAY_SECONDS = 86_400
@@ -50,31 +48,10 @@ def purge_pre_images(backups_dir: Path, retention_days: int, now: float) -> list
     return removed
 
 
-def purge_finished_requests(data_dir: Path, retention_days: int, now_ms: int) -> list[str]:
-    """Delete history requests finished (`done`/`failed`) more than `retention_days` ago.
-
-    The request file goes first, then its status: the history sensor never sees a request
-    without its final status (it would import it again).
-    """
+def purge_finished_requests(data_dir: Path, retention_days: int, now_ms: int) -> int:
+    """Delete history requests finished (`done`/`failed`) more than `retention_days` ago (`0`
+    keeps all); a request posted again after it finished is waiting again and stays. The number
+    of requests removed. One implementation with the API's own pruning (`HistoryStore`)."""
     if retention_days <= 0:
-        return []
-    store = HistoryStore(data_dir)
-    cutoff = now_ms - retention_days * DAY_SECONDS * 1000
-    removed = []
-    for request_id in store.list_request_ids():
-        status = store.read_status(request_id)
-        if not status or status.get("state") not in FINISHED_STATES:
-            continue
-        finished_at = int(status.get("updated_at") or 0)
-        if finished_at >= cutoff:
-            continue
-        request_path = store.dirs.requests / f"{request_id}.json"
-        # The API's lock: a re-post cannot land between the check and the delete.
-        with flocked(store.dirs.root / ".requests.lock"):
-            request = json.loads(request_path.read_bytes()) if request_path.exists() else None
-            if request is None or int(request.get("last_posted_at") or 0) > finished_at:
-                continue  # posted again after it finished: not finished any more
-            request_path.unlink()
-        (store.dirs.status / f"{request_id}.json").unlink(missing_ok=True)
-        removed.append(request_id)
-    return removed
+        return 0
+    return HistoryStore(data_dir).prune_finished(now_ms, retention_days * DAY_SECONDS * 1000)

@@ -18,7 +18,6 @@ class OpsSettings:
 
     db_backup_keep: int = 7
     raw_retention_days: int = 0
-    request_retention_days: int = 30
     run_retention_days: int = 7
     failed_run_retention_days: int = 30
     alert_webhook_url: str | None = None
@@ -26,15 +25,12 @@ class OpsSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OpsSettings:
-        """Read `GEX_DB_BACKUP_KEEP`, `GEX_RAW_RETENTION_DAYS`, `GEX_HISTORY_REQUEST_RETENTION_DAYS`,
-        `GEX_RUN_RETENTION_DAYS`, `GEX_FAILED_RUN_RETENTION_DAYS`, `GEX_ALERT_WEBHOOK_URL`, `GEX_ALERT_FEED_QUIET_SECONDS`."""
+        """Read `GEX_DB_BACKUP_KEEP`, `GEX_RAW_RETENTION_DAYS`, `GEX_RUN_RETENTION_DAYS`,
+        `GEX_FAILED_RUN_RETENTION_DAYS`, `GEX_ALERT_WEBHOOK_URL`, `GEX_ALERT_FEED_QUIET_SECONDS`."""
         env = os.environ if env is None else env
         settings = cls(
             db_backup_keep=env_int(env, "GEX_DB_BACKUP_KEEP", cls.db_backup_keep),
             raw_retention_days=env_int(env, "GEX_RAW_RETENTION_DAYS", cls.raw_retention_days),
-            request_retention_days=env_int(
-                env, "GEX_HISTORY_REQUEST_RETENTION_DAYS", cls.request_retention_days
-            ),
             run_retention_days=env_int(env, "GEX_RUN_RETENTION_DAYS", cls.run_retention_days),
             failed_run_retention_days=env_int(
                 env, "GEX_FAILED_RUN_RETENTION_DAYS", cls.failed_run_retention_days
@@ -45,7 +41,6 @@ class OpsSettings:
         for name, value in (
             ("GEX_DB_BACKUP_KEEP", settings.db_backup_keep),
             ("GEX_RAW_RETENTION_DAYS", settings.raw_retention_days),
-            ("GEX_HISTORY_REQUEST_RETENTION_DAYS", settings.request_retention_days),
             ("GEX_RUN_RETENTION_DAYS", settings.run_retention_days),
             ("GEX_FAILED_RUN_RETENTION_DAYS", settings.failed_run_retention_days),
         ):

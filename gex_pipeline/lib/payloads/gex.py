@@ -6,8 +6,12 @@ The record is the "gex record" of `docs/staging.md`. Rules beyond the contract:
   under the right feed).
 - aliases (`spot`/`spot_price`, `sum_gex_vol`/`net_gex_vol`/`net_gex`, `sum_gex_oi`/`net_gex_oi`):
   every alias sent is validated; the first non-zero value wins, else 0.0, else None.
-- the timestamp falls back to `timestamp`/`received_at` of the envelope, then to the arrival time.
-- unknown fields (payload first, then envelope) are kept in `extra`.
+- the timestamp falls back to `timestamp`/`received_at` of the envelope, then to the arrival time;
+  `timestamp_source` says which (`timestamp`, `received_at` or `arrival`).
+- a snapshot without any market data (no spot, zero_gamma, net GEX, majors, risk reversal, strikes,
+  max_priors or max_change) is refused: there would be nothing to store.
+- unknown fields (payload first, then envelope) are kept in `extra`, and so is what legacy dict
+  strike rows hold beyond the normalised fields (`extra.strike_row_fields`: `[[index, {...}]]`).
 - `content_hash` fingerprints the content fields (`CONTENT_FIELDS`), so the loader can tell an
   identical re-post (duplicate) from a different one (conflict) without hashing in SQL.
 """
@@ -35,6 +39,8 @@ ENDPOINTS: frozenset[str] = frozenset({"gex_zero", "gex_one", "gex_full"})
 KINDS: frozenset[str] = frozenset({"snapshot", "majors", "maxchange"})
 DEFAULT_ENDPOINT = "gex_zero"
 DEFAULT_KIND = "snapshot"
+# Real snapshots list about 100-300 strikes; far more is refused before any row is read.
+MAX_STRIKES = 2_000
 TICKER_PATTERN = re.compile(r"[A-Z0-9_]{1,16}")
 
 # record field -> accepted names, in order of preference
@@ -66,9 +72,18 @@ _KNOWN: frozenset[str] = frozenset(
     | {"strikes", "max_priors", "max_change", "payload"}
 )
 _KNOWN_IN_PAYLOAD = _KNOWN - {"payload"}
+# Fields of which at least one (or a strike row) must be present for a snapshot to be stored.
+_MARKET_FIELDS: tuple[str, ...] = (
+    *(name for name, _ in _ALIASED),
+    "delta_risk_reversal",
+    "max_priors",
+    "max_change",
+)
 
 
-def parse_gex(body: bytes | str, received_at_ms: int) -> dict[str, Any]:
+def parse_gex(
+    body: bytes | str, received_at_ms: int, max_strikes: int = MAX_STRIKES
+) -> dict[str, Any]:
     """Validate and normalise one `/gex` body into a staging "gex record".
 
     `received_at_ms` is the arrival time (epoch ms UTC): the record's `received_at`, the last
@@ -92,13 +107,15 @@ def parse_gex(body: bytes | str, received_at_ms: int) -> dict[str, Any]:
             raise PayloadError("payload", f"must be an object, got {json_type(inner_raw)}")
         envelope, snap, prefix = outer, inner_raw, "payload."
 
+    timestamp, timestamp_source = _timestamp(envelope, snap, prefix, received_at_ms)
     record: dict[str, Any] = {
         "id": uuid.uuid4().hex,
         "received_at": received_at_ms,
         "ticker": _ticker(envelope, snap, prefix),
         "endpoint": _choice(envelope, snap, prefix, "endpoint", ENDPOINTS, DEFAULT_ENDPOINT),
         "kind": _choice(envelope, snap, prefix, "kind", KINDS, DEFAULT_KIND),
-        "timestamp": _timestamp(envelope, snap, prefix, received_at_ms),
+        "timestamp": timestamp,
+        "timestamp_source": timestamp_source,
     }
     for name, aliases in _ALIASED:
         record[name] = _aliased(snap, prefix, aliases)
@@ -109,8 +126,19 @@ def parse_gex(body: bytes | str, received_at_ms: int) -> dict[str, Any]:
     )
     record["max_priors"] = normalise_pairs(snap.get("max_priors"), prefix + "max_priors")
     record["max_change"] = normalise_max_change(snap.get("max_change"), prefix + "max_change")
-    record["strikes"] = normalise_strikes(snap.get("strikes"), prefix + "strikes")
+    leftovers: list[list[Any]] = []
+    record["strikes"] = normalise_strikes(
+        snap.get("strikes"), prefix + "strikes", max_strikes, leftovers
+    )
+    if all(record[name] is None for name in _MARKET_FIELDS) and not record["strikes"]:
+        raise PayloadError(
+            prefix.rstrip(".") or "body",
+            "carries no market data: none of spot, zero_gamma, sum_gex_vol, sum_gex_oi, majors, "
+            "delta_risk_reversal, max_priors, max_change or strikes",
+        )
     record["extra"] = _extra(envelope, snap, prefix)
+    if leftovers:
+        record["extra"] = {**(record["extra"] or {}), "strike_row_fields": leftovers}
     record["content_hash"] = content_hash(record)
     return record
 
@@ -188,13 +216,14 @@ def _agree(outer: str | None, inner: str | None, field: str) -> Any:
 
 def _timestamp(
     envelope: dict[str, Any], snap: dict[str, Any], prefix: str, received_at_ms: int
-) -> int:
+) -> tuple[int, str]:
+    """(epoch ms, which field gave it: `timestamp`, `received_at` or `arrival`)."""
     for source, source_prefix in ((snap, prefix), (envelope, "")):
         for name in ("timestamp", "received_at"):
             value = source.get(name)
             if value is not None:
-                return to_epoch_ms(value, source_prefix + name, received_at_ms)
-    return received_at_ms
+                return to_epoch_ms(value, source_prefix + name, received_at_ms), name
+    return received_at_ms, "arrival"
 
 
 def _aliased(snap: dict[str, Any], prefix: str, names: tuple[str, ...]) -> float | None:

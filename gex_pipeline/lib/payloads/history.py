@@ -9,8 +9,9 @@ Resolution rules:
   `gex_` under `endpoint`, `gex_type`, `type`, `feed`, `kind`, then any other key. Empty strings
   count as absent; other invalid values are refused naming their key.
 - the file name (`YYYY-MM-DD_<TICKER>_classic_<endpoint>.json[.gz]`) wins over the body; what the
-  body said differently is kept in `overrides`. Without a parseable file name the body must give
-  ticker, endpoint and `trade_date` (or `date`), nothing is guessed.
+  body said differently is kept in `overrides`. Each part is read from the name on its own (older
+  clients posted `YYYY-MM-DD_<TICKER>_classic.json[.gz]`, the endpoint in the body); what the name
+  does not give the body must give (`trade_date` or `date` for the date), nothing is guessed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ FILE_NAME_PATTERN = "YYYY-MM-DD_<TICKER>_classic_<endpoint>.json[.gz]"
 # local file names stay below NAME_MAX (255 bytes) with the importer's prefixes and suffixes
 MAX_FILE_NAME_BYTES = 200
 _NOT_IN_A_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+# Parts of a day-file name read one by one when the whole pattern does not match.
+_NAME_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?=[_.]|$)")
+_NAME_TICKER = re.compile(
+    r"\d{4}-\d{2}-\d{2}_([A-Z0-9](?:[A-Z0-9_]{0,14}[A-Z0-9])?)_classic(?=[_.])", re.IGNORECASE
+)
+_NAME_ENDPOINT = re.compile(r"_classic_(gex_zero|gex_one|gex_full)(?=\.)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -73,18 +80,17 @@ def parse_history_request(body: bytes | str, policy: UrlPolicy) -> HistoryReques
         raise PayloadError("metadata", f"must be an object, got {json_type(metadata)}")
     check_depth(metadata, "metadata")
 
-    named = parse_day_file_name(file_name)
+    name_ticker, name_endpoint, name_date = name_parts(file_name)
     overrides: dict[str, str] = {}
-    if named is not None:
-        ticker, endpoint, trade_date = named.ticker, named.endpoint, named.trade_date
-        if body_ticker is not None and body_ticker != ticker:
-            overrides["ticker"] = body_ticker
-        if body_endpoint is not None and body_endpoint != endpoint:
-            overrides["endpoint"] = body_endpoint
-    else:
-        ticker = _required(body_ticker, "ticker", "ticker, symbol or underlying")
-        endpoint = _required(body_endpoint, "endpoint", "a gex_* value (endpoint, gex_type, ...)")
-        trade_date = _required(_body_date(data), "trade_date", "trade_date or date")
+    if name_ticker is not None and body_ticker not in (None, name_ticker):
+        overrides["ticker"] = body_ticker
+    if name_endpoint is not None and body_endpoint not in (None, name_endpoint):
+        overrides["endpoint"] = body_endpoint
+    ticker = name_ticker or _required(body_ticker, "ticker", "ticker, symbol or underlying")
+    endpoint = name_endpoint or _required(
+        body_endpoint, "endpoint", "a gex_* value (endpoint, gex_type, ...)"
+    )
+    trade_date = name_date or _required(_body_date(data), "trade_date", "trade_date or date")
 
     return HistoryRequest(
         url=url,
@@ -96,6 +102,25 @@ def parse_history_request(body: bytes | str, policy: UrlPolicy) -> HistoryReques
         file_name=file_name,
         overrides=overrides,
         metadata=metadata,
+    )
+
+
+def name_parts(file_name: str) -> tuple[str | None, str | None, date | None]:
+    """(ticker, endpoint, trading date) that `file_name` gives, each None when it does not."""
+    named = parse_day_file_name(file_name)
+    if named is not None:
+        return named.ticker, named.endpoint, named.trade_date
+    ticker = _NAME_TICKER.match(file_name)
+    endpoint = _NAME_ENDPOINT.search(file_name)
+    day = _NAME_DATE.match(file_name)
+    try:
+        trade_date = date.fromisoformat(day.group(1)) if day else None
+    except ValueError:
+        trade_date = None
+    return (
+        ticker.group(1).upper() if ticker else None,
+        endpoint.group(1).lower() if endpoint else None,
+        trade_date,
     )
 
 
@@ -118,8 +143,8 @@ def _required(value: Any, field_name: str, keys: str) -> Any:
     if value is None:
         raise PayloadError(
             field_name,
-            f"is required: the file name does not follow {FILE_NAME_PATTERN} and the body has "
-            f"no {keys}",
+            f"is required: the file name ({FILE_NAME_PATTERN}) does not give it and the body "
+            f"has no {keys}",
         )
     return value
 

@@ -2,7 +2,9 @@
 
 A strike row becomes `[strike, gamma_vol, gamma_oi | None, priors (5 floats) | None]` from
 `[strike, gamma_vol]`, `[strike, gamma_vol, gamma_oi]`, `[strike, gamma_vol, gamma_oi, priors]`
-or a legacy dict `{"strike", "gamma_now"|"gamma", "vanna"|"oi_gamma", "history"}`.
+or a legacy dict `{"strike", "gamma_now"|"gamma", "vanna"|"oi_gamma", "history"}`. What a dict
+row holds beyond that (other keys, the alias not used, a `history` that is not 5 numbers) is
+returned as leftovers for the record's `extra`, never dropped.
 This is the hot path of `/gex`: finite floats are checked inline, other values go through
 `to_float`, and field names are only built when a row is refused.
 """
@@ -18,12 +20,23 @@ from gex_pipeline.lib.payloads.numbers import to_float
 PRIORS_LEN = 5
 
 
-def normalise_strikes(rows: Any, field: str) -> list[list[Any]]:
-    """Normalised strike rows (arrival order, duplicates kept); `[]` for null or missing."""
+def normalise_strikes(
+    rows: Any,
+    field: str,
+    max_rows: int | None = None,
+    leftovers: list[list[Any]] | None = None,
+) -> list[list[Any]]:
+    """Normalised strike rows (arrival order, duplicates kept); `[]` for null or missing.
+
+    More than `max_rows` rows are refused before any is read. `[index, {key: value}]` of what dict
+    rows hold beyond the normalised fields is appended to `leftovers` (when given).
+    """
     if rows is None:
         return []
     if type(rows) is not list:
         raise PayloadError(field, f"must be an array of strike rows, got {json_type(rows)}")
+    if max_rows is not None and len(rows) > max_rows:
+        raise PayloadError(field, f"has {len(rows)} rows, more than {max_rows} (the cap)")
     out: list[list[Any]] = []
     append = out.append
     try:
@@ -52,6 +65,16 @@ def normalise_strikes(rows: Any, field: str) -> list[list[Any]]:
                 gamma = to_float(gamma, gamma_at)
                 oi, oi_at = _first_present(row, "vanna", "oi_gamma")
                 priors, priors_at = row.get("history"), ".history"
+                used = {"strike", gamma_at[1:], oi_at[1:], "history"}
+                if priors is not None:
+                    try:
+                        priors = _priors(priors, priors_at)
+                    except PayloadError:
+                        priors = None  # not 5 numbers: kept as sent in the leftovers
+                        used.discard("history")
+                rest = {k: v for k, v in row.items() if k not in used}
+                if rest and leftovers is not None:
+                    leftovers.append([len(out), rest])
             else:
                 raise PayloadError("", f"must be an array or an object, got {json_type(row)}")
             if oi is not None and (type(oi) is not float or oi - oi):
@@ -76,15 +99,27 @@ def normalise_strikes(rows: Any, field: str) -> list[list[Any]]:
     return out
 
 
-def normalise_pairs(pairs: Any, field: str) -> list[list[float]] | None:
-    """`[[strike, value], ...]` as floats; None for null or `[]`."""
+def normalise_pairs(pairs: Any, field: str) -> list[list[float | None]] | None:
+    """`[[strike, value], ...]` as floats; None for null or `[]`.
+
+    Older clients sent bare strikes (`[6740, 6735]`): each becomes `[strike, null]`.
+    """
     if pairs is None:
         return None
     if type(pairs) is not list:
         raise PayloadError(
             field, f"must be an array of [strike, value] pairs, got {json_type(pairs)}"
         )
-    return [_pair(pair, f"{field}[{index}]") for index, pair in enumerate(pairs)] or None
+    out: list[list[float | None]] = []
+    try:
+        for pair in pairs:
+            if type(pair) is list:
+                out.append(_pair(pair, ""))
+            else:
+                out.append([to_float(pair, ""), None])
+    except PayloadError as exc:  # the path is built only for the refused pair
+        raise PayloadError(f"{field}[{len(out)}]{exc.field}", exc.message) from None
+    return out or None
 
 
 def normalise_max_change(value: Any, field: str) -> dict[str, list[float] | None] | None:

@@ -55,7 +55,21 @@ def parse_uw(body: bytes | str, received_at_ms: int, max_batch: int = MAX_BATCH)
         raise PayloadError("body", "is an empty batch")
     if len(value) > max_batch:
         raise PayloadError("body", f"batch of {len(value)} messages exceeds {max_batch}")
-    return [_message(item, f"[{index}]", received_at_ms) for index, item in enumerate(value)]
+    items: list[UwItem] = []
+    for item in value:
+        try:
+            items.append(_message(item, "", received_at_ms))
+        except PayloadError as exc:
+            # the path of the refused message is built only now (not once per message)
+            raise PayloadError(_within(len(items), exc.field), exc.message) from None
+    return items
+
+
+def _within(index: int, field: str) -> str:
+    """`field` of a lone message as the path inside message `index` of a batch."""
+    if field == "body":
+        return f"[{index}]"
+    return f"[{index}]{field}" if field.startswith("[") else f"[{index}].{field}"
 
 
 def is_phoenix_frame(value: Any) -> bool:

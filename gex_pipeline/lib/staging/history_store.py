@@ -2,40 +2,52 @@
 
 The ingest API saves one request file per day file (`history/requests/<id>.json`); re-posts of the
 same file (same URL without its query string) collapse into the same id and keep the newest signed
-URL. The signed URL is stored only encrypted (Fernet) with a local key created 0600 on first use;
-`load_request` decrypts it for the downloader. The pipeline writes status records
-(`history/status/<id>.json`) that the API serves. Every file is replaced atomically.
+URL, unless that link already failed. The signed URL is stored only encrypted (Fernet, key in the
+secrets directory: `link_key`) and erased once its request is done or failed; `load_request`
+decrypts it for the downloader. The pipeline writes status records (`history/status/<id>.json`)
+that the API serves; finished requests are pruned after a retention. Every file is replaced
+atomically.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
-import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken, MultiFernet
 
-from gex_pipeline.lib.staging.durable_fs import flocked, fsync_dir, write_atomic
+from gex_pipeline.lib.settings import default_secrets_dir
+from gex_pipeline.lib.staging.durable_fs import flocked, write_atomic
 from gex_pipeline.lib.staging.layout import HistoryDirs, history_dirs
+from gex_pipeline.lib.staging.link_key import KEY_FILE_NAME, link_cipher
 
 if TYPE_CHECKING:
     from gex_pipeline.lib.payloads.history import HistoryRequest
 
-STATES: tuple[str, ...] = ("pending", "downloading", "importing", "retrying", "done", "failed")
-KEY_FILE_NAME = "history_url.key"
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
+STATES: tuple[str, ...] = ("pending", "downloading", "importing", "retrying", "done", "failed")
+FINISHED: frozenset[str] = frozenset({"done", "failed"})
+# Hashes of failed links remembered per request (a re-post of one of them is refused).
+MAX_FAILED_LINKS = 20
 
 
 class UnknownRequestId(ValueError):
     """A request id that is not of the form this store hands out."""
+
+
+class LinkAlreadyFailed(ValueError):
+    """A re-post of a signed link whose download already failed (it would fail again)."""
+
+
+class TooManyPending(RuntimeError):
+    """A new request while `max_pending` requests are still waiting for their import."""
 
 
 def request_id_for(url_key: str) -> str:
@@ -59,12 +71,15 @@ class SavedRequest:
 
 @dataclass(frozen=True)
 class StoredRequest:
-    """A saved historical-import request, with the signed URL decrypted (never log `signed_url`)."""
+    """A saved historical-import request, with the signed URL decrypted (left out of `repr`).
+
+    `signed_url` is None once the request finished (the link is erased then).
+    """
 
     id: str
     url: str
     url_hash: str
-    signed_url: str
+    signed_url: str | None = field(repr=False)
     ticker: str
     endpoint: str
     trade_date: date
@@ -84,30 +99,20 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 class HistoryStore:
-    """Request and status files under `<data_dir>/staging/history`, key under `<data_dir>/secrets`."""
+    """Request and status files under `<data_dir>/staging/history`; the link key in `secrets_dir`
+    (default `GEX_SECRETS_DIR`, see `default_secrets_dir`)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, secrets_dir: Path | None = None) -> None:
         self.dirs: HistoryDirs = history_dirs(data_dir / "staging")
-        self.key_path = data_dir / "secrets" / KEY_FILE_NAME
-        self._fernet: Fernet | None = None
+        self.data_dir = data_dir
+        self.secrets_dir = secrets_dir or default_secrets_dir(os.environ)
+        self.key_path = self.secrets_dir / KEY_FILE_NAME
+        self._fernet: MultiFernet | None = None
 
-    def _cipher(self) -> Fernet:
-        """The Fernet cipher; its key file is created 0600 on first use (race-free across processes)."""
+    def _cipher(self) -> MultiFernet:
+        """The link cipher (key created, or moved out of the data directory, on first use)."""
         if self._fernet is None:
-            if not self.key_path.exists():
-                self.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                tmp = self.key_path.with_name(f".{KEY_FILE_NAME}.{secrets.token_hex(4)}.tmp")
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                try:
-                    os.write(fd, Fernet.generate_key())
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                with contextlib.suppress(FileExistsError):
-                    os.link(tmp, self.key_path)
-                tmp.unlink()
-                fsync_dir(self.key_path.parent)
-            self._fernet = Fernet(self.key_path.read_bytes().strip())
+            self._fernet = link_cipher(self.secrets_dir, self.data_dir)
         return self._fernet
 
     def _request_path(self, request_id: str) -> Path:
@@ -120,16 +125,27 @@ class HistoryStore:
             raise UnknownRequestId(f"not a request id: {request_id[:40]!r}")
         return self.dirs.status / f"{request_id}.json"
 
-    def save_request(self, request: HistoryRequest, now_ms: int) -> SavedRequest:
+    def save_request(
+        self, request: HistoryRequest, now_ms: int, max_pending: int | None = None
+    ) -> SavedRequest:
         """Save (or refresh) the request for `request`'s day file; durable when this returns.
 
         A re-post of the same file keeps the id, counts the post and keeps the newest signed URL.
+        Raises `LinkAlreadyFailed` for a re-post of a link that already failed and
+        `TooManyPending` when a request would start waiting while `max_pending` already do; both
+        leave every file as it was.
         """
         self.dirs.ensure()
         request_id = request_id_for(request.url_key)
         path = self._request_path(request_id)
         with flocked(self.dirs.root / ".requests.lock"):
             previous = _read_json(path)
+            failed = previous.get("failed_url_hashes", []) if previous else []
+            if request.url_hash in failed:
+                raise LinkAlreadyFailed(f"history request {request_id}: this link already failed")
+            waiting = previous is not None and previous.get("signed_url") is not None
+            if max_pending is not None and not waiting and self.count_pending() >= max_pending:
+                raise TooManyPending(f"{max_pending} history requests are already waiting")
             record = {
                 "id": request_id,
                 "url": request.url_key,
@@ -144,9 +160,57 @@ class HistoryStore:
                 "first_posted_at": previous["first_posted_at"] if previous else now_ms,
                 "last_posted_at": now_ms,
                 "post_count": previous["post_count"] + 1 if previous else 1,
+                "failed_url_hashes": failed,
             }
             write_atomic(path, json.dumps(record, separators=(",", ":")).encode())
         return SavedRequest(request_id, record["post_count"], previous is None)
+
+    def count_pending(self) -> int:
+        """Requests whose link is still kept: posted and not yet done or failed."""
+        count = 0
+        for request_id in self.list_request_ids():
+            raw = _read_json(self.dirs.requests / f"{request_id}.json")
+            count += raw is not None and raw.get("signed_url") is not None
+        return count
+
+    def _finish(self, request_id: str, state: str, url_hash: str | None) -> None:
+        """Erase the signed link of a finished request (remembering it when it failed), unless
+        a newer link than the one that finished (`url_hash`) was posted meanwhile."""
+        path = self._request_path(request_id)
+        with flocked(self.dirs.root / ".requests.lock"):
+            raw = _read_json(path)
+            if raw is None or (url_hash is not None and raw["url_hash"] != url_hash):
+                return
+            failed = raw.get("failed_url_hashes", [])
+            if state == "failed" and raw["url_hash"] not in failed:
+                failed = [*failed, raw["url_hash"]][-MAX_FAILED_LINKS:]
+            if raw.get("signed_url") is None and failed == raw.get("failed_url_hashes", []):
+                return
+            record = {**raw, "signed_url": None, "failed_url_hashes": failed}
+            write_atomic(path, json.dumps(record, separators=(",", ":")).encode())
+
+    def prune_finished(self, now_ms: int, retention_ms: int) -> int:
+        """Delete request and status files of requests finished more than `retention_ms` ago;
+        the number of requests removed."""
+        removed = 0
+        if not self.dirs.status.exists():
+            return removed
+        with flocked(self.dirs.root / ".requests.lock"):
+            for path in self.dirs.status.glob("*.json"):
+                if not is_request_id(path.stem):
+                    continue
+                status = _read_json(path)
+                if status is None or status.get("state") not in FINISHED:
+                    continue
+                if now_ms - int(status.get("updated_at") or 0) <= retention_ms:
+                    continue
+                request = _read_json(self.dirs.requests / path.name)
+                if request is not None and request.get("signed_url") is not None:
+                    continue  # re-posted after it finished: waiting again
+                (self.dirs.requests / path.name).unlink(missing_ok=True)
+                path.unlink()
+                removed += 1
+        return removed
 
     def load_request(self, request_id: str) -> StoredRequest | None:
         """The saved request with its signed URL decrypted, or None when there is none.
@@ -158,7 +222,8 @@ class HistoryStore:
         if raw is None:
             return None
         try:
-            signed_url = self._cipher().decrypt(raw["signed_url"].encode()).decode()
+            encrypted = raw["signed_url"]
+            signed_url = None if encrypted is None else self._cipher().decrypt(encrypted.encode())
         except InvalidToken as exc:
             raise ValueError(
                 f"history request {request_id}: signed URL cannot be decrypted"
@@ -167,7 +232,7 @@ class HistoryStore:
             id=raw["id"],
             url=raw["url"],
             url_hash=raw["url_hash"],
-            signed_url=signed_url,
+            signed_url=None if signed_url is None else signed_url.decode(),
             ticker=raw["ticker"],
             endpoint=raw["endpoint"],
             trade_date=date.fromisoformat(raw["trade_date"]),
@@ -194,10 +259,13 @@ class HistoryStore:
         rows: Mapping[str, int] | None = None,
         reason: str | None = None,
         run_id: str | None = None,
+        url_hash: str | None = None,
     ) -> dict[str, Any]:
         """Replace the status record of `request_id` atomically and return it.
 
         `state` is one of `STATES`; `reason` must not contain a signed URL (use `redact_url`).
+        `done` and `failed` erase the request's signed link: the one with `url_hash` (the link
+        the run used; a newer re-post is kept), or the current one when `url_hash` is None.
         """
         if state not in STATES:
             raise ValueError(f"state must be one of {', '.join(STATES)}, got {state!r}")
@@ -211,6 +279,8 @@ class HistoryStore:
             "run_id": run_id,
         }
         write_atomic(self._status_path(request_id), json.dumps(record).encode())
+        if state in FINISHED:
+            self._finish(request_id, state, url_hash)
         return record
 
     def read_status(self, request_id: str) -> dict[str, Any] | None:
