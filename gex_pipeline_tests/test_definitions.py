@@ -115,10 +115,13 @@ def test_webhook_load_is_in_the_writer_pool_and_its_sensor_starts_running(
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
-def test_webhook_tables_are_partitioned_by_trading_date(
+def test_webhook_tables_are_partitioned_by_trading_session(
     repository: dg.RepositoryDefinition,
 ) -> None:
     for name in ("universal_webhooks", "option_trades_events", "market_agg_state"):
         partitions = repository.asset_graph.get(dg.AssetKey(name)).partitions_def
-        assert isinstance(partitions, dg.DailyPartitionsDefinition), name
+        assert isinstance(partitions, dg.TimeWindowPartitionsDefinition), name
         assert partitions.timezone == "America/New_York", name
+        assert partitions.has_partition_key("2025-11-28"), name  # early close
+        assert not partitions.has_partition_key("2025-11-27"), name  # Thanksgiving
+        assert not partitions.has_partition_key("2025-11-29"), name  # Saturday

@@ -249,7 +249,16 @@ def test_link_for_a_date_outside_the_partitions_is_reported_failed(api, history_
     status = api.get(f"/gex_history_url/{posted['id']}").json()
     assert result.run_requests == []
     assert status["state"] == "failed"
-    assert "outside the date partitions" in status["reason"]
+    assert "is not a date partition" in status["reason"]
+
+
+def test_link_for_a_weekend_day_file_is_reported_failed(api, history_http, instance):
+    posted = _post(api, history_http, path="/hist/2025-11-15_SPX_classic_gex_zero.json.gz")
+    result = _tick(instance)
+    status = api.get(f"/gex_history_url/{posted['id']}").json()
+    assert result.run_requests == []
+    assert status["state"] == "failed"
+    assert "no weekends, no holidays" in status["reason"]
 
 
 @pytest.mark.e2e

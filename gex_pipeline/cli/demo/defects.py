@@ -279,7 +279,7 @@ def truncate_file(path: Path, fraction: float) -> Defect:
 class DayManifest:
     """What a generated day file holds, including every injected defect.
 
-    `session_open`/`session_close`: epoch seconds of 09:30 / 16:00 New York (close exclusive);
+    `session_open`/`session_close`: epoch seconds of the NYSE open / close (close exclusive);
     `clean_snapshots`: in-session seconds generated (before defects); `records`: records written
     (after gaps, duplicates and out-of-session rows, before any truncation); `bytes`/`sha256`: the
     file on disk as finally left.

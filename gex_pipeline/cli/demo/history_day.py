@@ -44,7 +44,7 @@ def day_file_name(trade_date: dt.date, ticker: str, endpoint: str, compressed: b
 
 @dataclass(frozen=True)
 class DaySpec:
-    """Arguments of one generated day file. `snapshots=None` means the whole session (23,400)."""
+    """Arguments of one generated day file. `snapshots=None` means the whole session (23,400; 12,600 on an early close)."""
 
     trade_date: dt.date
     ticker: str = "SPX"
@@ -70,7 +70,7 @@ class DaySpec:
         return replace(self, ticker=ticker, defects=parse_defect_kinds(self.defects))
 
     def session_seconds(self) -> int:
-        """Seconds in the regular session of the trade date."""
+        """Seconds in the NYSE session of the trade date (shorter on an early close)."""
         return session_seconds(self.trade_date)
 
     @property

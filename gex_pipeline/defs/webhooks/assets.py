@@ -14,7 +14,7 @@ import dagster as dg
 
 from gex_pipeline.defs.gex.reporting import markdown_table
 from gex_pipeline.defs.live import NO_REJECTED_SEGMENTS, LiveBatchConfig
-from gex_pipeline.defs.partitions import trading_date_partitions
+from gex_pipeline.defs.partitions import is_partition_date, trading_date_partitions
 from gex_pipeline.defs.resources import DuckDBDatabase, StagingArea
 from gex_pipeline.defs.webhooks.reporting import (
     batch_metadata,
@@ -83,7 +83,7 @@ def _day_events(
 
 def _reportable(context: dg.AssetExecutionContext, days: list[DayStats]) -> list[DayStats]:
     """The days that are partitions of the webhook tables; others are stored but only logged."""
-    inside = [d for d in days if trading_date_partitions.has_partition_key(date_key(d.trade_date))]
+    inside = [d for d in days if is_partition_date(d.trade_date)]
     for stats in (d for d in days if d not in inside):
         context.log.warning(
             "%d messages stored for %s, outside the daily partitions (no materialization)",
