@@ -15,8 +15,8 @@ from gex_pipeline.defs.gex.assets import (
     GEX_STRIKES,
     gex_live_batch,
     gex_parquet,
-    gex_table_specs,
 )
+from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore, StagingArea
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
@@ -44,7 +44,7 @@ def resources(data_dir: Path) -> dict[str, dg.ConfigurableResource]:
 
 def _load(instance, resources, upper_seq: int) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [gex_live_batch, *gex_table_specs],
+        [gex_live_batch, gex_tables],
         selection=[gex_live_batch],
         resources=resources,
         instance=instance,

@@ -13,10 +13,11 @@ import pytest
 
 from gex_pipeline.cli.demo.defects import DayManifest
 from gex_pipeline.cli.demo.history_day import make_day_file
-from gex_pipeline.defs.gex.assets import GEX_PARQUET, gex_parquet, gex_table_specs
+from gex_pipeline.defs.gex.assets import GEX_PARQUET, gex_parquet
 from gex_pipeline.defs.gex.checks import gex_integrity_checks
 from gex_pipeline.defs.gex.jobs import gex_integrity_job
 from gex_pipeline.defs.gex.sensors import PARTITION_TAG, gex_integrity_sensor
+from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
@@ -64,7 +65,7 @@ def _import_day(data_dir: Path, defects: str = "") -> DayManifest:
 
 def _export(instance, resources) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [gex_parquet, *gex_table_specs, gex_integrity_checks],
+        [gex_parquet, gex_tables, gex_integrity_checks],
         selection=[gex_parquet],
         partition_key=PARTITION,
         resources=resources,
@@ -74,7 +75,7 @@ def _export(instance, resources) -> dg.ExecuteInProcessResult:
 
 def _run_checks(instance, resources) -> dict[str, dg.AssetCheckEvaluation]:
     defs = dg.Definitions(
-        assets=[gex_parquet, *gex_table_specs],
+        assets=[gex_parquet, gex_tables],
         asset_checks=[gex_integrity_checks],
         jobs=[gex_integrity_job],
         resources=resources,

@@ -14,7 +14,9 @@ import dagster as dg
 import pytest
 
 from gex_pipeline.cli.demo.history_day import make_day_file
-from gex_pipeline.defs.history.assets import REQUEST_TAG, gex_history_import
+from gex_pipeline.defs.gex.assets import gex_parquet
+from gex_pipeline.defs.gex.tables import gex_tables
+from gex_pipeline.defs.history.assets import REQUEST_TAG
 from gex_pipeline.defs.history.sensors import build_history_sensor
 from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME, gex_partition_key
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
@@ -58,12 +60,12 @@ def _post(api, server, path: str = f"/hist/{NAME}", query: str = QUERY) -> dict:
 
 def _materialize(instance, request_id: str | None = None, force: bool = False):
     return dg.materialize(
-        [gex_history_import],
+        [gex_tables, gex_parquet],
         partition_key=PARTITION,
         instance=instance,
         resources={"duckdb_database": DuckDBDatabase(), "parquet": ParquetStore()},
         tags={REQUEST_TAG: request_id} if request_id else None,
-        run_config={"ops": {"gex_history_import": {"config": {"force": force}}}},
+        run_config={"ops": {"gex_tables": {"config": {"force": force}}}},
         raise_on_error=False,
     )
 

@@ -1,16 +1,24 @@
-"""GEX assets: the live micro-batch load into DuckDB and the per date x feed Parquet export.
+"""GEX assets: the live micro-batch load, the per date x feed Parquet export, the staging stream.
 
-`gex_snapshots` and `gex_strikes` are the DuckDB tables, partitioned by date x feed. Live data
-reaches them through `gex_live_batch`: one run per sensor tick loads every new sealed segment,
-whatever the number of feeds, and reports a runtime materialization for each affected partition.
+`gex_snapshots` and `gex_strikes` are the DuckDB tables, partitioned by date x feed and rebuilt by
+`gex_tables` (tables.py). Live data reaches them through `gex_live_batch`, which reports a runtime
+materialization for each affected partition.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource types
 # from the annotations of decorated functions when the definitions load.
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import dagster as dg
 
+from gex_pipeline.defs.gex.keys import (
+    GEX_PARQUET,
+    GEX_SNAPSHOTS,
+    GEX_STAGING_STREAM,
+    GEX_STRIKES,
+    GROUP,
+    SOURCES_GROUP,
+)
 from gex_pipeline.defs.gex.reporting import (
     PartitionKey,
     batch_metadata,
@@ -19,7 +27,9 @@ from gex_pipeline.defs.gex.reporting import (
     partition_metadata,
     snapshot_preview,
 )
+from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.live import NO_REJECTED_SEGMENTS, LiveBatchConfig
+from gex_pipeline.defs.partition_runs import Metadata, PartitionFailed, materialize_each
 from gex_pipeline.defs.partitions import (
     FEED_PARTITIONS_NAME,
     gex_partition_key,
@@ -31,33 +41,18 @@ from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.db.views import ensure_reader_views
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.live_load import LoadReport, PartitionStats, load_segments_isolating
-from gex_pipeline.lib.gex.parquet_export import export_partition
+from gex_pipeline.lib.gex.parquet_export import EmptyPartition, export_partition
 from gex_pipeline.lib.staging.layout import GEX_STREAM
 
-GROUP = "gex"
 LIVE_BATCH = dg.AssetKey("gex_live_batch")
-GEX_SNAPSHOTS = dg.AssetKey("gex_snapshots")
-GEX_STRIKES = dg.AssetKey("gex_strikes")
-GEX_PARQUET = dg.AssetKey("gex_parquet")
 
-gex_table_specs = [
-    dg.AssetSpec(
-        GEX_SNAPSHOTS,
-        deps=[LIVE_BATCH],
-        partitions_def=gex_partitions,
-        group_name=GROUP,
-        kinds={"duckdb"},
-        description="One row per ticker, endpoint, timestamp (epoch ms UTC); see docs/schema.md.",
-    ),
-    dg.AssetSpec(
-        GEX_STRIKES,
-        deps=[LIVE_BATCH],
-        partitions_def=gex_partitions,
-        group_name=GROUP,
-        kinds={"duckdb"},
-        description="One row per ticker, endpoint, timestamp, strike; see docs/schema.md.",
-    ),
-]
+gex_staging_spec = dg.AssetSpec(
+    GEX_STAGING_STREAM,
+    group_name=SOURCES_GROUP,
+    kinds={"file"},
+    description="Sealed /gex payload segments written by the ingest API under "
+    "data/staging/gex/ (NDJSON, docs/staging.md); moved to processed/ once loaded.",
+)
 
 
 def _add_missing_feeds(instance: dg.DagsterInstance, partitions: Iterable[PartitionStats]) -> None:
@@ -171,6 +166,7 @@ def gex_live_batch(
     key=GEX_PARQUET,
     deps=[GEX_STRIKES],
     partitions_def=gex_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=GROUP,
     pool=DUCKDB_WRITER_POOL,
     kinds={"parquet", "duckdb"},
@@ -178,24 +174,31 @@ def gex_live_batch(
 )
 def gex_parquet(
     context: dg.AssetExecutionContext, duckdb_database: DuckDBDatabase, parquet: ParquetStore
-) -> dg.MaterializeResult:
-    """Export one feed-day of `gex_strikes` to its Parquet file (atomic replace)."""
-    trade_date, ticker, endpoint = parse_gex_partition_key(context.partition_key)
-    with duckdb_database.connect() as con:
-        result = export_partition(con, parquet.root_dir(), ticker, endpoint, trade_date)
-    ensure_reader_views(parquet.views_path(), parquet.root_dir())
-    import polars as pl
+) -> Iterator[dg.MaterializeResult]:
+    """Export each feed-day of the run from `gex_strikes` to its Parquet file (atomic replace)."""
 
-    head = pl.read_parquet(result.path, n_rows=5)
-    preview = markdown_table(head.columns, head.rows())
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(result.rows),
-            "path": dg.MetadataValue.path(str(result.path)),
-            "bytes": dg.MetadataValue.int(result.path.stat().st_size),
-            "preview": dg.MetadataValue.md(preview),
+    def build(key: str) -> dict[dg.AssetKey, Metadata]:
+        trade_date, ticker, endpoint = parse_gex_partition_key(key)
+        with duckdb_database.connect() as con:
+            try:
+                result = export_partition(con, parquet.root_dir(), ticker, endpoint, trade_date)
+            except EmptyPartition as exc:
+                raise PartitionFailed(f"no data for this feed-day: {exc}") from None
+        import polars as pl
+
+        head = pl.read_parquet(result.path, n_rows=5)
+        return {
+            GEX_PARQUET: {
+                "dagster/row_count": dg.MetadataValue.int(result.rows),
+                "path": dg.MetadataValue.path(str(result.path)),
+                "bytes": dg.MetadataValue.int(result.path.stat().st_size),
+                "preview": dg.MetadataValue.md(markdown_table(head.columns, head.rows())),
+            }
         }
-    )
+
+    results = materialize_each(context, [GEX_PARQUET], build)
+    ensure_reader_views(parquet.views_path(), parquet.root_dir())
+    yield from results
 
 
-gex_assets = [gex_live_batch, gex_parquet, *gex_table_specs]
+gex_assets = [gex_staging_spec, gex_tables, gex_live_batch, gex_parquet]

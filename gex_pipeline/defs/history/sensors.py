@@ -122,7 +122,7 @@ def build_history_sensor(interval_seconds: int) -> dg.SensorDefinition:
         job=gex_history_job,
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="One gex_history_job run per posted day-file link (/gex_history_url).",
+        description="One gex_history_job run (import + Parquet) per posted day-file link (/gex_history_url).",
     )
     def gex_history_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         store = HistoryStore(Settings.from_env().data_dir)

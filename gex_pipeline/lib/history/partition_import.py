@@ -1,4 +1,5 @@
-"""Import one date x feed partition from its day file: download (when needed), import, export.
+"""Import one date x feed partition from its day file: download (when needed), import, and export
+to Parquet when asked (the Dagster job exports in its own `gex_parquet` step instead).
 
 The source is chosen in this order:
 1. a request id (a run started by the sensor for a fresh POST): download its signed link again;
@@ -70,7 +71,7 @@ class PartitionImport:
     """What one partition import did."""
 
     stats: ImportStats
-    export: ExportResult
+    export: ExportResult | None
     raw_path: Path
     download: DownloadResult | None
     request_id: str | None
@@ -139,12 +140,13 @@ def import_partition(
     connect: Connect,
     settings: Settings,
     history: HistorySettings,
-    parquet_root: Path,
+    parquet_root: Path | None = None,
     request_id: str | None = None,
     force: bool = False,
     run_id: str | None = None,
 ) -> PartitionImport:
-    """Import `target` from a fresh download (request) or its kept raw file, then export Parquet.
+    """Import `target` from a fresh download (request) or its kept raw file, then export Parquet
+    under `parquet_root` when one is given.
 
     Raises `HistoryImportFailed` with a clear reason (also written to the status record); nothing
     stored changes when the download, the file or the replace is refused.
@@ -179,8 +181,12 @@ def import_partition(
                 force=force,
                 shrink_ratio=history.shrink_ratio,
             )
-            exported = export_partition(
-                con, parquet_root, target.ticker, target.endpoint, target.trade_date
+            exported = (
+                export_partition(
+                    con, parquet_root, target.ticker, target.endpoint, target.trade_date
+                )
+                if parquet_root is not None
+                else None
             )
         if incoming is not None and downloaded is not None:
             raw = _keep_download(incoming, downloaded.gzip, settings.source_dir, target)
