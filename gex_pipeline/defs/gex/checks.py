@@ -121,6 +121,20 @@ def to_check_result(result: IntegrityResult) -> dg.AssetCheckResult:
     )
 
 
+def to_check_evaluation(result: IntegrityResult, partition: str) -> dg.AssetCheckEvaluation:
+    """The verdict of one partition of a range run (a check op cannot yield per-partition
+    results when its run covers a range, e.g. a single-run backfill; it logs evaluations)."""
+    check = to_check_result(result)
+    return dg.AssetCheckEvaluation(
+        asset_key=check.asset_key,
+        check_name=result.name,
+        passed=result.passed,
+        metadata=check.metadata,
+        severity=check.severity,
+        partition=partition,
+    )
+
+
 @dg.multi_asset_check(
     specs=integrity_check_specs,
     name="gex_integrity_checks",
@@ -134,16 +148,20 @@ def gex_integrity_checks(
     duckdb_database: DuckDBDatabase,
     parquet: ParquetStore,
 ) -> Iterator[dg.AssetCheckResult]:
-    """Run the selected integrity checks over the run's partition."""
-    trade_date, ticker, endpoint = parse_gex_partition_key(context.partition_key)
-    day = FeedDay(trade_date, ticker, endpoint)
+    """Run the selected integrity checks over the run's partition (or each of its range)."""
     selected = {key.name for key in context.selected_asset_check_keys}
-    with duckdb_database.connect() as con:
-        results = partition_checks(con, day, parquet.root_dir(), config.thresholds(), selected)
-    for result in results:
-        if not result.passed:
-            context.log.warning("%s %s failed: %s", day, result.name, result.counts)
-        yield to_check_result(result)
+    keys = context.partition_keys
+    for key in keys:
+        day = FeedDay(*parse_gex_partition_key(key))
+        with duckdb_database.connect() as con:
+            results = partition_checks(con, day, parquet.root_dir(), config.thresholds(), selected)
+        for result in results:
+            if not result.passed:
+                context.log.warning("%s %s failed: %s", day, result.name, result.counts)
+            if len(keys) == 1:
+                yield to_check_result(result)
+            else:
+                context.op_execution_context.log_event(to_check_evaluation(result, key))
 
 
 gex_checks = [gex_integrity_checks]
