@@ -76,11 +76,11 @@ def home(data_dir: Path) -> Path:
 @pytest.fixture
 def graphql(data_dir: Path, home: Path, tmp_path: Path) -> Iterator[Graphql]:
     port = free_port()
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(home / "workspace.yaml")]
     env = {**os.environ, "GEX_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home)}
     with open(tmp_path / "dagster.log", "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-w", str(home / "workspace.yaml")]
-            + ["-h", "127.0.0.1", "-p", str(port)],
+            [*command, "-h", "127.0.0.1", "-p", str(port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
