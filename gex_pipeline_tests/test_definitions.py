@@ -24,7 +24,13 @@ def test_gex_asset_keys_are_stable(repository: dg.RepositoryDefinition) -> None:
         for key in graph.get_all_asset_keys()
         if graph.get(key).group_name == "gex"
     )
-    assert keys == ["gex_live_batch", "gex_parquet", "gex_snapshots", "gex_strikes"]
+    assert keys == [
+        "gex_live_batch",
+        "gex_parquet",
+        "gex_reader_views",
+        "gex_snapshots",
+        "gex_strikes",
+    ]
 
 
 def test_gex_checks_are_stable(repository: dg.RepositoryDefinition) -> None:

@@ -190,6 +190,8 @@ def test_one_run_rebuilds_and_exports_a_range_of_dates_of_one_feed(instance, dat
     )
     assert counts == [(date.fromisoformat(day), 20) for day in RANGE]
     assert len(list((data_dir / "parquet" / "gexbot" / "SPX" / "gex_zero").glob("*.parquet"))) == 3
+    views = instance.get_latest_materialization_event(dg.AssetKey("gex_reader_views"))
+    assert views.asset_materialization.metadata["path"].value == str(data_dir / "gex_views.duckdb")
 
 
 def test_range_with_an_empty_day_records_the_others_and_fails_naming_it(instance, data_dir):

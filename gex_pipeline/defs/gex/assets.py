@@ -13,6 +13,7 @@ import dagster as dg
 
 from gex_pipeline.defs.gex.keys import (
     GEX_PARQUET,
+    GEX_READER_VIEWS,
     GEX_SNAPSHOTS,
     GEX_STAGING_STREAM,
     GEX_STRIKES,
@@ -52,6 +53,15 @@ gex_staging_spec = dg.AssetSpec(
     kinds={"file"},
     description="Sealed /gex payload segments written by the ingest API under "
     "data/staging/gex/ (NDJSON, docs/staging.md); moved to processed/ once loaded.",
+)
+
+gex_reader_views_spec = dg.AssetSpec(
+    GEX_READER_VIEWS,
+    deps=[GEX_PARQUET],
+    group_name=GROUP,
+    kinds={"duckdb"},
+    description="data/gex_views.duckdb: read-only views over every exported Parquet file (view "
+    "`gex_strikes`) for notebooks; created by the first gex_parquet run, always current.",
 )
 
 
@@ -197,8 +207,14 @@ def gex_parquet(
         }
 
     results = materialize_each(context, [GEX_PARQUET], build)
-    ensure_reader_views(parquet.views_path(), parquet.root_dir())
+    if ensure_reader_views(parquet.views_path(), parquet.root_dir()):
+        context.log_event(
+            dg.AssetMaterialization(
+                GEX_READER_VIEWS,
+                metadata={"path": dg.MetadataValue.path(str(parquet.views_path()))},
+            )
+        )
     yield from results
 
 
-gex_assets = [gex_staging_spec, gex_tables, gex_live_batch, gex_parquet]
+gex_assets = [gex_staging_spec, gex_tables, gex_live_batch, gex_parquet, gex_reader_views_spec]

@@ -23,6 +23,7 @@ history_request_spec = dg.AssetSpec(
 )
 raw_day_file_spec = dg.AssetSpec(
     RAW_DAY_FILES,
+    deps=[HISTORY_REQUESTS],
     group_name=SOURCES_GROUP,
     kinds={"file"},
     description="Downloaded GEXBot day files kept under "

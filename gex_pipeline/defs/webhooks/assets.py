@@ -12,6 +12,7 @@ from datetime import date
 
 import dagster as dg
 
+from gex_pipeline.defs.gex.keys import SOURCES_GROUP
 from gex_pipeline.defs.gex.reporting import markdown_table
 from gex_pipeline.defs.live import NO_REJECTED_SEGMENTS, LiveBatchConfig
 from gex_pipeline.defs.partitions import is_partition_date, trading_date_partitions
@@ -29,15 +30,24 @@ from gex_pipeline.lib.webhooks.live_load import DayStats, load_uw_segments_isola
 
 GROUP = "webhooks"
 UW_LIVE_BATCH = dg.AssetKey("uw_live_batch")
+UW_STAGING_STREAM = dg.AssetKey(["staging", "uw"])
 UNIVERSAL_WEBHOOKS = dg.AssetKey("universal_webhooks")
 OPTION_TRADES_EVENTS = dg.AssetKey("option_trades_events")
 MARKET_AGG_STATE = dg.AssetKey("market_agg_state")
 NO_CAST_FAILURES = "no_cast_failures"
 
+uw_staging_spec = dg.AssetSpec(
+    UW_STAGING_STREAM,
+    group_name=SOURCES_GROUP,
+    kinds={"file"},
+    description="Sealed /uw webhook message segments written by the ingest API under "
+    "data/staging/uw/ (NDJSON, docs/staging.md); moved to processed/ once loaded.",
+)
+
 webhook_table_specs = [
     dg.AssetSpec(
         key,
-        deps=[UW_LIVE_BATCH],
+        deps=[UW_STAGING_STREAM],
         partitions_def=trading_date_partitions,
         group_name=GROUP,
         kinds={"duckdb"},
@@ -191,4 +201,4 @@ def uw_live_batch(
     )
 
 
-webhook_assets = [uw_live_batch, *webhook_table_specs]
+webhook_assets = [uw_staging_spec, uw_live_batch, *webhook_table_specs]
