@@ -1,6 +1,7 @@
 """Project resources: the DuckDB database, the staging area and the Parquet store.
 
-Paths default to `Settings.from_env()` (GEX_DATA_DIR), resolved when a step runs, not at import.
+`build_resources` sets every path from the settings when the definitions load (the Resources page
+shows them); a resource built without them (tests) resolves `Settings.from_env()` when a step runs.
 Only assets in the `duckdb_writer` pool may call `DuckDBDatabase.connect()`; sensors never do.
 """
 
@@ -102,3 +103,17 @@ class ParquetStore(dg.ConfigurableResource):
         if self.views_file:
             return Path(self.views_file)
         return Settings.from_env().data_dir / "gex_views.duckdb"
+
+
+def build_resources(settings: Settings, pipeline: PipelineSettings) -> dict[str, object]:
+    """The shared resources with every path resolved from the settings (shown on the UI's
+    Resources page)."""
+    return {
+        "duckdb_database": DuckDBDatabase(path=str(settings.duckdb_path)),
+        "staging": StagingArea(
+            root=str(settings.staging_dir), retention_days=pipeline.staging_retention_days
+        ),
+        "parquet": ParquetStore(
+            root=str(settings.parquet_dir), views_file=str(settings.data_dir / "gex_views.duckdb")
+        ),
+    }

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from gex_pipeline.defs.gex.assets import (
+    GEX_PARQUET,
     GEX_SNAPSHOTS,
     GEX_STRIKES,
     gex_live_batch,
@@ -159,7 +160,8 @@ def test_parquet_asset_exports_the_partition_duckdb_holds(
     result = dg.materialize(
         [gex_parquet], resources=resources, instance=instance, partition_key=SPX_KEY
     )
-    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == GEX_PARQUET]
+    metadata = event.materialization.metadata
     path = Path(metadata["path"].value)
     assert path == data_dir / "parquet/gexbot/SPX/gex_zero/20251114.strikes.parquet"
     assert pl.read_parquet(path).height == metadata["dagster/row_count"].value == 3

@@ -30,6 +30,13 @@ from gex_pipeline.defs.gex.reporting import (
 )
 from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.live import NO_REJECTED_SEGMENTS, LiveBatchConfig
+from gex_pipeline.defs.metadata import (
+    GEX_PARQUET_SCHEMA,
+    OWNERS,
+    PARQUET_FRESHNESS,
+    defined_here,
+    tags,
+)
 from gex_pipeline.defs.partition_runs import Metadata, PartitionFailed, materialize_each
 from gex_pipeline.defs.partitions import (
     FEED_PARTITIONS_NAME,
@@ -51,6 +58,9 @@ gex_staging_spec = dg.AssetSpec(
     GEX_STAGING_STREAM,
     group_name=SOURCES_GROUP,
     kinds={"file"},
+    owners=OWNERS,
+    tags=tags("gex", "source"),
+    metadata=defined_here(),
     description="Sealed /gex payload segments written by the ingest API under "
     "data/staging/gex/ (NDJSON, docs/staging.md); moved to processed/ once loaded.",
 )
@@ -60,6 +70,9 @@ gex_reader_views_spec = dg.AssetSpec(
     deps=[GEX_PARQUET],
     group_name=GROUP,
     kinds={"duckdb"},
+    owners=OWNERS,
+    tags=tags("gex", "publish"),
+    metadata=defined_here(),
     description="data/gex_views.duckdb: read-only views over every exported Parquet file (view "
     "`gex_strikes`) for notebooks; created by the first gex_parquet run, always current.",
 )
@@ -180,6 +193,10 @@ def gex_live_batch(
     group_name=GROUP,
     pool=DUCKDB_WRITER_POOL,
     kinds={"parquet", "duckdb"},
+    owners=OWNERS,
+    tags=tags("gex", "publish"),
+    metadata={"dagster/column_schema": GEX_PARQUET_SCHEMA},
+    freshness_policy=PARQUET_FRESHNESS,
     description="data/parquet/gexbot/<TICKER>/<endpoint>/<YYYYMMDD>.strikes.parquet (zstd).",
 )
 def gex_parquet(

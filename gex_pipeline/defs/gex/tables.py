@@ -25,6 +25,14 @@ from gex_pipeline.defs.gex.keys import (
     RAW_DAY_FILES,
     REQUEST_TAG,
 )
+from gex_pipeline.defs.metadata import (
+    GEX_SNAPSHOTS_SCHEMA,
+    GEX_STRIKES_SCHEMA,
+    LIVE_FRESHNESS,
+    OWNERS,
+    table_metadata,
+    tags,
+)
 from gex_pipeline.defs.partition_runs import Metadata, PartitionFailed, materialize_each
 from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
 from gex_pipeline.defs.resources import DuckDBDatabase
@@ -79,7 +87,7 @@ def rebuild_metadata(done: Rebuilt) -> dict[str, dg.MetadataValue]:
     return meta
 
 
-def table_metadata(done: Rebuilt) -> dict[dg.AssetKey, Metadata]:
+def partition_metadata(done: Rebuilt) -> dict[dg.AssetKey, Metadata]:
     """Metadata of both tables for one rebuilt partition (row counts per table)."""
     shared = rebuild_metadata(done)
     return {
@@ -89,20 +97,26 @@ def table_metadata(done: Rebuilt) -> dict[dg.AssetKey, Metadata]:
 
 
 def _specs() -> list[dg.AssetSpec]:
+    common = {
+        "deps": SOURCE_DEPS,
+        "group_name": GROUP,
+        "kinds": {"duckdb"},
+        "owners": OWNERS,
+        "tags": tags("gex", "table"),
+        "freshness_policy": LIVE_FRESHNESS,
+    }
     return [
         dg.AssetSpec(
             GEX_SNAPSHOTS,
-            deps=SOURCE_DEPS,
-            group_name=GROUP,
-            kinds={"duckdb"},
             description="One row per ticker, endpoint, timestamp (epoch ms UTC); see docs/schema.md.",
+            metadata=table_metadata("gex_snapshots", GEX_SNAPSHOTS_SCHEMA),
+            **common,
         ),
         dg.AssetSpec(
             GEX_STRIKES,
-            deps=SOURCE_DEPS,
-            group_name=GROUP,
-            kinds={"duckdb"},
             description="One row per ticker, endpoint, timestamp, strike; see docs/schema.md.",
+            metadata=table_metadata("gex_strikes", GEX_STRIKES_SCHEMA),
+            **common,
         ),
     ]
 
@@ -148,6 +162,6 @@ def gex_tables(
             done.strike_rows,
             done.removed_strike_rows,
         )
-        return table_metadata(done)
+        return partition_metadata(done)
 
     yield from materialize_each(context, GEX_TABLES, build)

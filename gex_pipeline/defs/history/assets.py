@@ -11,6 +11,7 @@ from __future__ import annotations
 import dagster as dg
 
 from gex_pipeline.defs.gex.keys import HISTORY_REQUESTS, RAW_DAY_FILES, REQUEST_TAG, SOURCES_GROUP
+from gex_pipeline.defs.metadata import OWNERS, defined_here, tags
 
 __all__ = ["REQUEST_TAG", "history_assets"]
 
@@ -18,6 +19,9 @@ history_request_spec = dg.AssetSpec(
     HISTORY_REQUESTS,
     group_name=SOURCES_GROUP,
     kinds={"file"},
+    owners=OWNERS,
+    tags=tags("history", "source"),
+    metadata=defined_here(),
     description="Day-file links posted to /gex_history_url, one request file per day file under "
     "data/staging/history/requests/ (signed URL encrypted; docs/staging.md).",
 )
@@ -26,6 +30,9 @@ raw_day_file_spec = dg.AssetSpec(
     deps=[HISTORY_REQUESTS],
     group_name=SOURCES_GROUP,
     kinds={"file"},
+    owners=OWNERS,
+    tags=tags("history", "source"),
+    metadata=defined_here(),
     description="Downloaded GEXBot day files kept under "
     "data/source/gexbot/<TICKER>/<endpoint>/<YYYY-MM-DD>_<TICKER>_classic_<endpoint>.json[.gz]; "
     "a table rebuild re-imports them without downloading.",

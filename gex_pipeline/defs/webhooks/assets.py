@@ -15,6 +15,16 @@ import dagster as dg
 from gex_pipeline.defs.gex.keys import SOURCES_GROUP
 from gex_pipeline.defs.gex.reporting import markdown_table
 from gex_pipeline.defs.live import NO_REJECTED_SEGMENTS, LiveBatchConfig
+from gex_pipeline.defs.metadata import (
+    LIVE_FRESHNESS,
+    MARKET_AGG_STATE_SCHEMA,
+    OPTION_TRADES_EVENTS_SCHEMA,
+    OWNERS,
+    UNIVERSAL_WEBHOOKS_SCHEMA,
+    defined_here,
+    table_metadata,
+    tags,
+)
 from gex_pipeline.defs.partitions import is_partition_date, trading_date_partitions
 from gex_pipeline.defs.resources import DuckDBDatabase, StagingArea
 from gex_pipeline.defs.webhooks.reporting import (
@@ -40,6 +50,9 @@ uw_staging_spec = dg.AssetSpec(
     UW_STAGING_STREAM,
     group_name=SOURCES_GROUP,
     kinds={"file"},
+    owners=OWNERS,
+    tags=tags("webhooks", "source"),
+    metadata=defined_here(),
     description="Sealed /uw webhook message segments written by the ingest API under "
     "data/staging/uw/ (NDJSON, docs/staging.md); moved to processed/ once loaded.",
 )
@@ -51,12 +64,28 @@ webhook_table_specs = [
         partitions_def=trading_date_partitions,
         group_name=GROUP,
         kinds={"duckdb"},
+        owners=OWNERS,
+        tags=tags("webhooks", "table"),
+        metadata={**table_metadata(key.path[-1], schema), **defined_here()},
+        freshness_policy=LIVE_FRESHNESS,
         description=f"{description}; see docs/schema.md.",
     )
-    for key, description in (
-        (UNIVERSAL_WEBHOOKS, "Every stored /uw message, raw, keyed by message id"),
-        (OPTION_TRADES_EVENTS, "Option trades flattened and typed, keyed by trade id"),
-        (MARKET_AGG_STATE, "Market-state aggregates, keyed by trade date and timestamp"),
+    for key, schema, description in (
+        (
+            UNIVERSAL_WEBHOOKS,
+            UNIVERSAL_WEBHOOKS_SCHEMA,
+            "Every stored /uw message, raw, keyed by message id",
+        ),
+        (
+            OPTION_TRADES_EVENTS,
+            OPTION_TRADES_EVENTS_SCHEMA,
+            "Option trades flattened and typed, keyed by trade id",
+        ),
+        (
+            MARKET_AGG_STATE,
+            MARKET_AGG_STATE_SCHEMA,
+            "Market-state aggregates, keyed by trade date and timestamp",
+        ),
     )
 ]
 

@@ -11,5 +11,7 @@ from gex_pipeline.defs.webhooks.sensors import build_webhook_sensors
 def webhooks_definitions(settings: PipelineSettings) -> dg.Definitions:
     """Assets, jobs and sensors of the webhooks domain."""
     return dg.Definitions(
-        assets=webhook_assets, jobs=webhook_jobs, sensors=build_webhook_sensors(settings)
+        assets=dg.with_source_code_references(webhook_assets),
+        jobs=webhook_jobs,
+        sensors=build_webhook_sensors(settings),
     )
