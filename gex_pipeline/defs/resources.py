@@ -8,11 +8,12 @@ Only assets in the `duckdb_writer` pool may call `DuckDBDatabase.connect()`; sen
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from gex_pipeline.defs.settings import PipelineSettings
@@ -26,23 +27,29 @@ if TYPE_CHECKING:
     import duckdb
 
 
-class DuckDBDatabase(dg.ConfigurableResource):
-    """The DuckDB file `gex_data.db`; `connect()` applies pending migrations and always closes."""
+class DuckDBDatabase(DuckDBResource):
+    """dagster-duckdb's `DuckDBResource` for `gex_data.db`, opened through the project's
+    `lib.db.connection.connect`: the inter-process writer lock first, pending migrations applied,
+    and the connection closed in `finally` (the base class leaves it open when the block raises)."""
 
-    path: str | None = Field(
-        default=None, description="DuckDB file; default $GEX_DATA_DIR/gex_data.db"
+    database: str = Field(
+        default="", description="DuckDB file; empty means $GEX_DATA_DIR/gex_data.db"
     )
 
     def db_path(self) -> Path:
         """The database file this resource opens."""
-        return Path(self.path) if self.path else Settings.from_env().duckdb_path
+        return Path(self.database) if self.database else Settings.from_env().duckdb_path
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection with the schema up to date, closed in `finally`."""
         with connect(self.db_path()) as con:
             migrate(con)
             yield con
+
+    def connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """The same as `get_connection()` (the name the project's code uses)."""
+        return self.get_connection()
 
 
 class StagingArea(dg.ConfigurableResource):
@@ -109,7 +116,7 @@ def build_resources(settings: Settings, pipeline: PipelineSettings) -> dict[str,
     """The shared resources with every path resolved from the settings (shown on the UI's
     Resources page)."""
     return {
-        "duckdb_database": DuckDBDatabase(path=str(settings.duckdb_path)),
+        "duckdb_database": DuckDBDatabase(database=str(settings.duckdb_path)),
         "staging": StagingArea(
             root=str(settings.staging_dir), retention_days=pipeline.staging_retention_days
         ),

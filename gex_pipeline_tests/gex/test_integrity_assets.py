@@ -39,7 +39,7 @@ def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
 @pytest.fixture
 def resources(data_dir: Path) -> dict[str, dg.ConfigurableResource]:
     return {
-        "duckdb_database": DuckDBDatabase(path=str(data_dir / "gex_data.db")),
+        "duckdb_database": DuckDBDatabase(database=str(data_dir / "gex_data.db")),
         "parquet": ParquetStore(
             root=str(data_dir / "parquet" / "gexbot"), views_file=str(data_dir / "views.duckdb")
         ),

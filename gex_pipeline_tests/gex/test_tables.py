@@ -40,7 +40,7 @@ def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
 
 def _resources(data_dir: Path) -> dict[str, object]:
     return {
-        "duckdb_database": DuckDBDatabase(path=str(data_dir / "gex_data.db")),
+        "duckdb_database": DuckDBDatabase(database=str(data_dir / "gex_data.db")),
         "parquet": ParquetStore(),
     }
 

@@ -29,7 +29,7 @@ def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
 @pytest.fixture
 def resources(data_dir: Path) -> dict[str, dg.ConfigurableResource]:
     return {
-        "duckdb_database": DuckDBDatabase(path=str(data_dir / "gex_data.db")),
+        "duckdb_database": DuckDBDatabase(database=str(data_dir / "gex_data.db")),
         "staging": StagingArea(root=str(data_dir / "staging"), retention_days=7),
     }
 

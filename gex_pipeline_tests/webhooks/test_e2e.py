@@ -51,7 +51,7 @@ def _load_through_the_sensor(instance: dg.DagsterInstance, data_dir: Path) -> No
         [uw_live_batch, *webhook_table_specs],
         selection=[uw_live_batch],
         resources={
-            "duckdb_database": DuckDBDatabase(path=str(data_dir / "gex_data.db")),
+            "duckdb_database": DuckDBDatabase(database=str(data_dir / "gex_data.db")),
             "staging": staging,
         },
         instance=instance,
