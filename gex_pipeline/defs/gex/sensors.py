@@ -101,6 +101,15 @@ def due_partitions(pending: Mapping[str, float], now: float, quiet_seconds: int)
     return sorted(key for key, changed in pending.items() if now - changed >= quiet_seconds)
 
 
+def exported_since(instance: dg.DagsterInstance, partition: str, changed: float) -> bool:
+    """True when `gex_parquet` was materialized for `partition` after its last change (a table
+    rebuild or history import exports in its own run: no second export)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(GEX_PARQUET, asset_partitions=[partition]), limit=1
+    ).records
+    return bool(records) and records[0].timestamp >= changed
+
+
 def build_export_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
     """The export sensor, ticking every `settings.export_sensor_interval_seconds`."""
 
@@ -131,6 +140,7 @@ def build_export_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
         requests = [
             dg.RunRequest(run_key=f"gex_parquet:{key}:{cursor.pending[key]}", partition_key=key)
             for key in due
+            if not exported_since(context.instance, key, cursor.pending[key])
         ]
         for key in due:
             del cursor.pending[key]
