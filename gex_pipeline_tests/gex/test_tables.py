@@ -203,3 +203,17 @@ def test_range_with_an_empty_day_records_the_others_and_fails_naming_it(instance
     assert "no data for this feed-day (SPX gex_zero 2025-11-13)" in _failure_message(result)
     materialized = instance.get_materialized_partitions(dg.AssetKey("gex_strikes"))
     assert materialized == {f"{RANGE[0]}|SPX.gex_zero", f"{RANGE[2]}|SPX.gex_zero"}
+
+
+def test_live_report_and_rebuild_of_one_feed_day_share_the_partition_history(instance, data_dir):
+    # The live loader reports runtime materializations for `YYYY-MM-DD|TICKER.endpoint` keys.
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(dg.AssetKey("gex_strikes"), partition=SPX_KEY)
+    )
+    make_day_file(data_dir / "source" / "gexbot" / "SPX" / "gex_zero", "2025-11-14", "SPX")
+    assert _materialize(instance, data_dir).success
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(dg.AssetKey("gex_strikes"), asset_partitions=[SPX_KEY]), limit=10
+    ).records
+    assert len(records) == 2
+    assert instance.get_materialized_partitions(dg.AssetKey("gex_strikes")) == {SPX_KEY}
