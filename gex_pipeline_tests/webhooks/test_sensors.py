@@ -109,11 +109,13 @@ def test_uw_sensor_leaves_recent_leftovers_to_their_pending_run(
     assert isinstance(result, dg.SkipReason)
 
 
-def test_webhook_definitions_import_neither_duckdb_nor_polars() -> None:
+def test_webhook_definitions_do_not_import_polars() -> None:
+    # duckdb comes with dagster-duckdb's DuckDBResource, the base of the DuckDBDatabase resource
+    # (~0.1 s once per process; see docs/decisions.md); polars stays out of the code server.
     code = (
         "import sys\n"
         "import gex_pipeline.defs.webhooks.assets, gex_pipeline.defs.webhooks.sensors\n"
-        "print(sorted(m for m in ('duckdb', 'polars') if m in sys.modules))"
+        "print(sorted(m for m in ('polars',) if m in sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
