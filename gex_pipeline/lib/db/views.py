@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from gex_pipeline.lib.db.connection import connect
+from gex_pipeline.lib.db.writer import lock_path
 
 STRIKES_VIEW = "gex_strikes"
 
@@ -42,4 +43,5 @@ def ensure_reader_views(views_path: Path, parquet_root: Path) -> bool:
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
+        lock_path(tmp).unlink(missing_ok=True)
     return True
