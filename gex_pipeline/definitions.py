@@ -2,7 +2,8 @@
 
 Loaded lazily (`@dg.definitions`) so settings are read when the code location loads, not at
 import. Each domain contributes its own `Definitions` (`defs/<domain>/definitions.py`); they are
-merged here with the resources every domain shares.
+merged here with the resources every domain shares, built from the settings so the UI's Resources
+page shows the real paths.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import dagster as dg
 from gex_pipeline.defs.gex.definitions import gex_definitions
 from gex_pipeline.defs.history.definitions import history_definitions
 from gex_pipeline.defs.ops.definitions import ops_definitions
-from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore, StagingArea
+from gex_pipeline.defs.resources import build_resources
 from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.defs.webhooks.definitions import webhooks_definitions
+from gex_pipeline.lib.settings import Settings
 
 DOMAINS = (gex_definitions, history_definitions, webhooks_definitions, ops_definitions)
 
@@ -23,11 +25,5 @@ DOMAINS = (gex_definitions, history_definitions, webhooks_definitions, ops_defin
 def defs() -> dg.Definitions:
     """Every domain's definitions and the shared resources."""
     settings = PipelineSettings.from_env()
-    resources = dg.Definitions(
-        resources={
-            "duckdb_database": DuckDBDatabase(),
-            "staging": StagingArea(),
-            "parquet": ParquetStore(),
-        }
-    )
+    resources = dg.Definitions(resources=build_resources(Settings.from_env(), settings))
     return dg.Definitions.merge(*(domain(settings) for domain in DOMAINS), resources)

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from gex_pipeline.definitions import defs
-from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_SNAPSHOTS
+from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_SNAPSHOTS
 from gex_pipeline.defs.partitions import gex_partitions
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 
@@ -25,7 +25,7 @@ def test_gex_asset_keys_are_stable(repository: dg.RepositoryDefinition) -> None:
         for key in graph.get_all_asset_keys()
         if graph.get(key).group_name == "gex"
     )
-    assert keys == ["gex_parquet", "gex_snapshots", "gex_staging", "gex_strikes"]
+    assert keys == ["gex_parquet", "gex_reader_views", "gex_snapshots", "gex_strikes"]
 
 
 def test_gex_checks_are_stable(repository: dg.RepositoryDefinition) -> None:
@@ -80,7 +80,7 @@ def test_gex_jobs_and_sensors_are_stable(repository: dg.RepositoryDefinition) ->
     jobs = {job.name for job in repository.get_all_jobs()}
     assert {"gex_parquet_job", "gex_integrity_job"} <= jobs
     sensors = {sensor.name for sensor in repository.sensor_defs}
-    assert {"gex_parquet_export_sensor", "gex_integrity_sensor"} <= sensors
+    assert {"gex_parquet_export_sensor", "gex_freshness_sensor"} <= sensors
 
 
 def test_live_data_launches_no_runs(repository: dg.RepositoryDefinition) -> None:
@@ -93,7 +93,7 @@ def test_live_data_launches_no_runs(repository: dg.RepositoryDefinition) -> None
 
 def test_duckdb_writing_assets_are_in_the_writer_pool(repository: dg.RepositoryDefinition) -> None:
     graph = repository.asset_graph
-    for name in ("gex_parquet",):
+    for name in ("gex_parquet", "gex_snapshots", "gex_strikes"):
         node = graph.get(dg.AssetKey(name))
         assert node.pools == {DUCKDB_WRITER_POOL}, name
 
@@ -105,7 +105,7 @@ def test_integrity_checks_are_in_the_writer_pool(repository: dg.RepositoryDefini
 
 
 def test_gex_sensors_start_running(repository: dg.RepositoryDefinition) -> None:
-    for name in ("gex_parquet_export_sensor", "gex_integrity_sensor"):
+    for name in ("gex_parquet_export_sensor", "gex_freshness_sensor"):
         assert repository.get_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
 
 
@@ -135,7 +135,6 @@ def test_webhook_definitions_are_stable(repository: dg.RepositoryDefinition) -> 
         "option_trades_events",
         "option_trades_parquet",
         "universal_webhooks",
-        "uw_staging",
     ]
     checks = sorted(
         key.to_user_string()
@@ -152,10 +151,13 @@ def test_webhook_definitions_are_stable(repository: dg.RepositoryDefinition) -> 
     assert {"option_trades_parquet_job", "option_trades_checks_job"} <= jobs
 
 
-def test_webhook_tables_are_partitioned_by_trading_date(
+def test_webhook_tables_are_partitioned_by_trading_session(
     repository: dg.RepositoryDefinition,
 ) -> None:
     for name in ("universal_webhooks", "option_trades_events", "market_agg_state"):
         partitions = repository.asset_graph.get(dg.AssetKey(name)).partitions_def
-        assert isinstance(partitions, dg.DailyPartitionsDefinition), name
+        assert isinstance(partitions, dg.TimeWindowPartitionsDefinition), name
         assert partitions.timezone == "America/New_York", name
+        assert partitions.has_partition_key("2025-11-28"), name  # early close
+        assert not partitions.has_partition_key("2025-11-27"), name  # Thanksgiving
+        assert not partitions.has_partition_key("2025-11-29"), name  # Saturday

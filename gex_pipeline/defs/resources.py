@@ -1,17 +1,19 @@
 """Project resources: the DuckDB database, the staging area and the Parquet store.
 
-Paths default to `Settings.from_env()` (GEX_DATA_DIR), resolved when a step runs, not at import.
+`build_resources` sets every path from the settings when the definitions load (the Resources page
+shows them); a resource built without them (tests) resolves `Settings.from_env()` when a step runs.
 Only assets in the `duckdb_writer` pool may call `DuckDBDatabase.connect()`; sensors never do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from gex_pipeline.defs.settings import PipelineSettings
@@ -25,23 +27,29 @@ if TYPE_CHECKING:
     import duckdb
 
 
-class DuckDBDatabase(dg.ConfigurableResource):
-    """The DuckDB file `gex_data.db`; `connect()` applies pending migrations and always closes."""
+class DuckDBDatabase(DuckDBResource):
+    """dagster-duckdb's `DuckDBResource` for `gex_data.db`, opened through the project's
+    `lib.db.connection.connect`: the inter-process writer lock first, pending migrations applied,
+    and the connection closed in `finally` (the base class leaves it open when the block raises)."""
 
-    path: str | None = Field(
-        default=None, description="DuckDB file; default $GEX_DATA_DIR/gex_data.db"
+    database: str = Field(
+        default="", description="DuckDB file; empty means $GEX_DATA_DIR/gex_data.db"
     )
 
     def db_path(self) -> Path:
         """The database file this resource opens."""
-        return Path(self.path) if self.path else Settings.from_env().duckdb_path
+        return Path(self.database) if self.database else Settings.from_env().duckdb_path
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection with the schema up to date, closed in `finally`."""
         with connect(self.db_path()) as con:
             migrate(con)
             yield con
+
+    def connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """The same as `get_connection()` (the name the project's code uses)."""
+        return self.get_connection()
 
 
 class StagingArea(dg.ConfigurableResource):
@@ -102,3 +110,17 @@ class ParquetStore(dg.ConfigurableResource):
         if self.views_file:
             return Path(self.views_file)
         return Settings.from_env().data_dir / "gex_views.duckdb"
+
+
+def build_resources(settings: Settings, pipeline: PipelineSettings) -> dict[str, object]:
+    """The shared resources with every path resolved from the settings (shown on the UI's
+    Resources page)."""
+    return {
+        "duckdb_database": DuckDBDatabase(database=str(settings.duckdb_path)),
+        "staging": StagingArea(
+            root=str(settings.staging_dir), retention_days=pipeline.staging_retention_days
+        ),
+        "parquet": ParquetStore(
+            root=str(settings.parquet_dir), views_file=str(settings.data_dir / "gex_views.duckdb")
+        ),
+    }

@@ -19,7 +19,6 @@ class PipelineSettings:
     staging_retention_days: int = 7
     export_sensor_interval_seconds: int = 60
     export_quiet_seconds: int = 900
-    integrity_sensor_interval_seconds: int = 60
     freshness_sensor_interval_seconds: int = 60
     freshness_max_silence_seconds: int = 180
 
@@ -27,7 +26,7 @@ class PipelineSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
         """Read `GEX_LIVE_POLL_MS`, `GEX_LIVE_REPORT_SECONDS`, `GEX_LIVE_MAX_SEGMENTS_PER_BATCH`,
         `GEX_STAGING_RETENTION_DAYS`, `GEX_EXPORT_SENSOR_INTERVAL_SECONDS`,
-        `GEX_EXPORT_QUIET_SECONDS`, `GEX_INTEGRITY_SENSOR_INTERVAL_SECONDS`,
+        `GEX_EXPORT_QUIET_SECONDS`,
         `GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS`, `GEX_FRESHNESS_MAX_SILENCE_SECONDS`."""
         env = os.environ if env is None else env
         settings = cls(
@@ -37,9 +36,6 @@ class PipelineSettings:
             staging_retention_days=env_int(env, "GEX_STAGING_RETENTION_DAYS", 7),
             export_sensor_interval_seconds=env_int(env, "GEX_EXPORT_SENSOR_INTERVAL_SECONDS", 60),
             export_quiet_seconds=env_int(env, "GEX_EXPORT_QUIET_SECONDS", 900),
-            integrity_sensor_interval_seconds=env_int(
-                env, "GEX_INTEGRITY_SENSOR_INTERVAL_SECONDS", 60
-            ),
             freshness_sensor_interval_seconds=env_int(
                 env, "GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS", 60
             ),
@@ -49,7 +45,6 @@ class PipelineSettings:
             ("GEX_LIVE_POLL_MS", settings.live_poll_ms),
             ("GEX_LIVE_MAX_SEGMENTS_PER_BATCH", settings.live_max_segments_per_batch),
             ("GEX_EXPORT_SENSOR_INTERVAL_SECONDS", settings.export_sensor_interval_seconds),
-            ("GEX_INTEGRITY_SENSOR_INTERVAL_SECONDS", settings.integrity_sensor_interval_seconds),
             ("GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS", settings.freshness_sensor_interval_seconds),
             ("GEX_FRESHNESS_MAX_SILENCE_SECONDS", settings.freshness_max_silence_seconds),
         ):

@@ -248,3 +248,13 @@ def test_futures_basis_is_never_a_whole_number_of_points() -> None:
         FeedModel(profile_for("ES_SPX"), "gex_zero", str(seed), 4).basis for seed in range(500)
     ]
     assert all(round(b * 100) % 100 != 0 for b in bases)
+
+
+def test_early_close_day_file_ends_at_13_00_new_york(tmp_path: Path) -> None:
+    spec = DaySpec(dt.date(2025, 11, 28), "SPX", "gex_zero", seed=3)
+    assert spec.session_seconds() == int(3.5 * 3600)
+    rows = read_day(
+        make_day_file(tmp_path, spec.trade_date, "SPX", "gex_zero", seed=3, snapshots=None).path
+    )
+    last = dt.datetime.fromtimestamp(rows[-1]["timestamp"], tz=NY)
+    assert last.time() == dt.time(12, 59, 59)

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from gex_pipeline.defs.gex.assets import gex_parquet
+from gex_pipeline.defs.gex.keys import GEX_PARQUET
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore, StagingArea
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
@@ -31,7 +32,7 @@ def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
 @pytest.fixture
 def resources(data_dir: Path) -> dict[str, dg.ConfigurableResource]:
     return {
-        "duckdb_database": DuckDBDatabase(path=str(data_dir / "gex_data.db")),
+        "duckdb_database": DuckDBDatabase(database=str(data_dir / "gex_data.db")),
         "staging": StagingArea(root=str(data_dir / "staging"), retention_days=7),
         "parquet": ParquetStore(
             root=str(data_dir / "parquet" / "gexbot"), views_file=str(data_dir / "views.duckdb")
@@ -55,7 +56,8 @@ def test_parquet_asset_exports_the_partition_duckdb_holds(
     result = dg.materialize(
         [gex_parquet], resources=resources, instance=instance, partition_key=SPX_KEY
     )
-    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == GEX_PARQUET]
+    metadata = event.materialization.metadata
     path = Path(metadata["path"].value)
     assert path == data_dir / "parquet/gexbot/SPX/gex_zero/20251114.strikes.parquet"
     assert pl.read_parquet(path).height == metadata["dagster/row_count"].value == 3

@@ -17,7 +17,6 @@ from gex_pipeline.defs.gex.freshness import (
     freshness_result,
     stale_feeds,
 )
-from gex_pipeline.defs.gex.sensors import build_integrity_sensor
 from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ
 from gex_pipeline.lib.gex.freshness import judge_feed
@@ -106,16 +105,14 @@ def test_check_of_a_past_partition_is_not_judged(instance):
 def test_sensor_intervals_and_silence_are_settings():
     settings = PipelineSettings.from_env(
         {
-            "GEX_INTEGRITY_SENSOR_INTERVAL_SECONDS": "7",
             "GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS": "20",
             "GEX_FRESHNESS_MAX_SILENCE_SECONDS": "90",
         }
     )
-    assert build_integrity_sensor(settings).minimum_interval_seconds == 7
     assert build_freshness_sensor(settings).minimum_interval_seconds == 20
     assert settings.freshness_max_silence_seconds == 90
 
 
 def test_bad_sensor_interval_is_refused_naming_the_variable():
-    with pytest.raises(ValueError, match="GEX_INTEGRITY_SENSOR_INTERVAL_SECONDS"):
-        PipelineSettings.from_env({"GEX_INTEGRITY_SENSOR_INTERVAL_SECONDS": "0"})
+    with pytest.raises(ValueError, match="GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS"):
+        PipelineSettings.from_env({"GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS": "0"})

@@ -3,7 +3,6 @@ recorded on the right asset with the right severity and metadata, and launched b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -14,13 +13,11 @@ import pytest
 
 from gex_pipeline.cli.demo.defects import DayManifest
 from gex_pipeline.cli.demo.history_day import make_day_file
-from gex_pipeline.defs.gex.assets import GEX_PARQUET, gex_parquet, gex_table_specs
+from gex_pipeline.defs.gex.assets import gex_parquet
 from gex_pipeline.defs.gex.checks import gex_integrity_checks
 from gex_pipeline.defs.gex.jobs import gex_integrity_job, gex_parquet_job
-from gex_pipeline.defs.gex.sensors import build_integrity_sensor
-from gex_pipeline.defs.history.assets import HISTORY_IMPORT
+from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.integrity import ny_iso
@@ -41,7 +38,7 @@ def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
 @pytest.fixture
 def resources(data_dir: Path) -> dict[str, dg.ConfigurableResource]:
     return {
-        "duckdb_database": DuckDBDatabase(path=str(data_dir / "gex_data.db")),
+        "duckdb_database": DuckDBDatabase(database=str(data_dir / "gex_data.db")),
         "parquet": ParquetStore(
             root=str(data_dir / "parquet" / "gexbot"), views_file=str(data_dir / "views.duckdb")
         ),
@@ -67,7 +64,7 @@ def _import_day(data_dir: Path, defects: str = "") -> DayManifest:
 
 def _export(instance, resources) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [gex_parquet, *gex_table_specs, gex_integrity_checks],
+        [gex_parquet, gex_tables, gex_integrity_checks],
         selection=[gex_parquet],
         partition_key=PARTITION,
         resources=resources,
@@ -77,7 +74,7 @@ def _export(instance, resources) -> dg.ExecuteInProcessResult:
 
 def _run_checks(instance, resources) -> dict[str, dg.AssetCheckEvaluation]:
     defs = dg.Definitions(
-        assets=[gex_parquet, *gex_table_specs],
+        assets=[gex_parquet, gex_tables],
         asset_checks=[gex_integrity_checks],
         jobs=[gex_integrity_job],
         resources=resources,
@@ -149,51 +146,12 @@ def test_parquet_edited_behind_the_pipeline_fails_reconciliation_as_error(
     assert evaluation.metadata["parquet_rows"].value == 100
 
 
-def _tick(instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult:
-    sensor = build_integrity_sensor(PipelineSettings())
-    return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
-
-
-def test_sensor_requests_a_check_run_per_imported_partition(instance):
-    instance.report_runless_asset_event(
-        dg.AssetMaterialization(HISTORY_IMPORT, partition=PARTITION)
-    )
-    result = _tick(instance)
-    (request,) = result.run_requests
-    assert request.partition_key == PARTITION
-
-
-def test_sensor_leaves_exports_to_the_export_job_which_runs_the_checks_itself(instance):
-    instance.report_runless_asset_event(dg.AssetMaterialization(GEX_PARQUET, partition=PARTITION))
-    assert _tick(instance).run_requests == []
-
-
-def test_sensor_skips_when_nothing_was_imported_since_its_cursor(instance):
-    instance.report_runless_asset_event(
-        dg.AssetMaterialization(HISTORY_IMPORT, partition=PARTITION)
-    )
-    first = _tick(instance)
-    second = _tick(instance, first.cursor)
-    assert second.run_requests == []
-    assert second.skip_reason is not None
-
-
-def test_sensor_reads_a_cursor_of_the_previous_version_as_a_storage_id(instance):
-    instance.report_runless_asset_event(
-        dg.AssetMaterialization(HISTORY_IMPORT, partition=PARTITION)
-    )
-    seen = _tick(instance)
-    after = json.loads(seen.cursor)["gex_history_import"]
-    assert _tick(instance, str(after)).run_requests == []
-    assert len(_tick(instance, str(after - 1)).run_requests) == 1
-
-
 def test_export_job_checks_the_partition_exports_it_and_reconciles_the_file(
     data_dir, instance, resources
 ):
     _import_day(data_dir)
     defs = dg.Definitions(
-        assets=[gex_parquet, *gex_table_specs],
+        assets=[gex_parquet, gex_tables],
         asset_checks=[gex_integrity_checks],
         jobs=[gex_parquet_job],
         resources=resources,

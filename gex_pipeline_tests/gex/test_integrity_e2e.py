@@ -1,7 +1,7 @@
-"""End to end: under `dagster dev` (daemon + sensors), an imported partition gets its integrity
-checks run by `gex_integrity_sensor`, and a backfill of `gex_integrity_job` over a range of
-partitions launched through the GraphQL API (what the UI's Partitions tab does) runs the checks of
-each partition: the behaviour of dagster 1.13's partitioned checks (preview) this project relies on."""
+"""End to end: under `dagster dev`, a backfill of `gex_integrity_job` over a range of partitions
+launched through the GraphQL API (what the UI's Partitions tab does) runs the checks of each
+partition: the behaviour of dagster 1.13's partitioned checks (preview) this project relies on.
+(Imports and backfills of the tables run their checks in their own run: gex/test_backfill_e2e.py.)"""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ import pytest
 
 from gex_pipeline.cli.dagster_home import prepare_dagster_home
 from gex_pipeline.cli.demo.history_day import make_day_file
-from gex_pipeline.defs.history.assets import HISTORY_IMPORT
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.parquet_export import export_partition
@@ -107,36 +106,6 @@ def dagster_dev(data_dir: Path, tmp_path: Path, ui_port: int) -> Iterator[subpro
 def _finished_check_run(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
     runs = instance.get_runs(dg.RunsFilter(job_name="gex_integrity_job", statuses=list(FINISHED)))
     return runs[0] if runs else None
-
-
-def test_imported_partition_gets_its_checks_from_the_sensor(
-    data_dir: Path, tmp_path: Path, instance: dg.DagsterInstance, request: pytest.FixtureRequest
-) -> None:
-    _exported_defect_day(data_dir)
-    instance.add_dynamic_partitions("feed", ["SPX.gex_zero"])
-    instance.report_runless_asset_event(
-        dg.AssetMaterialization(HISTORY_IMPORT, partition=PARTITION)
-    )
-    dagster_dev = request.getfixturevalue("dagster_dev")
-    deadline = time.monotonic() + WAIT_SECONDS
-    run = None
-    while run is None and time.monotonic() < deadline and dagster_dev.poll() is None:
-        time.sleep(2.0)
-        run = _finished_check_run(instance)
-    log = (tmp_path / "dagster.log").read_text(errors="replace")
-    assert run is not None, log[-4000:]
-    assert run.status == dg.DagsterRunStatus.SUCCESS, log[-4000:]
-    assert run.tags["dagster/partition"] == PARTITION
-    records = instance.get_records_for_run(
-        run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    ).records
-    verdicts = {}
-    for record in records:
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
-        verdicts[evaluation.asset_check_key.name] = (evaluation.passed, evaluation.partition)
-    assert len(verdicts) == 12
-    assert verdicts["timestamp_gaps"] == (False, PARTITION)
-    assert verdicts["parquet_reconciliation"] == (True, PARTITION)
 
 
 def _launch_backfill(port: int, deadline: float) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from gex_pipeline.defs.gex.assets import GEX_STRIKES
+from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_STRIKES
 from gex_pipeline.defs.gex.sensors import (
     ExportCursor,
     build_export_sensor,
@@ -26,12 +26,17 @@ def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
-def _report_strikes(instance: dg.DagsterInstance, partition: str) -> None:
-    """Log a gex_strikes materialization from a run, as an import or a backfill does."""
+def _report_strikes(
+    instance: dg.DagsterInstance, partition: str, *, exported: bool = False
+) -> None:
+    """Log a gex_strikes materialization from a run, as an import or a backfill does (and a
+    gex_parquet one after it, as a table rebuild's run does, when `exported`)."""
 
     @dg.op
     def emit(context) -> None:  # unannotated: this module uses postponed annotations
         context.log_event(dg.AssetMaterialization(GEX_STRIKES, partition=partition))
+        if exported:
+            context.log_event(dg.AssetMaterialization(GEX_PARQUET, partition=partition))
 
     @dg.job
     def report() -> None:
@@ -69,6 +74,14 @@ def test_export_sensor_does_not_export_twice_for_one_change(instance) -> None:
     second = _export_tick(instance, first.cursor, quiet=0)
     assert second.run_requests == []
     assert "no gex_strikes partition changed" in second.skip_reason.skip_message
+
+
+def test_export_sensor_skips_a_partition_its_own_run_already_exported(instance) -> None:
+    instance.add_dynamic_partitions("feed", ["SPX.gex_zero"])
+    _report_strikes(instance, SPX_KEY, exported=True)
+    result = _export_tick(instance, None, quiet=0)
+    assert result.run_requests == []
+    assert ExportCursor.parse(result.cursor).pending == {}
 
 
 def test_due_partitions_are_those_quiet_long_enough() -> None:

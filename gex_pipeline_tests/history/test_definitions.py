@@ -15,24 +15,28 @@ def repository() -> dg.RepositoryDefinition:
     return defs().get_repository_def()
 
 
-def test_history_asset_job_and_sensor_names_are_stable(repository):
-    graph = repository.asset_graph
-    keys = sorted(
-        k.to_user_string()
-        for k in graph.get_all_asset_keys()
-        if graph.get(k).group_name == "gex_history"
-    )
-    assert keys == ["gex_history_import"]
-    assert "gex_history_job" in {job.name for job in repository.get_all_jobs()}
+def test_history_job_imports_into_the_tables_and_exports_in_one_run(repository):
+    job = repository.get_job("gex_history_job")
+    selected = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    assert selected == {"gex_snapshots", "gex_strikes", "gex_parquet"}
     assert repository.get_sensor_def("gex_history_sensor").default_status == (
         dg.DefaultSensorStatus.RUNNING
     )
 
 
-def test_history_import_is_in_the_duckdb_writer_pool(repository):
-    assert repository.asset_graph.get(dg.AssetKey("gex_history_import")).pools == {
-        DUCKDB_WRITER_POOL
-    }
+def test_history_sources_are_external_assets_upstream_of_the_tables(repository):
+    graph = repository.asset_graph
+    for source in ("staging/history_requests", "source/gexbot_day_files"):
+        key = dg.AssetKey.from_user_string(source)
+        assert not graph.get(key).is_materializable
+        assert {dg.AssetKey("gex_snapshots"), dg.AssetKey("gex_strikes")} <= graph.get(
+            key
+        ).child_keys
+
+
+def test_table_rebuild_is_in_the_duckdb_writer_pool(repository):
+    for name in ("gex_snapshots", "gex_strikes"):
+        assert repository.asset_graph.get(dg.AssetKey(name)).pools == {DUCKDB_WRITER_POOL}
 
 
 def test_history_sensor_interval_comes_from_the_environment(monkeypatch):

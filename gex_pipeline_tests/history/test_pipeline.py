@@ -14,7 +14,9 @@ import dagster as dg
 import pytest
 
 from gex_pipeline.cli.demo.history_day import make_day_file
-from gex_pipeline.defs.history.assets import REQUEST_TAG, gex_history_import
+from gex_pipeline.defs.gex.assets import gex_parquet
+from gex_pipeline.defs.gex.tables import gex_tables
+from gex_pipeline.defs.history.assets import REQUEST_TAG
 from gex_pipeline.defs.history.sensors import build_history_sensor
 from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME, gex_partition_key
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
@@ -58,12 +60,12 @@ def _post(api, server, path: str = f"/hist/{NAME}", query: str = QUERY) -> dict:
 
 def _materialize(instance, request_id: str | None = None, force: bool = False):
     return dg.materialize(
-        [gex_history_import],
+        [gex_tables, gex_parquet],
         partition_key=PARTITION,
         instance=instance,
         resources={"duckdb_database": DuckDBDatabase(), "parquet": ParquetStore()},
         tags={REQUEST_TAG: request_id} if request_id else None,
-        run_config={"ops": {"gex_history_import": {"config": {"force": force}}}},
+        run_config={"ops": {"gex_tables": {"config": {"force": force}}}},
         raise_on_error=False,
     )
 
@@ -249,7 +251,16 @@ def test_link_for_a_date_outside_the_partitions_is_reported_failed(api, history_
     status = api.get(f"/gex_history_url/{posted['id']}").json()
     assert result.run_requests == []
     assert status["state"] == "failed"
-    assert "outside the date partitions" in status["reason"]
+    assert "is not a date partition" in status["reason"]
+
+
+def test_link_for_a_weekend_day_file_is_reported_failed(api, history_http, instance):
+    posted = _post(api, history_http, path="/hist/2025-11-15_SPX_classic_gex_zero.json.gz")
+    result = _tick(instance)
+    status = api.get(f"/gex_history_url/{posted['id']}").json()
+    assert result.run_requests == []
+    assert status["state"] == "failed"
+    assert "no weekends, no holidays" in status["reason"]
 
 
 @pytest.mark.e2e
@@ -295,7 +306,7 @@ def test_transient_failure_on_the_last_retry_is_final(api, history_http, env, tm
     with dg.instance_for_test(temp_dir=str(env / "dagster_home"), overrides=overrides) as inst:
         inst.add_dynamic_partitions(FEED_PARTITIONS_NAME, ["SPX.gex_zero"])
         result = dg.materialize(
-            [gex_history_import],
+            [gex_tables, gex_parquet],
             partition_key=PARTITION,
             instance=inst,
             resources={"duckdb_database": DuckDBDatabase(), "parquet": ParquetStore()},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.assets import GEX_SNAPSHOTS, GEX_STRIKES
+from gex_pipeline.defs.gex.keys import GEX_SNAPSHOTS, GEX_STRIKES
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
 SPX_KEY = "2025-11-14|SPX.gex_zero"

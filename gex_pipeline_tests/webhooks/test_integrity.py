@@ -131,7 +131,7 @@ def _run_export_job(db: Path, root: Path, instance: dg.DagsterInstance):
         asset_checks=[option_trades_checks],
         jobs=[option_trades_parquet_job],
         resources={
-            "duckdb_database": DuckDBDatabase(path=str(db)),
+            "duckdb_database": DuckDBDatabase(database=str(db)),
             "uw_parquet": UwParquetStore(root=str(root)),
         },
     )

@@ -44,7 +44,7 @@ def day_file_name(trade_date: dt.date, ticker: str, endpoint: str, compressed: b
 
 @dataclass(frozen=True)
 class DaySpec:
-    """Arguments of one generated day file. `snapshots=None` means the whole session (23,400)."""
+    """Arguments of one generated day file. `snapshots=None` means the whole session (23,400; 12,600 on an early close)."""
 
     trade_date: dt.date
     ticker: str = "SPX"

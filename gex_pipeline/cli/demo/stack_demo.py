@@ -18,6 +18,7 @@ from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.cli.demo.live import LiveFeed, envelope_payload, flat_payload
 from gex_pipeline.cli.demo.session import NEW_YORK
 from gex_pipeline.cli.demo.uw import MESSAGE_KINDS, UwStream
+from gex_pipeline.lib.calendar.sessions import previous_session
 
 LIVE_FEEDS: tuple[tuple[str, str], ...] = (("SPX", "gex_zero"), ("NQ_NDX", "gex_zero"))
 HISTORY_FEED: tuple[str, str] = ("NQ_NDX", "gex_zero")
@@ -118,14 +119,6 @@ def post_uw_messages(client: httpx.Client, seed: int, say: Say) -> Tally:
     return tally
 
 
-def previous_weekday(today: dt.date) -> dt.date:
-    """The last weekday before `today`."""
-    day = today - dt.timedelta(days=1)
-    while day.weekday() >= 5:
-        day -= dt.timedelta(days=1)
-    return day
-
-
 def run_history_import(
     client: httpx.Client,
     work_dir: Path,
@@ -137,7 +130,7 @@ def run_history_import(
     """Serve a small generated day file on 127.0.0.1:`port`, post its URL to `/gex_history_url`
     and keep serving until the request is done or failed, or `timeout` seconds have passed."""
     ticker, endpoint = HISTORY_FEED
-    trade_date = previous_weekday(dt.datetime.now(NEW_YORK).date())
+    trade_date = previous_session(dt.datetime.now(NEW_YORK).date()).day
     day = make_day_file(
         work_dir, trade_date, ticker, endpoint, seed=seed, snapshots=HISTORY_SNAPSHOTS
     )

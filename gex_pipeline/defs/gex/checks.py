@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
-from gex_pipeline.defs.gex.assets import GEX_PARQUET, GEX_SNAPSHOTS, GEX_STRIKES
 from gex_pipeline.defs.gex.freshness import FEED_FRESHNESS, freshness_result
+from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_SNAPSHOTS, GEX_STRIKES
 from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
 from gex_pipeline.defs.settings import PipelineSettings
@@ -179,6 +179,20 @@ def to_check_result(result: IntegrityResult) -> dg.AssetCheckResult:
     )
 
 
+def as_evaluation(check: dg.AssetCheckResult, partition: str) -> dg.AssetCheckEvaluation:
+    """The verdict of one partition of a range run (a check op cannot yield per-partition
+    results when its run covers a range, e.g. a single-run backfill; it logs evaluations)."""
+    assert check.asset_key is not None and check.check_name is not None
+    return dg.AssetCheckEvaluation(
+        asset_key=check.asset_key,
+        check_name=check.check_name,
+        passed=check.passed,
+        metadata=check.metadata,
+        severity=check.severity,
+        partition=partition,
+    )
+
+
 @dg.multi_asset_check(
     specs=integrity_check_specs,
     name="gex_integrity_checks",
@@ -192,25 +206,29 @@ def gex_integrity_checks(
     duckdb_database: DuckDBDatabase,
     parquet: ParquetStore,
 ) -> Iterator[dg.AssetCheckResult]:
-    """Run the selected integrity checks over the run's partition."""
-    trade_date, ticker, endpoint = parse_gex_partition_key(context.partition_key)
-    day = FeedDay(trade_date, ticker, endpoint)
+    """Run the selected integrity checks over the run's partition (or each of its range)."""
     selected = {key.name for key in context.selected_asset_check_keys}
-    if FEED_FRESHNESS in selected:
-        yield freshness_result(
-            context.instance,
-            str(context.partition_key),
-            int(time.time() * 1000),
-            PipelineSettings.from_env().freshness_max_silence_seconds,
-        )
-    with duckdb_database.connect() as con:
-        results = partition_checks(
-            con, day, parquet.root_dir(), config.thresholds(), selected - {FEED_FRESHNESS}
-        )
-    for result in results:
-        if not result.passed:
-            context.log.warning("%s %s failed: %s", day, result.name, result.counts)
-        yield to_check_result(result)
+    keys = context.partition_keys
+    now_ms = int(time.time() * 1000)
+    silence = PipelineSettings.from_env().freshness_max_silence_seconds
+    for key in keys:
+        day = FeedDay(*parse_gex_partition_key(key))
+        checks: list[dg.AssetCheckResult] = []
+        if FEED_FRESHNESS in selected:
+            checks.append(freshness_result(context.instance, key, now_ms, silence))
+        with duckdb_database.connect() as con:
+            results = partition_checks(
+                con, day, parquet.root_dir(), config.thresholds(), selected - {FEED_FRESHNESS}
+            )
+        for result in results:
+            if not result.passed:
+                context.log.warning("%s %s failed: %s", day, result.name, result.counts)
+            checks.append(to_check_result(result))
+        for check in checks:
+            if len(keys) == 1:
+                yield check
+            else:
+                context.op_execution_context.log_event(as_evaluation(check, key))
 
 
 gex_checks = [gex_integrity_checks]

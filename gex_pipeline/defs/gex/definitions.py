@@ -12,7 +12,7 @@ from gex_pipeline.defs.settings import PipelineSettings
 def gex_definitions(settings: PipelineSettings) -> dg.Definitions:
     """Assets, checks, jobs and sensors of the gex domain."""
     return dg.Definitions(
-        assets=gex_assets,
+        assets=dg.with_source_code_references(gex_assets),
         asset_checks=gex_checks,
         jobs=gex_jobs,
         sensors=build_gex_sensors(settings),

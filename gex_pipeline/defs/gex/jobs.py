@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from gex_pipeline.defs.dagster_compat import partitioned_check_job
-from gex_pipeline.defs.gex.assets import GEX_PARQUET
 from gex_pipeline.defs.gex.checks import integrity_check_specs
+from gex_pipeline.defs.gex.keys import GEX_PARQUET
 from gex_pipeline.defs.partitions import gex_partitions
 
 # The partition's checks run in the export run: the table checks first (the ERROR ones block the

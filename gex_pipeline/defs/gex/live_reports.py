@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.assets import GEX_SNAPSHOTS, GEX_STRIKES
+from gex_pipeline.defs.gex.keys import GEX_SNAPSHOTS, GEX_STRIKES
 from gex_pipeline.defs.gex.reporting import partition_counts, partition_metadata
 from gex_pipeline.defs.partitions import gex_partition_key
 from gex_pipeline.lib.gex.live_load import PartitionStats

@@ -2,7 +2,9 @@
 
 - `gex_parquet_export_sensor`: follows `gex_strikes` materializations and exports a partition once
   it has been quiet (no new data) for `GEX_EXPORT_QUIET_SECONDS`, e.g. after the session closes.
-- `gex_integrity_sensor`: runs the integrity checks of every partition exported to Parquet.
+- `gex_freshness_sensor` (freshness.py): flags a live feed that goes quiet during the session.
+Every run that materializes a table partition (import, rebuild, backfill, export) runs its
+integrity checks in the same run; no sensor launches check runs.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource types
@@ -15,13 +17,9 @@ from typing import Self
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.assets import GEX_STRIKES
 from gex_pipeline.defs.gex.freshness import build_freshness_sensor
-from gex_pipeline.defs.gex.jobs import gex_integrity_job, gex_parquet_job
-from gex_pipeline.defs.history.assets import HISTORY_IMPORT
-from gex_pipeline.defs.partitions import (
-    parse_gex_partition_key,
-)
+from gex_pipeline.defs.gex.jobs import gex_parquet_job
+from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_STRIKES
 from gex_pipeline.defs.settings import PipelineSettings
 
 EVENTS_PER_TICK = 1000
@@ -48,6 +46,15 @@ class ExportCursor:
 def due_partitions(pending: Mapping[str, float], now: float, quiet_seconds: int) -> list[str]:
     """Partitions whose last change is at least `quiet_seconds` old, sorted."""
     return sorted(key for key, changed in pending.items() if now - changed >= quiet_seconds)
+
+
+def exported_since(instance: dg.DagsterInstance, partition: str, changed: float) -> bool:
+    """True when `gex_parquet` was materialized for `partition` after its last change (a table
+    rebuild or history import exports in its own run: no second export)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(GEX_PARQUET, asset_partitions=[partition]), limit=1
+    ).records
+    return bool(records) and records[0].timestamp >= changed
 
 
 def build_export_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
@@ -80,6 +87,7 @@ def build_export_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
         requests = [
             dg.RunRequest(run_key=f"gex_parquet:{key}:{cursor.pending[key]}", partition_key=key)
             for key in due
+            if not exported_since(context.instance, key, cursor.pending[key])
         ]
         for key in due:
             del cursor.pending[key]
@@ -96,74 +104,9 @@ def build_export_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
     return gex_parquet_export_sensor
 
 
-INTEGRITY_EVENTS_PER_TICK = 200
-# Materializations after which a partition's checks run in their own run: history imports (their
-# export may have been held back by an ERROR check). Exports by `gex_parquet_job` run the checks
-# in the export run itself.
-INTEGRITY_TRIGGERS = (HISTORY_IMPORT,)
-
-
-def integrity_run_request(partition_key: str, run_key: str | None = None) -> dg.RunRequest:
-    """A `gex_integrity_job` run over one date x feed partition."""
-    parse_gex_partition_key(partition_key)
-    return dg.RunRequest(run_key=run_key, partition_key=partition_key)
-
-
-def _parse_integrity_cursor(raw: str | None) -> dict[str, int]:
-    """Last storage id seen per trigger asset. An older cursor is a bare storage id (of a
-    gex_parquet event); storage ids are global, so imports after it are the ones not yet seen."""
-    if not raw:
-        return {}
-    if raw.isdigit():
-        return {HISTORY_IMPORT.to_user_string(): int(raw)}
-    return {k: int(v) for k, v in json.loads(raw).items()}
-
-
-def build_integrity_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
-    """The integrity sensor, ticking every `settings.integrity_sensor_interval_seconds`."""
-
-    @dg.sensor(
-        name="gex_integrity_sensor",
-        job=gex_integrity_job,
-        minimum_interval_seconds=settings.integrity_sensor_interval_seconds,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Runs the integrity checks of every partition a history import wrote.",
-    )
-    def gex_integrity_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        """One `gex_integrity_job` run per partition imported since the cursor."""
-        cursor = _parse_integrity_cursor(context.cursor)
-        latest: dict[str, int] = {}
-        for key in INTEGRITY_TRIGGERS:
-            name = key.to_user_string()
-            records = context.instance.fetch_materializations(
-                dg.AssetRecordsFilter(key, after_storage_id=cursor.get(name) or None),
-                limit=INTEGRITY_EVENTS_PER_TICK,
-                ascending=True,
-            ).records
-            for record in records:
-                if record.partition_key:
-                    latest[record.partition_key] = max(
-                        latest.get(record.partition_key, 0), record.storage_id
-                    )
-                cursor[name] = max(cursor.get(name, 0), record.storage_id)
-        requests = [
-            integrity_run_request(key, f"gex_integrity:{key}:{storage_id}")
-            for key, storage_id in sorted(latest.items())
-        ]
-        dumped = json.dumps(cursor, sort_keys=True)
-        if not requests:
-            return dg.SensorResult(
-                skip_reason="no partition imported since the last tick", cursor=dumped
-            )
-        return dg.SensorResult(run_requests=requests, cursor=dumped)
-
-    return gex_integrity_sensor
-
-
 def build_gex_sensors(settings: PipelineSettings) -> list[dg.SensorDefinition]:
     """Every sensor of the GEX domain."""
     return [
         build_export_sensor(settings),
-        build_integrity_sensor(settings),
         build_freshness_sensor(settings),
     ]

@@ -1,141 +1,41 @@
-"""`gex_history_import`: one date x feed partition from its day file into DuckDB and Parquet.
+"""The history domain's sources: posted day-file links and the kept raw day files.
 
-One asset with two steps (download, then import + export) rather than two assets: a run pays its
-start-up once, and with run-granularity pools a separate download step would hold the DuckDB writer
-pool anyway. Runs started by `gex_history_sensor` carry the request id in the tag
-`gex/history_request` (never the URL) and download the link afresh; a run without it (a backfill
-from the UI) re-imports the kept raw file, or downloads the newest posted link when none is kept.
+Importing a day file is a materialization of the GEX tables (`gex_tables`, defs/gex/tables.py):
+`gex_history_sensor` launches `gex_history_job` for the request's partition with the request id in
+the tag `gex/history_request` (never the URL); the run downloads the link afresh, replaces the
+slice and exports the partition to Parquet (`gex_parquet`) in the same run.
 """
 
-from collections.abc import Mapping
+from __future__ import annotations
 
 import dagster as dg
-from pydantic import Field
 
-from gex_pipeline.defs.gex.assets import GEX_PARQUET
-from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
-from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
-from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
-from gex_pipeline.lib.history.partition_import import (
-    HistoryImportFailed,
-    PartitionImport,
-    PartitionTarget,
-    import_partition,
+from gex_pipeline.defs.gex.keys import HISTORY_REQUESTS, RAW_DAY_FILES, REQUEST_TAG, SOURCES_GROUP
+from gex_pipeline.defs.metadata import OWNERS, defined_here, tags
+
+__all__ = ["REQUEST_TAG", "history_assets"]
+
+history_request_spec = dg.AssetSpec(
+    HISTORY_REQUESTS,
+    group_name=SOURCES_GROUP,
+    kinds={"file"},
+    owners=OWNERS,
+    tags=tags("history", "source"),
+    metadata=defined_here(),
+    description="Day-file links posted to /gex_history_url, one request file per day file under "
+    "data/staging/history/requests/ (signed URL encrypted; docs/staging.md).",
 )
-from gex_pipeline.lib.history.settings import HistorySettings
-from gex_pipeline.lib.settings import Settings
-
-GROUP = "gex_history"
-HISTORY_IMPORT = dg.AssetKey("gex_history_import")
-REQUEST_TAG = "gex/history_request"
-RETRY_NUMBER_TAG = "dagster/retry_number"
-
-
-class HistoryImportConfig(dg.Config):
-    """Options of one history import run."""
-
-    force: bool = Field(
-        default=False,
-        description="replace the partition even when the file would shrink it sharply",
-    )
-
-
-def run_will_be_retried(instance: dg.DagsterInstance, tags: Mapping[str, str]) -> bool:
-    """Whether the instance retries this run if it fails (run retries on, retries left)."""
-    if not instance.run_retries_enabled:
-        return False
-    return int(tags.get(RETRY_NUMBER_TAG, "0")) < instance.run_retries_max_retries
-
-
-def _metadata(done: PartitionImport) -> dict[str, dg.MetadataValue]:
-    stats = done.stats
-    meta: dict[str, dg.MetadataValue] = {
-        "dagster/row_count": dg.MetadataValue.int(stats.strike_rows),
-        "snapshots": dg.MetadataValue.int(stats.snapshots),
-        "strike_rows": dg.MetadataValue.int(stats.strike_rows),
-        "dropped": dg.MetadataValue.json({k: v for k, v in stats.dropped.items() if v}),
-        "replaced_strike_rows": dg.MetadataValue.int(stats.removed_strike_rows),
-        "raw_file": dg.MetadataValue.path(str(done.raw_path)),
-        "downloaded": dg.MetadataValue.bool(done.download is not None),
-    }
-    if done.export is not None:
-        meta["parquet"] = dg.MetadataValue.path(str(done.export.path))
-    else:
-        meta["parquet_blocked_by"] = dg.MetadataValue.text(", ".join(done.blocked))
-    if stats.first_ts is not None and stats.last_ts is not None:
-        meta["first_ts_ms"] = dg.MetadataValue.int(stats.first_ts)
-        meta["last_ts_ms"] = dg.MetadataValue.int(stats.last_ts)
-    if stats.backup is not None:
-        meta["pre_image"] = dg.MetadataValue.path(str(stats.backup.strikes))
-    if done.download is not None:
-        meta["source"] = dg.MetadataValue.text(done.download.redacted_url)
-        meta["url_sha256"] = dg.MetadataValue.text(done.download.url_hash)
-        meta["file_sha256"] = dg.MetadataValue.text(done.download.sha256)
-    return meta
-
-
-@dg.asset(
-    key=HISTORY_IMPORT,
-    partitions_def=gex_partitions,
-    group_name=GROUP,
-    pool=DUCKDB_WRITER_POOL,
-    kinds={"duckdb", "parquet"},
-    description=(
-        "A GEXBot day file imported into gex_snapshots / gex_strikes (the partition's slice is "
-        "replaced atomically, old rows kept under data/backups) and exported to Parquet. The raw "
-        "file is kept under data/source/gexbot/<TICKER>/<endpoint>/ for backfills."
-    ),
+raw_day_file_spec = dg.AssetSpec(
+    RAW_DAY_FILES,
+    deps=[HISTORY_REQUESTS],
+    group_name=SOURCES_GROUP,
+    kinds={"file"},
+    owners=OWNERS,
+    tags=tags("history", "source"),
+    metadata=defined_here(),
+    description="Downloaded GEXBot day files kept under "
+    "data/source/gexbot/<TICKER>/<endpoint>/<YYYY-MM-DD>_<TICKER>_classic_<endpoint>.json[.gz]; "
+    "a table rebuild re-imports them without downloading.",
 )
-def gex_history_import(
-    context: dg.AssetExecutionContext,
-    config: HistoryImportConfig,
-    duckdb_database: DuckDBDatabase,
-    parquet: ParquetStore,
-) -> dg.MaterializeResult:
-    """Download (when needed) and import one feed-day, then export its Parquet file."""
-    trade_date, ticker, endpoint = parse_gex_partition_key(context.partition_key)
-    target = PartitionTarget(trade_date, ticker, endpoint)
-    request_id = context.run.tags.get(REQUEST_TAG)
-    try:
-        done = import_partition(
-            target,
-            connect=duckdb_database.connect,
-            settings=Settings.from_env(),
-            history=HistorySettings.from_env(),
-            parquet_root=parquet.root_dir(),
-            request_id=request_id,
-            force=config.force,
-            run_id=context.run.run_id,
-            will_retry=run_will_be_retried(context.instance, context.run.tags),
-        )
-    except HistoryImportFailed as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
-    context.log.info(
-        "%s: %d snapshots, %d strike rows imported (dropped: %s)",
-        target,
-        done.stats.snapshots,
-        done.stats.strike_rows,
-        {k: v for k, v in done.stats.dropped.items() if v} or "none",
-    )
-    if done.export is None:
-        context.log.error(
-            "%s: not exported to Parquet, ERROR check(s) failed: %s (the previous file stays; "
-            "see the checks of gex_snapshots / gex_strikes for this partition)",
-            target,
-            ", ".join(done.blocked),
-        )
-        return dg.MaterializeResult(metadata=_metadata(done))
-    context.log_event(
-        dg.AssetMaterialization(
-            GEX_PARQUET,
-            partition=context.partition_key,
-            metadata={
-                "dagster/row_count": dg.MetadataValue.int(done.export.rows),
-                "path": dg.MetadataValue.path(str(done.export.path)),
-            },
-        )
-    )
-    return dg.MaterializeResult(metadata=_metadata(done))
 
-
-history_assets = [gex_history_import]
+history_assets = [history_request_spec, raw_day_file_spec]

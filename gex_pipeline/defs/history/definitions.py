@@ -11,4 +11,8 @@ from gex_pipeline.defs.settings import PipelineSettings
 def history_definitions(settings: PipelineSettings) -> dg.Definitions:
     """Assets, jobs and sensors of the history domain."""
     del settings  # the history sensor reads its own interval (GEX_HISTORY_SENSOR_INTERVAL_SECONDS)
-    return dg.Definitions(assets=history_assets, jobs=history_jobs, sensors=build_history_sensors())
+    return dg.Definitions(
+        assets=dg.with_source_code_references(history_assets),
+        jobs=history_jobs,
+        sensors=build_history_sensors(),
+    )

@@ -24,9 +24,9 @@ from gex_pipeline.defs.partitions import (
     PARTITIONS_START_DATE,
     feed_partitions,
     gex_partition_key,
-    trading_date_partitions,
+    is_partition_date,
 )
-from gex_pipeline.lib.calendar.trading_date import date_key, feed_key
+from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.history.settings import HistorySettings
 from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
@@ -106,10 +106,10 @@ def partition_problem(request: StoredRequest) -> str | None:
         feed_key(request.ticker, request.endpoint)
     except ValueError as exc:
         return str(exc)
-    if not trading_date_partitions.has_partition_key(date_key(request.trade_date)):
+    if not is_partition_date(request.trade_date):
         return (
-            f"trade date {request.trade_date} is outside the date partitions "
-            f"(from {PARTITIONS_START_DATE} to tomorrow)"
+            f"trade date {request.trade_date} is not a date partition: partitions are NYSE "
+            f"sessions from {PARTITIONS_START_DATE} to today (no weekends, no holidays)"
         )
     return None
 
@@ -130,7 +130,7 @@ def build_history_sensor(interval_seconds: int) -> dg.SensorDefinition:
         job=gex_history_job,
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="One gex_history_job run per posted day-file link (/gex_history_url).",
+        description="One gex_history_job run (import + Parquet) per posted day-file link (/gex_history_url).",
     )
     def gex_history_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         store = HistoryStore(Settings.from_env().data_dir)

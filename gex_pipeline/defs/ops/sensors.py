@@ -9,7 +9,7 @@ import time
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from gex_pipeline.defs.gex.assets import GEX_SNAPSHOTS
+from gex_pipeline.defs.gex.keys import GEX_SNAPSHOTS
 from gex_pipeline.lib.calendar.trading_date import trading_date_of
 from gex_pipeline.lib.ops.alerts import send_alert
 from gex_pipeline.lib.ops.freshness import FeedState, newly_quiet, observe, start_day

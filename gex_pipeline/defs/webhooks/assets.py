@@ -1,43 +1,74 @@
-"""Webhook assets: the DuckDB tables of `/uw` messages.
+"""Webhook assets: the DuckDB tables of `/uw` messages and their staging source.
 
 `universal_webhooks`, `option_trades_events` and `market_agg_state` are partitioned by
-America/New_York trading date. Messages reach them through the live loader
-(`gex-pipeline live-loader`, outside runs), which reports a runtime materialization for each
-trading date of each table that received rows, at most about once a minute.
+America/New_York trading session. Messages reach them through the live loader
+(`gex-pipeline live-loader`, outside runs), which reports a runless materialization for each
+trading date of each table that received rows, at most every `GEX_LIVE_REPORT_SECONDS`.
 """
 
 import dagster as dg
 
+from gex_pipeline.defs.gex.keys import SOURCES_GROUP
+from gex_pipeline.defs.metadata import (
+    LIVE_FRESHNESS,
+    MARKET_AGG_STATE_SCHEMA,
+    OPTION_TRADES_EVENTS_SCHEMA,
+    OWNERS,
+    UNIVERSAL_WEBHOOKS_SCHEMA,
+    defined_here,
+    table_metadata,
+    tags,
+)
 from gex_pipeline.defs.partitions import trading_date_partitions
 
 GROUP = "webhooks"
-UW_STAGING = dg.AssetKey("uw_staging")
+UW_STAGING_STREAM = dg.AssetKey(["staging", "uw"])
 UNIVERSAL_WEBHOOKS = dg.AssetKey("universal_webhooks")
 OPTION_TRADES_EVENTS = dg.AssetKey("option_trades_events")
 MARKET_AGG_STATE = dg.AssetKey("market_agg_state")
 
 uw_staging_spec = dg.AssetSpec(
-    UW_STAGING,
-    group_name=GROUP,
+    UW_STAGING_STREAM,
+    group_name=SOURCES_GROUP,
     kinds={"file"},
-    description="Sealed /uw staging segments (data/staging/uw/), written by the ingest API and "
-    "loaded by the live loader; processed ones are kept for replay (docs/staging.md).",
+    owners=OWNERS,
+    tags=tags("webhooks", "source"),
+    metadata=defined_here(),
+    description="Sealed /uw webhook message segments written by the ingest API under "
+    "data/staging/uw/ (NDJSON, docs/staging.md); moved to processed/ once loaded.",
 )
 
 webhook_table_specs = [
     dg.AssetSpec(
         key,
-        deps=[UW_STAGING],
+        deps=[UW_STAGING_STREAM],
         partitions_def=trading_date_partitions,
         group_name=GROUP,
         kinds={"duckdb"},
+        owners=OWNERS,
+        tags=tags("webhooks", "table"),
+        metadata={**table_metadata(key.path[-1], schema), **defined_here()},
+        freshness_policy=LIVE_FRESHNESS,
         description=f"{description}; see docs/schema.md.",
     )
-    for key, description in (
-        (UNIVERSAL_WEBHOOKS, "Every stored /uw message, raw, keyed by message id"),
-        (OPTION_TRADES_EVENTS, "Option trades flattened and typed, keyed by trade id"),
-        (MARKET_AGG_STATE, "Market-state aggregates, keyed by trade date and timestamp"),
+    for key, schema, description in (
+        (
+            UNIVERSAL_WEBHOOKS,
+            UNIVERSAL_WEBHOOKS_SCHEMA,
+            "Every stored /uw message, raw, keyed by message id",
+        ),
+        (
+            OPTION_TRADES_EVENTS,
+            OPTION_TRADES_EVENTS_SCHEMA,
+            "Option trades flattened and typed, keyed by trade id",
+        ),
+        (
+            MARKET_AGG_STATE,
+            MARKET_AGG_STATE_SCHEMA,
+            "Market-state aggregates, keyed by trade date and timestamp",
+        ),
     )
 ]
+
 
 webhook_assets = [uw_staging_spec, *webhook_table_specs]

@@ -13,7 +13,7 @@ from gex_pipeline.defs.webhooks.sensors import build_webhook_sensors
 def webhooks_definitions(settings: PipelineSettings) -> dg.Definitions:
     """Assets, jobs and sensors of the webhooks domain."""
     return dg.Definitions(
-        assets=[*webhook_assets, option_trades_parquet],
+        assets=dg.with_source_code_references([*webhook_assets, option_trades_parquet]),
         asset_checks=webhook_checks,
         jobs=webhook_jobs,
         sensors=build_webhook_sensors(settings),

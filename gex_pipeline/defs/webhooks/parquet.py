@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from gex_pipeline.defs.metadata import OWNERS, tags
 from gex_pipeline.defs.partitions import trading_date_partitions
 from gex_pipeline.defs.resources import DuckDBDatabase
 from gex_pipeline.defs.webhooks.assets import GROUP, OPTION_TRADES_EVENTS
@@ -40,6 +41,8 @@ class UwParquetStore(dg.ConfigurableResource):
     group_name=GROUP,
     pool=DUCKDB_WRITER_POOL,
     kinds={"parquet", "duckdb"},
+    owners=OWNERS,
+    tags=tags("webhooks", "publish"),
     description="data/parquet/uw/option_trades/<YYYYMMDD>.parquet (zstd); not written while an "
     "ERROR check of the day's option trades fails.",
 )

@@ -78,3 +78,9 @@ def weekday_closures(start: date, end: date) -> list[date]:
     known = _sessions()
     days = (start + timedelta(n) for n in range((end - start).days + 1))
     return [d for d in days if d.weekday() < 5 and d not in known]
+
+
+def previous_session(day: date) -> Session | None:
+    """The last session before `day` (within two weeks)."""
+    earlier = sessions_between(day - timedelta(days=14), day - timedelta(days=1))
+    return earlier[-1] if earlier else None

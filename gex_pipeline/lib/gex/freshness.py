@@ -8,9 +8,8 @@ report of the feed, or from the open when it last reported before it (or not at 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
 
-from gex_pipeline.lib.calendar.sessions import Session, session, sessions_between
+from gex_pipeline.lib.calendar.sessions import Session, session
 from gex_pipeline.lib.calendar.trading_date import trading_date_of
 
 
@@ -32,12 +31,6 @@ def session_in_progress(now_ms: int) -> Session | None:
     if held is None or not held.open_ms <= now_ms < held.close_ms:
         return None
     return held
-
-
-def previous_session(day: date) -> Session | None:
-    """The last session before `day` (within two weeks)."""
-    earlier = sessions_between(day - timedelta(days=14), day - timedelta(days=1))
-    return earlier[-1] if earlier else None
 
 
 def judge_feed(

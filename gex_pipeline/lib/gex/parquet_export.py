@@ -53,6 +53,10 @@ SNAPSHOT_EXPORT_COLUMNS: tuple[str, ...] = (
 PARQUET_COMPRESSION = "zstd"
 
 
+class EmptyPartition(ValueError):
+    """DuckDB holds no strike rows for the partition; nothing was written."""
+
+
 @dataclass(frozen=True)
 class ExportResult:
     """Where a partition was written and how many rows it holds."""
@@ -102,13 +106,13 @@ def export_partition(
 ) -> ExportResult:
     """Write the feed-day's strike rows from DuckDB to its Parquet file (tmp + fsync + rename).
 
-    Raises ValueError naming the partition when DuckDB holds no rows for it; an existing file is
-    then left untouched.
+    Raises `EmptyPartition` (a ValueError) naming the partition when DuckDB holds no rows for it;
+    an existing file is then left untouched.
     """
     target = parquet_path(parquet_root, ticker, endpoint, trade_date)
     frame = partition_query(con, ticker, endpoint, trade_date).pl()
     if frame.height == 0:
-        raise ValueError(
+        raise EmptyPartition(
             f"no gex_strikes rows for ticker={ticker} endpoint={endpoint} trade_date={trade_date}"
         )
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""Import one date x feed partition from its day file: download (when needed), import, export.
+"""Import one date x feed partition from its day file: download (when needed), import, and export
+to Parquet when asked (the Dagster job exports in its own `gex_parquet` step instead).
 
 The source is chosen in this order:
 1. a request id (a run started by the sensor for a fresh POST): download its signed link again;
@@ -153,13 +154,14 @@ def import_partition(
     connect: Connect,
     settings: Settings,
     history: HistorySettings,
-    parquet_root: Path,
+    parquet_root: Path | None = None,
     request_id: str | None = None,
     force: bool = False,
     run_id: str | None = None,
     will_retry: bool = False,
 ) -> PartitionImport:
-    """Import `target` from a fresh download (request) or its kept raw file, then export Parquet.
+    """Import `target` from a fresh download (request) or its kept raw file, then export Parquet
+    under `parquet_root` when one is given.
 
     Raises `HistoryImportFailed` with a clear reason (also written to the status record); nothing
     stored changes when the download, the file or the replace is refused. Any other error is
@@ -198,13 +200,15 @@ def import_partition(
                 shrink_ratio=history.shrink_ratio,
                 max_decompressed=history.limits.max_decompressed_bytes,
             )
-            day = FeedDay(target.trade_date, target.ticker, target.endpoint)
-            blocked = tuple(r.name for r in publish_blockers(con, day))
+            blocked: tuple[str, ...] = ()
             exported = None
-            if not blocked:  # an ERROR check keeps the partition (and the old file) unpublished
-                exported = export_partition(
-                    con, parquet_root, target.ticker, target.endpoint, target.trade_date
-                )
+            if parquet_root is not None:
+                day = FeedDay(target.trade_date, target.ticker, target.endpoint)
+                blocked = tuple(r.name for r in publish_blockers(con, day))
+                if not blocked:  # an ERROR check keeps the partition (and the old file) unpublished
+                    exported = export_partition(
+                        con, parquet_root, target.ticker, target.endpoint, target.trade_date
+                    )
         if incoming is not None and downloaded is not None:
             raw = _keep_download(incoming, downloaded.gzip, settings.source_dir, target)
             incoming = None

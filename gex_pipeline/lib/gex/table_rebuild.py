@@ -1,0 +1,151 @@
+"""Rebuild one date x feed partition of the GEX tables from what the pipeline keeps.
+
+Sources, in order:
+1. a history request id (a run the history sensor started for a fresh POST): download its link;
+2. the kept raw day file `source/gexbot/<TICKER>/<endpoint>/...`;
+3. the processed staging segments of the feed-day (within `GEX_STAGING_RETENTION_DAYS`);
+4. the newest posted link for the feed-day (it may still be live): download it.
+With none of them the rebuild raises `NoData` and nothing changes. Every replace is atomic and
+keeps a Parquet pre-image of the rows it removes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gex_pipeline.lib.gex.staging_rebuild import (
+    StagingIncomplete,
+    StagingRebuild,
+    feed_day_segments,
+    rebuild_from_staging,
+)
+from gex_pipeline.lib.history.partition_import import (
+    Connect,
+    PartitionImport,
+    PartitionTarget,
+    import_partition,
+)
+from gex_pipeline.lib.history.settings import HistorySettings
+from gex_pipeline.lib.history.sources import find_raw_file, find_request, raw_dir
+from gex_pipeline.lib.settings import Settings
+from gex_pipeline.lib.staging.history_store import HistoryStore
+from gex_pipeline.lib.staging.layout import GEX_STREAM, stream_dirs
+
+RAW_FILE = "raw_file"
+DOWNLOAD = "download"
+STAGING = "staging"
+
+
+class NoData(Exception):
+    """The feed-day has no kept raw file, no staging segment and no posted link."""
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """One rebuilt partition: where its rows came from and what the replace did."""
+
+    source: str
+    snapshots: int
+    strike_rows: int
+    removed_strike_rows: int
+    pre_image: Path | None
+    imported: PartitionImport | None = None
+    staged: StagingRebuild | None = None
+
+
+def _from_import(done: PartitionImport) -> Rebuilt:
+    stats = done.stats
+    return Rebuilt(
+        source=DOWNLOAD if done.download is not None else RAW_FILE,
+        snapshots=stats.snapshots,
+        strike_rows=stats.strike_rows,
+        removed_strike_rows=stats.removed_strike_rows,
+        pre_image=stats.backup.strikes if stats.backup else None,
+        imported=done,
+    )
+
+
+def _from_staging(done: StagingRebuild) -> Rebuilt:
+    return Rebuilt(
+        source=STAGING,
+        snapshots=done.snapshots,
+        strike_rows=done.strike_rows,
+        removed_strike_rows=done.removed_strike_rows,
+        pre_image=done.backup.strikes if done.backup else None,
+        staged=done,
+    )
+
+
+def rebuild_partition(
+    target: PartitionTarget,
+    *,
+    connect: Connect,
+    settings: Settings,
+    history: HistorySettings,
+    request_id: str | None = None,
+    force: bool = False,
+    run_id: str | None = None,
+    will_retry: bool = False,
+) -> Rebuilt:
+    """Rebuild `target` from its best source (module docstring).
+
+    Raises `NoData`, `StagingIncomplete` (segments purged and no link), `HistoryImportFailed` or
+    `ReplaceRefused`, each with a reason safe to show; nothing stored changes in those cases.
+    `will_retry` (the run will be retried) makes another error of a request's import `retrying`.
+    """
+
+    def download_or_import() -> Rebuilt:
+        return _from_import(
+            import_partition(
+                target,
+                connect=connect,
+                settings=settings,
+                history=history,
+                request_id=request_id,
+                force=force,
+                run_id=run_id,
+                will_retry=will_retry,
+            )
+        )
+
+    found = find_raw_file(settings.source_dir, target.ticker, target.endpoint, target.trade_date)
+    if request_id is not None or found is not None:
+        return download_or_import()
+    incomplete: StagingIncomplete | None = None
+    with connect() as con:
+        try:
+            segments = feed_day_segments(
+                con,
+                stream_dirs(settings.staging_dir, GEX_STREAM),
+                target.ticker,
+                target.endpoint,
+                target.trade_date,
+            )
+        except StagingIncomplete as exc:
+            incomplete, segments = exc, []
+        if segments:
+            return _from_staging(
+                rebuild_from_staging(
+                    con,
+                    segments,
+                    ticker=target.ticker,
+                    endpoint=target.endpoint,
+                    trade_date=target.trade_date,
+                    backups_dir=settings.backups_dir,
+                    work_dir=settings.data_dir / "tmp",
+                    force=force,
+                    shrink_ratio=history.shrink_ratio,
+                )
+            )
+    store = HistoryStore(settings.data_dir)
+    if find_request(store, target.ticker, target.endpoint, target.trade_date) is not None:
+        return download_or_import()
+    if incomplete is not None:
+        raise incomplete
+    raise NoData(
+        f"no data for this feed-day ({target}): no kept raw file under "
+        f"{raw_dir(settings.source_dir, target.ticker, target.endpoint)}, no processed staging "
+        "segment within GEX_STAGING_RETENTION_DAYS and no posted link (POST it to "
+        "/gex_history_url)"
+    )
