@@ -21,14 +21,13 @@ from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.gex.live_load import (
     GexStreamLoad,
     PartitionStats,
-    merge_partition_stats,
     partition_of,
 )
 from gex_pipeline.lib.live.loader import LiveLoader, LiveStream
 from gex_pipeline.lib.live.throttle import ReportThrottle
 from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging.layout import GEX_STREAM
-from gex_pipeline.lib.webhooks.live_load import DayStats, UwStreamLoad, merge_day_stats
+from gex_pipeline.lib.webhooks.live_load import DayStats, UwStreamLoad
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -76,11 +75,11 @@ def build_loader(settings: Settings, pipeline: PipelineSettings, publisher: Any)
     streams = [
         LiveStream(
             GexStreamLoad(),
-            ReportThrottle[tuple, PartitionStats](partition_of, merge_partition_stats, interval),
+            ReportThrottle[tuple, PartitionStats](partition_of, interval),
         ),
         LiveStream(
             UwStreamLoad(),
-            ReportThrottle[Any, DayStats](lambda d: d.trade_date, merge_day_stats, interval),
+            ReportThrottle[Any, DayStats](lambda d: d.trade_date, interval),
         ),
     ]
     return LiveLoader(

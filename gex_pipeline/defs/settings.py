@@ -14,13 +14,13 @@ class PipelineSettings:
     """Tuning of the live loader and the Parquet export."""
 
     live_poll_ms: int = 250
-    live_report_seconds: int = 120
+    live_report_seconds: int = 180
     live_max_segments_per_batch: int = 5000
     staging_retention_days: int = 7
     export_sensor_interval_seconds: int = 60
     export_quiet_seconds: int = 900
     freshness_sensor_interval_seconds: int = 60
-    freshness_max_silence_seconds: int = 180
+    freshness_max_silence_seconds: int = 420
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -31,7 +31,7 @@ class PipelineSettings:
         env = os.environ if env is None else env
         settings = cls(
             live_poll_ms=env_int(env, "GEX_LIVE_POLL_MS", 250),
-            live_report_seconds=env_int(env, "GEX_LIVE_REPORT_SECONDS", 120),
+            live_report_seconds=env_int(env, "GEX_LIVE_REPORT_SECONDS", 180),
             live_max_segments_per_batch=env_int(env, "GEX_LIVE_MAX_SEGMENTS_PER_BATCH", 5000),
             staging_retention_days=env_int(env, "GEX_STAGING_RETENTION_DAYS", 7),
             export_sensor_interval_seconds=env_int(env, "GEX_EXPORT_SENSOR_INTERVAL_SECONDS", 60),
@@ -39,7 +39,7 @@ class PipelineSettings:
             freshness_sensor_interval_seconds=env_int(
                 env, "GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS", 60
             ),
-            freshness_max_silence_seconds=env_int(env, "GEX_FRESHNESS_MAX_SILENCE_SECONDS", 180),
+            freshness_max_silence_seconds=env_int(env, "GEX_FRESHNESS_MAX_SILENCE_SECONDS", 420),
         )
         for name, value in (
             ("GEX_LIVE_POLL_MS", settings.live_poll_ms),

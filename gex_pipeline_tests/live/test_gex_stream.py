@@ -77,7 +77,7 @@ def test_reports_are_throttled_per_partition_and_merged(
         gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS + second * 1000)])
         loader.run_once()
     assert len(_reported(instance)) == 2  # first load only: one event per table
-    clock.now += 120
+    clock.now += 180
     loader.run_once()  # nothing new sealed: the pending figures are released on time
     event = instance.get_latest_materialization_event(GEX_SNAPSHOTS)
     metadata = event.asset_materialization.metadata
@@ -147,7 +147,7 @@ def test_conflicts_are_reported_on_the_partition(
 ) -> None:
     gex_staging.seal([gex_staging.record(spot=1.0)])
     loader.run_once()
-    clock.now += 121
+    clock.now += 181
     gex_staging.seal([gex_staging.record(spot=2.0)])
     loader.run_once()
     event = instance.get_latest_materialization_event(GEX_SNAPSHOTS)

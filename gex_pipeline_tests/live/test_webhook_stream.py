@@ -95,7 +95,7 @@ def test_day_outside_the_partitions_is_stored_but_not_reported(
 def test_conflicts_are_reported_on_the_day(loader, instance, clock, uw_staging) -> None:
     uw_staging.seal(uw_staging.records([_trade("a", "2025-11-14T15:00:00Z", "1.0")]))
     loader.run_once()
-    clock.now += 121
+    clock.now += 181
     uw_staging.seal(uw_staging.records([_trade("a", "2025-11-14T15:00:00Z", "2.0")]))
     loader.run_once()
     event = instance.get_latest_materialization_event(UNIVERSAL_WEBHOOKS)

@@ -91,22 +91,6 @@ class PartitionStats:
     last_timestamp: int
 
 
-def merge_partition_stats(a: PartitionStats, b: PartitionStats) -> PartitionStats:
-    """The figures of two batches for the same partition, added up."""
-    return PartitionStats(
-        a.trade_date,
-        a.ticker,
-        a.endpoint,
-        a.snapshots_added + b.snapshots_added,
-        a.strikes_added + b.strikes_added,
-        a.events_added + b.events_added,
-        a.duplicates + b.duplicates,
-        a.conflicts + b.conflicts,
-        min(a.first_timestamp, b.first_timestamp),
-        max(a.last_timestamp, b.last_timestamp),
-    )
-
-
 def partition_of(stats: PartitionStats) -> tuple[date, str, str]:
     """`(trade_date, ticker, endpoint)` of a partition's figures."""
     return (stats.trade_date, stats.ticker, stats.endpoint)

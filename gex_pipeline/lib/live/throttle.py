@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 Key = TypeVar("Key", bound=Hashable)
 Stats = TypeVar("Stats")
+
+
+def merge_figures(a: Any, b: Any) -> Any:
+    """Two batches' figures (dataclasses of one type) for the same partition, added up: counts
+    summed, `first_*` the earlier, `last_*` the later, the key fields (dates, names) kept."""
+    values = {}
+    for item in dataclasses.fields(a):
+        x, y = getattr(a, item.name), getattr(b, item.name)
+        if item.name.startswith("first_"):
+            values[item.name] = min(x, y)
+        elif item.name.startswith("last_"):
+            values[item.name] = max(x, y)
+        elif isinstance(x, int) and not isinstance(x, bool):
+            values[item.name] = x + y
+        else:
+            values[item.name] = x
+    return type(a)(**values)
 
 
 @dataclass
@@ -19,8 +37,8 @@ class ReportThrottle(Generic[Key, Stats]):
     """
 
     key: Callable[[Stats], Key]
-    merge: Callable[[Stats, Stats], Stats]
     interval_s: float
+    merge: Callable[[Stats, Stats], Stats] = merge_figures
     pending: dict[Key, Stats] = field(default_factory=dict)
     released_at: dict[Key, float] = field(default_factory=dict)
 

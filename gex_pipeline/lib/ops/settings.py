@@ -21,7 +21,7 @@ class OpsSettings:
     run_retention_days: int = 7
     failed_run_retention_days: int = 30
     alert_webhook_url: str | None = None
-    feed_quiet_seconds: int = 300
+    feed_quiet_seconds: int = 420
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OpsSettings:

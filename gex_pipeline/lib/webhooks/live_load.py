@@ -238,22 +238,6 @@ _DAY_COLUMNS = (
 )
 
 
-def merge_day_stats(a: DayStats, b: DayStats) -> DayStats:
-    """The figures of two batches for the same trading date, added up."""
-    return DayStats(
-        a.trade_date,
-        a.messages_added + b.messages_added,
-        a.trades_added + b.trades_added,
-        a.market_added + b.market_added,
-        a.other_added + b.other_added,
-        a.duplicates + b.duplicates,
-        a.conflicts + b.conflicts,
-        a.cast_failures + b.cast_failures,
-        min(a.first_received_at, b.first_received_at),
-        max(a.last_received_at, b.last_received_at),
-    )
-
-
 def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
     """Parse the segments once into `uw_batch_raw` (rowid = arrival order), validate them and
     classify every message in `uw_batch_records`."""
