@@ -148,11 +148,12 @@ def test_backfill_of_trading_days_of_one_feed_is_one_successful_run(
         ]
     checked = {(e.check_name, e.partition) for e in evaluations}
     assert {p for _, p in checked} == {f"{day}|{FEED}" for day in SESSIONS}
-    # every table check of every partition, in the backfill run itself (a range run does not
-    # evaluate parquet_reconciliation yet, and logs the table checks from both check steps:
-    # known gaps, see docs/decisions.md)
+    # every table check of every partition, in the backfill run itself (whether a range run also
+    # evaluates parquet_reconciliation depends on how Dagster splits the check steps: a known gap,
+    # see docs/decisions.md)
     table_checks = {s.name for s in integrity_check_specs if s.asset_key != GEX_PARQUET_KEY}
-    assert {name for name, _ in checked} == table_checks
+    for day in SESSIONS:
+        assert table_checks <= {name for name, p in checked if p == f"{day}|{FEED}"}, day
     early_close = {
         e.check_name: e.passed for e in evaluations if e.partition.startswith("2025-11-28")
     }

@@ -21,6 +21,7 @@ from gex_pipeline.lib.live.microbatch import (
     BatchReport,
     StagingRecordError,
     load_batch,
+    raise_first_invalid,
     read_json_sql,
     set_insertion_order,
     setting,
@@ -177,31 +178,19 @@ def _validate_batch(con: duckdb.DuckDBPyConnection) -> None:
     """Raise StagingRecordError for the first record of `batch_raw` that breaks the contract."""
     endpoints = ", ".join(sql_string(e) for e in ENDPOINTS)
     kinds = ", ".join(sql_string(k) for k in KINDS)
-    rows = con.execute(
-        f"""
-        SELECT segment, line, field FROM (
-            SELECT rowid, segment,
-                   row_number() OVER (PARTITION BY segment ORDER BY rowid) AS line,
-                   CASE
-                       WHEN ticker IS NULL OR NOT regexp_full_match(ticker, '[A-Z0-9_]{{1,16}}')
-                           THEN 'ticker'
-                       WHEN endpoint IS NULL OR endpoint NOT IN ({endpoints}) THEN 'endpoint'
-                       WHEN kind IS NULL OR kind NOT IN ({kinds}) THEN 'kind'
-                       WHEN timestamp IS NULL THEN 'timestamp'
-                       WHEN NOT regexp_full_match(content_hash, '[0-9a-f]{{32}}')
-                           THEN 'content_hash'
-                       WHEN strikes IS NOT NULL AND strike_rows IS NULL THEN 'strikes'
-                       WHEN null_strikes > 0 THEN 'strikes'
-                   END AS field
-            FROM batch_raw
-        )
-        WHERE field IS NOT NULL
-        ORDER BY rowid
-        LIMIT 1
-        """
-    ).fetchall()
-    if rows:
-        raise StagingRecordError(*rows[0])
+    raise_first_invalid(
+        con,
+        "batch_raw",
+        f"""CASE
+            WHEN ticker IS NULL OR NOT regexp_full_match(ticker, '[A-Z0-9_]{{1,16}}') THEN 'ticker'
+            WHEN endpoint IS NULL OR endpoint NOT IN ({endpoints}) THEN 'endpoint'
+            WHEN kind IS NULL OR kind NOT IN ({kinds}) THEN 'kind'
+            WHEN timestamp IS NULL THEN 'timestamp'
+            WHEN NOT regexp_full_match(content_hash, '[0-9a-f]{{32}}') THEN 'content_hash'
+            WHEN strikes IS NOT NULL AND strike_rows IS NULL THEN 'strikes'
+            WHEN null_strikes > 0 THEN 'strikes'
+        END""",
+    )
 
 
 def _strikes_select(part: int, parts: int) -> str:

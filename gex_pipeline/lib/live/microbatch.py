@@ -98,6 +98,26 @@ class IsolatedBatch(Generic[Stats]):
     rejected: dict[str, str]
 
 
+def raise_first_invalid(con: duckdb.DuckDBPyConnection, table: str, field_case: str) -> None:
+    """Raise `StagingRecordError` for the first record of the staged `table` (arrival order) for
+    which `field_case` (a SQL CASE naming the broken field, NULL when fine) is not NULL."""
+    rows = con.execute(
+        f"""
+        SELECT segment, line, field FROM (
+            SELECT rowid, segment,
+                   row_number() OVER (PARTITION BY segment ORDER BY rowid) AS line,
+                   {field_case} AS field
+            FROM {table}
+        )
+        WHERE field IS NOT NULL
+        ORDER BY rowid
+        LIMIT 1
+        """
+    ).fetchall()
+    if rows:
+        raise StagingRecordError(*rows[0])
+
+
 def sql_string(value: str) -> str:
     """A SQL string literal of `value`."""
     return "'" + value.replace("'", "''") + "'"

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from gex_pipeline.lib.calendar.trading_date import trade_date_sql
 from gex_pipeline.lib.live.microbatch import (
     BatchReport,
-    StagingRecordError,
     load_batch,
+    raise_first_invalid,
     read_json_sql,
     sql_string,
 )
@@ -324,25 +324,15 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) ->
 
 def _validate_batch(con: duckdb.DuckDBPyConnection) -> None:
     """Raise StagingRecordError for the first record of `uw_batch_raw` that breaks the contract."""
-    rows = con.execute(
-        """
-        SELECT segment, line, field FROM (
-            SELECT rowid, segment,
-                   row_number() OVER (PARTITION BY segment ORDER BY rowid) AS line,
-                   CASE
-                       WHEN id IS NULL OR trim(id) = '' THEN 'id'
-                       WHEN received_at IS NULL THEN 'received_at'
-                       WHEN channel IS NULL OR trim(channel) = '' THEN 'channel'
-                   END AS field
-            FROM uw_batch_raw
-        )
-        WHERE field IS NOT NULL
-        ORDER BY rowid
-        LIMIT 1
-        """
-    ).fetchall()
-    if rows:
-        raise StagingRecordError(*rows[0])
+    raise_first_invalid(
+        con,
+        "uw_batch_raw",
+        """CASE
+            WHEN id IS NULL OR trim(id) = '' THEN 'id'
+            WHEN received_at IS NULL THEN 'received_at'
+            WHEN channel IS NULL OR trim(channel) = '' THEN 'channel'
+        END""",
+    )
 
 
 def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
