@@ -26,6 +26,11 @@ run_retries:
   max_retries: 2
   retry_on_asset_or_op_failure: true
 
+# No asset uses automation conditions: the automation daemon would poll for nothing. Turn it back
+# on (`enabled: true`) when you add some.
+auto_materialize:
+  enabled: false
+
 run_monitoring:
   enabled: true
   start_timeout_seconds: 180

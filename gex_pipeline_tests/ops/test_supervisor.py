@@ -109,7 +109,16 @@ def test_malformed_policy_is_refused_naming_the_variable() -> None:
 
 
 def test_service_lists(settings: Settings) -> None:
-    dev = [s.name for s in stack_services(settings)]
+    dev = [s.name for s in stack_services(settings, dev=True)]
     assert dev[:2] == ["ingest-api", "dagster"]
-    prod = [s.name for s in stack_services(settings, production=True)]
-    assert prod[:4] == ["ingest-api", "dagster-code-server", "dagster-webserver", "dagster-daemon"]
+    services = {s.name: s.argv for s in stack_services(settings)}
+    assert list(services)[:4] == [
+        "ingest-api",
+        "dagster-code-server",
+        "dagster-webserver",
+        "dagster-daemon",
+    ]
+    # the code server is `dagster api grpc` itself (no `code-server start` proxy process) and the
+    # daemon is started through the wrapper that slows its workspace reload
+    assert services["dagster-code-server"][1:5] == ("-m", "dagster", "api", "grpc")
+    assert services["dagster-daemon"][1:4] == ("-m", "gex_pipeline.cli.dagster_daemon", "run")

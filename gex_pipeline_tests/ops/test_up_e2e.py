@@ -1,4 +1,4 @@
-"""`gex-pipeline up` (dev and --production): a kill -9 of the API child is healed while Dagster and
+"""`gex-pipeline up` (default and --dev): a kill -9 of the API child is healed while Dagster and
 the live loader keep running, and the pipeline keeps loading."""
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def _pids(log: Path, name: str) -> list[int]:
 
 
 DAGSTER_SERVICES = {
-    "": ("dagster", "live-loader"),
-    "--production": ("dagster-code-server", "dagster-webserver", "dagster-daemon", "live-loader"),
+    "--dev": ("dagster", "live-loader"),
+    "": ("dagster-code-server", "dagster-webserver", "dagster-daemon", "live-loader"),
 }
 SNAPSHOT = {"ticker": "SPX", "endpoint": "gex_zero", "timestamp": 1763130600, "spot": 6734.25,
             "strikes": [[6700, -25.94, -8.91, [-11.9, -28.49, -55.89, -19.29, -31.29]]]}  # fmt: skip
@@ -57,7 +57,7 @@ def _snapshots(db: Path) -> int:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("mode", ["", "--production"], ids=["dev", "production"])
+@pytest.mark.parametrize("mode", ["", "--dev"], ids=["default", "dev"])
 def test_killed_api_comes_back_while_dagster_keeps_running(tmp_path: Path, mode: str) -> None:
     api_port, ui_port, grpc_port = free_port(), free_port(), free_port()
     data = tmp_path / "data"
