@@ -3,13 +3,14 @@
 Loaded lazily (`@dg.definitions`) so settings are read when the code location loads, not at
 import. Each domain contributes its own `Definitions` (`defs/<domain>/definitions.py`); they are
 merged here with the resources every domain shares, built from the settings so the UI's Resources
-page shows the real paths.
+page shows the real paths, and the Parquet export sensor, which serves the gex and webhooks domains.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from gex_pipeline.defs.export_sensor import build_export_sensor
 from gex_pipeline.defs.gex.definitions import gex_definitions
 from gex_pipeline.defs.history.definitions import history_definitions
 from gex_pipeline.defs.ops.definitions import ops_definitions
@@ -25,5 +26,8 @@ DOMAINS = (gex_definitions, history_definitions, webhooks_definitions, ops_defin
 def defs() -> dg.Definitions:
     """Every domain's definitions and the shared resources."""
     settings = PipelineSettings.from_env()
-    resources = dg.Definitions(resources=build_resources(Settings.from_env(), settings))
-    return dg.Definitions.merge(*(domain(settings) for domain in DOMAINS), resources)
+    shared = dg.Definitions(
+        resources=build_resources(Settings.from_env(), settings),
+        sensors=[build_export_sensor(settings)],
+    )
+    return dg.Definitions.merge(*(domain(settings) for domain in DOMAINS), shared)

@@ -80,7 +80,17 @@ def test_gex_jobs_and_sensors_are_stable(repository: dg.RepositoryDefinition) ->
     jobs = {job.name for job in repository.get_all_jobs()}
     assert {"gex_parquet_job", "gex_integrity_job"} <= jobs
     sensors = {sensor.name for sensor in repository.sensor_defs}
-    assert {"gex_parquet_export_sensor", "gex_freshness_sensor"} <= sensors
+    assert {"parquet_export_sensor", "gex_freshness_sensor"} <= sensors
+
+
+def test_the_code_location_has_four_sensors(repository: dg.RepositoryDefinition) -> None:
+    """Every sensor tick costs the idle stack CPU (issue 8): one sensor per job of watching."""
+    assert sorted(s.name for s in repository.sensor_defs) == [
+        "alert_sensor",
+        "gex_freshness_sensor",
+        "gex_history_sensor",
+        "parquet_export_sensor",
+    ]
 
 
 def test_live_data_launches_no_runs(repository: dg.RepositoryDefinition) -> None:
@@ -105,13 +115,13 @@ def test_integrity_checks_are_in_the_writer_pool(repository: dg.RepositoryDefini
 
 
 def test_gex_sensors_start_running(repository: dg.RepositoryDefinition) -> None:
-    for name in ("gex_parquet_export_sensor", "gex_freshness_sensor"):
+    for name in ("parquet_export_sensor", "gex_freshness_sensor"):
         assert repository.get_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_sensor_interval_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEX_EXPORT_SENSOR_INTERVAL_SECONDS", "3")
-    sensor = defs().get_repository_def().get_sensor_def("gex_parquet_export_sensor")
+    sensor = defs().get_repository_def().get_sensor_def("parquet_export_sensor")
     assert sensor.minimum_interval_seconds == 3
 
 

@@ -20,6 +20,7 @@ from gex_pipeline.defs.gex.freshness import (
 from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ
 from gex_pipeline.lib.gex.freshness import judge_feed
+from gex_pipeline.lib.ops.alerts import read_alerts
 
 FEED = "SPX.gex_zero"
 
@@ -88,6 +89,25 @@ def test_sensor_flags_a_feed_that_stopped_and_clears_it_when_it_resumes(instance
     _report(instance, f"2025-11-14|{FEED}", _ms(2025, 11, 14, 10, 6))
     (recovered,) = tick(_ms(2025, 11, 14, 10, 7), stale.cursor).asset_events
     assert recovered.passed
+
+
+def test_sensor_alerts_once_per_quiet_spell(instance, data_dir: Path):
+    """A feed that goes stale raises one `feed_quiet` alert; it alerts again only after it
+    resumed and went quiet once more. The other feed never alerts."""
+    _report(instance, f"2025-11-14|{FEED}", _ms(2025, 11, 14, 10, 0))
+    _report(instance, "2025-11-14|NDX.gex_zero", _ms(2025, 11, 14, 10, 0))
+    sensor = build_freshness_sensor(PipelineSettings(freshness_max_silence_seconds=180))
+    cursor = None
+    for minute, ndx_reports in ((2, True), (4, True), (5, True), (6, False), (10, True)):
+        if minute == 6:
+            _report(instance, f"2025-11-14|{FEED}", _ms(2025, 11, 14, 10, 6))
+        if ndx_reports:
+            _report(instance, "2025-11-14|NDX.gex_zero", _ms(2025, 11, 14, 10, minute))
+        with mock.patch("time.time", return_value=_ms(2025, 11, 14, 10, minute) / 1000):
+            cursor = sensor(dg.build_sensor_context(instance=instance, cursor=cursor)).cursor
+    alerts = read_alerts()
+    assert [(a["kind"], a["details"]["feed"]) for a in alerts] == [("feed_quiet", FEED)] * 2
+    assert alerts[0]["details"]["quiet_seconds"] == 240
 
 
 def test_feed_of_the_previous_session_that_never_starts_is_stale(instance):

@@ -10,12 +10,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.events import DagsterEventType
 
 from gex_pipeline.defs.ops import sensors
 from gex_pipeline.lib.calendar.sessions import session
 from gex_pipeline.lib.ops.alerts import read_alerts, send_alert
-from gex_pipeline.lib.ops.freshness import FeedState, newly_quiet, observe, start_day
 from gex_pipeline.lib.settings import Settings
 
 DAY = "2025-11-14"
@@ -88,23 +86,34 @@ def broken() -> None:
     raise RuntimeError("disk on fire")
 
 
-def test_run_failure_sensor_alerts_a_failed_run(webhook: Webhook) -> None:
+BROKEN_DEFS = dg.Definitions(assets=[broken])
+
+
+def _tick(context: dg.SensorEvaluationContext) -> None:
+    sensors.alert_sensor(context)
+
+
+def test_alert_sensor_alerts_a_failed_run_once(webhook: Webhook) -> None:
     with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, definitions=BROKEN_DEFS)
+        _tick(context)  # first tick: starts from now
         result = dg.materialize([broken], instance=instance, raise_on_error=False)
-        run = instance.get_run_by_id(result.run_id)
-        (entry,) = instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_FAILURE)
-        failure = entry.dagster_event
-        context = dg.build_run_status_sensor_context(
-            sensor_name="alert_on_run_failure",
-            dagster_instance=instance,
-            dagster_run=run,
-            dagster_event=failure,
-        ).for_run_failure()
-        sensors.alert_on_run_failure(context)
+        for _ in range(2):
+            _tick(context)
     (body,) = webhook.bodies
     assert body["kind"] == "run_failure"
     assert body["details"]["run_id"] == result.run_id
+    assert body["details"]["job"] == "__ephemeral_asset_job__"
     assert "failed" in body["summary"]
+
+
+def test_runs_failed_before_the_first_tick_are_not_replayed(webhook: Webhook) -> None:
+    with dg.instance_for_test() as instance:
+        dg.materialize([broken], instance=instance, raise_on_error=False)
+        context = dg.build_sensor_context(instance=instance, definitions=BROKEN_DEFS)
+        _tick(context)
+        _tick(context)
+    assert webhook.bodies == []
 
 
 @dg.asset(check_specs=[dg.AssetCheckSpec("positive", asset="checked")])
@@ -124,10 +133,10 @@ CHECKED_DEFS = dg.Definitions(assets=[checked])
 def test_check_failure_sensor_alerts_each_failed_evaluation_once(webhook: Webhook) -> None:
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, definitions=CHECKED_DEFS)
-        sensors.alert_on_check_failure(context)  # first tick: starts from now
+        _tick(context)  # first tick: starts from now
         dg.materialize([checked], instance=instance)
         for _ in range(2):
-            sensors.alert_on_check_failure(context)
+            _tick(context)
     (body,) = webhook.bodies
     assert body["kind"] == "check_failure"
     assert body["details"]["check"] == "positive" and body["details"]["severity"] == "ERROR"
@@ -137,56 +146,49 @@ def test_check_failures_before_the_first_tick_are_not_replayed(webhook: Webhook)
     with dg.instance_for_test() as instance:
         dg.materialize([checked], instance=instance)
         context = dg.build_sensor_context(instance=instance, definitions=CHECKED_DEFS)
-        sensors.alert_on_check_failure(context)
-        sensors.alert_on_check_failure(context)
+        _tick(context)
+        _tick(context)
     assert webhook.bodies == []
 
 
-def _report(instance: dg.DagsterInstance, feed: str) -> None:
-    instance.report_runless_asset_event(
-        dg.AssetMaterialization(asset_key="gex_snapshots", partition=f"{DAY}|{feed}")
+@dg.asset(check_specs=[dg.AssetCheckSpec("feed_freshness", asset="quiet")])
+def quiet() -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        check_results=[dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)]
     )
 
 
-def test_quiet_feed_sensor_alerts_once_during_the_session(
-    webhook: Webhook, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import time
-
-    monkeypatch.setenv("GEX_ALERT_FEED_QUIET_SECONDS", "300")
-    reported_ms = time.time_ns() // 1_000_000
+def test_failed_freshness_is_left_to_the_freshness_sensor(webhook: Webhook) -> None:
+    """`feed_freshness` failures are alerted as `feed_quiet` by the freshness sensor, not twice."""
     with dg.instance_for_test() as instance:
-        _report(instance, "SPX.gex_zero")
-        _report(instance, "NDX.gex_zero")
-        # the events carry today's wall time; the sensor's clock is moved into the 2025-11-14 session
-        offset = SESSION.open_ms + 60 * MINUTE - reported_ms
-        monkeypatch.setattr(sensors, "now_ms", lambda: time.time_ns() // 1_000_000 + offset)
-        monkeypatch.setattr(sensors, "observe", lambda s, p, at, d: observe(s, p, at + offset, d))
-        context = dg.build_sensor_context(instance=instance)
-        sensors.alert_on_quiet_feed(context)
-        assert webhook.bodies == []  # both just reported
-        offset += 6 * MINUTE
-        _report(instance, "NDX.gex_zero")  # NDX keeps reporting, SPX is quiet
-        offset_report = offset
-        monkeypatch.setattr(
-            sensors, "observe", lambda s, p, at, d: observe(s, p, at + offset_report, d)
+        defs = dg.Definitions(assets=[quiet, checked])
+        context = dg.build_sensor_context(instance=instance, definitions=defs)
+        _tick(context)
+        dg.materialize([quiet, checked], instance=instance)
+        _tick(context)
+    assert [b["details"]["check"] for b in webhook.bodies] == ["positive"]
+
+
+DAYS = dg.StaticPartitionsDefinition(["2025-11-13", "2025-11-14"])
+
+
+@dg.asset(partitions_def=DAYS, check_specs=[dg.AssetCheckSpec("complete", asset="daily")])
+def daily() -> dg.MaterializeResult:
+    return dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=False)])
+
+
+def test_every_failed_partition_of_one_check_is_alerted(webhook: Webhook) -> None:
+    """Two failures of the same check between ticks: the latest-per-check lookup must not hide
+    the older one."""
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(
+            instance=instance, definitions=dg.Definitions(assets=[daily])
         )
-        for _ in range(2):
-            sensors.alert_on_quiet_feed(context)
-    (body,) = webhook.bodies
-    assert body["kind"] == "feed_quiet" and body["details"]["feed"] == "SPX.gex_zero"
-
-
-def test_no_quiet_feed_alert_outside_the_session() -> None:
-    state = FeedState()
-    day = __import__("datetime").date.fromisoformat(DAY)
-    start_day(state, day)
-    observe(state, f"{DAY}|SPX.gex_zero", SESSION.close_ms - MINUTE, day)
-    assert newly_quiet(state, SESSION.close_ms + 60 * MINUTE, 5 * MINUTE) == []
-    assert newly_quiet(state, SESSION.close_ms - 1, 5 * MINUTE) == []
-    observe(state, f"{DAY}|SPX.gex_zero", SESSION.open_ms, day)
-    state.last_seen_ms["SPX.gex_zero"] = SESSION.open_ms
-    assert newly_quiet(state, SESSION.open_ms + 10 * MINUTE, 5 * MINUTE) == [
-        ("SPX.gex_zero", SESSION.open_ms)
-    ]
-    assert newly_quiet(state, SESSION.open_ms + 11 * MINUTE, 5 * MINUTE) == []  # once
+        _tick(context)
+        runs = {
+            dg.materialize([daily], instance=instance, partition_key=day).run_id
+            for day in DAYS.get_partition_keys()
+        }
+        _tick(context)
+        _tick(context)
+    assert sorted(b["details"]["run_id"] for b in webhook.bodies) == sorted(runs)

@@ -20,7 +20,7 @@ def test_ops_jobs_schedules_and_sensors_are_stable(repository: dg.RepositoryDefi
     schedules = {s.name: s for s in repository.schedule_defs}
     assert {"db_backup_schedule", "maintenance_schedule"} <= set(schedules)
     sensors = {s.name: s for s in repository.sensor_defs}
-    alerts = {"alert_on_run_failure", "alert_on_check_failure", "alert_on_quiet_feed"}
+    alerts = {"alert_sensor"}
     assert alerts <= set(sensors)
     for name in ("db_backup_schedule", "maintenance_schedule"):
         assert schedules[name].default_status == dg.DefaultScheduleStatus.RUNNING

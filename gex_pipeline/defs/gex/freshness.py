@@ -3,8 +3,9 @@
 `gex_freshness_sensor` looks, every `GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS`, at the latest
 `gex_snapshots` materialization of each watched feed (the live loader reports one about once a
 minute while data flows) and records a `feed_freshness` check evaluation on today's partition when
-a feed becomes stale (WARN, failed) or recovers (passed). `stale_feeds` is the same verdict as a
-plain function, for alerting (issue 12's webhook): call it with the instance and the time.
+a feed becomes stale (WARN, failed) or recovers (passed), and sends one `feed_quiet` alert
+(`lib.ops.alerts`) each time a feed becomes stale. `stale_feeds` is the same verdict as a plain
+function: call it with the instance and the time.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.calendar.sessions import previous_session
 from gex_pipeline.lib.calendar.trading_date import date_key, trading_date_of
 from gex_pipeline.lib.gex.freshness import FeedFreshness, judge_feed
+from gex_pipeline.lib.ops.alerts import send_alert
 
 GEX_SNAPSHOTS = dg.AssetKey("gex_snapshots")
 FEED_FRESHNESS = "feed_freshness"
@@ -105,6 +107,19 @@ def freshness_evaluation(verdict: FeedFreshness, partition_key: str) -> dg.Asset
     )
 
 
+def alert_quiet(verdict: FeedFreshness) -> None:
+    """The `feed_quiet` alert of a feed that just became stale."""
+    send_alert(
+        "feed_quiet",
+        f"live feed {verdict.feed} has not loaded for {verdict.silent_seconds}s during the session",
+        {
+            "feed": verdict.feed,
+            "last_loaded_ms": verdict.last_seen_ms,
+            "quiet_seconds": verdict.silent_seconds,
+        },
+    )
+
+
 def build_freshness_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
     """The freshness sensor, ticking every `settings.freshness_sensor_interval_seconds`."""
 
@@ -112,11 +127,12 @@ def build_freshness_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
         name="gex_freshness_sensor",
         minimum_interval_seconds=settings.freshness_sensor_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Flags a live feed silent for GEX_FRESHNESS_MAX_SILENCE_SECONDS during the "
-        "session (feed_freshness check of gex_snapshots).",
+        description="Flags and alerts a live feed silent for GEX_FRESHNESS_MAX_SILENCE_SECONDS "
+        "during the session (feed_freshness check of gex_snapshots, feed_quiet alert).",
     )
     def gex_freshness_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        """Record `feed_freshness` when a watched feed goes stale or recovers (cursor: stale set)."""
+        """Record `feed_freshness` when a watched feed goes stale or recovers, alert when it goes
+        stale (cursor: the stale set)."""
         now_ms = int(time.time() * 1000)
         was_stale = set(json.loads(context.cursor or "[]"))
         today = date_key(trading_date_of(now_ms))
@@ -129,6 +145,8 @@ def build_freshness_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
                 context.log.warning("%s silent for %ss", feed, verdict.silent_seconds)
             if verdict.stale != (feed in was_stale):
                 events.append(freshness_evaluation(verdict, f"{today}|{feed}"))
+                if verdict.stale:
+                    alert_quiet(verdict)
         cursor = json.dumps(sorted(stale))
         if not events:
             reason = f"stale: {', '.join(sorted(stale))}" if stale else "no feed changed state"

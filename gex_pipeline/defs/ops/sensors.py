@@ -1,83 +1,125 @@
-"""Alert sensors: failed runs, failed checks and live feeds that go quiet during the session.
+"""`alert_sensor`: one alert per failed run and per failed asset check evaluation.
 
-Each writes one alert per event through `lib.ops.alerts.send_alert` (alerts.log, and a JSON POST
-to GEX_ALERT_WEBHOOK_URL when set). None of them launches runs.
+One sensor for both (each sensor tick costs the daemon and the code server about 0.1 s of CPU).
+Run failures are followed in the event log by storage id; check failures by evaluation time in
+the check-execution table (one query for the latest execution of every check, then the history
+of the checks evaluated since the last tick). Every failure is alerted once, on SQLite and
+PostgreSQL alike; the first tick starts from now rather than replaying the history. Alerts go through `lib.ops.alerts.send_alert` (alerts.log, and a JSON POST
+to GEX_ALERT_WEBHOOK_URL when set). A feed that goes quiet during the session is alerted by
+`gex_freshness_sensor`, which judges it; its failed `feed_freshness` evaluations are not alerted
+twice here. The sensor launches no runs.
 """
 
+from __future__ import annotations
+
+import json
 import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.event_api import RunStatusChangeRecordsFilter
+from dagster._core.events import DagsterEventType
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecord,
+    AssetCheckExecutionRecordStatus,
+)
 
-from gex_pipeline.defs.gex.keys import GEX_SNAPSHOTS
-from gex_pipeline.lib.calendar.trading_date import trading_date_of
+from gex_pipeline.defs.gex.freshness import FEED_FRESHNESS
 from gex_pipeline.lib.ops.alerts import send_alert
-from gex_pipeline.lib.ops.freshness import FeedState, newly_quiet, observe, start_day
-from gex_pipeline.lib.ops.settings import OpsSettings
 
 PAGE = 500
+ALERT_INTERVAL_SECONDS = 60
 
 
-def now_ms() -> int:
-    """The current time in epoch milliseconds (a seam for tests)."""
-    return time.time_ns() // 1_000_000
+@dataclass
+class AlertCursor:
+    """Storage id of the last run failure seen; time of the newest check evaluation alerted."""
+
+    runs: int = 0
+    checks_since: float = 0.0
+
+    @classmethod
+    def parse(cls, raw: str) -> AlertCursor:
+        return cls(**json.loads(raw))
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
 
 
-@dg.run_failure_sensor(
-    name="alert_on_run_failure",
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="One alert per failed run (alerts.log + GEX_ALERT_WEBHOOK_URL).",
-)
-def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
-    run = context.dagster_run
-    message = context.failure_event.message or "failed"
-    send_alert(
-        "run_failure",
-        f"run {run.run_id[:8]} of {run.job_name} failed: {message.splitlines()[0][:300]}",
-        {
-            "run_id": run.run_id,
-            "job": run.job_name,
-            "partition": run.tags.get("dagster/partition"),
-            "retry_number": run.tags.get("dagster/retry_number"),
-        },
-    )
+def _latest_run_failure(instance: dg.DagsterInstance) -> int:
+    records = instance.fetch_run_status_changes(
+        DagsterEventType.RUN_FAILURE, limit=1, ascending=False
+    ).records
+    return records[0].storage_id if records else 0
 
 
-@dg.sensor(
-    name="alert_on_check_failure",
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="One alert per failed asset check evaluation (alerts.log + webhook).",
-)
-def alert_on_check_failure(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    """Failed executions of every check of the code location, newer than the cursor (a time).
+def alert_run_failures(instance: dg.DagsterInstance, cursor: AlertCursor) -> int:
+    """Alert the runs that failed after `cursor.runs`; advance it. Returns how many."""
+    records = instance.fetch_run_status_changes(
+        RunStatusChangeRecordsFilter(DagsterEventType.RUN_FAILURE, after_storage_id=cursor.runs),
+        limit=PAGE,
+        ascending=True,
+    ).records
+    for record in records:
+        cursor.runs = record.storage_id
+        entry = record.event_log_entry
+        run = instance.get_run_by_id(entry.run_id)
+        message = (entry.dagster_event.message if entry.dagster_event else None) or "failed"
+        job = run.job_name if run else "?"
+        tags = run.tags if run else {}
+        send_alert(
+            "run_failure",
+            f"run {entry.run_id[:8]} of {job} failed: {message.splitlines()[0][:300]}",
+            {
+                "run_id": entry.run_id,
+                "job": job,
+                "partition": tags.get("dagster/partition"),
+                "retry_number": tags.get("dagster/retry_number"),
+            },
+        )
+    return len(records)
 
-    Reads the check-execution table (works on run-sharded SQLite and on PostgreSQL alike); the
-    first tick starts from now rather than replaying the history.
-    """
-    if context.cursor is None:
-        context.update_cursor(str(time.time()))
-        return dg.SkipReason("started: alerting on check failures from now on")
-    since = float(context.cursor)
-    storage = context.instance.event_log_storage
-    newest, alerted = since, 0
-    for key in sorted(context.repository_def.asset_graph.asset_check_keys, key=str):
-        records = storage.get_asset_check_execution_history(
+
+def _evaluated_at(record: AssetCheckExecutionRecord) -> float | None:
+    return record.event.timestamp if record.event else None
+
+
+def alert_check_failures(
+    instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey], cursor: AlertCursor
+) -> int:
+    """Alert the failed evaluations newer than `cursor.checks_since`; advance it."""
+    storage = instance.event_log_storage
+    since = cursor.checks_since
+    latest = storage.get_latest_asset_check_execution_by_key(check_keys)
+    recent = [
+        key
+        for key, record in latest.items()
+        if record.status == AssetCheckExecutionRecordStatus.PLANNED
+        or (_evaluated_at(record) or 0.0) > since
+    ]
+    failures = [
+        record
+        for key in sorted(recent, key=str)
+        for record in storage.get_asset_check_execution_history(
             key, limit=PAGE, status={AssetCheckExecutionRecordStatus.FAILED}
         )
-        for record in reversed(records):
-            entry = record.event
-            evaluation = (
-                entry.dagster_event.event_specific_data if entry and entry.dagster_event else None
-            )
-            if entry is None or entry.timestamp <= since or evaluation is None:
-                continue
-            newest = max(newest, entry.timestamp)
-            alerted += 1
-            _alert_check(evaluation, record.run_id)
-    context.update_cursor(str(newest))
-    return dg.SkipReason(f"{alerted} new check failures alerted")
+        if (_evaluated_at(record) or 0.0) > since
+    ]
+    alerted = 0
+    for record in sorted(failures, key=lambda r: _evaluated_at(r) or 0.0):
+        entry = record.event
+        evaluation = (
+            entry.dagster_event.event_specific_data if entry and entry.dagster_event else None
+        )
+        cursor.checks_since = max(cursor.checks_since, _evaluated_at(record) or 0.0)
+        if not isinstance(evaluation, dg.AssetCheckEvaluation):
+            continue
+        if evaluation.check_name == FEED_FRESHNESS:
+            continue  # alerted as `feed_quiet` by the freshness sensor
+        alerted += 1
+        _alert_check(evaluation, record.run_id)
+    return alerted
 
 
 def _alert_check(evaluation: dg.AssetCheckEvaluation, run_id: str | None) -> None:
@@ -98,39 +140,25 @@ def _alert_check(evaluation: dg.AssetCheckEvaluation, run_id: str | None) -> Non
 
 
 @dg.sensor(
-    name="alert_on_quiet_feed",
-    minimum_interval_seconds=60,
+    name="alert_sensor",
+    minimum_interval_seconds=ALERT_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Alert when a live feed stops reporting gex_snapshots during the NYSE session.",
+    description="One alert per failed run and per failed asset check (alerts.log + "
+    "GEX_ALERT_WEBHOOK_URL).",
 )
-def alert_on_quiet_feed(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    now = now_ms()
-    today = trading_date_of(now)
-    state = FeedState.loads(context.cursor)
-    start_day(state, today)
-    while True:
-        page = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(
-                asset_key=GEX_SNAPSHOTS, after_storage_id=state.after_storage_id or None
-            ),
-            limit=PAGE,
-            ascending=True,
-        )
-        for record in page.records:
-            observe(state, record.partition_key, int(record.timestamp * 1000), today)
-            state.after_storage_id = record.storage_id
-        if not page.has_more:
-            break
-    quiet_ms = OpsSettings.from_env().feed_quiet_seconds * 1000
-    quiet = newly_quiet(state, now, quiet_ms)
-    for feed, seen in quiet:
-        send_alert(
-            "feed_quiet",
-            f"live feed {feed} has not loaded for {(now - seen) // 1000}s during the session",
-            {"feed": feed, "last_loaded_ms": seen, "quiet_seconds": (now - seen) // 1000},
-        )
-    context.update_cursor(state.dumps())
-    return dg.SkipReason(f"{len(state.last_seen_ms)} feeds live today, {len(quiet)} newly quiet")
+def alert_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    """Alert what failed since the last tick; the first tick only notes where the log ends."""
+    instance = context.instance
+    if context.cursor is None:
+        start = AlertCursor(runs=_latest_run_failure(instance), checks_since=time.time())
+        context.update_cursor(start.dump())
+        return dg.SkipReason("started: alerting on failures from now on")
+    cursor = AlertCursor.parse(context.cursor)
+    runs = alert_run_failures(instance, cursor)
+    check_keys = list(context.repository_def.asset_graph.asset_check_keys)
+    checks = alert_check_failures(instance, check_keys, cursor)
+    context.update_cursor(cursor.dump())
+    return dg.SkipReason(f"{runs} failed run(s) and {checks} failed check(s) alerted")
 
 
-ops_sensors = [alert_on_run_failure, alert_on_check_failure, alert_on_quiet_feed]
+ops_sensors = [alert_sensor]

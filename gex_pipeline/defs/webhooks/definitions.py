@@ -7,15 +7,14 @@ from gex_pipeline.defs.webhooks.assets import webhook_assets
 from gex_pipeline.defs.webhooks.checks import webhook_checks
 from gex_pipeline.defs.webhooks.jobs import webhook_jobs
 from gex_pipeline.defs.webhooks.parquet import UwParquetStore, option_trades_parquet
-from gex_pipeline.defs.webhooks.sensors import build_webhook_sensors
 
 
 def webhooks_definitions(settings: PipelineSettings) -> dg.Definitions:
-    """Assets, jobs and sensors of the webhooks domain."""
+    """Assets, checks and jobs of the webhooks domain (its export: `defs/export_sensor.py`)."""
+    del settings  # nothing of the domain is tuned by the pipeline settings
     return dg.Definitions(
         assets=dg.with_source_code_references([*webhook_assets, option_trades_parquet]),
         asset_checks=webhook_checks,
         jobs=webhook_jobs,
-        sensors=build_webhook_sensors(settings),
         resources={"uw_parquet": UwParquetStore()},
     )
