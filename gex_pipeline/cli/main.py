@@ -16,24 +16,26 @@ from gex_pipeline.cli.live_loader import run_live_loader
 from gex_pipeline.cli.rebuild import add_rebuild_parser, run_rebuild, run_replay
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
 from gex_pipeline.cli.status import add_status_parser, run_status
-from gex_pipeline.cli.supervisor import RestartPolicy, Service, Supervisor
+from gex_pipeline.cli.supervisor import Service, Supervisor
 from gex_pipeline.cli.validate import add_validate_parser, run_validate
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 
 
 def _child_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
-    env["GEX_DATA_DIR"] = str(settings.data_dir)
-    env["DAGSTER_HOME"] = str(settings.dagster_home)
+    env["GEX_DATA_DIR"] = str(settings.paths.data_dir)
+    env["DAGSTER_HOME"] = str(settings.paths.dagster_home)
     return env
 
 
 def cmd_init(settings: Settings) -> int:
     """Create the data directory and the Dagster home; print where they are."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    home = prepare_dagster_home(settings.dagster_home)
+    settings.paths.data_dir.mkdir(parents=True, exist_ok=True)
+    home = prepare_dagster_home(
+        settings.paths.dagster_home, postgres=settings.dagster.postgres_url is not None
+    )
     set_writer_pool_limit(home)
-    print(f"data directory: {settings.data_dir}")
+    print(f"data directory: {settings.paths.data_dir}")
     print(f"DAGSTER_HOME:   {home}")
     return 0
 
@@ -50,8 +52,8 @@ GRPC_WORKSPACE = "workspace.production.yaml"
 
 def _dagster_services(settings: Settings, production: bool) -> list[Service]:
     py = sys.executable
-    home = settings.dagster_home
-    ui = ["-h", "127.0.0.1", "-p", str(settings.dagster_port)]
+    home = settings.paths.dagster_home
+    ui = ["-h", "127.0.0.1", "-p", str(settings.dagster.port)]
     if not production:
         return [
             Service(
@@ -59,7 +61,7 @@ def _dagster_services(settings: Settings, production: bool) -> list[Service]:
             )
         ]
     workspace = home / GRPC_WORKSPACE
-    port = str(settings.dagster_grpc_port)
+    port = str(settings.dagster.grpc_port)
     return [
         Service(
             "dagster-code-server",
@@ -95,11 +97,11 @@ def stack_services(settings: Settings, production: bool = False) -> list[Service
 
 def write_grpc_workspace(settings: Settings) -> Path:
     """The workspace of the production webserver and daemon: the code server over gRPC."""
-    path = settings.dagster_home / GRPC_WORKSPACE
+    path = settings.paths.dagster_home / GRPC_WORKSPACE
     path.write_text(
         "# Written by `gex-pipeline up --production` on every start (GEX_DAGSTER_GRPC_PORT).\n"
         "load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
-        f"      port: {settings.dagster_grpc_port}\n      location_name: gex_pipeline\n"
+        f"      port: {settings.dagster.grpc_port}\n      location_name: gex_pipeline\n"
     )
     return path
 
@@ -112,8 +114,8 @@ def cmd_up(settings: Settings, production: bool = False) -> int:
     supervisor = Supervisor(
         stack_services(settings, production),
         _child_env(settings),
-        RestartPolicy.from_env(),
-        log_file=settings.data_dir / "logs" / "supervisor.log",
+        settings.supervisor,
+        log_file=settings.paths.logs_dir / "supervisor.log",
     )
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -124,8 +126,8 @@ def cmd_up(settings: Settings, production: bool = False) -> int:
     # and `dagster dev` ignoring SIGINT also ignores SIGTERM.
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-    print(f"ingest API: http://{settings.ingest_host}:{settings.ingest_port}  (docs at /docs)")
-    print(f"Dagster UI: http://127.0.0.1:{settings.dagster_port}")
+    print(f"ingest API: http://{settings.api.host}:{settings.api.port}  (docs at /docs)")
+    print(f"Dagster UI: http://127.0.0.1:{settings.dagster.port}")
     print("Press Ctrl-C to stop everything.", flush=True)
     return supervisor.run()
 
@@ -158,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `gex-pipeline` console script."""
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env()
+    settings = Settings.from_env(os.environ)
     if args.command == "demo":
         return run_demo(args, settings)
     if args.command == "restore":

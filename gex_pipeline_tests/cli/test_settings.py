@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from gex_pipeline.lib.settings import DEFAULT_HISTORY_HOSTS, Settings
+from gex_pipeline.settings import DEFAULT_HISTORY_HOSTS, Settings
 
 
 def test_defaults_put_everything_under_data(
@@ -10,18 +10,18 @@ def test_defaults_put_everything_under_data(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     settings = Settings.from_env({})
-    assert settings.data_dir == tmp_path / "data"
-    assert settings.dagster_home == tmp_path / "data" / "dagster_home"
-    assert settings.duckdb_path == tmp_path / "data" / "gex_data.db"
-    assert (settings.ingest_host, settings.ingest_port, settings.dagster_port) == (
+    assert settings.paths.data_dir == tmp_path / "data"
+    assert settings.paths.dagster_home == tmp_path / "data" / "dagster_home"
+    assert settings.paths.duckdb_path == tmp_path / "data" / "gex_data.db"
+    assert (settings.api.host, settings.api.port, settings.dagster.port) == (
         "127.0.0.1",
         8877,
         3000,
     )
-    assert settings.ingest_token is None
-    assert settings.history_allowed_hosts == DEFAULT_HISTORY_HOSTS
-    assert not settings.history_allow_http
-    assert not settings.history_allow_private
+    assert settings.api.token is None
+    assert settings.history.allowed_hosts == DEFAULT_HISTORY_HOSTS
+    assert not settings.history.allow_http
+    assert not settings.history.allow_private
 
 
 def test_environment_overrides_every_setting(tmp_path: Path) -> None:
@@ -43,22 +43,22 @@ def test_environment_overrides_every_setting(tmp_path: Path) -> None:
             "GEX_HISTORY_ALLOW_PRIVATE": "1",
         }
     )
-    assert settings.data_dir == tmp_path / "d"
-    assert settings.dagster_home == tmp_path / "home"
-    assert settings.ingest_host == "0.0.0.0"
-    assert settings.ingest_port == 9000
-    assert settings.dagster_port == 3100
-    assert settings.ingest_token == "s3cret-of-sixteen-chars"
-    assert settings.secrets_dir == tmp_path / "keys"
+    assert settings.paths.data_dir == tmp_path / "d"
+    assert settings.paths.dagster_home == tmp_path / "home"
+    assert settings.api.host == "0.0.0.0"
+    assert settings.api.port == 9000
+    assert settings.dagster.port == 3100
+    assert settings.api.token == "s3cret-of-sixteen-chars"
+    assert settings.paths.secrets_dir == tmp_path / "keys"
     assert (
-        settings.history_max_per_minute,
-        settings.history_max_pending,
-        settings.history_retention_days,
-        settings.history_max_feeds,
+        settings.history.max_per_minute,
+        settings.history.max_pending,
+        settings.history.retention_days,
+        settings.history.max_feeds,
     ) == (5, 6, 2, 8)
-    assert settings.history_allowed_hosts == ("mirror.example", "127.0.0.1:8080")
-    assert settings.history_allow_http
-    assert settings.history_allow_private
+    assert settings.history.allowed_hosts == ("mirror.example", "127.0.0.1:8080")
+    assert settings.history.allow_http
+    assert settings.history.allow_private
 
 
 def test_malformed_port_names_the_variable() -> None:
@@ -68,5 +68,5 @@ def test_malformed_port_names_the_variable() -> None:
 
 def test_flags_are_off_unless_truthy() -> None:
     settings = Settings.from_env({"GEX_HISTORY_ALLOW_HTTP": "0", "GEX_HISTORY_ALLOW_PRIVATE": "no"})
-    assert not settings.history_allow_http
-    assert not settings.history_allow_private
+    assert not settings.history.allow_http
+    assert not settings.history.allow_private

@@ -17,9 +17,9 @@ from gex_pipeline.defs.gex.freshness import (
     freshness_result,
     stale_feeds,
 )
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ
 from gex_pipeline.lib.gex.freshness import judge_feed
+from gex_pipeline.settings import PipelineSettings, Settings
 
 FEED = "SPX.gex_zero"
 
@@ -103,16 +103,16 @@ def test_check_of_a_past_partition_is_not_judged(instance):
 
 
 def test_sensor_intervals_and_silence_are_settings():
-    settings = PipelineSettings.from_env(
+    settings = Settings.from_env(
         {
             "GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS": "20",
             "GEX_FRESHNESS_MAX_SILENCE_SECONDS": "90",
         }
-    )
+    ).pipeline
     assert build_freshness_sensor(settings).minimum_interval_seconds == 20
     assert settings.freshness_max_silence_seconds == 90
 
 
 def test_bad_sensor_interval_is_refused_naming_the_variable():
     with pytest.raises(ValueError, match="GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS"):
-        PipelineSettings.from_env({"GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS": "0"})
+        Settings.from_env({"GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS": "0"})

@@ -15,7 +15,7 @@ from gex_pipeline.defs.gex.sensors import (
     build_export_sensor,
     due_partitions,
 )
-from gex_pipeline.defs.settings import PipelineSettings
+from gex_pipeline.settings import PipelineSettings
 
 SPX_KEY = "2025-11-14|SPX.gex_zero"
 

@@ -20,7 +20,7 @@ import dagster as dg
 from gex_pipeline.defs.gex.freshness import build_freshness_sensor
 from gex_pipeline.defs.gex.jobs import gex_parquet_job
 from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_STRIKES
-from gex_pipeline.defs.settings import PipelineSettings
+from gex_pipeline.settings import PipelineSettings
 
 EVENTS_PER_TICK = 1000
 

@@ -13,7 +13,7 @@ from gex_pipeline.defs.gex.keys import GEX_SNAPSHOTS
 from gex_pipeline.lib.calendar.trading_date import trading_date_of
 from gex_pipeline.lib.ops.alerts import send_alert
 from gex_pipeline.lib.ops.freshness import FeedState, newly_quiet, observe, start_day
-from gex_pipeline.lib.ops.settings import OpsSettings
+from gex_pipeline.settings import Settings
 
 PAGE = 500
 
@@ -121,7 +121,7 @@ def alert_on_quiet_feed(context: dg.SensorEvaluationContext) -> dg.SkipReason:
             state.after_storage_id = record.storage_id
         if not page.has_more:
             break
-    quiet_ms = OpsSettings.from_env().feed_quiet_seconds * 1000
+    quiet_ms = Settings.from_env().ops.feed_quiet_seconds * 1000
     quiet = newly_quiet(state, now, quiet_ms)
     for feed, seen in quiet:
         send_alert(

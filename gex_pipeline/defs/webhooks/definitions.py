@@ -2,20 +2,20 @@
 
 import dagster as dg
 
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.defs.webhooks.assets import webhook_assets
 from gex_pipeline.defs.webhooks.checks import webhook_checks
 from gex_pipeline.defs.webhooks.jobs import webhook_jobs
 from gex_pipeline.defs.webhooks.parquet import UwParquetStore, option_trades_parquet
 from gex_pipeline.defs.webhooks.sensors import build_webhook_sensors
+from gex_pipeline.settings import Settings
 
 
-def webhooks_definitions(settings: PipelineSettings) -> dg.Definitions:
+def webhooks_definitions(settings: Settings) -> dg.Definitions:
     """Assets, jobs and sensors of the webhooks domain."""
     return dg.Definitions(
         assets=dg.with_source_code_references([*webhook_assets, option_trades_parquet]),
         asset_checks=webhook_checks,
         jobs=webhook_jobs,
-        sensors=build_webhook_sensors(settings),
-        resources={"uw_parquet": UwParquetStore()},
+        sensors=build_webhook_sensors(settings.pipeline),
+        resources={"uw_parquet": UwParquetStore(root=str(settings.paths.uw_parquet_dir))},
     )

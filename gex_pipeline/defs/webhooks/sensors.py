@@ -10,9 +10,9 @@ import time
 import dagster as dg
 
 from gex_pipeline.defs.gex.sensors import EVENTS_PER_TICK, ExportCursor, due_partitions
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.defs.webhooks.assets import OPTION_TRADES_EVENTS
 from gex_pipeline.defs.webhooks.jobs import option_trades_parquet_job
+from gex_pipeline.settings import PipelineSettings
 
 
 def build_option_trades_export_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
