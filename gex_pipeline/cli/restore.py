@@ -91,7 +91,9 @@ def _restore(settings: Settings, ticker: str, endpoint: str, day: date, image: P
             if strikes:
                 export_partition(con, settings.paths.parquet_dir, ticker, endpoint, day)
     except duckdb.IOException as exc:
-        print(f"cannot open {settings.paths.duckdb_path} for writing (is the pipeline running?): {exc}")
+        print(
+            f"cannot open {settings.paths.duckdb_path} for writing (is the pipeline running?): {exc}"
+        )
         return 2
     print(
         f"restored {ticker}.{endpoint} {day} from {image.stamp}: {snapshots} snapshots, {strikes} strike rows"

@@ -58,9 +58,7 @@ def housekeeping(context: dg.OpExecutionContext, staging: StagingArea) -> None:
         "pre_image_files": len(
             purge_pre_images(paths.backups_dir, history.backup_retention_days, now)
         ),
-        "history_requests": purge_finished_requests(
-            paths, history.retention_days, int(now * 1000)
-        ),
+        "history_requests": purge_finished_requests(paths, history.retention_days, int(now * 1000)),
         "db_backups": len(prune_backups(paths.db_backups_dir, ops.db_backup_keep)),
     }
     if ops.run_retention_days:

@@ -55,4 +55,6 @@ def purge_finished_requests(paths: PathSettings, retention_days: int, now_ms: in
     of requests removed. One implementation with the API's own pruning (`HistoryStore`)."""
     if retention_days <= 0:
         return 0
-    return HistoryStore(paths.data_dir, paths.secrets_dir).prune_finished(now_ms, retention_days * DAY_SECONDS * 1000)
+    return HistoryStore(paths.data_dir, paths.secrets_dir).prune_finished(
+        now_ms, retention_days * DAY_SECONDS * 1000
+    )

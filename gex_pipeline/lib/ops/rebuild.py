@@ -192,7 +192,9 @@ def rebuild_database(
                 replay_into(con, settings, work, report)
                 con.execute("CHECKPOINT")
             if db_path.exists() or wal.exists():
-                report.replaced = move_aside(db_path, settings.paths.db_backups_dir / REPLACED_DIR, now)
+                report.replaced = move_aside(
+                    db_path, settings.paths.db_backups_dir / REPLACED_DIR, now
+                )
             os.replace(tmp, db_path)
             fsync_dir(db_path.parent)
         finally:
