@@ -143,27 +143,41 @@ def test_env_example_names_only_variables_the_settings_module_reads() -> None:
     assert named and named <= read_variables()
 
 
-def _env_reads(path: Path) -> list[str]:
-    """`os.environ` / `os.getenv` uses in `path` other than `Settings.from_env(os.environ)` and,
-    in the CLI, the child-process environment `dict(os.environ)`."""
-    tree = ast.parse(path.read_text())
+ENV_NAMES = {"environ", "environb", "getenv", "getenvb"}
+
+
+def env_reads(source: str, cli_main: bool = False) -> list[int]:
+    """Lines of `source` that reach the environment (`os.environ`, `os.getenv`, or those names
+    imported from `os`), other than `Settings.from_env(os.environ)` and, in the CLI's `main.py`,
+    the child-process environment `dict(os.environ)`."""
+    tree = ast.parse(source)
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     found = []
     for node in ast.walk(tree):
-        name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
-        if name not in {"environ", "getenv", "environb", "getenvb"}:
+        if isinstance(node, ast.ImportFrom) and node.module == "os":
+            found += [node.lineno for alias in node.names if alias.name in ENV_NAMES]
             continue
-        if isinstance(node, ast.Name) and not isinstance(parents.get(node), ast.Call):
+        if not (isinstance(node, ast.Attribute) and node.attr in ENV_NAMES):
             continue
         call = parents.get(node)
         if isinstance(call, ast.Call) and node in call.args:
             func = call.func
             if isinstance(func, ast.Attribute) and func.attr == "from_env":
                 continue
-            if isinstance(func, ast.Name) and func.id == "dict" and path.name == "main.py":
+            if cli_main and isinstance(func, ast.Name) and func.id == "dict":
                 continue
-        found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    return found
+        found.append(node.lineno)
+    return sorted(found)
+
+
+def test_env_read_scan_sees_every_form_and_allows_only_the_entry_points() -> None:
+    source = (
+        "import os\nfrom os import getenv\n"
+        "a = os.environ.get('GEX_X')\nb = os.environ['GEX_Y']\nc = os.getenv('GEX_Z')\n"
+        "s = Settings.from_env(os.environ)\nchild = dict(os.environ)\n"
+    )
+    assert env_reads(source) == [2, 3, 4, 5, 7]
+    assert env_reads(source, cli_main=True) == [2, 3, 4, 5]
 
 
 def test_no_module_but_settings_reads_the_environment() -> None:
@@ -171,9 +185,14 @@ def test_no_module_but_settings_reads_the_environment() -> None:
         (ROOT / "ingest_api").rglob("*.py")
     )
     assert SETTINGS_MODULE in files
-    reads = [hit for f in files if f != SETTINGS_MODULE for hit in _env_reads(f)]
+    reads = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in files
+        if path != SETTINGS_MODULE
+        for line in env_reads(path.read_text(), cli_main=path == ROOT / "gex_pipeline/cli/main.py")
+    ]
     assert reads == []
-    assert _env_reads(SETTINGS_MODULE)  # the scan does see a read
+    assert env_reads(SETTINGS_MODULE.read_text())  # the scan does see the module's own read
 
 
 def test_importing_the_entry_points_reads_no_setting() -> None:
