@@ -6,7 +6,7 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gex_pipeline.cli.backup import add_backup_parsers, run_backup, run_restore_db
@@ -157,27 +157,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+Command = Callable[[argparse.Namespace, Settings], int]
+
+# Every subcommand of `build_parser` and what runs it (a test keeps the two in step).
+COMMANDS: dict[str, Command] = {
+    "up": lambda args, settings: cmd_up(settings, production=args.production),
+    "serve": lambda _args, settings: cmd_serve(settings),
+    "init": lambda _args, settings: cmd_init(settings),
+    "live-loader": lambda _args, settings: run_live_loader(settings),
+    "demo": run_demo,
+    "restore": run_restore,
+    "validate": run_validate,
+    "backup": run_backup,
+    "restore-db": run_restore_db,
+    "rebuild": run_rebuild,
+    "replay": run_replay,
+    "status": run_status,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `gex-pipeline` console script."""
+    """Entry point of the `gex-pipeline` console script; a malformed setting exits 2, naming it."""
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env(os.environ)
-    if args.command == "demo":
-        return run_demo(args, settings)
-    if args.command == "restore":
-        return run_restore(args, settings)
-    if args.command == "validate":
-        return run_validate(args, settings)
-    if args.command == "backup":
-        return run_backup(args, settings)
-    if args.command == "restore-db":
-        return run_restore_db(args, settings)
-    if args.command == "rebuild":
-        return run_rebuild(args, settings)
-    if args.command == "replay":
-        return run_replay(args, settings)
-    if args.command == "status":
-        return run_status(args, settings)
-    if args.command == "up":
-        return cmd_up(settings, production=args.production)
-    commands = {"serve": cmd_serve, "init": cmd_init, "live-loader": run_live_loader}
-    return commands[args.command](settings)
+    try:
+        settings = Settings.from_env(os.environ)
+    except ValueError as exc:
+        print(f"gex-pipeline: {exc}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command](args, settings)
