@@ -74,26 +74,26 @@ def run_import(url: str, data_dir: Path) -> dict[str, float]:
     from gex_pipeline.lib.db.connection import connect
     from gex_pipeline.lib.db.schema import migrate
     from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
-    from gex_pipeline.lib.history.settings import HistorySettings
     from gex_pipeline.lib.history.url_policy import UrlPolicy
     from gex_pipeline.lib.payloads.history import parse_history_request
-    from gex_pipeline.lib.settings import Settings
     from gex_pipeline.lib.staging.history_store import HistoryStore
+    from gex_pipeline.settings import Settings
 
     settings = Settings.from_env()
-    saved = HistoryStore(settings.data_dir).save_request(
-        parse_history_request(json.dumps({"url": url}), UrlPolicy.from_settings(settings)),
+    paths = settings.paths
+    saved = HistoryStore(paths.data_dir, paths.secrets_dir).save_request(
+        parse_history_request(json.dumps({"url": url}), UrlPolicy.from_settings(settings.history)),
         int(time.time() * 1000),
     )
-    with connect(settings.duckdb_path) as con:
+    with connect(paths.duckdb_path) as con:
         migrate(con)
     started = time.perf_counter()
     done = import_partition(
         PartitionTarget(TRADE_DATE, TICKER, ENDPOINT),
-        connect=lambda: connect(settings.duckdb_path),
-        settings=settings,
-        history=HistorySettings.from_env(),
-        parquet_root=settings.parquet_dir,
+        connect=lambda: connect(paths.duckdb_path),
+        paths=paths,
+        history=settings.history,
+        parquet_root=paths.parquet_dir,
         request_id=saved.id,
     )
     return {

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.machine import describe
-from gex_pipeline.defs.settings import PipelineSettings
+from gex_pipeline.settings import Settings
 
 FEEDS = [
     (ticker, endpoint)
@@ -279,7 +279,7 @@ def main() -> None:
             watch = Visibility(data_dir / "staging" / "gex" / "processed")
             watcher = threading.Thread(target=watch.run, daemon=True)
             watcher.start()
-            report_s = float(PipelineSettings.from_env().live_report_seconds)
+            report_s = float(Settings.from_env().pipeline.live_report_seconds)
             cycles = int((load_s - REPORT_BURST_SECONDS) // report_s) if report_s else 0
             window = GrowthWindow(home, report_s, cycles)
             sampler = threading.Thread(target=window.run, daemon=True)

@@ -15,9 +15,8 @@ from gex_pipeline.defs.gex.definitions import gex_definitions
 from gex_pipeline.defs.history.definitions import history_definitions
 from gex_pipeline.defs.ops.definitions import ops_definitions
 from gex_pipeline.defs.resources import build_resources
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.defs.webhooks.definitions import webhooks_definitions
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 
 DOMAINS = (gex_definitions, history_definitions, webhooks_definitions, ops_definitions)
 
@@ -25,9 +24,9 @@ DOMAINS = (gex_definitions, history_definitions, webhooks_definitions, ops_defin
 @dg.definitions
 def defs() -> dg.Definitions:
     """Every domain's definitions and the shared resources."""
-    settings = PipelineSettings.from_env()
+    settings = Settings.from_env()
     shared = dg.Definitions(
-        resources=build_resources(Settings.from_env(), settings),
-        sensors=[build_export_sensor(settings)],
+        resources=build_resources(settings),
+        sensors=[build_export_sensor(settings.pipeline)],
     )
     return dg.Definitions.merge(*(domain(settings) for domain in DOMAINS), shared)

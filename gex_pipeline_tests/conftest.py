@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 from gex_pipeline_tests.support.servers import HistoryHttpServer, IngestServer, free_port
 from gex_pipeline_tests.support.staging_trees import GexStagingTree
 
@@ -73,7 +73,6 @@ def ingest_client(
     from fastapi.testclient import TestClient
 
     from ingest_api.app import create_app
-    from ingest_api.settings import ApiSettings
 
     for name in [k for k in os.environ if k.startswith("GEX_INGEST_")]:
         monkeypatch.delenv(name)
@@ -82,7 +81,7 @@ def ingest_client(
         def make(**overrides: str) -> TestClient:
             for name, value in overrides.items():
                 monkeypatch.setenv(name, value)
-            client = TestClient(create_app(ApiSettings.from_env()))
+            client = TestClient(create_app(Settings.from_env()))
             return stack.enter_context(client)
 
         yield make

@@ -17,11 +17,11 @@ from gex_pipeline.lib.ops.disk import DiskGuard
 from gex_pipeline.lib.staging.history_store import HistoryStore
 from gex_pipeline.lib.staging.layout import STREAMS, stream_dirs
 from gex_pipeline.lib.staging.writer import SegmentWriter
+from gex_pipeline.settings import Settings
 from ingest_api import routes_gex, routes_history, routes_ops, routes_uw
 from ingest_api.errors import install_error_handlers
 from ingest_api.history_bounds import HistoryBounds
 from ingest_api.metrics import Metrics
-from ingest_api.settings import ApiSettings
 
 logger = logging.getLogger("ingest_api")
 
@@ -29,12 +29,12 @@ logger = logging.getLogger("ingest_api")
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Recover orphaned segments and start the writers; on shutdown flush and seal them."""
-    settings: ApiSettings = app.state.api_settings
-    if not settings.fsync:
+    settings: Settings = app.state.settings
+    if not settings.api.fsync:
         logger.warning(
             "GEX_INGEST_FSYNC=0: acknowledged payloads are NOT durable (benchmarks only)"
         )
-    app.state.parse_limiter = anyio.CapacityLimiter(settings.parse_threads)
+    app.state.parse_limiter = anyio.CapacityLimiter(settings.api.parse_threads)
     started: list[SegmentWriter] = []
     try:
         for writer in app.state.writers.values():
@@ -52,37 +52,36 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await writer.aclose()
 
 
-def create_app(settings: ApiSettings | None = None) -> FastAPI:
-    """Build the ingest application for `settings` (from the environment when omitted)."""
-    settings = settings or ApiSettings.from_env()
+def create_app(settings: Settings) -> FastAPI:
+    """Build the ingest application for `settings`."""
     app = FastAPI(
         title="gex-pipeline ingest API",
         version=__version__,
         description="Validates payloads and lands them durably (fsync) in the staging area.",
         lifespan=_lifespan,
     )
-    staging = settings.base.staging_dir
-    app.state.api_settings = settings
+    staging = settings.paths.staging_dir
+    app.state.settings = settings
     app.state.metrics = Metrics()
-    app.state.url_policy = UrlPolicy.from_settings(settings.base)
-    app.state.history_store = HistoryStore(settings.base.data_dir, settings.base.secrets_dir)
-    app.state.history_bounds = HistoryBounds(settings.base.history_max_per_minute)
-    app.state.disk_guard = DiskGuard(settings.base.staging_dir, settings.min_free_mb)
+    app.state.url_policy = UrlPolicy.from_settings(settings.history)
+    app.state.history_store = HistoryStore(settings.paths.data_dir, settings.paths.secrets_dir)
+    app.state.history_bounds = HistoryBounds(settings.history.max_per_minute)
+    app.state.disk_guard = DiskGuard(settings.paths.staging_dir, settings.api.min_free_mb)
     app.state.writers = {
         stream: SegmentWriter(
             stream_dirs(staging, stream),
-            seal_bytes=settings.seal_bytes,
-            seal_age_s=settings.seal_age_ms / 1000,
-            max_pending=settings.queue_max,
-            fsync=settings.fsync,
-            parallel_syncs=settings.parallel_fsyncs,
+            seal_bytes=settings.api.seal_bytes,
+            seal_age_s=settings.api.seal_age_ms / 1000,
+            max_pending=settings.api.queue_max,
+            fsync=settings.api.fsync,
+            parallel_syncs=settings.api.parallel_fsyncs,
         )
         for stream in STREAMS
     }
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=list(settings.cors_origins),
+        allow_origins=list(settings.api.cors_origins),
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         max_age=600,

@@ -22,7 +22,7 @@ def presented_token(request: Request) -> str | None:
 
 async def require_token(request: Request, settings: SettingsDep) -> None:
     """Dependency: refuse (401) unless the configured token, if any, was presented."""
-    expected = settings.base.ingest_token
+    expected = settings.api.token
     if expected is None:
         return
     presented = presented_token(request)
@@ -38,7 +38,7 @@ async def require_allowed_origin(request: Request, settings: SettingsDep) -> Non
     not browsers send no `Origin` and are unaffected. `*` in the allow-list allows every origin.
     """
     origin = request.headers.get("origin")
-    allowed = settings.cors_origins
+    allowed = settings.api.cors_origins
     if origin is None or "*" in allowed or origin.rstrip("/").lower() in allowed:
         return
     raise ApiError(

@@ -17,14 +17,14 @@ from gex_pipeline.lib.history.url_policy import UrlPolicy
 from gex_pipeline.lib.ops.disk import DiskGuard
 from gex_pipeline.lib.staging.history_store import HistoryStore
 from gex_pipeline.lib.staging.writer import SegmentWriter
+from gex_pipeline.settings import Settings
 from ingest_api.history_bounds import HistoryBounds
 from ingest_api.metrics import Metrics
-from ingest_api.settings import ApiSettings
 
 
-async def get_settings(request: Request) -> ApiSettings:
-    """The API settings the app was built with."""
-    return request.app.state.api_settings
+async def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    return request.app.state.settings
 
 
 async def get_writers(request: Request) -> Mapping[str, SegmentWriter]:
@@ -62,7 +62,7 @@ async def get_parse_limiter(request: Request) -> anyio.CapacityLimiter:
     return request.app.state.parse_limiter
 
 
-SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 WritersDep = Annotated[Mapping[str, SegmentWriter], Depends(get_writers)]
 HistoryStoreDep = Annotated[HistoryStore, Depends(get_history_store)]
 HistoryBoundsDep = Annotated[HistoryBounds, Depends(get_history_bounds)]

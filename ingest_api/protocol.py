@@ -15,7 +15,7 @@ import os
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ingest_api.settings import ApiSettings
+from gex_pipeline.settings import Settings
 
 
 @functools.cache
@@ -24,8 +24,8 @@ def _limits() -> tuple[float, int]:
 
     uvicorn builds the protocol itself (in each worker process), so it cannot be handed settings.
     """
-    settings = ApiSettings.from_env(os.environ)
-    return float(settings.header_timeout_s), settings.max_connections
+    api = Settings.from_env(os.environ).api
+    return float(api.header_timeout_s), api.max_connections
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):

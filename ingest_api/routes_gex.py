@@ -37,13 +37,13 @@ async def post_gex(
 ) -> JSONResponse:
     """Stage one snapshot; 202 once it is fsync'ed in the staging area."""
     started = time.perf_counter()
-    body = await read_body(request, settings.max_body_gex, settings.body_timeout_s)
+    body = await read_body(request, settings.api.max_body_gex, settings.api.body_timeout_s)
     record = await parse_body(
         parse_gex,
         body,
         now_ms(),
-        max_strikes=settings.max_strikes,
-        inline_bytes=settings.inline_parse_bytes,
+        max_strikes=settings.api.max_strikes,
+        inline_bytes=settings.api.inline_parse_bytes,
         limiter=limiter,
     )
     await stage(
@@ -52,7 +52,7 @@ async def post_gex(
         metrics=metrics,
         disk_guard=disk_guard,
         endpoint="/gex",
-        retry_after_s=settings.retry_after_s,
+        retry_after_s=settings.api.retry_after_s,
         started=started,
     )
     return JSONResponse(

@@ -17,6 +17,7 @@ from gex_pipeline.lib.staging.history_store import (
     TooManyPending,
     UnknownRequestId,
 )
+from gex_pipeline.settings import Settings
 from ingest_api.auth import require_allowed_origin, require_token
 from ingest_api.body import read_body
 from ingest_api.deps import (
@@ -30,7 +31,6 @@ from ingest_api.docs import REFUSALS, json_body
 from ingest_api.errors import ApiError
 from ingest_api.history_bounds import HistoryBounds
 from ingest_api.intake import now_ms
-from ingest_api.settings import ApiSettings
 
 router = APIRouter(
     dependencies=[Depends(require_allowed_origin), Depends(require_token)], tags=["history"]
@@ -46,13 +46,13 @@ def _override_note(overrides: dict[str, str], resolved: dict[str, str]) -> str |
 
 
 def _save(
-    store: HistoryStore, parsed: HistoryRequest, settings: ApiSettings, bounds: HistoryBounds
+    store: HistoryStore, parsed: HistoryRequest, settings: Settings, bounds: HistoryBounds
 ) -> SavedRequest:
     """Prune finished requests (at most once a minute), then save `parsed` within the bounds."""
     now = now_ms()
-    if settings.base.history_retention_days and bounds.prune_due():
-        store.prune_finished(now, settings.base.history_retention_days * DAY_MS)
-    return store.save_request(parsed, now, max_pending=settings.base.history_max_pending)
+    if settings.history.retention_days and bounds.prune_due():
+        store.prune_finished(now, settings.history.retention_days * DAY_MS)
+    return store.save_request(parsed, now, max_pending=settings.history.max_pending)
 
 
 @router.post(
@@ -75,17 +75,17 @@ async def post_history_url(
 ) -> JSONResponse:
     """Queue the import of one day file; re-posts of the same file return the same id."""
     started = time.perf_counter()
-    body = await read_body(request, settings.max_body_history, settings.body_timeout_s)
+    body = await read_body(request, settings.api.max_body_history, settings.api.body_timeout_s)
     parsed = parse_history_request(body, policy)
     if not bounds.try_post():
-        limit = settings.base.history_max_per_minute
+        limit = settings.history.max_per_minute
         raise ApiError(
             429,
             "url",
             f"more than {limit} history links posted in the last minute; retry later",
             {"Retry-After": str(bounds.retry_after())},
         )
-    retry_after = {"Retry-After": str(settings.retry_after_s)}
+    retry_after = {"Retry-After": str(settings.api.retry_after_s)}
     try:
         saved = await asyncio.to_thread(_save, store, parsed, settings, bounds)
     except LinkAlreadyFailed as exc:

@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from gex_pipeline import __version__
 from gex_pipeline.lib.staging.writer import SegmentWriter
+from gex_pipeline.settings import Settings
 from ingest_api.deps import MetricsDep, SettingsDep, WritersDep
-from ingest_api.settings import ApiSettings
 
 router = APIRouter(tags=["operations"])
 
@@ -25,10 +25,10 @@ async def health() -> dict[str, str]:
 
 
 def readiness_problems(
-    settings: ApiSettings, writers: Mapping[str, SegmentWriter]
+    settings: Settings, writers: Mapping[str, SegmentWriter]
 ) -> tuple[list[str], int]:
     """Why the API cannot stage right now (empty when ready), and the free disk in MiB."""
-    staging = settings.base.staging_dir
+    staging = settings.paths.staging_dir
     problems: list[str] = []
     for stream, writer in writers.items():
         if not writer.running:
@@ -36,8 +36,8 @@ def readiness_problems(
         if not os.access(writer.dirs.open, os.W_OK):
             problems.append(f"{stream} staging directory not writable")
     free_mb = shutil.disk_usage(staging).free // 2**20 if staging.exists() else 0
-    if free_mb < settings.min_free_mb:
-        problems.append(f"free disk {free_mb} MiB below {settings.min_free_mb} MiB")
+    if free_mb < settings.api.min_free_mb:
+        problems.append(f"free disk {free_mb} MiB below {settings.api.min_free_mb} MiB")
     return problems, free_mb
 
 
@@ -57,5 +57,5 @@ async def metrics(
 ) -> PlainTextResponse:
     """Prometheus text exposition of this worker's counters and the staging segment gauges."""
     pending = {stream: writer.pending for stream, writer in writers.items()}
-    text = metrics.render(settings.base.staging_dir, pending)
+    text = metrics.render(settings.paths.staging_dir, pending)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

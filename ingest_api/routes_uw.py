@@ -37,13 +37,13 @@ async def post_uw(
 ) -> JSONResponse:
     """Stage every data message; control frames are acknowledged (200) and dropped."""
     started = time.perf_counter()
-    body = await read_body(request, settings.max_body_uw, settings.body_timeout_s)
+    body = await read_body(request, settings.api.max_body_uw, settings.api.body_timeout_s)
     items = await parse_body(
         parse_uw,
         body,
         now_ms(),
-        max_batch=settings.uw_max_batch,
-        inline_bytes=settings.inline_parse_bytes,
+        max_batch=settings.api.uw_max_batch,
+        inline_bytes=settings.api.inline_parse_bytes,
         limiter=limiter,
     )
     records = [item for item in items if not isinstance(item, UwControl)]
@@ -58,7 +58,7 @@ async def post_uw(
         metrics=metrics,
         disk_guard=disk_guard,
         endpoint="/uw",
-        retry_after_s=settings.retry_after_s,
+        retry_after_s=settings.api.retry_after_s,
         started=started,
     )
     return JSONResponse(

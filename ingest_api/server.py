@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import logging
+import os
 import sys
 from typing import Any
 
@@ -12,11 +13,10 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from gex_pipeline.lib.history.url_policy import UrlPolicy
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import ApiSettings, Settings
 from ingest_api.app import create_app
 from ingest_api.guards import ServeGuard, served_host_names
 from ingest_api.protocol import GuardedHttpToolsProtocol
-from ingest_api.settings import ApiSettings
 
 logger = logging.getLogger("ingest_api")
 
@@ -40,10 +40,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(settings: ApiSettings) -> None:
+def check_bind(api: ApiSettings) -> None:
     """Refuse a non-loopback bind without `GEX_INGEST_TOKEN` unless `GEX_INGEST_ALLOW_REMOTE=1`."""
-    host = settings.base.ingest_host
-    if is_loopback(host) or settings.base.ingest_token or settings.allow_remote:
+    host = api.host
+    if is_loopback(host) or api.token or api.allow_remote:
         return
     raise UnsafeBind(
         f"refusing to bind {host}: anyone on the network could post data. Set GEX_INGEST_TOKEN, "
@@ -59,14 +59,16 @@ def log_config() -> dict[str, Any]:
     return config
 
 
-def serve_app(api: ApiSettings | None = None) -> ServeGuard:
-    """The app as served: `create_app` behind the `Host` check and the in-flight limit."""
-    api = api or ApiSettings.from_env()
+def serve_app(settings: Settings | None = None) -> ServeGuard:
+    """The app as served: `create_app` behind the `Host` check and the in-flight limit. Without
+    `settings` (the factory of each uvicorn worker process) they come from the environment."""
+    settings = settings or Settings.from_env(os.environ)
+    api = settings.api
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    app = create_app(api)
+    app = create_app(settings)
     return ServeGuard(
         app,
-        hosts=served_host_names(api.allowed_hosts, api.base.ingest_host),
+        hosts=served_host_names(api.allowed_hosts, api.host),
         max_in_flight=api.max_concurrency,
         retry_after_s=api.retry_after_s,
         metrics=app.state.metrics,
@@ -75,25 +77,23 @@ def serve_app(api: ApiSettings | None = None) -> ServeGuard:
 
 def run_server(settings: Settings) -> int:
     """Serve the ingest API on the configured host and port until interrupted; exit status."""
-    api = ApiSettings.from_env(base=settings)
+    api = settings.api
     try:
         check_bind(api)
     except UnsafeBind as exc:
         print(f"gex-pipeline serve: {exc}", file=sys.stderr)
         return 2
-    if not is_loopback(settings.ingest_host) and not settings.ingest_token:
-        logger.warning(
-            "serving %s without a token (GEX_INGEST_ALLOW_REMOTE=1)", settings.ingest_host
-        )
-    if hatches := UrlPolicy.from_settings(settings).escape_hatches():
+    if not is_loopback(api.host) and not api.token:
+        logger.warning("serving %s without a token (GEX_INGEST_ALLOW_REMOTE=1)", api.host)
+    if hatches := UrlPolicy.from_settings(settings.history).escape_hatches():
         logger.warning(
             "%s on: history links may use plain http or private addresses (local mirrors and "
             "tests only)",
             " and ".join(hatches),
         )
     options = {
-        "host": settings.ingest_host,
-        "port": settings.ingest_port,
+        "host": api.host,
+        "port": api.port,
         # uvicorn's access log prints the query string (the `token` parameter): refusals are
         # logged by the app with the route template instead.
         "access_log": False,
@@ -110,5 +110,5 @@ def run_server(settings: Settings) -> int:
         # environment, which is where `settings` came from.
         uvicorn.run("ingest_api.server:serve_app", factory=True, workers=api.workers, **options)
     else:
-        uvicorn.run(serve_app(api), **options)
+        uvicorn.run(serve_app(settings), **options)
     return 0

@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gex_pipeline.lib.ops.settings import OpsSettings
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 
 
 def add_backup_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,19 +41,19 @@ def run_backup(args: argparse.Namespace, settings: Settings) -> int:
         print(f"OK {backup.path}: {len(backup.tables)} tables, {rows} rows match the manifest")
         return 0
     try:
-        keep = OpsSettings.from_env().db_backup_keep if args.keep is None else args.keep
+        keep = settings.ops.db_backup_keep if args.keep is None else args.keep
     except ValueError as exc:
         print(exc)
         return 2
     try:
-        backup = take_backup(settings.duckdb_path, settings.db_backups_dir)
+        backup = take_backup(settings.paths.duckdb_path, settings.paths.db_backups_dir)
     except (FileNotFoundError, FileExistsError) as exc:  # no database / a backup this second
         print(exc)
         return 2
     rows = sum(t["rows"] for t in backup.tables.values())
     print(f"backup written: {backup.path}")
     print(f"  {len(backup.tables)} tables, {rows} rows, {backup.manifest['bytes']} bytes")
-    for path in prune_backups(settings.db_backups_dir, keep):
+    for path in prune_backups(settings.paths.db_backups_dir, keep):
         print(f"  pruned old backup {path}")
     return 0
 
@@ -64,7 +63,7 @@ def run_restore_db(args: argparse.Namespace, settings: Settings) -> int:
     from gex_pipeline.lib.db.backup import BackupInvalid, RestoreRefused, restore_database
 
     try:
-        result = restore_database(args.path, settings.duckdb_path, force=args.force)
+        result = restore_database(args.path, settings.paths.duckdb_path, force=args.force)
     except BackupInvalid as exc:
         print(f"INVALID backup, nothing changed: {exc}")
         return 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 # Written once; a user's edits survive re-runs unless the file is missing.
@@ -63,14 +62,12 @@ load_from:
 """
 
 
-def prepare_dagster_home(dagster_home: Path, postgres: bool | None = None) -> Path:
+def prepare_dagster_home(dagster_home: Path, postgres: bool = False) -> Path:
     """Create `dagster_home` with `dagster.yaml` and `workspace.yaml` when missing; return it.
 
-    `postgres` (default: whether GEX_DAGSTER_POSTGRES_URL is set) puts the instance storage on
-    PostgreSQL in a newly created `dagster.yaml`; an existing file is never changed.
+    `postgres` (`gex-pipeline init`: whether GEX_DAGSTER_POSTGRES_URL is set) puts the instance
+    storage on PostgreSQL in a newly created `dagster.yaml`; an existing file is never changed.
     """
-    if postgres is None:
-        postgres = bool(os.environ.get("GEX_DAGSTER_POSTGRES_URL"))
     dagster_home.mkdir(parents=True, exist_ok=True)
     instance_yaml = DAGSTER_YAML + (POSTGRES_STORAGE_YAML if postgres else "")
     for name, content in (("dagster.yaml", instance_yaml), ("workspace.yaml", WORKSPACE_YAML)):

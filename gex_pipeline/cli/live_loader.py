@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.gex.live_load import (
     GexStreamLoad,
@@ -25,9 +24,9 @@ from gex_pipeline.lib.gex.live_load import (
 )
 from gex_pipeline.lib.live.loader import LiveLoader, LiveStream
 from gex_pipeline.lib.live.throttle import ReportThrottle
-from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging.layout import GEX_STREAM
 from gex_pipeline.lib.webhooks.live_load import DayStats, UwStreamLoad
+from gex_pipeline.settings import PathSettings, PipelineSettings, Settings
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -69,7 +68,7 @@ class DagsterPublisher:
             self.instance.add_dynamic_partitions(FEED_PARTITIONS_NAME, sorted(feeds - known))
 
 
-def build_loader(settings: Settings, pipeline: PipelineSettings, publisher: Any) -> LiveLoader:
+def build_loader(paths: PathSettings, pipeline: PipelineSettings, publisher: Any) -> LiveLoader:
     """The loader of both streams with their report throttles."""
     interval = float(pipeline.live_report_seconds)
     streams = [
@@ -83,13 +82,13 @@ def build_loader(settings: Settings, pipeline: PipelineSettings, publisher: Any)
         ),
     ]
     return LiveLoader(
-        db_path=settings.duckdb_path,
-        staging_dir=settings.staging_dir,
+        db_path=paths.duckdb_path,
+        staging_dir=paths.staging_dir,
         streams=streams,
         publisher=publisher,
         max_segments=pipeline.live_max_segments_per_batch,
         retention_days=pipeline.staging_retention_days,
-        status_path=settings.data_dir / "live" / "status.json",
+        status_path=paths.data_dir / "live" / "status.json",
     )
 
 
@@ -98,12 +97,12 @@ def run_live_loader(settings: Settings) -> int:
     import dagster as dg
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    pipeline = PipelineSettings.from_env()
+    pipeline = settings.pipeline
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     with dg.DagsterInstance.get() as instance:
-        loader = build_loader(settings, pipeline, DagsterPublisher(instance))
+        loader = build_loader(settings.paths, pipeline, DagsterPublisher(instance))
         loader.recover()
         log.info("live loader started (poll %d ms)", pipeline.live_poll_ms)
         backoff = 0.0

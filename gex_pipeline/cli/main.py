@@ -6,7 +6,7 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gex_pipeline.cli.backup import add_backup_parsers, run_backup, run_restore_db
@@ -16,9 +16,9 @@ from gex_pipeline.cli.live_loader import run_live_loader
 from gex_pipeline.cli.rebuild import add_rebuild_parser, run_rebuild, run_replay
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
 from gex_pipeline.cli.status import add_status_parser, run_status
-from gex_pipeline.cli.supervisor import RestartPolicy, Service, Supervisor
+from gex_pipeline.cli.supervisor import Service, Supervisor
 from gex_pipeline.cli.validate import add_validate_parser, run_validate
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 
 # Dagster daemon intervals (seconds) that `up` sets unless the environment does: run-retry polling
 # every 15 s instead of 5 (a failed import is retried up to 10 s later).
@@ -26,18 +26,22 @@ DAEMON_ENV_DEFAULTS = {"DAGSTER_EVENT_LOG_CONSUMER_DAEMON_INTERVAL_SECONDS": "15
 
 
 def _child_env(settings: Settings) -> dict[str, str]:
-    env = {**DAEMON_ENV_DEFAULTS, **os.environ}
-    env["GEX_DATA_DIR"] = str(settings.data_dir)
-    env["DAGSTER_HOME"] = str(settings.dagster_home)
+    env = dict(os.environ)
+    for name, value in DAEMON_ENV_DEFAULTS.items():
+        env.setdefault(name, value)
+    env["GEX_DATA_DIR"] = str(settings.paths.data_dir)
+    env["DAGSTER_HOME"] = str(settings.paths.dagster_home)
     return env
 
 
 def cmd_init(settings: Settings) -> int:
     """Create the data directory and the Dagster home; print where they are."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    home = prepare_dagster_home(settings.dagster_home)
+    settings.paths.data_dir.mkdir(parents=True, exist_ok=True)
+    home = prepare_dagster_home(
+        settings.paths.dagster_home, postgres=settings.dagster.postgres_url is not None
+    )
     set_writer_pool_limit(home)
-    print(f"data directory: {settings.data_dir}")
+    print(f"data directory: {settings.paths.data_dir}")
     print(f"DAGSTER_HOME:   {home}")
     return 0
 
@@ -60,8 +64,8 @@ def _dagster_services(settings: Settings, dev: bool) -> list[Service]:
     minute (`cli/dagster_daemon.py`).
     """
     py = sys.executable
-    home = settings.dagster_home
-    ui = ["-h", "127.0.0.1", "-p", str(settings.dagster_port)]
+    home = settings.paths.dagster_home
+    ui = ["-h", "127.0.0.1", "-p", str(settings.dagster.port)]
     if dev:
         return [
             Service(
@@ -69,7 +73,7 @@ def _dagster_services(settings: Settings, dev: bool) -> list[Service]:
             )
         ]
     workspace = str(home / GRPC_WORKSPACE)
-    code_server = ("-h", "127.0.0.1", "-p", str(settings.dagster_grpc_port))
+    code_server = ("-h", "127.0.0.1", "-p", str(settings.dagster.grpc_port))
     location = ("-m", "gex_pipeline.definitions", "--location-name", "gex_pipeline")
     return [
         Service(
@@ -93,11 +97,11 @@ def stack_services(settings: Settings, dev: bool = False) -> list[Service]:
 
 def write_grpc_workspace(settings: Settings) -> Path:
     """The workspace of the webserver and the daemon: the code server over gRPC."""
-    path = settings.dagster_home / GRPC_WORKSPACE
+    path = settings.paths.dagster_home / GRPC_WORKSPACE
     path.write_text(
         "# Written by `gex-pipeline up` on every start (GEX_DAGSTER_GRPC_PORT).\n"
         "load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
-        f"      port: {settings.dagster_grpc_port}\n      location_name: gex_pipeline\n"
+        f"      port: {settings.dagster.grpc_port}\n      location_name: gex_pipeline\n"
     )
     return path
 
@@ -110,8 +114,8 @@ def cmd_up(settings: Settings, dev: bool = False) -> int:
     supervisor = Supervisor(
         stack_services(settings, dev),
         _child_env(settings),
-        RestartPolicy.from_env(),
-        log_file=settings.data_dir / "logs" / "supervisor.log",
+        settings.supervisor,
+        log_file=settings.paths.logs_dir / "supervisor.log",
     )
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -122,8 +126,8 @@ def cmd_up(settings: Settings, dev: bool = False) -> int:
     # and `dagster dev` ignoring SIGINT also ignores SIGTERM.
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-    print(f"ingest API: http://{settings.ingest_host}:{settings.ingest_port}  (docs at /docs)")
-    print(f"Dagster UI: http://127.0.0.1:{settings.dagster_port}")
+    print(f"ingest API: http://{settings.api.host}:{settings.api.port}  (docs at /docs)")
+    print(f"Dagster UI: http://127.0.0.1:{settings.dagster.port}")
     print("Press Ctrl-C to stop everything.", flush=True)
     return supervisor.run()
 
@@ -159,27 +163,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+Command = Callable[[argparse.Namespace, Settings], int]
+
+# Every subcommand of `build_parser` and what runs it (a test keeps the two in step).
+COMMANDS: dict[str, Command] = {
+    "up": lambda args, settings: cmd_up(settings, dev=args.dev),
+    "serve": lambda _args, settings: cmd_serve(settings),
+    "init": lambda _args, settings: cmd_init(settings),
+    "live-loader": lambda _args, settings: run_live_loader(settings),
+    "demo": run_demo,
+    "restore": run_restore,
+    "validate": run_validate,
+    "backup": run_backup,
+    "restore-db": run_restore_db,
+    "rebuild": run_rebuild,
+    "replay": run_replay,
+    "status": run_status,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `gex-pipeline` console script."""
+    """Entry point of the `gex-pipeline` console script; a malformed setting exits 2, naming it."""
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env()
-    if args.command == "demo":
-        return run_demo(args, settings)
-    if args.command == "restore":
-        return run_restore(args, settings)
-    if args.command == "validate":
-        return run_validate(args, settings)
-    if args.command == "backup":
-        return run_backup(args, settings)
-    if args.command == "restore-db":
-        return run_restore_db(args, settings)
-    if args.command == "rebuild":
-        return run_rebuild(args, settings)
-    if args.command == "replay":
-        return run_replay(args, settings)
-    if args.command == "status":
-        return run_status(args, settings)
-    if args.command == "up":
-        return cmd_up(settings, dev=args.dev)
-    commands = {"serve": cmd_serve, "init": cmd_init, "live-loader": run_live_loader}
-    return commands[args.command](settings)
+    try:
+        settings = Settings.from_env(os.environ)
+    except ValueError as exc:
+        print(f"gex-pipeline: {exc}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command](args, settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 
 
 def add_rebuild_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,7 +30,7 @@ def run_replay(args: argparse.Namespace, settings: Settings) -> int:
     report = replay_staging(settings)
     print(
         f"replayed {report.gex_segments} /gex and {report.uw_segments} /uw segments "
-        f"into {settings.duckdb_path}"
+        f"into {settings.paths.duckdb_path}"
     )
     return 0
 
@@ -44,7 +44,7 @@ def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     except RebuildRefused as exc:
         print(f"refused: {exc}")
         return 2
-    print(f"rebuilt {settings.duckdb_path}")
+    print(f"rebuilt {settings.paths.duckdb_path}")
     print(f"  {report.gex_segments} /gex segments and {report.uw_segments} /uw segments replayed")
     print(f"  {len(report.day_files)} raw day files imported")
     if report.parquet_slices:

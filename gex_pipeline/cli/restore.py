@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gex_pipeline.lib.calendar.trading_date import parse_feed_key
 from gex_pipeline.lib.history.day_replace import SliceBackup
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 
 _SNAPSHOTS_SUFFIX = ".snapshots.parquet"
 
@@ -57,10 +57,10 @@ def run_restore(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"--feed: {exc}")
         return 2
-    images = pre_images(settings.backups_dir, ticker, endpoint, args.date)
+    images = pre_images(settings.paths.backups_dir, ticker, endpoint, args.date)
     if args.list or not images:
         if not images:
-            print(f"no pre-image of {args.feed} {args.date} under {settings.backups_dir}")
+            print(f"no pre-image of {args.feed} {args.date} under {settings.paths.backups_dir}")
             return 0 if args.list else 2
         for image in images:
             print(f"{image.stamp}  {image.backup.snapshots.parent}")
@@ -81,17 +81,19 @@ def _restore(settings: Settings, ticker: str, endpoint: str, day: date, image: P
     from gex_pipeline.lib.history.day_replace import backup_slice, restore_slice, slice_counts
 
     try:
-        with connect(settings.duckdb_path) as con:
+        with connect(settings.paths.duckdb_path) as con:
             migrate(con)
             if any(slice_counts(con, ticker, endpoint, day)):
-                kept = backup_slice(con, settings.backups_dir, ticker, endpoint, day)
+                kept = backup_slice(con, settings.paths.backups_dir, ticker, endpoint, day)
                 print(f"current slice kept as {kept.snapshots.name} (+ strikes)")
             restore_slice(con, image.backup, ticker, endpoint, day)
             snapshots, strikes = slice_counts(con, ticker, endpoint, day)
             if strikes:
-                export_partition(con, settings.parquet_dir, ticker, endpoint, day)
+                export_partition(con, settings.paths.parquet_dir, ticker, endpoint, day)
     except duckdb.IOException as exc:
-        print(f"cannot open {settings.duckdb_path} for writing (is the pipeline running?): {exc}")
+        print(
+            f"cannot open {settings.paths.duckdb_path} for writing (is the pipeline running?): {exc}"
+        )
         return 2
     print(
         f"restored {ticker}.{endpoint} {day} from {image.stamp}: {snapshots} snapshots, {strikes} strike rows"

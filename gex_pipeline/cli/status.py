@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 
 SCAN = 2000  # newest materializations read per table asset
 
@@ -27,9 +27,9 @@ def _instance(settings: Settings) -> Any:
     import dagster as dg
     from dagster._core.instance.ref import InstanceRef
 
-    if not (settings.dagster_home / "dagster.yaml").exists():
+    if not (settings.paths.dagster_home / "dagster.yaml").exists():
         return None
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.paths.dagster_home)))
 
 
 def dagster_health(instance: Any, hours: int = 24) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def collect(settings: Settings) -> dict[str, Any]:
     """The whole health report."""
     from gex_pipeline.lib.ops.health import file_health
 
-    report: dict[str, Any] = file_health(settings)
+    report: dict[str, Any] = file_health(settings.paths)
     instance = _instance(settings)
     if instance is None:
         report["dagster"] = None

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gex_pipeline.lib.settings import env_int
+from gex_pipeline.settings import SupervisorSettings
 
 POLL_SECONDS = 0.2
 STOP_TIMEOUT_SECONDS = 30.0
@@ -32,37 +32,6 @@ class Service:
 
     name: str
     argv: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RestartPolicy:
-    """Backoff and give-up rule (`GEX_SUPERVISOR_*` variables)."""
-
-    backoff_seconds: float = 1.0
-    backoff_max_seconds: float = 60.0
-    stable_seconds: float = 60.0
-    max_fast_failures: int = 5
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> RestartPolicy:
-        """Read `GEX_SUPERVISOR_BACKOFF_MS`, `GEX_SUPERVISOR_BACKOFF_MAX_SECONDS`,
-        `GEX_SUPERVISOR_STABLE_SECONDS`, `GEX_SUPERVISOR_MAX_FAST_FAILURES`."""
-        env = os.environ if env is None else env
-        policy = cls(
-            backoff_seconds=env_int(env, "GEX_SUPERVISOR_BACKOFF_MS", 1000) / 1000,
-            backoff_max_seconds=float(env_int(env, "GEX_SUPERVISOR_BACKOFF_MAX_SECONDS", 60)),
-            stable_seconds=float(env_int(env, "GEX_SUPERVISOR_STABLE_SECONDS", 60)),
-            max_fast_failures=env_int(env, "GEX_SUPERVISOR_MAX_FAST_FAILURES", 5),
-        )
-        if policy.backoff_seconds <= 0 or policy.max_fast_failures < 1:
-            raise ValueError(
-                "GEX_SUPERVISOR_BACKOFF_MS must be > 0 and GEX_SUPERVISOR_MAX_FAST_FAILURES >= 1"
-            )
-        return policy
-
-    def backoff(self, fast_failures: int) -> float:
-        """Delay before the next start after `fast_failures` fast failures in a row (>= 1)."""
-        return min(self.backoff_max_seconds, self.backoff_seconds * 2 ** max(0, fast_failures - 1))
 
 
 @dataclass
@@ -82,7 +51,7 @@ class Supervisor:
         self,
         services: Sequence[Service],
         env: Mapping[str, str],
-        policy: RestartPolicy,
+        policy: SupervisorSettings,
         log_file: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

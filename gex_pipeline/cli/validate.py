@@ -18,8 +18,8 @@ from gex_pipeline.lib.calendar.sessions import sessions_between
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ, parse_feed_key
 from gex_pipeline.lib.gex.integrity import IntegrityResult, Thresholds, ny_iso
 from gex_pipeline.lib.gex.validate import DayReport, validate
-from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.webhooks.validate import TradeDayReport, validate_option_trades
+from gex_pipeline.settings import Settings
 
 
 def add_validate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -147,9 +147,9 @@ def run_validate(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"validate: {exc}")
         return 2
-    root = args.parquet_root or settings.parquet_dir
+    root = args.parquet_root or settings.paths.parquet_dir
     reports = list(validate(root, start, end, args.feed, limits))
-    uw_root = args.uw_root or settings.data_dir / "parquet" / "uw"
+    uw_root = args.uw_root or settings.paths.uw_parquet_dir
     trades = [] if args.feed else list(validate_option_trades(uw_root, start, end))
     if args.json:
         print(json.dumps([*map(_report_json, reports), *map(_trades_json, trades)], indent=2))

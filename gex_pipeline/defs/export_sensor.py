@@ -20,10 +20,10 @@ import dagster as dg
 
 from gex_pipeline.defs.gex.jobs import gex_parquet_job
 from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_STRIKES
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.defs.webhooks.assets import OPTION_TRADES_EVENTS
 from gex_pipeline.defs.webhooks.jobs import option_trades_parquet_job
 from gex_pipeline.defs.webhooks.parquet import OPTION_TRADES_PARQUET
+from gex_pipeline.settings import PipelineSettings
 
 EVENTS_PER_TICK = 1000
 

@@ -1,7 +1,7 @@
 """Project resources: the DuckDB database, the staging area and the Parquet store.
 
 `build_resources` sets every path from the settings when the definitions load (the Resources page
-shows them); a resource built without them (tests) resolves `Settings.from_env()` when a step runs.
+shows them); the resources themselves never read the environment.
 Only assets in the `duckdb_writer` pool may call `DuckDBDatabase.connect()`; sensors never do.
 """
 
@@ -16,12 +16,11 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
-from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging import reader
 from gex_pipeline.lib.staging.layout import StreamDirs, stream_dirs
+from gex_pipeline.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb
@@ -32,13 +31,11 @@ class DuckDBDatabase(DuckDBResource):
     `lib.db.connection.connect`: the inter-process writer lock first, pending migrations applied,
     and the connection closed in `finally` (the base class leaves it open when the block raises)."""
 
-    database: str = Field(
-        default="", description="DuckDB file; empty means $GEX_DATA_DIR/gex_data.db"
-    )
+    database: str = Field(description="DuckDB file ($GEX_DATA_DIR/gex_data.db)")
 
     def db_path(self) -> Path:
         """The database file this resource opens."""
-        return Path(self.database) if self.database else Settings.from_env().duckdb_path
+        return Path(self.database)
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -55,16 +52,14 @@ class DuckDBDatabase(DuckDBResource):
 class StagingArea(dg.ConfigurableResource):
     """The staging area written by the ingest API (local directory; object storage later)."""
 
-    root: str | None = Field(default=None, description="staging dir; default $GEX_DATA_DIR/staging")
-    retention_days: int | None = Field(
-        default=None,
-        description="days processed segments are kept; default GEX_STAGING_RETENTION_DAYS",
+    root: str = Field(description="staging dir ($GEX_DATA_DIR/staging)")
+    retention_days: int = Field(
+        description="days processed segments are kept (GEX_STAGING_RETENTION_DAYS)"
     )
 
     def stream(self, stream: str) -> StreamDirs:
         """Directories of one stream (`gex`, `uw`)."""
-        root = Path(self.root) if self.root else Settings.from_env().staging_dir
-        return stream_dirs(root, stream)
+        return stream_dirs(Path(self.root), stream)
 
     def list_sealed(
         self, stream: str, after_seq: int = 0, limit: int | None = None
@@ -86,41 +81,34 @@ class StagingArea(dg.ConfigurableResource):
 
     def purge_processed(self, stream: str) -> list[str]:
         """Delete processed segments older than the retention; return their names."""
-        days = self.retention_days
-        if days is None:
-            days = PipelineSettings.from_env().staging_retention_days
-        return reader.purge_processed(self.stream(stream), days)
+        return reader.purge_processed(self.stream(stream), self.retention_days)
 
 
 class ParquetStore(dg.ConfigurableResource):
     """Root of the exported Parquet files (`<root>/<TICKER>/<endpoint>/<YYYYMMDD>.strikes.parquet`)."""
 
-    root: str | None = Field(default=None, description="default $GEX_DATA_DIR/parquet/gexbot")
-    views_file: str | None = Field(
-        default=None,
-        description="read-only views for notebooks; default $GEX_DATA_DIR/gex_views.duckdb",
+    root: str = Field(description="Parquet root ($GEX_DATA_DIR/parquet/gexbot)")
+    views_file: str = Field(
+        description="read-only views for notebooks ($GEX_DATA_DIR/gex_views.duckdb)"
     )
 
     def root_dir(self) -> Path:
         """The Parquet root directory."""
-        return Path(self.root) if self.root else Settings.from_env().parquet_dir
+        return Path(self.root)
 
     def views_path(self) -> Path:
         """The DuckDB file of reader views over the Parquet files."""
-        if self.views_file:
-            return Path(self.views_file)
-        return Settings.from_env().data_dir / "gex_views.duckdb"
+        return Path(self.views_file)
 
 
-def build_resources(settings: Settings, pipeline: PipelineSettings) -> dict[str, object]:
+def build_resources(settings: Settings) -> dict[str, object]:
     """The shared resources with every path resolved from the settings (shown on the UI's
     Resources page)."""
+    paths = settings.paths
     return {
-        "duckdb_database": DuckDBDatabase(database=str(settings.duckdb_path)),
+        "duckdb_database": DuckDBDatabase(database=str(paths.duckdb_path)),
         "staging": StagingArea(
-            root=str(settings.staging_dir), retention_days=pipeline.staging_retention_days
+            root=str(paths.staging_dir), retention_days=settings.pipeline.staging_retention_days
         ),
-        "parquet": ParquetStore(
-            root=str(settings.parquet_dir), views_file=str(settings.data_dir / "gex_views.duckdb")
-        ),
+        "parquet": ParquetStore(root=str(paths.parquet_dir), views_file=str(paths.views_path)),
     }

@@ -136,9 +136,10 @@ def test_run_refuses_a_stream_shorter_than_a_second(capsys: pytest.CaptureFixtur
     assert "seconds" in capsys.readouterr().err
 
 
-def _play_the_pipeline(data_dir: Path, found: dict[str, object], stop: threading.Event) -> None:
+def _play_the_pipeline(
+    store: HistoryStore, found: dict[str, object], stop: threading.Event
+) -> None:
     """Stand in for the Dagster history import: download the queued URL and report it done."""
-    store = HistoryStore(data_dir)
     while not stop.is_set():
         ids = store.list_request_ids()
         if ids:
@@ -158,6 +159,7 @@ def _play_the_pipeline(data_dir: Path, found: dict[str, object], stop: threading
 def test_run_pushes_live_uw_and_a_served_history_file_through_the_api(
     ingest_server: Callable[..., IngestServer],
     data_dir: Path,
+    secrets_dir: Path,
     staged: Callable[[str], list[dict[str, object]]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -169,7 +171,9 @@ def test_run_pushes_live_uw_and_a_served_history_file_through_the_api(
     )
     found: dict[str, object] = {}
     stop = threading.Event()
-    pipeline = threading.Thread(target=_play_the_pipeline, args=(data_dir, found, stop))
+    pipeline = threading.Thread(
+        target=_play_the_pipeline, args=(HistoryStore(data_dir, secrets_dir), found, stop)
+    )
     pipeline.start()
     try:
         code = main(

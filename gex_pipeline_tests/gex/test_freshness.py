@@ -17,10 +17,10 @@ from gex_pipeline.defs.gex.freshness import (
     freshness_result,
     stale_feeds,
 )
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ
 from gex_pipeline.lib.gex.freshness import judge_feed
 from gex_pipeline.lib.ops.alerts import read_alerts
+from gex_pipeline.settings import PipelineSettings, Settings
 
 FEED = "SPX.gex_zero"
 
@@ -105,7 +105,7 @@ def test_sensor_alerts_once_per_quiet_spell(instance, data_dir: Path):
             _report(instance, "2025-11-14|NDX.gex_zero", _ms(2025, 11, 14, 10, minute))
         with mock.patch("time.time", return_value=_ms(2025, 11, 14, 10, minute) / 1000):
             cursor = sensor(dg.build_sensor_context(instance=instance, cursor=cursor)).cursor
-    alerts = read_alerts()
+    alerts = read_alerts(Settings.from_env().paths)
     assert [(a["kind"], a["details"]["feed"]) for a in alerts] == [("feed_quiet", FEED)] * 2
     assert alerts[0]["details"]["quiet_seconds"] == 240
 
@@ -123,16 +123,16 @@ def test_check_of_a_past_partition_is_not_judged(instance):
 
 
 def test_sensor_intervals_and_silence_are_settings():
-    settings = PipelineSettings.from_env(
+    settings = Settings.from_env(
         {
             "GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS": "20",
             "GEX_FRESHNESS_MAX_SILENCE_SECONDS": "90",
         }
-    )
+    ).pipeline
     assert build_freshness_sensor(settings).minimum_interval_seconds == 20
     assert settings.freshness_max_silence_seconds == 90
 
 
 def test_bad_sensor_interval_is_refused_naming_the_variable():
     with pytest.raises(ValueError, match="GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS"):
-        PipelineSettings.from_env({"GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS": "0"})
+        Settings.from_env({"GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS": "0"})

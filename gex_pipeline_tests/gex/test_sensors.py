@@ -17,9 +17,9 @@ from gex_pipeline.defs.export_sensor import (
     parse_cursor,
 )
 from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_STRIKES
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.defs.webhooks.assets import OPTION_TRADES_EVENTS
 from gex_pipeline.defs.webhooks.parquet import OPTION_TRADES_PARQUET
+from gex_pipeline.settings import PipelineSettings
 
 SPX_KEY = "2025-11-14|SPX.gex_zero"
 DAY_KEY = "2025-11-14"

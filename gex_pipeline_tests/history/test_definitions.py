@@ -7,7 +7,7 @@ import pytest
 
 from gex_pipeline.definitions import defs
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
-from gex_pipeline.lib.history.settings import HistorySettings
+from gex_pipeline.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_history_sensor_interval_comes_from_the_environment(monkeypatch):
 
 
 def test_history_settings_read_limits_from_the_environment():
-    settings = HistorySettings.from_env(
+    settings = Settings.from_env(
         {
             "GEX_HISTORY_MAX_BYTES": "1000",
             "GEX_HISTORY_TIMEOUT_SECONDS": "7",
@@ -54,7 +54,7 @@ def test_history_settings_read_limits_from_the_environment():
             "GEX_HISTORY_SHRINK_PERCENT": "80",
             "GEX_HISTORY_DUCKDB_MEMORY_LIMIT": "512MiB",
         }
-    )
+    ).history
     assert (settings.limits.max_bytes, settings.limits.read_timeout) == (1000, 7.0)
     assert settings.limits.retries == 1
     assert settings.shrink_ratio == 0.8
@@ -73,4 +73,4 @@ def test_history_settings_read_limits_from_the_environment():
 )
 def test_malformed_history_setting_is_refused_naming_the_variable(name, value):
     with pytest.raises(ValueError, match=name):
-        HistorySettings.from_env({name: value})
+        Settings.from_env({name: value})

@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gex_pipeline.lib.history.download import DownloadError, DownloadLimits, download_day_file
+from gex_pipeline.lib.history.download import DownloadError, download_day_file
 from gex_pipeline.lib.history.url_policy import UrlPolicy
+from gex_pipeline.settings import DownloadLimits
 
 BODY = b'[{"timestamp": 1763130600, "strikes": []}]'
 

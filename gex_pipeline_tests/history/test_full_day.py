@@ -12,8 +12,9 @@ from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.parquet_export import export_partition
 from gex_pipeline.lib.history.day_import import import_day_file
-from gex_pipeline.lib.history.download import DownloadLimits, download_day_file
+from gex_pipeline.lib.history.download import download_day_file
 from gex_pipeline.lib.history.url_policy import UrlPolicy
+from gex_pipeline.settings import DownloadLimits
 
 DAY = date(2025, 11, 14)
 

@@ -19,10 +19,11 @@ from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.history.assets import REQUEST_TAG
 from gex_pipeline.defs.history.sensors import build_history_sensor
 from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME, gex_partition_key
-from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
+from gex_pipeline.defs.resources import build_resources
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.staging.history_store import HistoryStore
+from gex_pipeline.settings import Settings
 
 SECRET = "S3CR3TSIGNATURE"
 QUERY = f"sv=2024-01-01&sig={SECRET}"
@@ -63,7 +64,7 @@ def _materialize(instance, request_id: str | None = None, force: bool = False):
         [gex_tables, gex_parquet],
         partition_key=PARTITION,
         instance=instance,
-        resources={"duckdb_database": DuckDBDatabase(), "parquet": ParquetStore()},
+        resources=build_resources(Settings.from_env()),
         tags={REQUEST_TAG: request_id} if request_id else None,
         run_config={"ops": {"gex_tables": {"config": {"force": force}}}},
         raise_on_error=False,
@@ -85,7 +86,8 @@ def _strike_rows(data_dir: Path) -> int:
 
 
 def _tick(instance, cursor: str | None = None):
-    sensor = build_history_sensor(5)
+    settings = Settings.from_env()
+    sensor = build_history_sensor(settings.paths, settings.history)
     return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
 
 
@@ -184,7 +186,8 @@ def test_status_moves_from_pending_through_download_and_import_to_done(
     history_http.route(f"/hist/{NAME}", ("slow", (0.5, data)))
     posted = _post(api, history_http)
     _tick(instance)
-    store = HistoryStore(Path(api.app.state.api_settings.base.data_dir))
+    paths = api.app.state.settings.paths
+    store = HistoryStore(paths.data_dir, paths.secrets_dir)
     states = [store.read_status(posted["id"])["state"]]
     worker = threading.Thread(target=_materialize, args=(instance, posted["id"]))
     worker.start()
@@ -309,7 +312,7 @@ def test_transient_failure_on_the_last_retry_is_final(api, history_http, env, tm
             [gex_tables, gex_parquet],
             partition_key=PARTITION,
             instance=inst,
-            resources={"duckdb_database": DuckDBDatabase(), "parquet": ParquetStore()},
+            resources=build_resources(Settings.from_env()),
             tags={REQUEST_TAG: posted["id"], "dagster/retry_number": "2"},
             raise_on_error=False,
         )

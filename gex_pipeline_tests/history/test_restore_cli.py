@@ -13,7 +13,7 @@ from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.history.day_import import import_day_file
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 
 DAY = date(2025, 11, 14)
 FEED = ["--feed", "SPX.gex_zero", "--date", "2025-11-14"]
@@ -23,14 +23,14 @@ ROWS = "SELECT timestamp, strike, gamma, oi_gamma, priors FROM gex_strikes ORDER
 def _import(settings: Settings, tmp_path: Path, seed: int) -> None:
     day = make_day_file(tmp_path / f"files{seed}", "2025-11-14", "SPX", "gex_zero", seed=seed,
                         snapshots=60, strikes=20)  # fmt: skip
-    with connect(settings.duckdb_path) as con:
+    with connect(settings.paths.duckdb_path) as con:
         migrate(con)
         import_day_file(con, day.path, ticker="SPX", endpoint="gex_zero", trade_date=DAY,
-                        backups_dir=settings.backups_dir)  # fmt: skip
+                        backups_dir=settings.paths.backups_dir)  # fmt: skip
 
 
 def _rows(settings: Settings) -> list[tuple]:
-    with connect(settings.duckdb_path, read_only=True) as con:
+    with connect(settings.paths.duckdb_path, read_only=True) as con:
         return con.sql(ROWS).fetchall()
 
 
@@ -49,7 +49,7 @@ def test_restore_puts_the_newest_pre_image_back_and_exports_it(
 ) -> None:
     assert main(["restore", *FEED]) == 0
     assert _rows(settings) == replaced
-    parquet = settings.parquet_dir / "SPX" / "gex_zero" / "20251114.strikes.parquet"
+    parquet = settings.paths.parquet_dir / "SPX" / "gex_zero" / "20251114.strikes.parquet"
     assert pl.read_parquet(parquet).height == len(replaced)
     assert "restored SPX.gex_zero 2025-11-14" in capsys.readouterr().out
 

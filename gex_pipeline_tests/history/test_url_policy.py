@@ -18,7 +18,7 @@ from gex_pipeline.lib.history.url_policy import (
     resolve_and_check,
     url_key,
 )
-from gex_pipeline.lib.settings import DEFAULT_HISTORY_HOSTS, Settings
+from gex_pipeline.settings import DEFAULT_HISTORY_HOSTS, Settings
 
 POLICY = UrlPolicy(DEFAULT_HISTORY_HOSTS)
 SIGNED = (
@@ -179,7 +179,7 @@ def test_policy_comes_from_settings(tmp_path: Path) -> None:
             "GEX_HISTORY_ALLOW_PRIVATE": "true",
         }
     )
-    assert UrlPolicy.from_settings(settings) == UrlPolicy(
+    assert UrlPolicy.from_settings(settings.history) == UrlPolicy(
         ("mirror.example:9000", "other.example"), allow_http=True, allow_private=True
     )
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gex_pipeline.lib.history.download import DownloadLimits, download_day_file
+from gex_pipeline.lib.history.download import download_day_file
 from gex_pipeline.lib.history.url_policy import UrlPolicy, redact_text
+from gex_pipeline.settings import DownloadLimits
 from gex_pipeline_tests.support.servers import HistoryHttpServer
 
 DAY = gzip.compress(json.dumps([{"timestamp": 1763130600, "spot": 1.0}]).encode())

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from gex_pipeline.lib.history.day_format import DayFileInvalid, sniff_day_file, unwrap_array
-from gex_pipeline.lib.history.download import DownloadError, DownloadLimits, download_day_file
+from gex_pipeline.lib.history.download import DownloadError, download_day_file
 from gex_pipeline.lib.history.url_policy import UrlPolicy
+from gex_pipeline.settings import DownloadLimits
 from gex_pipeline_tests.support.servers import HistoryHttpServer
 
 MIB = 2**20

@@ -11,7 +11,7 @@ import pytest
 from gex_pipeline.lib.history.url_policy import UrlPolicy
 from gex_pipeline.lib.payloads.errors import PayloadError
 from gex_pipeline.lib.payloads.history import HistoryRequest, name_parts, parse_history_request
-from gex_pipeline.lib.settings import DEFAULT_HISTORY_HOSTS
+from gex_pipeline.settings import DEFAULT_HISTORY_HOSTS
 
 POLICY = UrlPolicy(DEFAULT_HISTORY_HOSTS)
 BLOB = "https://nfagexbotresearch.blob.core.windows.net/hist/"

@@ -61,7 +61,7 @@ def test_key_is_created_in_the_secrets_dir_owner_only_never_in_the_data_dir(
 def test_store_reads_its_secrets_dir_from_the_environment(
     data_dir: Path, secrets_dir: Path
 ) -> None:
-    assert HistoryStore(data_dir).key_path == secrets_dir / KEY_FILE_NAME
+    assert HistoryStore(data_dir, secrets_dir).key_path == secrets_dir / KEY_FILE_NAME
 
 
 def test_key_left_in_the_data_dir_is_moved_and_old_links_still_decrypt(

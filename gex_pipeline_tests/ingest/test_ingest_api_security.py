@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import ApiSettings, Settings
 from ingest_api.server import UnsafeBind, check_bind
-from ingest_api.settings import ApiSettings
 
 SNAPSHOT = {"ticker": "SPX", "timestamp": 1763130600, "spot": 6734.25}
 TOKEN = "s3cret-token-of-24-chars"
@@ -118,7 +117,7 @@ def test_cors_origins_are_configurable(ingest_client: Callable) -> None:
 
 
 def _api(**env: str) -> ApiSettings:
-    return ApiSettings.from_env(env, base=Settings.from_env(env))
+    return Settings.from_env(env).api
 
 
 def test_non_loopback_bind_without_token_is_refused() -> None:

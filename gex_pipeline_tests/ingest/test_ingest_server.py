@@ -153,8 +153,9 @@ def test_serve_refuses_non_loopback_bind_without_token(data_dir: Path) -> None:
 def test_ingest_api_never_imports_duckdb() -> None:
     code = (
         "import sys, ingest_api.server\n"
+        "from gex_pipeline.settings import Settings\n"
         "from ingest_api.app import create_app\n"
-        "create_app()\n"
+        "create_app(Settings.from_env())\n"
         "print(sorted(m for m in ('duckdb', 'polars', 'dagster') if m in sys.modules))"
     )
     done = subprocess.run(

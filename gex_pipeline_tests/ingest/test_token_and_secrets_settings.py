@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gex_pipeline.lib.settings import MIN_TOKEN_LENGTH, Settings
+from gex_pipeline.settings import MIN_TOKEN_LENGTH, Settings
 from gex_pipeline_tests.support.servers import free_port
 
 
@@ -21,19 +21,19 @@ def test_blank_or_short_token_is_refused_naming_the_variable(token: str) -> None
 
 def test_token_is_stripped() -> None:
     token = "x" * MIN_TOKEN_LENGTH
-    assert Settings.from_env({"GEX_INGEST_TOKEN": f" {token}\n"}).ingest_token == token
+    assert Settings.from_env({"GEX_INGEST_TOKEN": f" {token}\n"}).api.token == token
 
 
 def test_secrets_dir_defaults_to_the_user_config_dir(tmp_path: Path) -> None:
     settings = Settings.from_env({"XDG_CONFIG_HOME": str(tmp_path / "cfg")})
-    assert settings.secrets_dir == tmp_path / "cfg" / "gex-pipeline"
-    home = Settings.from_env({}).secrets_dir
+    assert settings.paths.secrets_dir == tmp_path / "cfg" / "gex-pipeline"
+    home = Settings.from_env({}).paths.secrets_dir
     assert home == Path("~/.config/gex-pipeline").expanduser().resolve()
 
 
 def test_secrets_dir_is_outside_the_data_dir_by_default(tmp_path: Path) -> None:
     settings = Settings.from_env({"GEX_DATA_DIR": str(tmp_path / "data")})
-    assert not settings.secrets_dir.is_relative_to(settings.data_dir)
+    assert not settings.paths.secrets_dir.is_relative_to(settings.paths.data_dir)
 
 
 @pytest.mark.parametrize("token", ["   ", "short"])

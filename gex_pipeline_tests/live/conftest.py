@@ -9,10 +9,9 @@ import dagster as dg
 import pytest
 
 from gex_pipeline.cli.live_loader import DagsterPublisher, build_loader
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.live.loader import LiveLoader
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import PipelineSettings, Settings
 from gex_pipeline_tests.support.staging_trees import UwStagingTree
 
 
@@ -44,7 +43,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def loader(settings: Settings, instance: dg.DagsterInstance, clock: Clock) -> Iterator[LiveLoader]:
-    live = build_loader(settings, PipelineSettings(), DagsterPublisher(instance))
+    live = build_loader(settings.paths, PipelineSettings(), DagsterPublisher(instance))
     live.clock = clock
     yield live
     live.close()

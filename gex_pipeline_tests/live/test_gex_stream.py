@@ -121,7 +121,7 @@ def test_recover_reports_again_what_a_killed_loader_committed(
     settings, instance, gex_staging: GexStagingTree
 ) -> None:
     from gex_pipeline.cli.live_loader import DagsterPublisher, build_loader
-    from gex_pipeline.defs.settings import PipelineSettings
+    from gex_pipeline.settings import PipelineSettings
 
     class Lost:
         """A publisher whose events never arrive (the process died before reporting)."""
@@ -133,9 +133,9 @@ def test_recover_reports_again_what_a_killed_loader_committed(
             return None
 
     gex_staging.seal([gex_staging.record()])
-    build_loader(settings, PipelineSettings(), Lost()).run_once()
+    build_loader(settings.paths, PipelineSettings(), Lost()).run_once()
     assert instance.get_latest_materialization_event(GEX_SNAPSHOTS) is None
-    restarted = build_loader(settings, PipelineSettings(), DagsterPublisher(instance))
+    restarted = build_loader(settings.paths, PipelineSettings(), DagsterPublisher(instance))
     restarted.recover()
     restarted.run_once()
     event = instance.get_latest_materialization_event(GEX_SNAPSHOTS)

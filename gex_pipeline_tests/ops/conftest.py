@@ -16,9 +16,9 @@ from gex_pipeline.lib.gex.live_load import load_segments
 from gex_pipeline.lib.gex.parquet_export import export_partition
 from gex_pipeline.lib.history.day_import import import_day_file
 from gex_pipeline.lib.history.sources import raw_dir
-from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging.reader import move_to_processed
 from gex_pipeline.lib.webhooks.live_load import load_uw_segments
+from gex_pipeline.settings import Settings
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree, UwStagingTree
 
 HISTORY_DAY = date(2025, 11, 13)
@@ -67,9 +67,9 @@ def all_rows(db_path: Path) -> dict[str, list[tuple]]:
 @pytest.fixture
 def populated(settings: Settings, tmp_path: Path) -> Populated:
     """Fill `gex_data.db` through the pipeline's own loaders (see the module docstring)."""
-    gex = GexStagingTree(settings.staging_dir)
-    uw = UwStagingTree(settings.staging_dir)
-    folder = raw_dir(settings.source_dir, "NQ_NDX", "gex_zero")
+    gex = GexStagingTree(settings.paths.staging_dir)
+    uw = UwStagingTree(settings.paths.staging_dir)
+    folder = raw_dir(settings.paths.source_dir, "NQ_NDX", "gex_zero")
     day = make_day_file(folder, HISTORY_DAY, "NQ_NDX", "gex_zero", seed=3, snapshots=40, strikes=15)
     segments = [
         gex.seal([gex.record("SPX", "gex_zero", GEX_BASE_MS + i * 1000) for i in range(5)]),
@@ -78,13 +78,13 @@ def populated(settings: Settings, tmp_path: Path) -> Populated:
         gex.seal([gex.record("SPX", "gex_zero", GEX_BASE_MS, spot=1.0)]),
     ]
     uw_segments = [uw.seal(uw.records(uw.messages(40, seed=s))) for s in (1, 2)]
-    with connect(settings.duckdb_path) as con:
+    with connect(settings.paths.duckdb_path) as con:
         migrate(con)
         import_day_file(con, day.path, ticker="NQ_NDX", endpoint="gex_zero",
-                        trade_date=HISTORY_DAY, backups_dir=settings.backups_dir)  # fmt: skip
+                        trade_date=HISTORY_DAY, backups_dir=settings.paths.backups_dir)  # fmt: skip
         load_segments(con, segments)
         load_uw_segments(con, uw_segments)
-        export_partition(con, settings.parquet_dir, "SPX", "gex_zero", LIVE_DAY)
+        export_partition(con, settings.paths.parquet_dir, "SPX", "gex_zero", LIVE_DAY)
     move_to_processed(gex.dirs, [s.name for s in segments])
     move_to_processed(uw.dirs, [s.name for s in uw_segments])
     return Populated(settings, day.path)

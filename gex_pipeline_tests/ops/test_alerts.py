@@ -14,7 +14,7 @@ import pytest
 from gex_pipeline.defs.ops import sensors
 from gex_pipeline.lib.calendar.sessions import session
 from gex_pipeline.lib.ops.alerts import read_alerts, send_alert
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 
 DAY = "2025-11-14"
 SESSION = session(__import__("datetime").date.fromisoformat(DAY))
@@ -60,13 +60,13 @@ def test_send_alert_posts_json_and_writes_one_line(webhook: Webhook, settings: S
     assert send_alert("disk_low", "free disk 100 MiB", {"free_mb": 100})
     (body,) = webhook.bodies
     assert body["kind"] == "disk_low" and body["details"] == {"free_mb": 100}
-    (line,) = read_alerts(settings)
+    (line,) = read_alerts(settings.paths)
     assert line["summary"] == "free disk 100 MiB" and line["webhook"] == "sent"
 
 
 def test_without_a_webhook_the_alert_is_only_logged(data_dir: Path, settings: Settings) -> None:
     assert not send_alert("disk_low", "x")
-    assert read_alerts(settings)[0]["webhook"] == "not configured"
+    assert read_alerts(settings.paths)[0]["webhook"] == "not configured"
 
 
 def test_a_failing_webhook_is_recorded_not_raised(
@@ -78,7 +78,7 @@ def test_a_failing_webhook_is_recorded_not_raised(
         assert not send_alert("disk_low", "x")
     finally:
         hook.close()
-    assert read_alerts(settings)[0]["webhook"] == "failed: HTTP 500"
+    assert read_alerts(settings.paths)[0]["webhook"] == "failed: HTTP 500"
 
 
 @dg.asset

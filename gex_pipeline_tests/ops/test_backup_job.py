@@ -11,8 +11,9 @@ import pytest
 
 from gex_pipeline.defs.ops.jobs import db_backup_job
 from gex_pipeline.defs.ops.schedules import db_backup_schedule
-from gex_pipeline.defs.resources import DuckDBDatabase
+from gex_pipeline.defs.resources import build_resources
 from gex_pipeline.lib.db.backup import list_backups, verify_backup
+from gex_pipeline.settings import Settings
 from gex_pipeline_tests.ops.conftest import Populated
 
 NY = ZoneInfo("America/New_York")
@@ -35,13 +36,13 @@ def test_job_writes_a_verified_backup_and_keeps_the_newest(
     populated: Populated, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GEX_DB_BACKUP_KEEP", "1")
-    root = populated.settings.db_backups_dir
+    root = populated.settings.paths.db_backups_dir
     instance = dg.DagsterInstance.ephemeral()
     for second in range(2):
         if second:
             time.sleep(1.1)  # backups are stamped to the second
         result = db_backup_job.execute_in_process(
-            instance=instance, resources={"duckdb_database": DuckDBDatabase()}
+            instance=instance, resources=build_resources(Settings.from_env())
         )
         assert result.success
     backups = list_backups(root)

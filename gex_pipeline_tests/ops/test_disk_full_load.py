@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 from gex_pipeline_tests.ops.conftest import all_rows
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
@@ -50,8 +50,8 @@ def _load(db: Path, segments: list[Path], limit: int | None) -> subprocess.Compl
 def test_a_load_that_runs_out_of_disk_changes_nothing_and_succeeds_later(
     settings: Settings,
 ) -> None:
-    db = settings.duckdb_path
-    gex = GexStagingTree(settings.staging_dir)
+    db = settings.paths.duckdb_path
+    gex = GexStagingTree(settings.paths.staging_dir)
     first = gex.seal([gex.record("SPX", "gex_zero", GEX_BASE_MS)])
     with connect(db) as con:
         migrate(con)

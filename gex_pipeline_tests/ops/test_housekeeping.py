@@ -11,9 +11,9 @@ import dagster as dg
 import pytest
 
 from gex_pipeline.defs.ops.jobs import maintenance_job
-from gex_pipeline.defs.resources import StagingArea
+from gex_pipeline.defs.resources import build_resources
 from gex_pipeline.lib.ops.housekeeping import purge_finished_requests
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 from gex_pipeline_tests.support.staging_trees import GexStagingTree
 
 DAY = 86_400
@@ -31,7 +31,7 @@ def _file(path: Path, age_days: float) -> Path:
 def _request(settings: Settings, n: int, state: str, finished_days_ago: float) -> str:
     request_id = f"{n:032x}"
     at = int((NOW - finished_days_ago * DAY) * 1000)
-    root = settings.staging_dir / "history"
+    root = settings.paths.staging_dir / "history"
     _file(root / "requests" / f"{request_id}.json", 0).write_text(
         json.dumps({"id": request_id, "last_posted_at": at - 1000})
     )
@@ -42,7 +42,7 @@ def _request(settings: Settings, n: int, state: str, finished_days_ago: float) -
 
 
 def _db_backup(settings: Settings, stamp: str) -> Path:
-    path = settings.db_backups_dir / stamp
+    path = settings.paths.db_backups_dir / stamp
     _file(path / "manifest.json", 0)
     return path
 
@@ -58,13 +58,13 @@ def aged(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[
         "GEX_DB_BACKUP_KEEP": "2",
     }.items():
         monkeypatch.setenv(name, value)
-    gex = GexStagingTree(settings.staging_dir)
+    gex = GexStagingTree(settings.paths.staging_dir)
     old_seg = gex.seal([gex.record()], seq=time.time_ns() - 8 * DAY * 10**9)
     new_seg = gex.seal([gex.record()], seq=time.time_ns() - 6 * DAY * 10**9)
     for seg in (old_seg, new_seg):
         seg.path.rename(gex.dirs.processed / seg.path.name)
-    raw = settings.source_dir / "SPX" / "gex_zero"
-    pre = settings.backups_dir / "SPX" / "gex_zero"
+    raw = settings.paths.source_dir / "SPX" / "gex_zero"
+    pre = settings.paths.backups_dir / "SPX" / "gex_zero"
     return {
         "gone": [
             gex.dirs.processed / old_seg.path.name,
@@ -89,7 +89,7 @@ def aged(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[
 def _exists(settings: Settings, item: Path | str) -> bool:
     if isinstance(item, Path):
         return item.exists()
-    return (settings.staging_dir / "history" / "requests" / f"{item}.json").exists()
+    return (settings.paths.staging_dir / "history" / "requests" / f"{item}.json").exists()
 
 
 def test_maintenance_job_applies_every_retention(
@@ -97,7 +97,7 @@ def test_maintenance_job_applies_every_retention(
 ) -> None:
     with dg.instance_for_test() as instance:
         result = maintenance_job.execute_in_process(
-            instance=instance, resources={"staging": StagingArea()}
+            instance=instance, resources=build_resources(Settings.from_env())
         )
     assert result.success
     assert [i for i in aged["gone"] if _exists(settings, i)] == []
@@ -117,15 +117,15 @@ def test_zero_keeps_everything(
     monkeypatch.setenv("GEX_STAGING_RETENTION_DAYS", "30")
     with dg.instance_for_test() as instance:
         assert maintenance_job.execute_in_process(
-            instance=instance, resources={"staging": StagingArea()}
+            instance=instance, resources=build_resources(Settings.from_env())
         ).success
     assert all(_exists(settings, i) for i in aged["gone"] + aged["kept"])
 
 
 def test_a_request_posted_again_after_it_finished_is_kept(settings: Settings) -> None:
     request_id = _request(settings, 5, "done", 40)
-    path = settings.staging_dir / "history" / "requests" / f"{request_id}.json"
+    path = settings.paths.staging_dir / "history" / "requests" / f"{request_id}.json"
     reposted = {"id": request_id, "last_posted_at": int(NOW * 1000), "signed_url": "encrypted"}
     path.write_text(json.dumps(reposted))
-    assert purge_finished_requests(settings.data_dir, 30, int(NOW * 1000)) == 0
+    assert purge_finished_requests(settings.paths, 30, int(NOW * 1000)) == 0
     assert path.exists()

@@ -19,7 +19,7 @@ from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 def test_rebuild_after_the_database_is_deleted_gives_identical_tables(
     populated: Populated, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = populated.settings.duckdb_path
+    db = populated.settings.paths.duckdb_path
     before = all_rows(db)
     assert all(before[t] for t in ("gex_snapshots", "gex_strikes", "option_trades_events"))
     assert before["gex_conflicts"]
@@ -36,20 +36,20 @@ def test_rebuild_keeps_the_order_of_live_data_and_later_imports(
     """Live rows that reached a slice after its import are kept on top of the imported slice."""
     settings = populated.settings
     os.utime(populated.raw_file, ns=(time.time_ns(), time.time_ns()))
-    gex = GexStagingTree(settings.staging_dir)
+    gex = GexStagingTree(settings.paths.staging_dir)
     late = gex.seal([gex.record("NQ_NDX", "gex_zero", GEX_BASE_MS - 86_400_000 + 7)])
-    with connect(settings.duckdb_path) as con:
+    with connect(settings.paths.duckdb_path) as con:
         load_segments(con, [late])
     move_to_processed(gex.dirs, [late.name])
-    before = all_rows(settings.duckdb_path)
+    before = all_rows(settings.paths.duckdb_path)
     assert main(["rebuild", "--force"]) == 0
-    assert all_rows(settings.duckdb_path) == before
+    assert all_rows(settings.paths.duckdb_path) == before
 
 
 def test_rebuild_refuses_an_existing_database_and_keeps_it_aside_with_force(
     populated: Populated, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = populated.settings.duckdb_path
+    db = populated.settings.paths.duckdb_path
     with connect(db) as con:
         con.execute("DELETE FROM gex_snapshots WHERE ticker = 'SPX'")
     damaged = table_rows(db, "gex_snapshots")
@@ -66,9 +66,9 @@ def test_slices_only_in_parquet_get_their_strike_rows_back(
 ) -> None:
     """Staging purged by retention: the exported day comes back from Parquet (strikes only)."""
     settings = populated.settings
-    db = settings.duckdb_path
+    db = settings.paths.duckdb_path
     strikes = [r for r in table_rows(db, "gex_strikes") if r[1] == "gex_zero" and r[0] == "SPX"]
-    for segment in (settings.staging_dir / "gex" / "processed").iterdir():
+    for segment in (settings.paths.staging_dir / "gex" / "processed").iterdir():
         segment.unlink()
     db.unlink()
     assert main(["rebuild"]) == 0

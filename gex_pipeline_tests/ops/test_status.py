@@ -11,7 +11,7 @@ from dagster._core.instance.ref import InstanceRef
 from gex_pipeline.cli import main
 from gex_pipeline.cli.dagster_home import prepare_dagster_home
 from gex_pipeline.lib.ops.alerts import send_alert
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 from gex_pipeline_tests.support.staging_trees import GexStagingTree
 
 
@@ -23,11 +23,13 @@ def doomed() -> None:
 def test_status_reports_loads_backlog_failures_and_alerts(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    gex = GexStagingTree(settings.staging_dir)
+    gex = GexStagingTree(settings.paths.staging_dir)
     gex.seal([gex.record()])
     gex.seal([gex.record()])
-    prepare_dagster_home(settings.dagster_home)
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home))) as instance:
+    prepare_dagster_home(settings.paths.dagster_home)
+    with dg.DagsterInstance.from_ref(
+        InstanceRef.from_dir(str(settings.paths.dagster_home))
+    ) as instance:
         instance.report_runless_asset_event(
             dg.AssetMaterialization("gex_snapshots", partition="2025-11-14|SPX.gex_zero")
         )
@@ -47,6 +49,6 @@ def test_status_reports_loads_backlog_failures_and_alerts(
 def test_status_of_a_quiet_healthy_stack_exits_zero(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    prepare_dagster_home(settings.dagster_home)
+    prepare_dagster_home(settings.paths.dagster_home)
     assert main(["status"]) == 0
     assert "failed runs (24h): 0" in capsys.readouterr().out

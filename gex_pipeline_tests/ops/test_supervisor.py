@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from gex_pipeline.cli.main import stack_services
-from gex_pipeline.cli.supervisor import RestartPolicy, Service, Supervisor
+from gex_pipeline.cli.supervisor import Service, Supervisor
 from gex_pipeline.lib.ops.alerts import read_alerts
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings, SupervisorSettings
 
-FAST = RestartPolicy(
+FAST = SupervisorSettings(
     backoff_seconds=0.1, backoff_max_seconds=1, stable_seconds=5, max_fast_failures=3
 )
 
@@ -77,7 +77,7 @@ def test_repeated_fast_failures_give_up_loudly_and_stop_everything(
     assert "restart 1 in 0.1s" in text and "restart 2 in 0.2s" in text
     assert "GIVING UP: crasher exited 3 times in a row" in text
     assert "GIVING UP" in capsys.readouterr().err
-    (alert,) = read_alerts(settings)
+    (alert,) = read_alerts(settings.paths)
     assert alert["kind"] == "service_gave_up" and alert["details"]["service"] == "crasher"
     assert elapsed < 10
     with pytest.raises(ProcessLookupError):
@@ -85,7 +85,7 @@ def test_repeated_fast_failures_give_up_loudly_and_stop_everything(
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:
-    policy = RestartPolicy(backoff_seconds=1, backoff_max_seconds=5)
+    policy = SupervisorSettings(backoff_seconds=1, backoff_max_seconds=5)
     assert [policy.backoff(n) for n in range(1, 6)] == [1, 2, 4, 5, 5]
 
 
@@ -105,7 +105,7 @@ def test_a_service_that_ran_stably_starts_its_backoff_over(tmp_path: Path) -> No
 
 def test_malformed_policy_is_refused_naming_the_variable() -> None:
     with pytest.raises(ValueError, match="GEX_SUPERVISOR_BACKOFF_MS"):
-        RestartPolicy.from_env({"GEX_SUPERVISOR_BACKOFF_MS": "soon"})
+        Settings.from_env({"GEX_SUPERVISOR_BACKOFF_MS": "soon"})
 
 
 def test_service_lists(settings: Settings) -> None:
@@ -122,3 +122,15 @@ def test_service_lists(settings: Settings) -> None:
     # daemon is started through the wrapper that slows its workspace reload
     assert services["dagster-code-server"][1:5] == ("-m", "dagster", "api", "grpc")
     assert services["dagster-daemon"][1:4] == ("-m", "gex_pipeline.cli.dagster_daemon", "run")
+
+
+def test_children_poll_for_run_retries_every_15_s_unless_told(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gex_pipeline.cli.main import _child_env
+
+    name = "DAGSTER_EVENT_LOG_CONSUMER_DAEMON_INTERVAL_SECONDS"
+    monkeypatch.delenv(name, raising=False)
+    assert _child_env(settings)[name] == "15"
+    monkeypatch.setenv(name, "5")
+    assert _child_env(settings)[name] == "5"

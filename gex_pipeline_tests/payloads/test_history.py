@@ -12,7 +12,7 @@ import pytest
 from gex_pipeline.lib.history.url_policy import UrlPolicy, UrlRefused
 from gex_pipeline.lib.payloads.errors import InvalidJson, PayloadError
 from gex_pipeline.lib.payloads.history import HistoryRequest, parse_history_request
-from gex_pipeline.lib.settings import DEFAULT_HISTORY_HOSTS
+from gex_pipeline.settings import DEFAULT_HISTORY_HOSTS
 
 POLICY = UrlPolicy(DEFAULT_HISTORY_HOSTS)
 BLOB = "https://nfagexbotresearch.blob.core.windows.net/hist/"

@@ -32,8 +32,8 @@ def _request(sig: str, overrides: dict[str, str] | None = None) -> HistoryReques
 
 
 @pytest.fixture
-def store(data_dir: Path) -> HistoryStore:
-    return HistoryStore(data_dir)
+def store(data_dir: Path, secrets_dir: Path) -> HistoryStore:
+    return HistoryStore(data_dir, secrets_dir)
 
 
 def test_saved_request_loads_with_decrypted_signed_url(store: HistoryStore) -> None:

@@ -11,9 +11,8 @@ import httpx
 import pytest
 
 from gex_pipeline.cli.live_loader import DagsterPublisher, build_loader
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.db.connection import connect
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import PipelineSettings, Settings
 from gex_pipeline_tests.support.servers import IngestServer
 from gex_pipeline_tests.support.staging_trees import UwStagingTree
 
@@ -41,7 +40,7 @@ def _post_all(server: IngestServer, messages: list[object]) -> set[str]:
 
 
 def _load_through_the_loader(instance: dg.DagsterInstance) -> None:
-    loader = build_loader(Settings.from_env(), PipelineSettings(), DagsterPublisher(instance))
+    loader = build_loader(Settings.from_env().paths, PipelineSettings(), DagsterPublisher(instance))
     assert loader.run_once() > 0
     assert loader.run_once() == 0
 

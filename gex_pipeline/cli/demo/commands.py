@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from gex_pipeline.cli.demo.defects import DEFECT_KINDS, parse_defect_kinds
 from gex_pipeline.cli.demo.history_day import FORMS, DaySpec, write_day_file
 from gex_pipeline.cli.demo.market import ENDPOINTS
-from gex_pipeline.cli.demo.session import parse_trade_date
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.cli.demo.session import NEW_YORK, parse_trade_date
+from gex_pipeline.settings import Settings
 
 if TYPE_CHECKING:
     from gex_pipeline.cli.demo.stack_demo import Tally
@@ -138,6 +138,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     from gex_pipeline.cli.demo.stack_demo import (
         history_env_hint,
+        history_trade_date,
         post_live_stream,
         post_uw_messages,
         run_history_import,
@@ -147,8 +148,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError(f"seconds: must be >= 1, got {args.seconds}")
     if args.history_timeout < 0:
         raise ValueError(f"history-timeout: must be >= 0, got {args.history_timeout}")
-    api = args.api or f"http://{settings.ingest_host}:{settings.ingest_port}"
-    headers = {"Authorization": f"Bearer {settings.ingest_token}"} if settings.ingest_token else {}
+    # Before anything is posted: a date the calendar cannot give stops the demo unchanged.
+    trade_date = history_trade_date(dt.datetime.now(NEW_YORK).date())
+    api = args.api or f"http://{settings.api.host}:{settings.api.port}"
+    headers = {"Authorization": f"Bearer {settings.api.token}"} if settings.api.token else {}
     with httpx.Client(base_url=api, headers=headers, timeout=10.0) as client:
         try:
             client.get("/health").raise_for_status()
@@ -162,6 +165,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 history = run_history_import(
                     client,
                     Path(work),
+                    trade_date,
                     args.file_server_port,
                     args.history_timeout,
                     args.seed,

@@ -16,9 +16,8 @@ import httpx
 from gex_pipeline.cli.demo.file_server import LocalFileServer
 from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.cli.demo.live import LiveFeed, envelope_payload, flat_payload
-from gex_pipeline.cli.demo.session import NEW_YORK
 from gex_pipeline.cli.demo.uw import MESSAGE_KINDS, UwStream
-from gex_pipeline.lib.calendar.sessions import previous_session
+from gex_pipeline.lib.calendar.sessions import SESSIONS_START, last_calendar_day, previous_session
 
 LIVE_FEEDS: tuple[tuple[str, str], ...] = (("SPX", "gex_zero"), ("NQ_NDX", "gex_zero"))
 HISTORY_FEED: tuple[str, str] = ("NQ_NDX", "gex_zero")
@@ -119,18 +118,34 @@ def post_uw_messages(client: httpx.Client, seed: int, say: Say) -> Tally:
     return tally
 
 
+def history_trade_date(today: dt.date) -> dt.date:
+    """The session before `today` (New York): the day of the demo's history file.
+
+    Raises ValueError (field `history date`) when the trading calendar holds no session in the two
+    weeks before `today`, i.e. `today` is outside the range the calendar covers.
+    """
+    previous = previous_session(today)
+    if previous is None:
+        raise ValueError(
+            f"history date: no NYSE session in the two weeks before {today}; the trading "
+            f"calendar covers {SESSIONS_START} to {last_calendar_day()}"
+        )
+    return previous.day
+
+
 def run_history_import(
     client: httpx.Client,
     work_dir: Path,
+    trade_date: dt.date,
     port: int,
     timeout: float,
     seed: int,
     say: Say,
 ) -> HistoryOutcome:
-    """Serve a small generated day file on 127.0.0.1:`port`, post its URL to `/gex_history_url`
-    and keep serving until the request is done or failed, or `timeout` seconds have passed."""
+    """Serve a small generated day file of `trade_date` on 127.0.0.1:`port`, post its URL to
+    `/gex_history_url` and keep serving until the request is done or failed, or `timeout` seconds
+    have passed."""
     ticker, endpoint = HISTORY_FEED
-    trade_date = previous_session(dt.datetime.now(NEW_YORK).date()).day
     day = make_day_file(
         work_dir, trade_date, ticker, endpoint, seed=seed, snapshots=HISTORY_SNAPSHOTS
     )

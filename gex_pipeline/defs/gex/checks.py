@@ -22,7 +22,6 @@ from gex_pipeline.defs.gex.freshness import FEED_FRESHNESS, freshness_result
 from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_SNAPSHOTS, GEX_STRIKES
 from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.integrity import (
     ERROR,
@@ -33,6 +32,7 @@ from gex_pipeline.lib.gex.integrity import (
     ny_iso,
     partition_checks,
 )
+from gex_pipeline.settings import Settings
 
 _DEFAULTS = Thresholds()
 
@@ -210,7 +210,7 @@ def gex_integrity_checks(
     selected = {key.name for key in context.selected_asset_check_keys}
     keys = context.partition_keys
     now_ms = int(time.time() * 1000)
-    silence = PipelineSettings.from_env().freshness_max_silence_seconds
+    silence = Settings.from_env().pipeline.freshness_max_silence_seconds
     for key in keys:
         day = FeedDay(*parse_gex_partition_key(key))
         checks: list[dg.AssetCheckResult] = []

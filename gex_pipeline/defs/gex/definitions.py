@@ -6,14 +6,14 @@ from gex_pipeline.defs.gex.assets import gex_assets
 from gex_pipeline.defs.gex.checks import gex_checks
 from gex_pipeline.defs.gex.jobs import gex_jobs
 from gex_pipeline.defs.gex.sensors import build_gex_sensors
-from gex_pipeline.defs.settings import PipelineSettings
+from gex_pipeline.settings import Settings
 
 
-def gex_definitions(settings: PipelineSettings) -> dg.Definitions:
+def gex_definitions(settings: Settings) -> dg.Definitions:
     """Assets, checks, jobs and sensors of the gex domain."""
     return dg.Definitions(
         assets=dg.with_source_code_references(gex_assets),
         asset_checks=gex_checks,
         jobs=gex_jobs,
-        sensors=build_gex_sensors(settings),
+        sensors=build_gex_sensors(settings.pipeline),
     )

@@ -16,11 +16,11 @@ import time
 import dagster as dg
 
 from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME
-from gex_pipeline.defs.settings import PipelineSettings
 from gex_pipeline.lib.calendar.sessions import previous_session
 from gex_pipeline.lib.calendar.trading_date import date_key, trading_date_of
 from gex_pipeline.lib.gex.freshness import FeedFreshness, judge_feed
 from gex_pipeline.lib.ops.alerts import send_alert
+from gex_pipeline.settings import PipelineSettings
 
 GEX_SNAPSHOTS = dg.AssetKey("gex_snapshots")
 FEED_FRESHNESS = "feed_freshness"

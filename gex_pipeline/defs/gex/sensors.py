@@ -9,7 +9,7 @@ integrity checks in the same run; no sensor launches check runs.
 import dagster as dg
 
 from gex_pipeline.defs.gex.freshness import build_freshness_sensor
-from gex_pipeline.defs.settings import PipelineSettings
+from gex_pipeline.settings import PipelineSettings
 
 
 def build_gex_sensors(settings: PipelineSettings) -> list[dg.SensorDefinition]:

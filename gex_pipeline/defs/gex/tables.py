@@ -41,8 +41,7 @@ from gex_pipeline.lib.gex.staging_rebuild import StagingIncomplete
 from gex_pipeline.lib.gex.table_rebuild import NoData, Rebuilt, rebuild_partition
 from gex_pipeline.lib.history.day_replace import ReplaceRefused
 from gex_pipeline.lib.history.partition_import import HistoryImportFailed, PartitionTarget
-from gex_pipeline.lib.history.settings import HistorySettings
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import Settings
 
 RETRY_NUMBER_TAG = "dagster/retry_number"
 
@@ -149,7 +148,7 @@ def gex_tables(
     context: dg.AssetExecutionContext, config: TableRebuildConfig, duckdb_database: DuckDBDatabase
 ) -> Iterator[dg.MaterializeResult]:
     """Rebuild every partition of the run (one feed-day, or a range of dates of one feed)."""
-    settings, history = Settings.from_env(), HistorySettings.from_env()
+    settings = Settings.from_env()
     request_id = context.run.tags.get(REQUEST_TAG)
 
     def build(key: str) -> Mapping[dg.AssetKey, Metadata]:
@@ -158,8 +157,8 @@ def gex_tables(
             done = rebuild_partition(
                 target,
                 connect=duckdb_database.connect,
-                settings=settings,
-                history=history,
+                paths=settings.paths,
+                history=settings.history,
                 request_id=request_id,
                 force=config.force,
                 run_id=context.run.run_id,

@@ -27,9 +27,8 @@ from gex_pipeline.defs.partitions import (
     is_partition_date,
 )
 from gex_pipeline.lib.calendar.trading_date import feed_key
-from gex_pipeline.lib.history.settings import HistorySettings
-from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
+from gex_pipeline.settings import HistorySettings, PathSettings, Settings
 
 # Request files older than the high-water mark by more than this are not even opened.
 MTIME_SLACK_MS = 60_000
@@ -122,18 +121,19 @@ def feed_bound_problem(request: StoredRequest, feeds: set[str], max_feeds: int) 
     return f"feed {feed} would be feed number {len(feeds) + 1}, more than GEX_HISTORY_MAX_FEEDS"
 
 
-def build_history_sensor(interval_seconds: int) -> dg.SensorDefinition:
-    """The request sensor, ticking every `interval_seconds`."""
+def build_history_sensor(paths: PathSettings, history: HistorySettings) -> dg.SensorDefinition:
+    """The request sensor over the requests under `paths`, ticking every
+    `history.sensor_interval_seconds` and adding at most `history.max_feeds` feeds."""
 
     @dg.sensor(
         name="gex_history_sensor",
         job=gex_history_job,
-        minimum_interval_seconds=interval_seconds,
+        minimum_interval_seconds=history.sensor_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="One gex_history_job run (import + Parquet) per posted day-file link (/gex_history_url).",
     )
     def gex_history_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        store = HistoryStore(Settings.from_env().data_dir)
+        store = HistoryStore(paths.data_dir, paths.secrets_dir)
         cursor = HistoryCursor.parse(context.cursor)
         requests = new_requests(store, cursor)
         if not requests:
@@ -144,11 +144,10 @@ def build_history_sensor(interval_seconds: int) -> dg.SensorDefinition:
         now_ms = int(time.time() * 1000)
         runs, feeds = [], set()
         known = set(context.instance.get_dynamic_partitions(FEED_PARTITIONS_NAME))
-        max_feeds = Settings.from_env().history_max_feeds
         for request in requests:
             cursor.advance(request)
             problem = partition_problem(request) or feed_bound_problem(
-                request, known | feeds, max_feeds
+                request, known | feeds, history.max_feeds
             )
             if problem is not None:
                 context.log.warning("history request %s refused: %s", request.id, problem)
@@ -182,6 +181,6 @@ def build_history_sensor(interval_seconds: int) -> dg.SensorDefinition:
     return gex_history_sensor
 
 
-def build_history_sensors() -> list[dg.SensorDefinition]:
-    """Every sensor of the history domain (settings read when definitions load)."""
-    return [build_history_sensor(HistorySettings.from_env().sensor_interval_seconds)]
+def build_history_sensors(settings: Settings) -> list[dg.SensorDefinition]:
+    """Every sensor of the history domain."""
+    return [build_history_sensor(settings.paths, settings.history)]

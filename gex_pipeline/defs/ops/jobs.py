@@ -6,9 +6,8 @@ import dagster as dg
 
 from gex_pipeline.defs.resources import DuckDBDatabase, StagingArea
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
-from gex_pipeline.lib.ops.settings import OpsSettings
-from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging.layout import STREAMS
+from gex_pipeline.settings import Settings
 
 
 @dg.op(pool=DUCKDB_WRITER_POOL, description="Back up gex_data.db and prune old backups.")
@@ -16,9 +15,10 @@ def backup_database(context: dg.OpExecutionContext, duckdb_database: DuckDBDatab
     """Take a verified backup under `$GEX_DATA_DIR/backups/db/`, keep the newest GEX_DB_BACKUP_KEEP."""
     from gex_pipeline.lib.db.backup import prune_backups, take_backup
 
-    root = Settings.from_env().db_backups_dir
+    settings = Settings.from_env()
+    root = settings.paths.db_backups_dir
     backup = take_backup(duckdb_database.db_path(), root)
-    pruned = prune_backups(root, OpsSettings.from_env().db_backup_keep)
+    pruned = prune_backups(root, settings.ops.db_backup_keep)
     rows = sum(t["rows"] for t in backup.tables.values())
     context.log.info(f"backup {backup.path}: {rows} rows; pruned {len(pruned)} old backups")
     context.add_output_metadata(
@@ -43,27 +43,23 @@ def housekeeping(context: dg.OpExecutionContext, staging: StagingArea) -> None:
 
     from gex_pipeline.defs.ops.run_retention import purge_runs
     from gex_pipeline.lib.db.backup import prune_backups
-    from gex_pipeline.lib.history.settings import HistorySettings
     from gex_pipeline.lib.ops.housekeeping import (
         purge_finished_requests,
         purge_pre_images,
         purge_raw_files,
     )
 
-    settings, ops = Settings.from_env(), OpsSettings.from_env()
+    settings = Settings.from_env()
+    paths, ops, history = settings.paths, settings.ops, settings.history
     now = time.time()
     removed = {
         "processed_segments": sum(len(staging.purge_processed(s)) for s in STREAMS),
-        "raw_files": len(purge_raw_files(settings.source_dir, ops.raw_retention_days, now)),
+        "raw_files": len(purge_raw_files(paths.source_dir, ops.raw_retention_days, now)),
         "pre_image_files": len(
-            purge_pre_images(
-                settings.backups_dir, HistorySettings.from_env().backup_retention_days, now
-            )
+            purge_pre_images(paths.backups_dir, history.backup_retention_days, now)
         ),
-        "history_requests": purge_finished_requests(
-            settings.data_dir, settings.history_retention_days, int(now * 1000)
-        ),
-        "db_backups": len(prune_backups(settings.db_backups_dir, ops.db_backup_keep)),
+        "history_requests": purge_finished_requests(paths, history.retention_days, int(now * 1000)),
+        "db_backups": len(prune_backups(paths.db_backups_dir, ops.db_backup_keep)),
     }
     if ops.run_retention_days:
         runs = purge_runs(

@@ -17,7 +17,6 @@ from gex_pipeline.defs.partitions import trading_date_partitions
 from gex_pipeline.defs.resources import DuckDBDatabase
 from gex_pipeline.defs.webhooks.assets import GROUP, OPTION_TRADES_EVENTS
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
-from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.webhooks.integrity import WEBHOOK_PUBLISH_GATES, day_checks
 from gex_pipeline.lib.webhooks.parquet_export import export_option_trades
 
@@ -27,11 +26,11 @@ OPTION_TRADES_PARQUET = dg.AssetKey("option_trades_parquet")
 class UwParquetStore(dg.ConfigurableResource):
     """Root of the webhook Parquet files (`<root>/option_trades/<YYYYMMDD>.parquet`)."""
 
-    root: str | None = Field(default=None, description="default $GEX_DATA_DIR/parquet/uw")
+    root: str = Field(description="webhook Parquet root ($GEX_DATA_DIR/parquet/uw)")
 
     def root_dir(self) -> Path:
         """The webhook Parquet root directory."""
-        return Path(self.root) if self.root else Settings.from_env().data_dir / "parquet" / "uw"
+        return Path(self.root)
 
 
 @dg.asset(

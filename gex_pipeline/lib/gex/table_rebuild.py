@@ -26,11 +26,10 @@ from gex_pipeline.lib.history.partition_import import (
     PartitionTarget,
     import_partition,
 )
-from gex_pipeline.lib.history.settings import HistorySettings
 from gex_pipeline.lib.history.sources import find_raw_file, find_request, raw_dir
-from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging.history_store import HistoryStore
 from gex_pipeline.lib.staging.layout import GEX_STREAM, stream_dirs
+from gex_pipeline.settings import HistorySettings, PathSettings
 
 RAW_FILE = "raw_file"
 DOWNLOAD = "download"
@@ -81,7 +80,7 @@ def rebuild_partition(
     target: PartitionTarget,
     *,
     connect: Connect,
-    settings: Settings,
+    paths: PathSettings,
     history: HistorySettings,
     request_id: str | None = None,
     force: bool = False,
@@ -100,7 +99,7 @@ def rebuild_partition(
             import_partition(
                 target,
                 connect=connect,
-                settings=settings,
+                paths=paths,
                 history=history,
                 request_id=request_id,
                 force=force,
@@ -109,7 +108,7 @@ def rebuild_partition(
             )
         )
 
-    found = find_raw_file(settings.source_dir, target.ticker, target.endpoint, target.trade_date)
+    found = find_raw_file(paths.source_dir, target.ticker, target.endpoint, target.trade_date)
     if request_id is not None or found is not None:
         return download_or_import()
     incomplete: StagingIncomplete | None = None
@@ -117,7 +116,7 @@ def rebuild_partition(
         try:
             segments = feed_day_segments(
                 con,
-                stream_dirs(settings.staging_dir, GEX_STREAM),
+                stream_dirs(paths.staging_dir, GEX_STREAM),
                 target.ticker,
                 target.endpoint,
                 target.trade_date,
@@ -132,20 +131,20 @@ def rebuild_partition(
                     ticker=target.ticker,
                     endpoint=target.endpoint,
                     trade_date=target.trade_date,
-                    backups_dir=settings.backups_dir,
-                    work_dir=settings.data_dir / "tmp",
+                    backups_dir=paths.backups_dir,
+                    work_dir=paths.data_dir / "tmp",
                     force=force,
                     shrink_ratio=history.shrink_ratio,
                 )
             )
-    store = HistoryStore(settings.data_dir)
+    store = HistoryStore(paths.data_dir, paths.secrets_dir)
     if find_request(store, target.ticker, target.endpoint, target.trade_date) is not None:
         return download_or_import()
     if incomplete is not None:
         raise incomplete
     raise NoData(
         f"no data for this feed-day ({target}): no kept raw file under "
-        f"{raw_dir(settings.source_dir, target.ticker, target.endpoint)}, no processed staging "
+        f"{raw_dir(paths.source_dir, target.ticker, target.endpoint)}, no processed staging "
         "segment within GEX_STAGING_RETENTION_DAYS and no posted link (POST it to "
         "/gex_history_url)"
     )

@@ -17,7 +17,7 @@ import random
 import ssl
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -25,7 +25,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from gex_pipeline.lib.history.day_format import GZIP_MAGIC, MAX_DECOMPRESSED_BYTES
+from gex_pipeline.lib.history.day_format import GZIP_MAGIC
 from gex_pipeline.lib.history.url_policy import (
     METADATA_ADDRESSES,
     UrlPolicy,
@@ -35,8 +35,8 @@ from gex_pipeline.lib.history.url_policy import (
     redact_url,
     resolve_and_check,
 )
-from gex_pipeline.lib.settings import env_int
 from gex_pipeline.lib.staging.durable_fs import fsync_dir
+from gex_pipeline.settings import DownloadLimits
 
 log = logging.getLogger(__name__)
 
@@ -73,39 +73,6 @@ class _Retryable(Exception):
         super().__init__(message)
         self.kind: DownloadErrorKind = kind
         self.message = message
-
-
-@dataclass(frozen=True)
-class DownloadLimits:
-    """Size cap, timeouts and retry schedule of a download."""
-
-    max_bytes: int = 1024**3
-    max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    total_timeout: float = 900.0
-    retries: int = 4
-    backoff_base: float = 1.0
-    backoff_max: float = 30.0
-    max_redirects: int = 5
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> DownloadLimits:
-        """Limits from `GEX_HISTORY_MAX_BYTES`, `GEX_HISTORY_MAX_DECOMPRESSED_BYTES`,
-        `GEX_HISTORY_TIMEOUT_SECONDS` (connect/read),
-        `GEX_HISTORY_TOTAL_TIMEOUT_SECONDS` (one attempt) and `GEX_HISTORY_RETRIES`."""
-        env = os.environ if env is None else env
-        return cls(
-            max_bytes=env_int(env, "GEX_HISTORY_MAX_BYTES", cls.max_bytes),
-            max_decompressed_bytes=env_int(
-                env, "GEX_HISTORY_MAX_DECOMPRESSED_BYTES", cls.max_decompressed_bytes
-            ),
-            read_timeout=float(env_int(env, "GEX_HISTORY_TIMEOUT_SECONDS", int(cls.read_timeout))),
-            total_timeout=float(
-                env_int(env, "GEX_HISTORY_TOTAL_TIMEOUT_SECONDS", int(cls.total_timeout))
-            ),
-            retries=env_int(env, "GEX_HISTORY_RETRIES", cls.retries),
-        )
 
 
 @dataclass(frozen=True)

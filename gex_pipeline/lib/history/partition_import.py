@@ -31,7 +31,6 @@ from gex_pipeline.lib.history.day_format import DayFileInvalid
 from gex_pipeline.lib.history.day_import import ImportStats, import_day_file
 from gex_pipeline.lib.history.day_replace import ReplaceRefused, prune_backups
 from gex_pipeline.lib.history.download import DownloadError, DownloadResult, download_day_file
-from gex_pipeline.lib.history.settings import HistorySettings
 from gex_pipeline.lib.history.sources import (
     find_raw_file,
     find_request,
@@ -40,8 +39,8 @@ from gex_pipeline.lib.history.sources import (
     raw_file_name,
 )
 from gex_pipeline.lib.history.url_policy import UrlPolicy
-from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
+from gex_pipeline.settings import HistorySettings, PathSettings
 
 if TYPE_CHECKING:
     import duckdb
@@ -104,7 +103,7 @@ class _Status:
 
 
 def _choose_source(
-    store: HistoryStore, settings: Settings, target: PartitionTarget, request_id: str | None
+    store: HistoryStore, paths: PathSettings, target: PartitionTarget, request_id: str | None
 ) -> tuple[StoredRequest | None, Path | None]:
     """(request to download, kept raw file to use); exactly one of them drives the import."""
     if request_id is not None:
@@ -122,14 +121,14 @@ def _choose_source(
                 "post the day file's link again"
             )
         return request, None
-    raw = find_raw_file(settings.source_dir, target.ticker, target.endpoint, target.trade_date)
+    raw = find_raw_file(paths.source_dir, target.ticker, target.endpoint, target.trade_date)
     request = find_request(store, target.ticker, target.endpoint, target.trade_date)
     if raw is not None:
         return request, raw
     if request is None:
         raise HistoryImportFailed(
             f"{target}: no kept raw file under "
-            f"{raw_dir(settings.source_dir, target.ticker, target.endpoint)} and no live link: "
+            f"{raw_dir(paths.source_dir, target.ticker, target.endpoint)} and no live link: "
             "POST the day file's link to /gex_history_url first"
         )
     return request, None
@@ -152,7 +151,7 @@ def import_partition(
     target: PartitionTarget,
     *,
     connect: Connect,
-    settings: Settings,
+    paths: PathSettings,
     history: HistorySettings,
     parquet_root: Path | None = None,
     request_id: str | None = None,
@@ -168,20 +167,20 @@ def import_partition(
     recorded as `retrying` when `will_retry` (the run will be retried), else as `failed`: a request
     is `failed` only for good.
     """
-    store = HistoryStore(settings.data_dir)
-    request, raw = _choose_source(store, settings, target, request_id)
+    store = HistoryStore(paths.data_dir, paths.secrets_dir)
+    request, raw = _choose_source(store, paths, target, request_id)
     status = _Status(store, request, run_id)
     incoming: Path | None = None
     try:
         downloaded = None
         if raw is None:
             assert request is not None
-            folder = raw_dir(settings.source_dir, target.ticker, target.endpoint)
+            folder = raw_dir(paths.source_dir, target.ticker, target.endpoint)
             incoming = folder / f".incoming-{request.id}"
             status("downloading")
             assert request.signed_url is not None
             downloaded = download_day_file(
-                request.signed_url, incoming, UrlPolicy.from_settings(settings), history.limits
+                request.signed_url, incoming, UrlPolicy.from_settings(history), history.limits
             )
             log.info("downloaded %s (%d bytes)", downloaded.redacted_url, downloaded.bytes)
         source = incoming if incoming is not None else raw
@@ -195,7 +194,7 @@ def import_partition(
                 ticker=target.ticker,
                 endpoint=target.endpoint,
                 trade_date=target.trade_date,
-                backups_dir=settings.backups_dir,
+                backups_dir=paths.backups_dir,
                 force=force,
                 shrink_ratio=history.shrink_ratio,
                 max_decompressed=history.limits.max_decompressed_bytes,
@@ -210,7 +209,7 @@ def import_partition(
                         con, parquet_root, target.ticker, target.endpoint, target.trade_date
                     )
         if incoming is not None and downloaded is not None:
-            raw = _keep_download(incoming, downloaded.gzip, settings.source_dir, target)
+            raw = _keep_download(incoming, downloaded.gzip, paths.source_dir, target)
             incoming = None
     except (DownloadError, DayFileInvalid, ReplaceRefused, HistoryImportFailed) as exc:
         status("failed", reason=f"{target}: {exc}")
@@ -224,7 +223,7 @@ def import_partition(
             incoming.unlink(missing_ok=True)
     assert raw is not None
     prune_backups(
-        settings.backups_dir,
+        paths.backups_dir,
         target.ticker,
         target.endpoint,
         history.backup_retention_days,

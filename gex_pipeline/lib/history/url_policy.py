@@ -24,7 +24,7 @@ from urllib.parse import SplitResult, quote, urlsplit
 from gex_pipeline.lib.payloads.errors import PayloadError
 
 if TYPE_CHECKING:
-    from gex_pipeline.lib.settings import Settings
+    from gex_pipeline.settings import HistorySettings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -62,12 +62,12 @@ class UrlPolicy:
         object.__setattr__(self, "_entries", frozenset(map(_parse_entry, self.allowed_hosts)))
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> UrlPolicy:
+    def from_settings(cls, history: HistorySettings) -> UrlPolicy:
         """The policy of `GEX_HISTORY_ALLOWED_HOSTS`, `GEX_HISTORY_ALLOW_HTTP/_PRIVATE`."""
         return cls(
-            allowed_hosts=settings.history_allowed_hosts,
-            allow_http=settings.history_allow_http,
-            allow_private=settings.history_allow_private,
+            allowed_hosts=history.allowed_hosts,
+            allow_http=history.allow_http,
+            allow_private=history.allow_private,
         )
 
     def escape_hatches(self) -> tuple[str, ...]:

@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gex_pipeline.lib.ops.settings import OpsSettings
-from gex_pipeline.lib.settings import Settings
+from gex_pipeline.settings import PathSettings, Settings
 
 KINDS = ("run_failure", "check_failure", "feed_quiet", "disk_low", "service_gave_up")
 POST_TIMEOUT_S = 5.0
@@ -34,9 +33,9 @@ class Alert:
     host: str = ""
 
 
-def alerts_log(settings: Settings | None = None) -> Path:
+def alerts_log(paths: PathSettings) -> Path:
     """The alert log file."""
-    return (settings or Settings.from_env()).data_dir / "logs" / "alerts.log"
+    return paths.logs_dir / "alerts.log"
 
 
 def send_alert(
@@ -45,16 +44,17 @@ def send_alert(
     details: dict[str, Any] | None = None,
     *,
     settings: Settings | None = None,
-    ops: OpsSettings | None = None,
 ) -> bool:
     """Record one alert (log line + alerts.log) and POST it when a webhook is set.
 
     `kind` is one of `KINDS`. Returns True when the alert was delivered to the webhook (False when
-    there is none or the POST failed; the failure is in the alert line).
+    there is none or the POST failed; the failure is in the alert line). `settings` defaults to
+    the environment's (`Settings.from_env()`).
     """
     if kind not in KINDS:
         raise ValueError(f"alert kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    ops = ops or OpsSettings.from_env()
+    settings = settings or Settings.from_env()
+    ops = settings.ops
     alert = Alert(
         kind=kind,
         summary=summary,
@@ -69,7 +69,7 @@ def send_alert(
     line = {**payload, "webhook": "sent" if delivered else (problem or "not configured")}
     text = json.dumps(line, default=str, sort_keys=True)
     log.warning("ALERT %s", text)
-    path = alerts_log(settings)
+    path = alerts_log(settings.paths)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:
         fh.write(text + "\n")
@@ -88,9 +88,9 @@ def _post(url: str, payload: dict[str, Any]) -> tuple[bool, str | None]:
     return True, None
 
 
-def read_alerts(settings: Settings | None = None, last: int = 20) -> list[dict[str, Any]]:
+def read_alerts(paths: PathSettings, last: int = 20) -> list[dict[str, Any]]:
     """The newest `last` alerts, oldest first."""
-    path = alerts_log(settings)
+    path = alerts_log(paths)
     if not path.exists():
         return []
     lines = path.read_text().splitlines()[-last:]

@@ -12,6 +12,7 @@ from pathlib import Path
 from gex_pipeline.lib.history.day_replace import prune_backups as prune_feed_pre_images
 from gex_pipeline.lib.history.names import parse_day_file_name
 from gex_pipeline.lib.staging.history_store import HistoryStore
+from gex_pipeline.settings import PathSettings
 
 DAY_SECONDS = 86_400
 FINISHED_STATES = ("done", "failed")
@@ -48,10 +49,12 @@ def purge_pre_images(backups_dir: Path, retention_days: int, now: float) -> list
     return removed
 
 
-def purge_finished_requests(data_dir: Path, retention_days: int, now_ms: int) -> int:
+def purge_finished_requests(paths: PathSettings, retention_days: int, now_ms: int) -> int:
     """Delete history requests finished (`done`/`failed`) more than `retention_days` ago (`0`
     keeps all); a request posted again after it finished is waiting again and stays. The number
     of requests removed. One implementation with the API's own pruning (`HistoryStore`)."""
     if retention_days <= 0:
         return 0
-    return HistoryStore(data_dir).prune_finished(now_ms, retention_days * DAY_SECONDS * 1000)
+    return HistoryStore(paths.data_dir, paths.secrets_dir).prune_finished(
+        now_ms, retention_days * DAY_SECONDS * 1000
+    )

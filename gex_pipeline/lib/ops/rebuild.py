@@ -34,11 +34,11 @@ from gex_pipeline.lib.db.writer import writer_lock
 from gex_pipeline.lib.gex.live_load import load_segments
 from gex_pipeline.lib.history.day_import import import_day_file
 from gex_pipeline.lib.history.names import parse_day_file_name
-from gex_pipeline.lib.settings import Settings
 from gex_pipeline.lib.staging.durable_fs import fsync_dir
 from gex_pipeline.lib.staging.layout import GEX_STREAM, UW_STREAM, stream_dirs
 from gex_pipeline.lib.staging.reader import Segment, list_processed
 from gex_pipeline.lib.webhooks.live_load import load_uw_segments
+from gex_pipeline.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb
@@ -143,11 +143,9 @@ def replay_into(
     con: duckdb.DuckDBPyConnection, settings: Settings, work_dir: Path, report: RebuildReport
 ) -> None:
     """Replay processed staging and raw day files (by time), then Parquet-only slices, into `con`."""
-    from gex_pipeline.lib.history.settings import HistorySettings
-
-    memory_limit = HistorySettings.from_env().duckdb_memory_limit
-    gex = list_processed(stream_dirs(settings.staging_dir, GEX_STREAM))
-    for step in _replay_order(gex, raw_day_files(settings.source_dir)):
+    memory_limit = settings.history.duckdb_memory_limit
+    gex = list_processed(stream_dirs(settings.paths.staging_dir, GEX_STREAM))
+    for step in _replay_order(gex, raw_day_files(settings.paths.source_dir)):
         if isinstance(step, RawFile):
             # The import's memory cap, as in import runs; the live loads run without one.
             con.execute(f"SET memory_limit = '{memory_limit}'")
@@ -159,22 +157,22 @@ def replay_into(
             report.day_files.append(str(step.path))
         else:
             report.gex_segments += len(load_segments(con, step).loaded_segments)
-    uw = list_processed(stream_dirs(settings.staging_dir, UW_STREAM))
+    uw = list_processed(stream_dirs(settings.paths.staging_dir, UW_STREAM))
     for start in range(0, len(uw), SEGMENTS_PER_BATCH):
         batch = uw[start : start + SEGMENTS_PER_BATCH]
         report.uw_segments += len(load_uw_segments(con, batch).loaded_segments)
-    _fill_from_parquet(con, settings.parquet_dir, report)
+    _fill_from_parquet(con, settings.paths.parquet_dir, report)
 
 
 def rebuild_database(
     settings: Settings, *, force: bool = False, now: datetime | None = None
 ) -> RebuildReport:
-    """Rebuild `settings.duckdb_path` from the kept sources (see the module docstring).
+    """Rebuild `settings.paths.duckdb_path` from the kept sources (see the module docstring).
 
     Raises RebuildRefused when a database exists and `force` is not set; on any error the
     existing database (if any) is left where it was.
     """
-    db_path = settings.duckdb_path
+    db_path = settings.paths.duckdb_path
     wal = db_path.with_name(db_path.name + ".wal")
     report = RebuildReport()
     with writer_lock(db_path):
@@ -194,7 +192,9 @@ def rebuild_database(
                 replay_into(con, settings, work, report)
                 con.execute("CHECKPOINT")
             if db_path.exists() or wal.exists():
-                report.replaced = move_aside(db_path, settings.db_backups_dir / REPLACED_DIR, now)
+                report.replaced = move_aside(
+                    db_path, settings.paths.db_backups_dir / REPLACED_DIR, now
+                )
             os.replace(tmp, db_path)
             fsync_dir(db_path.parent)
         finally:
@@ -211,13 +211,13 @@ def replay_staging(settings: Settings) -> RebuildReport:
     database already holds load nothing.
     """
     report = RebuildReport()
-    with connect(settings.duckdb_path) as con:
+    with connect(settings.paths.duckdb_path) as con:
         migrate(con)
-        gex = list_processed(stream_dirs(settings.staging_dir, GEX_STREAM))
+        gex = list_processed(stream_dirs(settings.paths.staging_dir, GEX_STREAM))
         for start in range(0, len(gex), SEGMENTS_PER_BATCH):
             batch = gex[start : start + SEGMENTS_PER_BATCH]
             report.gex_segments += len(load_segments(con, batch).loaded_segments)
-        uw = list_processed(stream_dirs(settings.staging_dir, UW_STREAM))
+        uw = list_processed(stream_dirs(settings.paths.staging_dir, UW_STREAM))
         for start in range(0, len(uw), SEGMENTS_PER_BATCH):
             batch = uw[start : start + SEGMENTS_PER_BATCH]
             report.uw_segments += len(load_uw_segments(con, batch).loaded_segments)

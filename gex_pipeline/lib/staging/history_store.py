@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import InvalidToken, MultiFernet
 
-from gex_pipeline.lib.settings import default_secrets_dir
 from gex_pipeline.lib.staging.durable_fs import flocked, write_atomic
 from gex_pipeline.lib.staging.layout import HistoryDirs, history_dirs
 from gex_pipeline.lib.staging.link_key import KEY_FILE_NAME, link_cipher
@@ -100,12 +98,12 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 class HistoryStore:
     """Request and status files under `<data_dir>/staging/history`; the link key in `secrets_dir`
-    (default `GEX_SECRETS_DIR`, see `default_secrets_dir`)."""
+    (`GEX_SECRETS_DIR`, `PathSettings.secrets_dir`)."""
 
-    def __init__(self, data_dir: Path, secrets_dir: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, secrets_dir: Path) -> None:
         self.dirs: HistoryDirs = history_dirs(data_dir / "staging")
         self.data_dir = data_dir
-        self.secrets_dir = secrets_dir or default_secrets_dir(os.environ)
+        self.secrets_dir = secrets_dir
         self.key_path = self.secrets_dir / KEY_FILE_NAME
         self._fernet: MultiFernet | None = None
 
