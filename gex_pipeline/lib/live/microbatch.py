@@ -178,16 +178,18 @@ def record_loaded_segments(
     stream: str,
     run_id: str | None,
     records: str,
-) -> None:
+) -> int:
     """Record `segments` in `loaded_segments` (batch: the first name) with their record counts
-    taken from the table or view `records` (one row per record, `segment` column)."""
-    con.execute(
+    taken from the table or view `records` (one row per record, `segment` column); return the
+    number of records."""
+    rows = con.execute(
         f"""
         INSERT INTO loaded_segments
         SELECT $stream, s.name, s.seq, $names[1], coalesce(c.records, 0), now(), $run_id
         FROM (SELECT unnest($names) AS name, unnest($seqs) AS seq) s
         LEFT JOIN (SELECT segment, count(*) AS records FROM {records} GROUP BY segment) c
           ON c.segment = s.name
+        RETURNING records
         """,
         {
             "stream": stream,
@@ -195,7 +197,8 @@ def record_loaded_segments(
             "names": [s.name for s in segments],
             "seqs": [s.seq for s in segments],
         },
-    )
+    ).fetchall()
+    return sum(row[0] for row in rows)
 
 
 def stored_stats(
@@ -210,12 +213,18 @@ def stored_stats(
     return [load.stats_type(*row) for row in rows]
 
 
-def _record_stats(con: duckdb.DuckDBPyConnection, load: StreamLoad[Stats], batch: str) -> None:
-    con.execute(
+def _record_stats(
+    con: duckdb.DuckDBPyConnection, load: StreamLoad[Stats], batch: str
+) -> list[Stats]:
+    """Store the staged batch's per-partition figures under `batch`; return them (key order)."""
+    rows = con.execute(
         f"INSERT INTO {load.stats_table} (stream, batch, {load.stats_columns})"
-        f" SELECT $stream, $batch, * FROM ({load.stats_select()})",
+        f" SELECT $stream, $batch, * FROM ({load.stats_select()})"
+        f" RETURNING {load.stats_columns}",
         {"stream": load.stream, "batch": batch},
-    )
+    ).fetchall()
+    # one row per partition of the batch, the partition key leading: sorting rows sorts keys
+    return [load.stats_type(*row) for row in sorted(rows)]
 
 
 def load_batch(
@@ -240,10 +249,8 @@ def load_batch(
     try:
         load.stage(con, pending)
         load.insert(con)
-        record_loaded_segments(con, pending, load.stream, run_id, load.records)
-        _record_stats(con, load, pending[0].name)
-        stats = stored_stats(con, load, [pending[0].name])
-        records = con.execute(f"SELECT count(*) FROM {load.records}").fetchall()[0][0]
+        records = record_loaded_segments(con, pending, load.stream, run_id, load.records)
+        stats = _record_stats(con, load, pending[0].name)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
