@@ -153,7 +153,6 @@ def live_runs_per_tick(work: Path, seconds: int = 120, tick: int = 15) -> float:
     from gex_pipeline.lib.staging.layout import GEX_STREAM, stream_dirs
 
     os.environ["GEX_DATA_DIR"] = str(work / "data")
-    os.environ["GEX_LIVE_SENSOR_INTERVAL_SECONDS"] = str(tick)
     repository = defs().get_repository_def()
     sealed = stream_dirs(work / "data" / "staging", GEX_STREAM).ensure().sealed
     segments = write_segments(sealed, seconds, strikes=5)

@@ -291,7 +291,7 @@ class HistorySettings:
     limits: DownloadLimits = field(default_factory=DownloadLimits)
     duckdb_memory_limit: str = "1GB"
     shrink_percent: int = 50
-    sensor_interval_seconds: int = 5
+    sensor_interval_seconds: int = 15
     backup_retention_days: int = 30
 
     @property
@@ -341,7 +341,7 @@ class PipelineSettings:
     live_report_seconds: int = 180
     live_max_segments_per_batch: int = 5000
     staging_retention_days: int = 7
-    export_sensor_interval_seconds: int = 60
+    export_sensor_interval_seconds: int = 120
     export_quiet_seconds: int = 900
     freshness_sensor_interval_seconds: int = 60
     freshness_max_silence_seconds: int = 420

@@ -60,8 +60,8 @@ def _dagster_services(settings: Settings, dev: bool) -> list[Service]:
     """`dagster dev` for `--dev`; otherwise a gRPC code server, the webserver and the daemon.
 
     The code server is `dagster api grpc` itself, without the `code-server start` proxy (which
-    cost 1.4 % of a core idle); the daemon reloads the workspace every 5 minutes instead of every
-    minute (`cli/dagster_daemon.py`).
+    cost 1.4 % of a core idle); the webserver and the daemon poll less while idle
+    (`cli/dagster_processes.py`).
     """
     py = sys.executable
     home = settings.paths.dagster_home
@@ -75,14 +75,13 @@ def _dagster_services(settings: Settings, dev: bool) -> list[Service]:
     workspace = str(home / GRPC_WORKSPACE)
     code_server = ("-h", "127.0.0.1", "-p", str(settings.dagster.grpc_port))
     location = ("-m", "gex_pipeline.definitions", "--location-name", "gex_pipeline")
+    quiet = (py, "-m", "gex_pipeline.cli.dagster_processes")
     return [
         Service(
             "dagster-code-server", (py, "-m", "dagster", "api", "grpc", *code_server, *location)
         ),
-        Service("dagster-webserver", (py, "-m", "dagster_webserver", "-w", workspace, *ui)),
-        Service(
-            "dagster-daemon", (py, "-m", "gex_pipeline.cli.dagster_daemon", "run", "-w", workspace)
-        ),
+        Service("dagster-webserver", (*quiet, "webserver", "-w", workspace, *ui)),
+        Service("dagster-daemon", (*quiet, "daemon", "run", "-w", workspace)),
     ]
 
 

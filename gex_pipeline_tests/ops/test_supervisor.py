@@ -119,9 +119,11 @@ def test_service_lists(settings: Settings) -> None:
         "dagster-daemon",
     ]
     # the code server is `dagster api grpc` itself (no `code-server start` proxy process) and the
-    # daemon is started through the wrapper that slows its workspace reload
+    # webserver and the daemon are started through the wrapper that slows their idle polling
     assert services["dagster-code-server"][1:5] == ("-m", "dagster", "api", "grpc")
-    assert services["dagster-daemon"][1:4] == ("-m", "gex_pipeline.cli.dagster_daemon", "run")
+    wrapper = ("-m", "gex_pipeline.cli.dagster_processes")
+    assert services["dagster-daemon"][1:5] == (*wrapper, "daemon", "run")
+    assert services["dagster-webserver"][1:4] == (*wrapper, "webserver")
 
 
 def test_children_poll_for_run_retries_every_15_s_unless_told(
