@@ -1,9 +1,9 @@
 """`gex-pipeline live-loader`: load `/gex` and `/uw` staging into DuckDB as it arrives, outside runs.
 
-Runs until SIGTERM/SIGINT. Loads sealed segments every `GEX_LIVE_POLL_MS` (one micro-batch per
-stream, `lib/live/loader.py`) and reports runtime materializations of the table partitions it
-changed to the Dagster instance (`DAGSTER_HOME`), at most once per `GEX_LIVE_REPORT_SECONDS` per
-partition. A failed cycle (e.g. a notebook holding the database) is retried with backoff; the
+Runs until SIGTERM/SIGINT. Loads sealed segments every `GEX_LIVE_POLL_MS` (every second after 30 s
+without data; one micro-batch per stream, `lib/live/loader.py`) and reports runtime
+materializations of the table partitions it changed to the Dagster instance (`DAGSTER_HOME`), at
+most once per `GEX_LIVE_REPORT_SECONDS` per partition. A failed cycle (e.g. a notebook holding the database) is retried with backoff; the
 data stays sealed until it is committed. `gex-pipeline up` supervises this process.
 """
 
@@ -35,6 +35,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("gex_pipeline.live_loader")
 
 MAX_BACKOFF_SECONDS = 30.0
+# After this long without a segment the loader polls every IDLE_POLL_SECONDS instead of every
+# GEX_LIVE_POLL_MS (a quiet stack pays for every wake-up; the first segment after a pause waits
+# at most this much longer).
+IDLE_AFTER_SECONDS = 30.0
+IDLE_POLL_SECONDS = 1.0
+
+
+def poll_seconds(poll_ms: int, idle_for: float) -> float:
+    """The wait before the next cycle: `poll_ms` while data flows, slower once idle."""
+    busy = poll_ms / 1000
+    return busy if idle_for < IDLE_AFTER_SECONDS else max(busy, IDLE_POLL_SECONDS)
 
 
 @dataclass
@@ -114,7 +125,7 @@ def run_live_loader(settings: Settings) -> int:
                 loader.close()
                 backoff = min(MAX_BACKOFF_SECONDS, max(1.0, backoff * 2))
                 log.exception("live load cycle failed; retrying in %.0fs", backoff)
-            stop.wait(backoff or pipeline.live_poll_ms / 1000)
+            stop.wait(backoff or poll_seconds(pipeline.live_poll_ms, loader.idle_for()))
         loader.flush()
         loader.close()
         loader.write_status()

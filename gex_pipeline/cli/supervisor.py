@@ -22,7 +22,8 @@ from pathlib import Path
 
 from gex_pipeline.settings import SupervisorSettings
 
-POLL_SECONDS = 0.2
+# How often exited services are looked for (an idle stack pays for every wake-up).
+POLL_SECONDS = 1.0
 STOP_TIMEOUT_SECONDS = 30.0
 
 

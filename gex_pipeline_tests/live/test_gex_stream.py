@@ -177,3 +177,46 @@ def test_status_file_says_what_the_loader_did(loader, data_dir, gex_staging) -> 
     status = json.loads((data_dir / "live" / "status.json").read_text())
     assert status["streams"]["gex"]["segments_loaded"] == 1
     assert status["streams"]["gex"]["records_loaded"] == 1
+
+
+def test_the_loader_polls_slower_only_after_a_pause() -> None:
+    from gex_pipeline.cli.live_loader import IDLE_AFTER_SECONDS, poll_seconds
+
+    assert poll_seconds(250, idle_for=0.0) == 0.25
+    assert poll_seconds(250, idle_for=IDLE_AFTER_SECONDS - 1) == 0.25
+    assert poll_seconds(250, idle_for=IDLE_AFTER_SECONDS) == 1.0
+    assert poll_seconds(2000, idle_for=3600) == 2.0  # never faster than configured
+
+
+def test_status_file_is_rewritten_on_change_or_once_a_minute(
+    loader, data_dir, gex_staging, clock
+) -> None:
+    import json
+
+    from gex_pipeline.lib.live.loader import STATUS_IDLE_EVERY_SECONDS
+
+    path = data_dir / "live" / "status.json"
+
+    def written_at() -> float:
+        return json.loads(path.read_text())["updated_at"]
+
+    loader.run_once()
+    first = written_at()
+    clock.now += 10
+    loader.run_once()  # nothing changed: the file stays as it was
+    assert written_at() == first
+    gex_staging.seal([gex_staging.record()])
+    clock.now += 3
+    loader.run_once()  # a segment loaded: rewritten
+    assert written_at() == clock.now
+    assert json.loads(path.read_text())["streams"]["gex"]["segments_loaded"] == 1
+    clock.now += 3
+    loader.run_once()  # the backlog went back to 0: rewritten once more
+    assert json.loads(path.read_text())["streams"]["gex"]["backlog"] == 0
+    changed = clock.now
+    clock.now += STATUS_IDLE_EVERY_SECONDS - 1
+    loader.run_once()
+    assert written_at() == changed
+    clock.now += 1
+    loader.run_once()  # idle, but a minute passed: the loader says it is alive
+    assert written_at() == clock.now

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 PURGE_EVERY_SECONDS = 3600.0
 STATUS_EVERY_SECONDS = 2.0
+# While nothing changes the status file is rewritten only this often (it tells the loader is alive).
+STATUS_IDLE_EVERY_SECONDS = 60.0
 # On start, figures of batches committed this recently are reported again (a kill may have
 # come between a commit and its report).
 RECOVER_SECONDS = 600
@@ -102,6 +104,7 @@ class LiveLoader:
     _migrated: bool = False
     _purged_at: float = 0.0
     _status_written_at: float = 0.0
+    _status_written: dict[str, dict[str, Any]] = field(default_factory=dict)
     _session: contextlib.ExitStack | None = None
     _con: duckdb.DuckDBPyConnection | None = None
     _held_since: float = 0.0
@@ -209,18 +212,27 @@ class LiveLoader:
                 purged = reader.purge_processed(dirs, self.retention_days)
                 if purged:
                     log.info("purged %d processed %s segments", len(purged), stream.name)
-        if self.status_path is not None and now - self._status_written_at >= STATUS_EVERY_SECONDS:
+        if self.status_path is not None and self._status_due(now):
             self._status_written_at = now
             self.write_status()
+
+    def _status_due(self, now: float) -> bool:
+        since = now - self._status_written_at
+        if since >= STATUS_IDLE_EVERY_SECONDS:
+            return True
+        current = {name: vars(state) for name, state in self.status.items()}
+        return since >= STATUS_EVERY_SECONDS and current != self._status_written
+
+    def idle_for(self) -> float:
+        """Seconds since the loader last loaded a segment."""
+        return self.clock() - self._worked_at
 
     def write_status(self) -> None:
         """Write what the loader last did to `status_path` (atomic; read by health checks)."""
         if self.status_path is None:
             return
-        body = {
-            "updated_at": self.clock(),
-            "pid": os.getpid(),
-            "streams": {name: vars(state) for name, state in self.status.items()},
-        }
+        streams = {name: dict(vars(state)) for name, state in self.status.items()}
+        self._status_written = streams
+        body = {"updated_at": self.clock(), "pid": os.getpid(), "streams": streams}
         self.status_path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.status_path, json.dumps(body, sort_keys=True).encode())
