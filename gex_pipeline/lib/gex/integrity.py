@@ -40,9 +40,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from gex_pipeline.lib.calendar.sessions import session
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ
 from gex_pipeline.lib.gex.parquet_export import EXPORT_COLUMNS, parquet_path
+from gex_pipeline.lib.gex.snapshot_scan import (
+    Snapshots,
+    gaps,
+    read_snapshots,
+    repeated,
+    runs,
+    spot_moves,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -51,16 +61,9 @@ WARN = "WARN"
 ERROR = "ERROR"
 
 _SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
-_IN_SESSION = "timestamp >= $open_ms AND timestamp < $close_ms"
 _ROW_HASH = f"hash({', '.join(EXPORT_COLUMNS)})::HUGEINT"
 # 1.4826 x MAD estimates the standard deviation of normally distributed moves.
 _MAD_TO_SIGMA = 1.4826
-# Runs of consecutive flagged snapshots (`rn`: position in the day, `flag`: boolean), as blocks.
-_RUNS = """
-SELECT min(timestamp), max(timestamp), count(*)::BIGINT
-FROM (SELECT timestamp, rn - row_number() OVER (ORDER BY timestamp) AS grp FROM {source} WHERE flag)
-GROUP BY grp ORDER BY 1
-"""
 
 
 @dataclass(frozen=True)
@@ -158,12 +161,6 @@ def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) 
     return con.execute(sql, params).fetchall()
 
 
-def _window_params(day: FeedDay) -> dict[str, object]:
-    """The slice parameters plus `$open_ms` / `$close_ms` (an empty window on non-session days)."""
-    window = day.window() or (0, 0)
-    return {**day.params(), "open_ms": window[0], "close_ms": window[1]}
-
-
 def _session_details(day: FeedDay) -> tuple[dict[str, int | None], dict[str, str | float | None]]:
     window = day.window()
     if window is None:
@@ -175,23 +172,23 @@ def _session_details(day: FeedDay) -> tuple[dict[str, int | None], dict[str, str
     )
 
 
+def _in_session(snaps: Snapshots, day: FeedDay) -> np.ndarray:
+    """Timestamps of the snapshots inside the session (none on a day that is not a session)."""
+    open_ms, close_ms = day.window() or (0, 0)
+    stamps = snaps.timestamp
+    return stamps[(stamps >= open_ms) & (stamps < close_ms)]
+
+
 def timestamp_gaps(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
 ) -> IntegrityResult:
     """Gaps between consecutive in-session snapshots longer than `max_gap_seconds` (WARN)."""
-    params = {**_window_params(day), "max_gap": round(limits.max_gap_seconds * 1000)}
+    snaps = snaps if snaps is not None else read_snapshots(con, day.params())
     cadence_ms = round(limits.cadence_seconds * 1000)
-    rows = _fetch(
-        con,
-        f"""
-        WITH s AS (
-            SELECT lag(timestamp) OVER (ORDER BY timestamp) AS before, timestamp AS after
-            FROM gex_snapshots WHERE {_SLICE} AND {_IN_SESSION}
-        )
-        SELECT before, after FROM s WHERE after - before > $max_gap ORDER BY before
-        """,
-        params,
-    )
+    rows = gaps(_in_session(snaps, day), round(limits.max_gap_seconds * 1000))
     blocks = tuple(Block(b, a, round((a - b - cadence_ms) / 1000)) for b, a in rows)
     longest = max(blocks, key=lambda g: (g.length, -g.start_ms), default=None)
     return IntegrityResult(
@@ -213,7 +210,10 @@ def timestamp_gaps(
 
 
 def session_coverage(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
 ) -> IntegrityResult:
     """First / last in-session snapshot against open / close, present vs expected (WARN)."""
     instants, details = _session_details(day)
@@ -221,12 +221,11 @@ def session_coverage(
     if window is None:
         return IntegrityResult("session_coverage", True, WARN, {}, details=details)
     open_ms, close_ms = window
-    first, last, present = _fetch(
-        con,
-        f"SELECT min(timestamp), max(timestamp), count(*) FROM gex_snapshots"
-        f" WHERE {_SLICE} AND {_IN_SESSION}",
-        _window_params(day),
-    )[0]
+    snaps = snaps if snaps is not None else read_snapshots(con, day.params())
+    inside = _in_session(snaps, day)
+    present = int(inside.size)
+    first = int(inside[0]) if present else None
+    last = int(inside[-1]) if present else None
     cadence_ms = round(limits.cadence_seconds * 1000)
     tolerance_ms = round(limits.max_gap_seconds * 1000)
     expected = (close_ms - open_ms) // cadence_ms
@@ -255,16 +254,15 @@ def session_coverage(
 
 
 def duplicate_rows(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
 ) -> IntegrityResult:
     """Natural-key duplicates in `gex_snapshots` and `gex_strikes` (ERROR)."""
     params = day.params()
-    snapshot_keys = _fetch(
-        con,
-        f"SELECT timestamp, count(*) FROM gex_snapshots WHERE {_SLICE}"
-        " GROUP BY timestamp HAVING count(*) > 1 ORDER BY timestamp",
-        params,
-    )
+    snaps = snaps if snaps is not None else read_snapshots(con, params)
+    snapshot_keys = repeated(snaps.timestamp)
     strike_keys = _fetch(
         con,
         f"""
@@ -277,12 +275,12 @@ def duplicate_rows(
         """,
         params,
     )
-    repeated = [r[0] for r in strike_keys if r[2]]
+    whole = [r[0] for r in strike_keys if r[2]]
     partial = [r[0] for r in strike_keys if not r[2]]
     counts = {
         "snapshot_key_duplicates": sum(n - 1 for _, n in snapshot_keys),
         "strike_key_duplicates": sum(r[1] for r in strike_keys),
-        "repeated_snapshots": len(repeated),
+        "repeated_snapshots": len(whole),
         "snapshots_with_duplicate_strikes": len(partial),
     }
     return IntegrityResult(
@@ -292,48 +290,25 @@ def duplicate_rows(
         counts=counts,
         examples={
             "snapshot_key": tuple(r[0] for r in snapshot_keys[: limits.examples]),
-            "repeated_snapshot": tuple(repeated[: limits.examples]),
+            "repeated_snapshot": tuple(whole[: limits.examples]),
             "duplicate_strike": tuple(partial[: limits.examples]),
         },
     )
 
 
 def spot_spikes(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
 ) -> IntegrityResult:
     """Spot spikes (reverting) and jumps (lasting) between consecutive snapshots (WARN)."""
-    params = {
-        **day.params(),
-        "min_move": limits.spike_min_move,
-        "deviations": limits.spike_robust_deviations * _MAD_TO_SIGMA,
-    }
-    rows = _fetch(
-        con,
-        f"""
-        WITH moves AS (
-            SELECT timestamp, spot / lag(spot) OVER w - 1 AS move_in,
-                   lead(spot) OVER w / spot - 1 AS move_out
-            FROM gex_snapshots WHERE {_SLICE} AND spot > 0
-            WINDOW w AS (ORDER BY timestamp)
-        ),
-        limit_ AS (
-            SELECT greatest($min_move, $deviations * coalesce(mad(move_in), 0)) AS lim FROM moves
-        ),
-        flagged AS (
-            SELECT timestamp, abs(move_in) > lim AS jump_in,
-                   abs(move_in) > lim AND abs(move_out) > lim
-                       AND sign(move_in) <> sign(move_out) AS spike
-            FROM moves, limit_
-        ),
-        kinds AS (
-            SELECT timestamp, jump_in, spike,
-                   coalesce(lag(spike) OVER (ORDER BY timestamp), false) AS reverts
-            FROM flagged
-        )
-        SELECT timestamp, CASE WHEN spike THEN 'spike' ELSE 'jump' END
-        FROM kinds WHERE jump_in AND (spike OR NOT reverts) ORDER BY timestamp
-        """,
-        params,
+    snaps = snaps if snaps is not None else read_snapshots(con, day.params())
+    rows = spot_moves(
+        snaps.timestamp[snaps.spot_ok],
+        snaps.spot[snaps.spot_ok],
+        limits.spike_min_move,
+        limits.spike_robust_deviations * _MAD_TO_SIGMA,
     )
     spikes = [ts for ts, kind in rows if kind == "spike"]
     jumps = [ts for ts, kind in rows if kind == "jump"]
@@ -354,25 +329,37 @@ def spot_spikes(
 
 
 def zero_snapshots(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
 ) -> IntegrityResult:
-    """Blocks of snapshots with zero sums whose strikes all have zero gamma and oi_gamma (WARN)."""
-    source = f"""(
-        WITH z AS (
-            SELECT timestamp FROM gex_snapshots
-            WHERE {_SLICE} AND coalesce(sum_gex_vol, 0) = 0 AND coalesce(sum_gex_oi, 0) = 0
-        ),
-        live AS (
+    """Blocks of snapshots with zero sums whose strikes all have zero gamma and oi_gamma (WARN).
+
+    Only the strike rows of the zero-sum snapshots are read (none on a day without one).
+    """
+    snaps = snaps if snaps is not None else read_snapshots(con, day.params())
+    flag = snaps.zero_sums.copy()
+    if flag.any():
+        candidates = snaps.timestamp[flag]
+        live = _fetch(
+            con,
+            f"""
             SELECT DISTINCT timestamp FROM gex_strikes
-            WHERE {_SLICE} AND timestamp IN (SELECT timestamp FROM z)
+            WHERE {_SLICE} AND timestamp BETWEEN $first AND $last
+              AND timestamp IN (SELECT unnest($candidates::BIGINT[]))
               AND (coalesce(gamma, 0) <> 0 OR coalesce(oi_gamma, 0) <> 0)
-        ),
-        zeros AS (SELECT timestamp FROM z ANTI JOIN live USING (timestamp))
-        SELECT timestamp, row_number() OVER (ORDER BY timestamp) AS rn,
-               timestamp IN (SELECT timestamp FROM zeros) AS flag
-        FROM gex_snapshots WHERE {_SLICE}
-    )"""
-    blocks = tuple(Block(*row) for row in _fetch(con, _RUNS.format(source=source), day.params()))
+            """,
+            {
+                **day.params(),
+                "first": int(candidates[0]),
+                "last": int(candidates[-1]),
+                "candidates": candidates.tolist(),
+            },
+        )
+        if live:
+            flag &= ~np.isin(snaps.timestamp, np.array([r[0] for r in live], dtype=np.int64))
+    blocks = tuple(Block(*run) for run in runs(snaps.timestamp, flag))
     return IntegrityResult(
         name="zero_snapshots",
         passed=not blocks,
@@ -384,18 +371,17 @@ def zero_snapshots(
 
 
 def out_of_session_rows(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
 ) -> IntegrityResult:
     """Snapshots outside the session (every snapshot of a day that is not a session) (WARN)."""
     instants, details = _session_details(day)
-    source = f"""(
-        SELECT timestamp, row_number() OVER (ORDER BY timestamp) AS rn,
-               NOT ({_IN_SESSION}) AS flag
-        FROM gex_snapshots WHERE {_SLICE}
-    )"""
-    blocks = tuple(
-        Block(*row) for row in _fetch(con, _RUNS.format(source=source), _window_params(day))
-    )
+    snaps = snaps if snaps is not None else read_snapshots(con, day.params())
+    open_ms, close_ms = day.window() or (0, 0)
+    outside = (snaps.timestamp < open_ms) | (snaps.timestamp >= close_ms)
+    blocks = tuple(Block(*run) for run in runs(snaps.timestamp, outside))
     rows = sum(b.length for b in blocks)
     return IntegrityResult(
         name="out_of_session_rows",
@@ -421,22 +407,34 @@ def _new_york_day_ms(day: date) -> tuple[int, int]:
 
 
 def trade_date_mismatch(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
 ) -> IntegrityResult:
-    """Rows filed under `trade_date` whose timestamp falls on another New York date (ERROR)."""
+    """Rows filed under `trade_date` whose timestamp falls on another New York date (ERROR).
+
+    The strike rows are grouped only when their first or last timestamp is outside the day.
+    """
     start_ms, end_ms = _new_york_day_ms(day.trade_date)
     params = {**day.params(), "start_ms": start_ms, "end_ms": end_ms}
-    counts: dict[str, int] = {}
-    wrong: set[int] = set()
-    for table in ("gex_snapshots", "gex_strikes"):
+    snaps = snaps if snaps is not None else read_snapshots(con, day.params())
+    outside = snaps.timestamp[(snaps.timestamp < start_ms) | (snaps.timestamp >= end_ms)]
+    counts: dict[str, int] = {"gex_snapshots_rows": int(outside.size)}
+    wrong: set[int] = {int(ts) for ts in outside}
+    first, last = _fetch(
+        con, f"SELECT min(timestamp), max(timestamp) FROM gex_strikes WHERE {_SLICE}", day.params()
+    )[0]
+    rows: list[tuple] = []
+    if first is not None and (first < start_ms or last >= end_ms):
         rows = _fetch(
             con,
-            f"SELECT timestamp, count(*) FROM {table} WHERE {_SLICE}"
+            f"SELECT timestamp, count(*) FROM gex_strikes WHERE {_SLICE}"
             " AND (timestamp < $start_ms OR timestamp >= $end_ms) GROUP BY timestamp",
             params,
         )
-        counts[f"{table}_rows"] = sum(n for _, n in rows)
-        wrong.update(ts for ts, _ in rows)
+    counts["gex_strikes_rows"] = sum(n for _, n in rows)
+    wrong.update(ts for ts, _ in rows)
     stamps = sorted(wrong)
     return IntegrityResult(
         name="trade_date_mismatch",
@@ -674,8 +672,13 @@ def partition_checks(
     unknown = sorted(wanted - set(CHECK_NAMES))
     if unknown:
         raise ValueError(f"names: unknown check(s) {', '.join(unknown)}")
-    checks = {**TABLE_CHECKS, **IMPORT_CHECKS}
-    results = [check(con, day, limits) for name, check in checks.items() if name in wanted]
+    snaps = read_snapshots(con, day.params()) if wanted & set(TABLE_CHECKS) else None
+    results = [
+        check(con, day, limits, snaps=snaps)
+        for name, check in TABLE_CHECKS.items()
+        if name in wanted
+    ]
+    results += [check(con, day, limits) for name, check in IMPORT_CHECKS.items() if name in wanted]
     if "parquet_reconciliation" in wanted:
         gates = [r for r in results if r.name in PUBLISH_GATES]
         if len(gates) < len(PUBLISH_GATES):
