@@ -45,6 +45,8 @@ import numpy as np
 from gex_pipeline.lib.calendar.sessions import session
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ
 from gex_pipeline.lib.gex.parquet_export import EXPORT_COLUMNS, parquet_path
+from gex_pipeline.lib.gex.parquet_manifest import file_figures
+from gex_pipeline.lib.gex.partition_figures import StrikeFigures, current_figures
 from gex_pipeline.lib.gex.snapshot_scan import (
     Snapshots,
     gaps,
@@ -258,14 +260,22 @@ def duplicate_rows(
     day: FeedDay,
     limits: Thresholds = Thresholds(),
     snaps: Snapshots | None = None,
+    figures: StrikeFigures | None = None,
 ) -> IntegrityResult:
-    """Natural-key duplicates in `gex_snapshots` and `gex_strikes` (ERROR)."""
+    """Natural-key duplicates in `gex_snapshots` and `gex_strikes` (ERROR).
+
+    With `figures` (load-time figures of the strike rows, or an export manifest's) showing no
+    duplicate, the strike rows are not grouped; otherwise they are, to find where.
+    """
     params = day.params()
     snaps = snaps if snaps is not None else read_snapshots(con, params)
     snapshot_keys = repeated(snaps.timestamp)
-    strike_keys = _fetch(
-        con,
-        f"""
+    strike_keys = (
+        []
+        if figures is not None and figures.key_duplicates == 0
+        else _fetch(
+            con,
+            f"""
         WITH k AS (
             SELECT timestamp, strike, count(*) AS n FROM gex_strikes WHERE {_SLICE}
             GROUP BY timestamp, strike
@@ -273,7 +283,8 @@ def duplicate_rows(
         SELECT timestamp, sum(n - 1)::BIGINT AS extra, min(n) > 1 AS whole_snapshot
         FROM k GROUP BY timestamp HAVING max(n) > 1 ORDER BY timestamp
         """,
-        params,
+            params,
+        )
     )
     whole = [r[0] for r in strike_keys if r[2]]
     partial = [r[0] for r in strike_keys if not r[2]]
@@ -597,6 +608,7 @@ def parquet_reconciliation(
     parquet_root: Path,
     limits: Thresholds = Thresholds(),
     held_back: Collection[str] = (),
+    figures: StrikeFigures | None = None,
 ) -> IntegrityResult:
     """Row count and checksum of the partition's Parquet file against `gex_strikes` (ERROR).
 
@@ -604,13 +616,22 @@ def parquet_reconciliation(
     not depend on row order. A partition with no rows and no file passes, and so does a missing
     file of a partition `held_back` from publishing by failed ERROR checks (they report it); a
     missing or unreadable file for a partition with rows fails otherwise.
+
+    `figures` (the partition's load-time figures, `partition_figures.current_figures`) stand for
+    the `gex_strikes` rows; the file's export manifest stands for the file while the file is the
+    one the export wrote (`parquet_manifest.file_figures`). Either side without them is scanned.
     """
     path = parquet_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
-    stored = _fetch(
-        con, f"SELECT count(*), sum({_ROW_HASH}) FROM gex_strikes WHERE {_SLICE}", day.params()
-    )
-    db_rows, db_sum = int(stored[0][0]), stored[0][1]
     details: dict[str, str | float | None] = {"path": str(path)}
+    if figures is None:
+        stored = _fetch(
+            con, f"SELECT count(*), sum({_ROW_HASH}) FROM gex_strikes WHERE {_SLICE}", day.params()
+        )
+        db_rows, db_sum = int(stored[0][0]), stored[0][1]
+        details["duckdb_figures"] = "scanned"
+    else:
+        db_rows, db_sum = figures.rows, figures.content_hash if figures.rows else None
+        details["duckdb_figures"] = "load-time"
     if not path.exists():
         details["problem"] = "parquet file missing" if db_rows else None
         if db_rows and held_back:
@@ -622,7 +643,13 @@ def parquet_reconciliation(
             counts={"duckdb_rows": db_rows, "parquet_rows": 0},
             details=details,
         )
-    pq_rows, pq_sum, error = _parquet_sums(con, path)
+    exported = file_figures(path)
+    if exported is None:
+        pq_rows, pq_sum, error = _parquet_sums(con, path)
+        details["parquet_figures"] = "scanned"
+    else:
+        pq_rows, pq_sum, error = exported.rows, exported.content_hash, None
+        details["parquet_figures"] = "export manifest"
     passed = error is None and pq_rows == db_rows and pq_sum == db_sum
     differing = [] if passed or error else _differing_timestamps(con, day, path, limits.examples)
     details["problem"] = error or (None if passed else "rows differ")
@@ -656,6 +683,8 @@ IMPORT_CHECKS: dict[str, Check] = {
     "live_history_drift": live_history_drift,
 }
 CHECK_NAMES: tuple[str, ...] = (*TABLE_CHECKS, *IMPORT_CHECKS, "parquet_reconciliation")
+# Table checks that take the partition's strike figures (`partition_figures`).
+_FIGURED = frozenset({"duplicate_rows"})
 # ERROR checks judged before the export: a failure keeps the partition out of Parquet.
 PUBLISH_GATES: tuple[str, ...] = ("duplicate_rows", "trade_date_mismatch", "history_foreign_rows")
 
@@ -673,8 +702,9 @@ def partition_checks(
     if unknown:
         raise ValueError(f"names: unknown check(s) {', '.join(unknown)}")
     snaps = read_snapshots(con, day.params()) if wanted & set(TABLE_CHECKS) else None
+    figures = current_figures(con, day.ticker, day.endpoint, day.trade_date)
     results = [
-        check(con, day, limits, snaps=snaps)
+        check(con, day, limits, snaps=snaps, **({"figures": figures} if name in _FIGURED else {}))
         for name, check in TABLE_CHECKS.items()
         if name in wanted
     ]
@@ -684,7 +714,9 @@ def partition_checks(
         if len(gates) < len(PUBLISH_GATES):
             gates = publish_blockers(con, day, limits)
         held_back = [r.name for r in gates if not r.passed]
-        results.append(parquet_reconciliation(con, day, parquet_root, limits, held_back))
+        results.append(
+            parquet_reconciliation(con, day, parquet_root, limits, held_back, figures=figures)
+        )
     return results
 
 
@@ -692,5 +724,5 @@ def publish_blockers(
     con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
 ) -> list[IntegrityResult]:
     """The failed `PUBLISH_GATES` checks of a partition: non-empty means do not export it."""
-    results = [{**TABLE_CHECKS, **IMPORT_CHECKS}[name](con, day, limits) for name in PUBLISH_GATES]
+    results = partition_checks(con, day, Path(), limits, names=PUBLISH_GATES)
     return [r for r in results if not r.passed]

@@ -17,6 +17,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.trading_date import ENDPOINTS, trade_date_sql
+from gex_pipeline.lib.gex.partition_figures import add_new_snapshots
 from gex_pipeline.lib.live.microbatch import (
     BatchReport,
     StagingRecordError,
@@ -260,6 +261,11 @@ def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
                source, segment, line, to_json({CONTENT_STRUCT_SQL}), now()
         FROM batch_records WHERE status = 'conflict'
         """
+    )
+    add_new_snapshots(
+        con,
+        "SELECT ticker, endpoint, trade_date, timestamp FROM batch_records"
+        " WHERE status = 'new' AND kind = 'snapshot'",
     )
 
 

@@ -1,0 +1,114 @@
+"""Figures of each partition's `gex_strikes` rows, kept in the same transaction as the rows.
+
+`gex_partition_figures` holds, per (ticker, endpoint, trade_date): the strike rows, the
+natural-key duplicates among them (rows minus distinct (timestamp, strike)) and an
+order-independent content hash (the sum of DuckDB's `hash()` of the exported columns of each row,
+the checksum `parquet_reconciliation` compares). Every path that writes `gex_strikes` keeps them:
+bulk writers (history replace and restore, staging rebuild, database rebuild) recompute the
+slice they replaced (`record_slices`); the live micro-batch adds the rows of the snapshots it
+inserted (`add_new_snapshots`, computed from the rows as stored, so rows an earlier writer left
+at those timestamps count too).
+
+`current_figures` hands the figures to the checks only when the partition's row count (one cheap
+`count(*)`) still equals the recorded one: rows inserted or deleted by anything else make the
+checks fall back to scanning the rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from gex_pipeline.lib.gex.parquet_export import EXPORT_COLUMNS
+
+if TYPE_CHECKING:
+    import duckdb
+
+ROW_HASH = f"hash({', '.join(EXPORT_COLUMNS)})::HUGEINT"
+_SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
+# The figures of a set of strike rows, grouped by partition.
+_FIGURES = f"""
+SELECT ticker, endpoint, trade_date, count(*)::BIGINT AS strike_rows,
+       (count(*) - count(DISTINCT (timestamp, strike)))::BIGINT AS strike_key_duplicates,
+       coalesce(sum({ROW_HASH}), 0)::HUGEINT AS strike_hash
+FROM gex_strikes WHERE {{where}} GROUP BY ticker, endpoint, trade_date
+"""
+
+
+@dataclass(frozen=True)
+class StrikeFigures:
+    """Strike rows, natural-key duplicates and content hash of one partition."""
+
+    rows: int
+    key_duplicates: int
+    content_hash: int
+
+
+def record_slices(con: duckdb.DuckDBPyConnection, slices: list[tuple[str, str, date]]) -> None:
+    """Recompute the figures of each (ticker, endpoint, trade_date) from its rows.
+
+    Call inside the writer's transaction, after its inserts; a slice without rows has no figures.
+    """
+    for ticker, endpoint, trade_date in slices:
+        params = {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
+        con.execute(f"DELETE FROM gex_partition_figures WHERE {_SLICE}", params)
+        con.execute("INSERT INTO gex_partition_figures " + _FIGURES.format(where=_SLICE), params)
+
+
+def add_new_snapshots(con: duckdb.DuckDBPyConnection, new_snapshots: str) -> None:
+    """Add to the figures the strike rows at the (ticker, endpoint, trade_date, timestamp) of
+    `new_snapshots` (a query): the snapshots a live batch inserted, in its transaction."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE figures_keys AS
+        SELECT DISTINCT ticker, endpoint, trade_date, timestamp FROM ({new_snapshots})
+        """
+    )
+    where = """
+        timestamp BETWEEN (SELECT min(timestamp) FROM figures_keys)
+                      AND (SELECT max(timestamp) FROM figures_keys)
+        AND (ticker, endpoint, trade_date, timestamp) IN (
+            SELECT (ticker, endpoint, trade_date, timestamp) FROM figures_keys)
+    """
+    con.execute(
+        f"""
+        INSERT INTO gex_partition_figures {_FIGURES.format(where=where)}
+        ON CONFLICT (ticker, endpoint, trade_date) DO UPDATE SET
+            strike_rows = strike_rows + excluded.strike_rows,
+            strike_key_duplicates = strike_key_duplicates + excluded.strike_key_duplicates,
+            strike_hash = strike_hash + excluded.strike_hash
+        """
+    )
+    con.execute("DROP TABLE figures_keys")
+
+
+def recompute(
+    con: duckdb.DuckDBPyConnection, ticker: str, endpoint: str, trade_date: date
+) -> StrikeFigures:
+    """The figures of a partition computed from its rows now (a full scan)."""
+    params = {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
+    row = con.execute(_FIGURES.format(where=_SLICE), params).fetchone()
+    return StrikeFigures(0, 0, 0) if row is None else StrikeFigures(*row[3:])
+
+
+def current_figures(
+    con: duckdb.DuckDBPyConnection, ticker: str, endpoint: str, trade_date: date
+) -> StrikeFigures | None:
+    """The recorded figures of a partition if its row count still matches them, else None."""
+    params = {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
+    row = con.execute(
+        f"""
+        SELECT (SELECT count(*) FROM gex_strikes WHERE {_SLICE}),
+               f.strike_rows, f.strike_key_duplicates, f.strike_hash
+        FROM (SELECT 1) LEFT JOIN gex_partition_figures f
+          ON f.ticker = $ticker AND f.endpoint = $endpoint AND f.trade_date = $trade_date
+        """,
+        params,
+    ).fetchone()
+    if row is None:
+        return None
+    rows, recorded, duplicates, content_hash = row
+    if recorded is None:
+        return StrikeFigures(0, 0, 0) if rows == 0 else None
+    return StrikeFigures(rows, duplicates, content_hash) if rows == recorded else None
