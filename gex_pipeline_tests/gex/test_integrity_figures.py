@@ -21,6 +21,7 @@ from gex_pipeline.lib.gex.integrity import FeedDay, IntegrityResult, partition_c
 from gex_pipeline.lib.gex.live_load import load_segments
 from gex_pipeline.lib.gex.parquet_export import export_partition
 from gex_pipeline.lib.gex.parquet_manifest import manifest_path
+from gex_pipeline.lib.gex.validate import validate
 from gex_pipeline.lib.history.day_import import import_day_file
 from gex_pipeline_tests.support.staging_trees import GexStagingTree
 
@@ -125,3 +126,17 @@ def test_a_missing_manifest_means_the_file_is_read(con, exported, tmp_path):
     result = _check(con, tmp_path, "parquet_reconciliation")
     assert result.passed
     assert result.details["parquet_figures"] == "scanned"
+
+
+def test_validate_finds_a_strike_row_repeated_in_the_file_behind_the_export(exported, tmp_path):
+    frame = pl.read_parquet(exported)
+    pl.concat([frame, frame.slice(42, 1)]).write_parquet(exported)
+    (report,) = validate(tmp_path / "parquet", DAY, DAY, ["SPX.gex_zero"])
+    (duplicates,) = [r for r in report.results if r.name == "duplicate_rows"]
+    assert not duplicates.passed
+    assert duplicates.examples["duplicate_strike"] == (frame["timestamp"][42],)
+
+
+def test_validate_of_an_untouched_export_passes_its_duplicate_check(exported, tmp_path):
+    (report,) = validate(tmp_path / "parquet", DAY, DAY, ["SPX.gex_zero"])
+    assert [r.passed for r in report.results if r.name == "duplicate_rows"] == [True]

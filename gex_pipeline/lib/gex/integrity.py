@@ -684,7 +684,7 @@ IMPORT_CHECKS: dict[str, Check] = {
 }
 CHECK_NAMES: tuple[str, ...] = (*TABLE_CHECKS, *IMPORT_CHECKS, "parquet_reconciliation")
 # Table checks that take the partition's strike figures (`partition_figures`).
-_FIGURED = frozenset({"duplicate_rows"})
+FIGURED = frozenset({"duplicate_rows"})
 # ERROR checks judged before the export: a failure keeps the partition out of Parquet.
 PUBLISH_GATES: tuple[str, ...] = ("duplicate_rows", "trade_date_mismatch", "history_foreign_rows")
 
@@ -704,7 +704,7 @@ def partition_checks(
     snaps = read_snapshots(con, day.params()) if wanted & set(TABLE_CHECKS) else None
     figures = current_figures(con, day.ticker, day.endpoint, day.trade_date)
     results = [
-        check(con, day, limits, snaps=snaps, **({"figures": figures} if name in _FIGURED else {}))
+        check(con, day, limits, snaps=snaps, **({"figures": figures} if name in FIGURED else {}))
         for name, check in TABLE_CHECKS.items()
         if name in wanted
     ]

@@ -1,9 +1,10 @@
 """Check stored GEX data outside Dagster, from the exported Parquet files (never `gex_data.db`).
 
 For each feed and trading session in the range, the feed-day's `<YYYYMMDD>.snapshots.parquet`
-and `<YYYYMMDD>.strikes.parquet` are opened in an in-memory DuckDB under the names of the
-pipeline's (`gex_snapshots` a table, `gex_strikes` a view), and the same check functions run over them
-(`TABLE_CHECKS`: the checks that need only those rows). Days that are not sessions but hold a file
+is read once for every snapshot-level check and `<YYYYMMDD>.strikes.parquet` is opened in an
+in-memory DuckDB as the view `gex_strikes`; the same check functions run over them (`TABLE_CHECKS`:
+the checks that need only those rows). The strike rows are grouped for duplicates only when the
+file's export manifest (`parquet_manifest`) is missing, stale or records a duplicate. Days that are not sessions but hold a file
 are checked too (and fail `out_of_session_rows`). Reading Parquet works while the pipeline runs.
 
 Coverage of each feed-day: `present` (checked, session covered), `incomplete` (session_coverage
@@ -22,12 +23,16 @@ from gex_pipeline.lib.calendar.sessions import sessions_between
 from gex_pipeline.lib.calendar.trading_date import ENDPOINTS, feed_key, parse_feed_key
 from gex_pipeline.lib.gex.integrity import (
     ERROR,
+    FIGURED,
     TABLE_CHECKS,
     FeedDay,
     IntegrityResult,
     Thresholds,
 )
 from gex_pipeline.lib.gex.parquet_export import parquet_path, snapshots_path
+from gex_pipeline.lib.gex.parquet_manifest import file_figures
+from gex_pipeline.lib.gex.partition_figures import StrikeFigures
+from gex_pipeline.lib.gex.snapshot_scan import Snapshots, read_snapshots
 
 if TYPE_CHECKING:
     import duckdb
@@ -85,25 +90,26 @@ def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _load_day(con: duckdb.DuckDBPyConnection, parquet_root: Path, day: FeedDay) -> None:
-    """Point `gex_snapshots` (a table: small, read by most checks) and `gex_strikes` (a view: each
-    check reads only the columns it needs) at one feed-day's files."""
+def _load_day(
+    con: duckdb.DuckDBPyConnection, parquet_root: Path, day: FeedDay
+) -> tuple[Snapshots, StrikeFigures | None]:
+    """Read one feed-day's snapshots file (once, for every snapshot-level check), point the view
+    `gex_strikes` at its strikes file (each check reads only the columns and rows it needs) and
+    return the strikes file's export figures while it is the file the export wrote."""
     snaps = snapshots_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
     strikes = parquet_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
-    con.execute(
-        "CREATE OR REPLACE TABLE gex_snapshots AS SELECT * FROM read_parquet($path)",
-        {"path": str(snaps)},
-    )
+    rows = read_snapshots(con, day.params(), f"read_parquet('{_quote(snaps)}')")
     source = (
         f"read_parquet('{_quote(strikes)}')"
         if strikes.exists()
-        else "(SELECT ticker, endpoint, timestamp, 0::DOUBLE AS strike, 0::DOUBLE AS gamma,"
-        " 0::DOUBLE AS oi_gamma FROM gex_snapshots LIMIT 0)"
+        else "(SELECT NULL::VARCHAR AS ticker, NULL::VARCHAR AS endpoint, NULL::BIGINT AS timestamp,"
+        " NULL::DOUBLE AS strike, NULL::DOUBLE AS gamma, NULL::DOUBLE AS oi_gamma WHERE false)"
     )
     con.execute(
         f"CREATE OR REPLACE VIEW gex_strikes AS SELECT {_STRIKE_COLUMNS},"
         f" DATE '{day.trade_date.isoformat()}' AS trade_date FROM {source}"
     )
+    return rows, file_figures(strikes) if strikes.exists() else None
 
 
 def validate(
@@ -135,8 +141,17 @@ def validate(
                 if trade_date not in with_files:
                     yield DayReport(day, MISSING)
                     continue
-                _load_day(con, parquet_root, day)
-                results = tuple(check(con, day, limits) for check in TABLE_CHECKS.values())
+                snaps, figures = _load_day(con, parquet_root, day)
+                results = tuple(
+                    check(
+                        con,
+                        day,
+                        limits,
+                        snaps=snaps,
+                        **({"figures": figures} if name in FIGURED else {}),
+                    )
+                    for name, check in TABLE_CHECKS.items()
+                )
                 coverage = next(r for r in results if r.name == "session_coverage")
                 if trade_date not in sessions:
                     status = NOT_A_SESSION
