@@ -27,12 +27,13 @@ if TYPE_CHECKING:
 
 ROW_HASH = f"hash({', '.join(EXPORT_COLUMNS)})::HUGEINT"
 _SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
+_ROWS = f"gex_strikes WHERE {_SLICE}"
 # The figures of a set of strike rows, grouped by partition.
 _FIGURES = f"""
 SELECT ticker, endpoint, trade_date, count(*)::BIGINT AS strike_rows,
        (count(*) - count(DISTINCT (timestamp, strike)))::BIGINT AS strike_key_duplicates,
        coalesce(sum({ROW_HASH}), 0)::HUGEINT AS strike_hash
-FROM gex_strikes WHERE {{where}} GROUP BY ticker, endpoint, trade_date
+FROM {{rows}} GROUP BY ticker, endpoint, trade_date
 """
 
 
@@ -53,7 +54,7 @@ def record_slices(con: duckdb.DuckDBPyConnection, slices: list[tuple[str, str, d
     for ticker, endpoint, trade_date in slices:
         params = {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
         con.execute(f"DELETE FROM gex_partition_figures WHERE {_SLICE}", params)
-        con.execute("INSERT INTO gex_partition_figures " + _FIGURES.format(where=_SLICE), params)
+        con.execute("INSERT INTO gex_partition_figures " + _FIGURES.format(rows=_ROWS), params)
 
 
 def add_new_snapshots(con: duckdb.DuckDBPyConnection, new_snapshots: str) -> None:
@@ -65,21 +66,23 @@ def add_new_snapshots(con: duckdb.DuckDBPyConnection, new_snapshots: str) -> Non
         SELECT DISTINCT ticker, endpoint, trade_date, timestamp FROM ({new_snapshots})
         """
     )
-    where = """
-        timestamp BETWEEN (SELECT min(timestamp) FROM figures_keys)
-                      AND (SELECT max(timestamp) FROM figures_keys)
-        AND (ticker, endpoint, trade_date, timestamp) IN (
-            SELECT (ticker, endpoint, trade_date, timestamp) FROM figures_keys)
-    """
-    con.execute(
-        f"""
-        INSERT INTO gex_partition_figures {_FIGURES.format(where=where)}
-        ON CONFLICT (ticker, endpoint, trade_date) DO UPDATE SET
-            strike_rows = strike_rows + excluded.strike_rows,
-            strike_key_duplicates = strike_key_duplicates + excluded.strike_key_duplicates,
-            strike_hash = strike_hash + excluded.strike_hash
-        """
-    )
+    first, last = con.execute("SELECT min(timestamp), max(timestamp) FROM figures_keys").fetchone()
+    if first is not None:
+        # constant bounds let the scan skip the row groups outside the batch's time range
+        rows = (
+            "gex_strikes SEMI JOIN figures_keys USING (ticker, endpoint, trade_date, timestamp)"
+            " WHERE timestamp BETWEEN $first AND $last"
+        )
+        con.execute(
+            f"""
+            INSERT INTO gex_partition_figures {_FIGURES.format(rows=rows)}
+            ON CONFLICT (ticker, endpoint, trade_date) DO UPDATE SET
+                strike_rows = strike_rows + excluded.strike_rows,
+                strike_key_duplicates = strike_key_duplicates + excluded.strike_key_duplicates,
+                strike_hash = strike_hash + excluded.strike_hash
+            """,
+            {"first": first, "last": last},
+        )
     con.execute("DROP TABLE figures_keys")
 
 
@@ -88,7 +91,7 @@ def recompute(
 ) -> StrikeFigures:
     """The figures of a partition computed from its rows now (a full scan)."""
     params = {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
-    row = con.execute(_FIGURES.format(where=_SLICE), params).fetchone()
+    row = con.execute(_FIGURES.format(rows=_ROWS), params).fetchone()
     return StrikeFigures(0, 0, 0) if row is None else StrikeFigures(*row[3:])
 
 
