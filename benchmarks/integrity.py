@@ -28,7 +28,7 @@ from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex import integrity
 from gex_pipeline.lib.gex.parquet_export import export_partition, parquet_path
 from gex_pipeline.lib.gex.parquet_manifest import manifest_path
-from gex_pipeline.lib.gex.partition_figures import current_figures
+from gex_pipeline.lib.gex.partition_figures import strike_state
 from gex_pipeline.lib.gex.snapshot_scan import read_snapshots
 from gex_pipeline.lib.gex.validate import validate
 from gex_pipeline.lib.history.day_import import import_day_file
@@ -100,22 +100,22 @@ def one_day(work: Path) -> None:
         used = (recon.details.get("duckdb_figures"), recon.details.get("parquet_figures"))
         if used != ("load-time", "export manifest"):
             raise SystemExit(f"refusing to print: the checks did not use the figures ({used})")
-        # What partition_checks does, step by step: two shared reads, then each check.
-        snaps = read_snapshots(con, day.params())
-        figures = current_figures(con, *FEED, DAY)
+        # What partition_checks does, step by step: the shared reads, then each check.
+        shared = integrity.read_shared(con, day)
+        figures = shared.strikes.figures
         if figures is None:
             raise SystemExit("refusing to print: no load-time figures for the partition")
-        _row(
-            "  read the snapshots (shared)", _best(lambda: read_snapshots(con, day.params())), base
-        )
-        _row("  strike figures (shared)", _best(lambda: current_figures(con, *FEED, DAY)), base)
+        reads = {
+            "read the snapshots (shared)": lambda: read_snapshots(con, day.params()),
+            "strike figures and span (shared)": lambda: strike_state(con, *FEED, DAY),
+            "import rejects (shared)": lambda: integrity.read_rejects(con, day),
+        }
+        for label, read in reads.items():
+            _row(f"  {label}", _best(read), base)
         limits = integrity.Thresholds()
-        for name, check in integrity.TABLE_CHECKS.items():
-            extra = {"figures": figures} if name in integrity.FIGURED else {}
-            took = _best(lambda c=check, e=extra: c(con, day, limits, snaps=snaps, **e))
-            _row(f"  {name}", took, base)
-        for name, check in integrity.IMPORT_CHECKS.items():
-            _row(f"  {name}", _best(lambda c=check: c(con, day, limits)), base)
+        for name, check in {**integrity.TABLE_CHECKS, **integrity.IMPORT_CHECKS}.items():
+            args = shared.arguments(name)
+            _row(f"  {name}", _best(lambda c=check, a=args: c(con, day, limits, **a)), base)
         root = work / "parquet-day"
         _row(
             "  parquet_reconciliation",

@@ -46,7 +46,7 @@ from gex_pipeline.lib.calendar.sessions import session
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ
 from gex_pipeline.lib.gex.parquet_export import EXPORT_COLUMNS, parquet_path
 from gex_pipeline.lib.gex.parquet_manifest import file_figures
-from gex_pipeline.lib.gex.partition_figures import StrikeFigures, current_figures
+from gex_pipeline.lib.gex.partition_figures import StrikeFigures, StrikeState, strike_state
 from gex_pipeline.lib.gex.snapshot_scan import (
     Snapshots,
     gaps,
@@ -422,6 +422,7 @@ def trade_date_mismatch(
     day: FeedDay,
     limits: Thresholds = Thresholds(),
     snaps: Snapshots | None = None,
+    strikes: StrikeState | None = None,
 ) -> IntegrityResult:
     """Rows filed under `trade_date` whose timestamp falls on another New York date (ERROR).
 
@@ -433,9 +434,14 @@ def trade_date_mismatch(
     outside = snaps.timestamp[(snaps.timestamp < start_ms) | (snaps.timestamp >= end_ms)]
     counts: dict[str, int] = {"gex_snapshots_rows": int(outside.size)}
     wrong: set[int] = {int(ts) for ts in outside}
-    first, last = _fetch(
-        con, f"SELECT min(timestamp), max(timestamp) FROM gex_strikes WHERE {_SLICE}", day.params()
-    )[0]
+    if strikes is None:
+        first, last = _fetch(
+            con,
+            f"SELECT min(timestamp), max(timestamp) FROM gex_strikes WHERE {_SLICE}",
+            day.params(),
+        )[0]
+    else:
+        first, last = strikes.first_timestamp, strikes.last_timestamp
     rows: list[tuple] = []
     if first is not None and (first < start_ms or last >= end_ms):
         rows = _fetch(
@@ -456,25 +462,40 @@ def trade_date_mismatch(
     )
 
 
-def _rejects(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, where: str
-) -> list[tuple[int | None, str, bool | None, float | None, float | None]]:
+Reject = tuple[int | None, str, bool | None, float | None, float | None]
+
+
+def read_rejects(con: duckdb.DuckDBPyConnection, day: FeedDay) -> list[Reject]:
+    """The partition's `gex_history_rejects` rows in file order: timestamp, reason, differs,
+    spot, kept_spot."""
     return _fetch(
         con,
         "SELECT timestamp, reason, differs, spot, kept_spot FROM gex_history_rejects"
-        f" WHERE {_SLICE} AND ({where}) ORDER BY position",
+        f" WHERE {_SLICE} ORDER BY position",
         day.params(),
     )
 
 
+def _rejects(
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    reasons: tuple[str, ...],
+    read: list[Reject] | None,
+) -> list[Reject]:
+    return [r for r in (read if read is not None else read_rejects(con, day)) if r[1] in reasons]
+
+
 def history_dropped_rows(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    rejects: list[Reject] | None = None,
 ) -> IntegrityResult:
     """Seconds the imported file holds twice with different content, unreadable timestamps (WARN).
 
     Identical repeats are counted but pass; every dropped row is in `gex_history_rejects`.
     """
-    rows = _rejects(con, day, "reason IN ('duplicate_timestamp', 'bad_timestamp')")
+    rows = _rejects(con, day, ("duplicate_timestamp", "bad_timestamp"), rejects)
     conflicts = [r for r in rows if r[1] == "duplicate_timestamp" and r[2]]
     bad = [r for r in rows if r[1] == "bad_timestamp"]
     first = conflicts[0] if conflicts else None
@@ -498,10 +519,13 @@ def history_dropped_rows(
 
 
 def history_foreign_rows(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    rejects: list[Reject] | None = None,
 ) -> IntegrityResult:
     """Rows of another date, ticker or endpoint in the imported day file (ERROR for the file)."""
-    rows = _rejects(con, day, "reason IN ('wrong_date', 'wrong_ticker', 'wrong_endpoint')")
+    rows = _rejects(con, day, ("wrong_date", "wrong_ticker", "wrong_endpoint"), rejects)
     counts = {
         reason: sum(1 for r in rows if r[1] == reason)
         for reason in ("wrong_date", "wrong_ticker", "wrong_endpoint")
@@ -527,9 +551,13 @@ def live_history_drift(
         "spot_tol": limits.drift_spot_tolerance,
         "zg_tol": limits.drift_zero_gamma_tolerance,
     }
-    rows = _fetch(
-        con,
-        """
+    shadowed = _fetch(con, f"SELECT count(*) FROM gex_live_shadow WHERE {_SLICE}", day.params())
+    rows = (
+        []
+        if not shadowed[0][0]
+        else _fetch(
+            con,
+            """
         WITH d AS (
             SELECT h.timestamp,
                    abs(h.spot / nullif(l.spot, 0) - 1) AS spot_diff,
@@ -542,7 +570,8 @@ def live_history_drift(
                coalesce(spot_diff > $spot_tol, false) OR coalesce(zg_diff > $zg_tol, false)
         FROM d ORDER BY timestamp
         """,
-        params,
+            params,
+        )
     )
     differing = [r for r in rows if r[3]]
     return IntegrityResult(
@@ -683,10 +712,43 @@ IMPORT_CHECKS: dict[str, Check] = {
     "live_history_drift": live_history_drift,
 }
 CHECK_NAMES: tuple[str, ...] = (*TABLE_CHECKS, *IMPORT_CHECKS, "parquet_reconciliation")
-# Table checks that take the partition's strike figures (`partition_figures`).
+# Table checks that take figures of the strike rows (load-time ones, or an export manifest's).
 FIGURED = frozenset({"duplicate_rows"})
+# Import checks that read `gex_history_rejects`.
+_REJECT_CHECKS = ("history_dropped_rows", "history_foreign_rows")
 # ERROR checks judged before the export: a failure keeps the partition out of Parquet.
 PUBLISH_GATES: tuple[str, ...] = ("duplicate_rows", "trade_date_mismatch", "history_foreign_rows")
+
+
+@dataclass(frozen=True)
+class SharedReads:
+    """What several checks of a partition read, read once: the snapshots, the strike rows'
+    figures and span, the import's rejects."""
+
+    snaps: Snapshots
+    strikes: StrikeState
+    rejects: list[Reject]
+
+    def arguments(self, name: str) -> dict[str, object]:
+        """The shared reads the check `name` takes, as keyword arguments."""
+        if name in _REJECT_CHECKS:
+            return {"rejects": self.rejects}
+        if name not in TABLE_CHECKS:
+            return {}
+        extra = {
+            "duplicate_rows": {"figures": self.strikes.figures},
+            "trade_date_mismatch": {"strikes": self.strikes},
+        }
+        return {"snaps": self.snaps, **extra.get(name, {})}
+
+
+def read_shared(con: duckdb.DuckDBPyConnection, day: FeedDay) -> SharedReads:
+    """Read what the checks of `day` share (three queries)."""
+    return SharedReads(
+        snaps=read_snapshots(con, day.params()),
+        strikes=strike_state(con, day.ticker, day.endpoint, day.trade_date),
+        rejects=read_rejects(con, day),
+    )
 
 
 def partition_checks(
@@ -701,21 +763,22 @@ def partition_checks(
     unknown = sorted(wanted - set(CHECK_NAMES))
     if unknown:
         raise ValueError(f"names: unknown check(s) {', '.join(unknown)}")
-    snaps = read_snapshots(con, day.params()) if wanted & set(TABLE_CHECKS) else None
-    figures = current_figures(con, day.ticker, day.endpoint, day.trade_date)
+    shared = read_shared(con, day)
+    checks = {**TABLE_CHECKS, **IMPORT_CHECKS}
     results = [
-        check(con, day, limits, snaps=snaps, **({"figures": figures} if name in FIGURED else {}))
-        for name, check in TABLE_CHECKS.items()
+        check(con, day, limits, **shared.arguments(name))
+        for name, check in checks.items()
         if name in wanted
     ]
-    results += [check(con, day, limits) for name, check in IMPORT_CHECKS.items() if name in wanted]
     if "parquet_reconciliation" in wanted:
         gates = [r for r in results if r.name in PUBLISH_GATES]
         if len(gates) < len(PUBLISH_GATES):
             gates = publish_blockers(con, day, limits)
         held_back = [r.name for r in gates if not r.passed]
         results.append(
-            parquet_reconciliation(con, day, parquet_root, limits, held_back, figures=figures)
+            parquet_reconciliation(
+                con, day, parquet_root, limits, held_back, figures=shared.strikes.figures
+            )
         )
     return results
 

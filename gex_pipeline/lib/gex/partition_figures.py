@@ -95,23 +95,43 @@ def recompute(
     return StrikeFigures(0, 0, 0) if row is None else StrikeFigures(*row[3:])
 
 
-def current_figures(
+@dataclass(frozen=True)
+class StrikeState:
+    """A partition's strike rows now: usable figures (None if stale or missing) and the first
+    and last timestamp (None without rows)."""
+
+    figures: StrikeFigures | None
+    first_timestamp: int | None
+    last_timestamp: int | None
+
+
+def strike_state(
     con: duckdb.DuckDBPyConnection, ticker: str, endpoint: str, trade_date: date
-) -> StrikeFigures | None:
-    """The recorded figures of a partition if its row count still matches them, else None."""
+) -> StrikeState:
+    """The partition's recorded figures if its row count still matches them, and the span of its
+    strike timestamps, in one read."""
     params = {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
     row = con.execute(
         f"""
-        SELECT (SELECT count(*) FROM gex_strikes WHERE {_SLICE}),
-               f.strike_rows, f.strike_key_duplicates, f.strike_hash
-        FROM (SELECT 1) LEFT JOIN gex_partition_figures f
+        SELECT s.n, s.first, s.last, f.strike_rows, f.strike_key_duplicates, f.strike_hash
+        FROM (SELECT count(*) AS n, min(timestamp) AS first, max(timestamp) AS last
+              FROM gex_strikes WHERE {_SLICE}) s
+        LEFT JOIN gex_partition_figures f
           ON f.ticker = $ticker AND f.endpoint = $endpoint AND f.trade_date = $trade_date
         """,
         params,
     ).fetchone()
-    if row is None:
-        return None
-    rows, recorded, duplicates, content_hash = row
+    assert row is not None
+    rows, first, last, recorded, duplicates, content_hash = row
     if recorded is None:
-        return StrikeFigures(0, 0, 0) if rows == 0 else None
-    return StrikeFigures(rows, duplicates, content_hash) if rows == recorded else None
+        figures = StrikeFigures(0, 0, 0) if rows == 0 else None
+    else:
+        figures = StrikeFigures(rows, duplicates, content_hash) if rows == recorded else None
+    return StrikeState(figures, first, last)
+
+
+def current_figures(
+    con: duckdb.DuckDBPyConnection, ticker: str, endpoint: str, trade_date: date
+) -> StrikeFigures | None:
+    """The recorded figures of a partition if its row count still matches them, else None."""
+    return strike_state(con, ticker, endpoint, trade_date).figures
