@@ -264,8 +264,10 @@ def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
     )
     add_new_snapshots(
         con,
-        "SELECT ticker, endpoint, trade_date, timestamp FROM batch_records"
-        " WHERE status = 'new' AND kind = 'snapshot'",
+        "SELECT r.ticker, r.endpoint, r.trade_date, r.timestamp"
+        " FROM batch_raw r JOIN batch_status s ON r.rowid = s.ord"
+        " WHERE s.status = 'new' AND r.kind = 'snapshot'",
+        "SELECT min(timestamp), max(timestamp) FROM batch_raw",
     )
 
 

@@ -28,12 +28,15 @@ if TYPE_CHECKING:
 ROW_HASH = f"hash({', '.join(EXPORT_COLUMNS)})::HUGEINT"
 _SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
 _ROWS = f"gex_strikes WHERE {_SLICE}"
-# The figures of a set of strike rows, grouped by partition.
+# The figures of a set of strike rows, grouped by partition (keys counted first: cheaper than a
+# count of distinct keys).
 _FIGURES = f"""
-SELECT ticker, endpoint, trade_date, count(*)::BIGINT AS strike_rows,
-       (count(*) - count(DISTINCT (timestamp, strike)))::BIGINT AS strike_key_duplicates,
-       coalesce(sum({ROW_HASH}), 0)::HUGEINT AS strike_hash
-FROM {{rows}} GROUP BY ticker, endpoint, trade_date
+SELECT ticker, endpoint, trade_date, sum(n)::BIGINT AS strike_rows,
+       sum(n - 1)::BIGINT AS strike_key_duplicates, sum(h)::HUGEINT AS strike_hash
+FROM (
+    SELECT ticker, endpoint, trade_date, count(*) AS n, sum({ROW_HASH}) AS h
+    FROM {{rows}} GROUP BY ticker, endpoint, trade_date, timestamp, strike
+) GROUP BY ticker, endpoint, trade_date
 """
 
 
@@ -57,33 +60,30 @@ def record_slices(con: duckdb.DuckDBPyConnection, slices: list[tuple[str, str, d
         con.execute("INSERT INTO gex_partition_figures " + _FIGURES.format(rows=_ROWS), params)
 
 
-def add_new_snapshots(con: duckdb.DuckDBPyConnection, new_snapshots: str) -> None:
+def add_new_snapshots(con: duckdb.DuckDBPyConnection, new_snapshots: str, time_range: str) -> None:
     """Add to the figures the strike rows at the (ticker, endpoint, trade_date, timestamp) of
-    `new_snapshots` (a query): the snapshots a live batch inserted, in its transaction."""
+    `new_snapshots` (a query): the snapshots a live batch inserted, in its transaction.
+
+    `time_range` (a query of one row: first, last epoch ms) bounds those timestamps; as constants
+    they let the scan skip the row groups outside the batch's time range.
+    """
+    first, last = con.execute(time_range).fetchone() or (None, None)
+    if first is None:
+        return
+    rows = (
+        f"gex_strikes SEMI JOIN ({new_snapshots}) USING (ticker, endpoint, trade_date, timestamp)"
+        " WHERE timestamp BETWEEN $first AND $last"
+    )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE figures_keys AS
-        SELECT DISTINCT ticker, endpoint, trade_date, timestamp FROM ({new_snapshots})
-        """
+        INSERT INTO gex_partition_figures {_FIGURES.format(rows=rows)}
+        ON CONFLICT (ticker, endpoint, trade_date) DO UPDATE SET
+            strike_rows = strike_rows + excluded.strike_rows,
+            strike_key_duplicates = strike_key_duplicates + excluded.strike_key_duplicates,
+            strike_hash = strike_hash + excluded.strike_hash
+        """,
+        {"first": first, "last": last},
     )
-    first, last = con.execute("SELECT min(timestamp), max(timestamp) FROM figures_keys").fetchone()
-    if first is not None:
-        # constant bounds let the scan skip the row groups outside the batch's time range
-        rows = (
-            "gex_strikes SEMI JOIN figures_keys USING (ticker, endpoint, trade_date, timestamp)"
-            " WHERE timestamp BETWEEN $first AND $last"
-        )
-        con.execute(
-            f"""
-            INSERT INTO gex_partition_figures {_FIGURES.format(rows=rows)}
-            ON CONFLICT (ticker, endpoint, trade_date) DO UPDATE SET
-                strike_rows = strike_rows + excluded.strike_rows,
-                strike_key_duplicates = strike_key_duplicates + excluded.strike_key_duplicates,
-                strike_hash = strike_hash + excluded.strike_hash
-            """,
-            {"first": first, "last": last},
-        )
-    con.execute("DROP TABLE figures_keys")
 
 
 def recompute(
