@@ -140,3 +140,19 @@ def test_validate_finds_a_strike_row_repeated_in_the_file_behind_the_export(expo
 def test_validate_of_an_untouched_export_passes_its_duplicate_check(exported, tmp_path):
     (report,) = validate(tmp_path / "parquet", DAY, DAY, ["SPX.gex_zero"])
     assert [r.passed for r in report.results if r.name == "duplicate_rows"] == [True]
+
+
+def test_validate_finds_a_row_moved_to_another_date_in_the_file_behind_the_export(
+    exported, tmp_path
+):
+    frame = pl.read_parquet(exported)
+    moved = frame["timestamp"][42] + 86_400_000
+    frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 42)
+        .then(pl.col("timestamp") + 86_400_000)
+        .otherwise(pl.col("timestamp"))
+    ).write_parquet(exported)
+    (report,) = validate(tmp_path / "parquet", DAY, DAY, ["SPX.gex_zero"])
+    (wrong,) = [r for r in report.results if r.name == "trade_date_mismatch"]
+    assert not wrong.passed
+    assert wrong.examples["wrong_date"] == (moved,)

@@ -45,7 +45,7 @@ import numpy as np
 from gex_pipeline.lib.calendar.sessions import session
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ
 from gex_pipeline.lib.gex.parquet_export import EXPORT_COLUMNS, parquet_path
-from gex_pipeline.lib.gex.parquet_manifest import file_figures
+from gex_pipeline.lib.gex.parquet_manifest import file_state
 from gex_pipeline.lib.gex.partition_figures import StrikeFigures, StrikeState, strike_state
 from gex_pipeline.lib.gex.snapshot_scan import (
     Snapshots,
@@ -648,7 +648,7 @@ def parquet_reconciliation(
 
     `figures` (the partition's load-time figures, `partition_figures.current_figures`) stand for
     the `gex_strikes` rows; the file's export manifest stands for the file while the file is the
-    one the export wrote (`parquet_manifest.file_figures`). Either side without them is scanned.
+    one the export wrote (`parquet_manifest.file_state`). Either side without them is scanned.
     """
     path = parquet_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
     details: dict[str, str | float | None] = {"path": str(path)}
@@ -672,7 +672,8 @@ def parquet_reconciliation(
             counts={"duckdb_rows": db_rows, "parquet_rows": 0},
             details=details,
         )
-    exported = file_figures(path)
+    exported_state = file_state(path)
+    exported = None if exported_state is None else exported_state.figures
     if exported is None:
         pq_rows, pq_sum, error = _parquet_sums(con, path)
         details["parquet_figures"] = "scanned"
@@ -712,8 +713,6 @@ IMPORT_CHECKS: dict[str, Check] = {
     "live_history_drift": live_history_drift,
 }
 CHECK_NAMES: tuple[str, ...] = (*TABLE_CHECKS, *IMPORT_CHECKS, "parquet_reconciliation")
-# Table checks that take figures of the strike rows (load-time ones, or an export manifest's).
-FIGURED = frozenset({"duplicate_rows"})
 # Import checks that read `gex_history_rejects`.
 _REJECT_CHECKS = ("history_dropped_rows", "history_foreign_rows")
 # ERROR checks judged before the export: a failure keeps the partition out of Parquet.

@@ -111,7 +111,7 @@ def export_partition(
     rows' figures and the file's identity (`gex_pipeline.lib.gex.parquet_manifest`); the old
     manifest is removed before the file is replaced, so a crash in between leaves none.
     """
-    from gex_pipeline.lib.gex.parquet_manifest import frame_figures, manifest_path, write_manifest
+    from gex_pipeline.lib.gex.parquet_manifest import frame_state, manifest_path, write_manifest
 
     target = parquet_path(parquet_root, ticker, endpoint, trade_date)
     frame = partition_query(con, ticker, endpoint, trade_date).pl()
@@ -129,7 +129,7 @@ def export_partition(
     _write_atomic(snapshots, snapshots_path(parquet_root, ticker, endpoint, trade_date))
     manifest_path(target).unlink(missing_ok=True)
     _write_atomic(frame, target)
-    write_manifest(target, frame_figures(frame))
+    write_manifest(target, frame_state(frame))
     _fsync_path(target.parent)
     return ExportResult(path=target, rows=frame.height)
 

@@ -2,9 +2,9 @@
 
 Beside each `<YYYYMMDD>.strikes.parquet` the export writes `<YYYYMMDD>.strikes.manifest.json`
 (tmp + fsync + rename, after the Parquet file is in place): the rows, their natural-key
-duplicates and their content hash (the checksum of `parquet_reconciliation`), computed from the
-rows written, and the file's identity once renamed into place (device, inode, size, mtime and
-ctime in ns). `file_figures` returns the figures only while the file still has that identity: any
+duplicates, their content hash (the checksum of `parquet_reconciliation`) and their first and last
+timestamp, computed from the rows written, and the file's identity once renamed into place (device, inode, size, mtime and
+ctime in ns). `file_state` returns them only while the file still has that identity: any
 write, replace, truncation or copy of the file changes its inode, size, mtime or ctime (ctime
 cannot be set back from user space), so the checks then read the file itself. A missing,
 unreadable or stale manifest means the same: read the file.
@@ -17,12 +17,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gex_pipeline.lib.gex.partition_figures import ROW_HASH, StrikeFigures
+from gex_pipeline.lib.gex.partition_figures import ROW_HASH, StrikeFigures, StrikeState
 
 if TYPE_CHECKING:
     import polars as pl
 
-_VERSION = 1
+_VERSION = 2
 
 
 def manifest_path(strikes_file: Path) -> Path:
@@ -41,28 +41,33 @@ def _identity(path: Path) -> dict[str, int]:
     }
 
 
-def frame_figures(frame: pl.DataFrame) -> StrikeFigures:
-    """Figures of the strike rows in `frame` (the exported columns), as the checks compute them."""
+def frame_state(frame: pl.DataFrame) -> StrikeState:
+    """Figures and timestamp span of the strike rows in `frame` (the exported columns), computed
+    as the checks compute them."""
     import duckdb
 
     with duckdb.connect() as mem:
         mem.register("exported", frame)
         row = mem.execute(
             f"SELECT count(*), count(*) - count(DISTINCT (timestamp, strike)),"
-            f" coalesce(sum({ROW_HASH}), 0)::HUGEINT FROM exported"
+            f" coalesce(sum({ROW_HASH}), 0)::HUGEINT, min(timestamp), max(timestamp)"
+            " FROM exported"
         ).fetchone()
     assert row is not None
-    return StrikeFigures(int(row[0]), int(row[1]), int(row[2]))
+    return StrikeState(StrikeFigures(int(row[0]), int(row[1]), int(row[2])), row[3], row[4])
 
 
-def write_manifest(strikes_file: Path, figures: StrikeFigures) -> None:
-    """Record `figures` and the current identity of `strikes_file` beside it, atomically."""
+def write_manifest(strikes_file: Path, state: StrikeState) -> None:
+    """Record `state` and the current identity of `strikes_file` beside it, atomically."""
+    assert state.figures is not None
     target = manifest_path(strikes_file)
     body = {
         "version": _VERSION,
-        "rows": figures.rows,
-        "key_duplicates": figures.key_duplicates,
-        "content_hash": str(figures.content_hash),
+        "rows": state.figures.rows,
+        "key_duplicates": state.figures.key_duplicates,
+        "content_hash": str(state.figures.content_hash),
+        "first_timestamp": state.first_timestamp,
+        "last_timestamp": state.last_timestamp,
         "file": _identity(strikes_file),
     }
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -76,14 +81,16 @@ def write_manifest(strikes_file: Path, figures: StrikeFigures) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def file_figures(strikes_file: Path) -> StrikeFigures | None:
-    """The recorded figures of `strikes_file` if it is still the file the export wrote, else None."""
+def file_state(strikes_file: Path) -> StrikeState | None:
+    """The recorded figures and timestamp span of `strikes_file` if it is still the file the
+    export wrote, else None."""
     try:
         body = json.loads(manifest_path(strikes_file).read_text(encoding="utf-8"))
         if body.get("version") != _VERSION or body["file"] != _identity(strikes_file):
             return None
-        return StrikeFigures(
+        figures = StrikeFigures(
             int(body["rows"]), int(body["key_duplicates"]), int(body["content_hash"])
         )
+        return StrikeState(figures, body["first_timestamp"], body["last_timestamp"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -23,15 +23,14 @@ from gex_pipeline.lib.calendar.sessions import sessions_between
 from gex_pipeline.lib.calendar.trading_date import ENDPOINTS, feed_key, parse_feed_key
 from gex_pipeline.lib.gex.integrity import (
     ERROR,
-    FIGURED,
     TABLE_CHECKS,
     FeedDay,
     IntegrityResult,
     Thresholds,
 )
 from gex_pipeline.lib.gex.parquet_export import parquet_path, snapshots_path
-from gex_pipeline.lib.gex.parquet_manifest import file_figures
-from gex_pipeline.lib.gex.partition_figures import StrikeFigures
+from gex_pipeline.lib.gex.parquet_manifest import file_state
+from gex_pipeline.lib.gex.partition_figures import StrikeState
 from gex_pipeline.lib.gex.snapshot_scan import Snapshots, read_snapshots
 
 if TYPE_CHECKING:
@@ -92,10 +91,10 @@ def _quote(path: Path) -> str:
 
 def _load_day(
     con: duckdb.DuckDBPyConnection, parquet_root: Path, day: FeedDay
-) -> tuple[Snapshots, StrikeFigures | None]:
+) -> tuple[Snapshots, StrikeState | None]:
     """Read one feed-day's snapshots file (once, for every snapshot-level check), point the view
     `gex_strikes` at its strikes file (each check reads only the columns and rows it needs) and
-    return the strikes file's export figures while it is the file the export wrote."""
+    return the strikes file's export figures and span while it is the file the export wrote."""
     snaps = snapshots_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
     strikes = parquet_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
     rows = read_snapshots(con, day.params(), f"read_parquet('{_quote(snaps)}')")
@@ -109,7 +108,17 @@ def _load_day(
         f"CREATE OR REPLACE VIEW gex_strikes AS SELECT {_STRIKE_COLUMNS},"
         f" DATE '{day.trade_date.isoformat()}' AS trade_date FROM {source}"
     )
-    return rows, file_figures(strikes) if strikes.exists() else None
+    return rows, file_state(strikes) if strikes.exists() else None
+
+
+def _shared(exported: StrikeState | None) -> dict[str, dict[str, object]]:
+    """What the export manifest stands for, per check: nothing when the file must be read."""
+    if exported is None:
+        return {}
+    return {
+        "duplicate_rows": {"figures": exported.figures},
+        "trade_date_mismatch": {"strikes": exported},
+    }
 
 
 def validate(
@@ -141,15 +150,10 @@ def validate(
                 if trade_date not in with_files:
                     yield DayReport(day, MISSING)
                     continue
-                snaps, figures = _load_day(con, parquet_root, day)
+                snaps, exported = _load_day(con, parquet_root, day)
+                shared = _shared(exported)
                 results = tuple(
-                    check(
-                        con,
-                        day,
-                        limits,
-                        snaps=snaps,
-                        **({"figures": figures} if name in FIGURED else {}),
-                    )
+                    check(con, day, limits, snaps=snaps, **shared.get(name, {}))
                     for name, check in TABLE_CHECKS.items()
                 )
                 coverage = next(r for r in results if r.name == "session_coverage")
