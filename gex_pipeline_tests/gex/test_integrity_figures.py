@@ -156,3 +156,25 @@ def test_validate_finds_a_row_moved_to_another_date_in_the_file_behind_the_expor
     (wrong,) = [r for r in report.results if r.name == "trade_date_mismatch"]
     assert not wrong.passed
     assert wrong.examples["wrong_date"] == (moved,)
+
+
+def test_an_update_behind_the_pipeline_that_keeps_the_row_count_needs_a_rescan(
+    con, exported, tmp_path
+):
+    """The blind spot of the figures, and the way to cover it: `rescan` reads the rows."""
+    (edited,) = con.execute(
+        "UPDATE gex_strikes SET gamma = gamma + 1 WHERE rowid = 100 RETURNING timestamp"
+    ).fetchone()
+    con.execute(
+        "UPDATE gex_strikes SET strike = (SELECT min(strike) FROM gex_strikes WHERE rowid < 5)"
+        " WHERE rowid = 1"
+    )
+    (duplicate,) = con.execute("SELECT timestamp FROM gex_strikes WHERE rowid = 1").fetchone()
+    names = ["duplicate_rows", "parquet_reconciliation"]
+    fast = partition_checks(con, FEED_DAY, tmp_path / "parquet", names=names)
+    assert [r.passed for r in fast] == [True, True]
+    dup, recon = partition_checks(con, FEED_DAY, tmp_path / "parquet", names=names, rescan=True)
+    assert dup.examples["duplicate_strike"] == (duplicate,)
+    assert not recon.passed
+    assert recon.details["parquet_figures"] == recon.details["duckdb_figures"] == "scanned"
+    assert set(recon.examples["differing_timestamp"]) == {edited, duplicate}

@@ -35,7 +35,7 @@ On `gex_parquet`:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -638,6 +638,7 @@ def parquet_reconciliation(
     limits: Thresholds = Thresholds(),
     held_back: Collection[str] = (),
     figures: StrikeFigures | None = None,
+    use_manifest: bool = True,
 ) -> IntegrityResult:
     """Row count and checksum of the partition's Parquet file against `gex_strikes` (ERROR).
 
@@ -648,7 +649,8 @@ def parquet_reconciliation(
 
     `figures` (the partition's load-time figures, `partition_figures.current_figures`) stand for
     the `gex_strikes` rows; the file's export manifest stands for the file while the file is the
-    one the export wrote (`parquet_manifest.file_state`). Either side without them is scanned.
+    one the export wrote (`parquet_manifest.file_state`) unless `use_manifest` is False. Either side
+    without them is scanned.
     """
     path = parquet_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
     details: dict[str, str | float | None] = {"path": str(path)}
@@ -672,7 +674,7 @@ def parquet_reconciliation(
             counts={"duckdb_rows": db_rows, "parquet_rows": 0},
             details=details,
         )
-    exported_state = file_state(path)
+    exported_state = file_state(path) if use_manifest else None
     exported = None if exported_state is None else exported_state.figures
     if exported is None:
         pq_rows, pq_sum, error = _parquet_sums(con, path)
@@ -756,13 +758,21 @@ def partition_checks(
     parquet_root: Path,
     limits: Thresholds = Thresholds(),
     names: Collection[str] | None = None,
+    rescan: bool = False,
 ) -> list[IntegrityResult]:
-    """The checks `names` (default: every check) of one partition, in a stable order."""
+    """The checks `names` (default: every check) of one partition, in a stable order.
+
+    `rescan` reads every strike row and the Parquet file instead of the figures kept at load and
+    export time: it also finds changes made behind the pipeline that keep the row count (an
+    UPDATE of `gex_strikes`), at the cost of the full scans.
+    """
     wanted = set(CHECK_NAMES) if names is None else set(names)
     unknown = sorted(wanted - set(CHECK_NAMES))
     if unknown:
         raise ValueError(f"names: unknown check(s) {', '.join(unknown)}")
     shared = read_shared(con, day)
+    if rescan:
+        shared = replace(shared, strikes=replace(shared.strikes, figures=None))
     checks = {**TABLE_CHECKS, **IMPORT_CHECKS}
     results = [
         check(con, day, limits, **shared.arguments(name))
@@ -776,7 +786,13 @@ def partition_checks(
         held_back = [r.name for r in gates if not r.passed]
         results.append(
             parquet_reconciliation(
-                con, day, parquet_root, limits, held_back, figures=shared.strikes.figures
+                con,
+                day,
+                parquet_root,
+                limits,
+                held_back,
+                figures=shared.strikes.figures,
+                use_manifest=not rescan,
             )
         )
     return results
