@@ -82,3 +82,15 @@ def test_repeated_timestamps_are_counted_like_a_group_by() -> None:
     stamps = np.array([1, 2, 2, 3, 4, 4, 4, 5])
     assert repeated(stamps) == [(2, 2), (4, 3)]
     assert repeated(np.array([1, 2, 3])) == []
+
+
+def test_rows_stored_out_of_order_are_read_in_timestamp_order() -> None:
+    con = _series(3)
+    ordered = read_snapshots(con, PARAMS, "s")
+    con.execute("CREATE TABLE shuffled AS SELECT * FROM s ORDER BY hash(timestamp)")
+    shuffled = read_snapshots(con, PARAMS, "shuffled")
+    assert not (
+        np.diff(con.execute("SELECT timestamp FROM shuffled").fetchnumpy()["timestamp"]) >= 0
+    ).all()
+    for name in ("timestamp", "spot", "spot_ok", "zero_sums"):
+        assert np.array_equal(getattr(shuffled, name), getattr(ordered, name)), name

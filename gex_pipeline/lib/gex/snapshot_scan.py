@@ -38,22 +38,28 @@ def read_snapshots(
     con: duckdb.DuckDBPyConnection, params: dict[str, object], source: str = "gex_snapshots"
 ) -> Snapshots:
     """The snapshots of the partition `params` (`$ticker`, `$endpoint`, `$trade_date`) of
-    `source`, in one query. `spot_ok` is `spot > 0` (NULL is not usable); `zero_sums` is
-    `sum_gex_vol` and `sum_gex_oi` both 0 or NULL."""
+    `source`, in one query, in timestamp order. `spot_ok` is `spot > 0` (NULL is not usable);
+    `zero_sums` is `sum_gex_vol` and `sum_gex_oi` both 0 or NULL."""
     arrays = con.execute(
         f"""
         SELECT timestamp, coalesce(spot, 0)::DOUBLE AS spot, coalesce(spot > 0, false) AS spot_ok,
                coalesce(sum_gex_vol, 0) = 0 AND coalesce(sum_gex_oi, 0) = 0 AS zero_sums
-        FROM {source} WHERE {_SLICE} ORDER BY timestamp
+        FROM {source} WHERE {_SLICE}
         """,
         params,
     ).fetchnumpy()
-    return Snapshots(
-        timestamp=np.asarray(arrays["timestamp"], dtype=np.int64),
-        spot=np.asarray(arrays["spot"], dtype=np.float64),
-        spot_ok=np.asarray(arrays["spot_ok"], dtype=bool),
-        zero_sums=np.asarray(arrays["zero_sums"], dtype=bool),
-    )
+    timestamp = np.asarray(arrays["timestamp"], dtype=np.int64)
+    # rows usually arrive in timestamp order (as stored, as exported): sort only when they do not
+    order = None if (np.diff(timestamp) >= 0).all() else np.argsort(timestamp, kind="stable")
+    columns = {
+        "timestamp": timestamp,
+        "spot": np.asarray(arrays["spot"], dtype=np.float64),
+        "spot_ok": np.asarray(arrays["spot_ok"], dtype=bool),
+        "zero_sums": np.asarray(arrays["zero_sums"], dtype=bool),
+    }
+    if order is not None:
+        columns = {name: values[order] for name, values in columns.items()}
+    return Snapshots(**columns)
 
 
 def runs(timestamp: np.ndarray, flag: np.ndarray) -> list[tuple[int, int, int]]:
