@@ -3,11 +3,20 @@ with spikes, jumps, flat runs, unusable spots, gaps and repeated timestamps."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 import numpy as np
 import pytest
 
-from gex_pipeline.lib.gex.snapshot_scan import gaps, read_snapshots, repeated, runs, spot_moves
+from gex_pipeline.lib.gex.snapshot_scan import (
+    gaps,
+    read_snapshot_files,
+    read_snapshots,
+    repeated,
+    runs,
+    spot_moves,
+)
 
 PARAMS = {"ticker": "SPX", "endpoint": "gex_zero", "trade_date": "2025-11-14"}
 # The SQL of the checks before they shared one read (kept here as the reference).
@@ -94,3 +103,23 @@ def test_rows_stored_out_of_order_are_read_in_timestamp_order() -> None:
     ).all()
     for name in ("timestamp", "spot", "spot_ok", "zero_sums"):
         assert np.array_equal(getattr(shuffled, name), getattr(ordered, name)), name
+
+
+def test_files_read_together_equal_each_file_read_alone(tmp_path) -> None:
+    con = _series(4)
+    files = {}
+    for i, day in enumerate(("2025-11-14", "2025-11-17")):
+        path = tmp_path / f"{i}.snapshots.parquet"
+        # out of order, and one row filed under another date (not part of this day)
+        con.execute(
+            f"COPY (SELECT * FROM (SELECT * REPLACE (DATE '{day}' AS trade_date) FROM s"
+            f" UNION ALL (SELECT * REPLACE (DATE '2025-11-18' AS trade_date) FROM s LIMIT 1))"
+            f" ORDER BY hash(timestamp, trade_date)) TO '{path}' (FORMAT parquet)"
+        )
+        files[date.fromisoformat(day)] = path
+    together = read_snapshot_files(con, files, "SPX", "gex_zero")
+    for day, path in files.items():
+        alone = read_snapshots(con, {**PARAMS, "trade_date": day}, f"read_parquet('{path}')")
+        assert len(alone) == 3000
+        for name in ("timestamp", "spot", "spot_ok", "zero_sums"):
+            assert np.array_equal(getattr(together[day], name), getattr(alone, name)), name

@@ -11,6 +11,8 @@ SQL's: the same IEEE divisions, and `mad` is the median of absolute deviations f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,18 +50,72 @@ def read_snapshots(
         """,
         params,
     ).fetchnumpy()
-    timestamp = np.asarray(arrays["timestamp"], dtype=np.int64)
-    # rows usually arrive in timestamp order (as stored, as exported): sort only when they do not
-    order = None if (np.diff(timestamp) >= 0).all() else np.argsort(timestamp, kind="stable")
+    # rows usually arrive in timestamp order (as stored, as exported): sorted only when they do not
+    return _in_timestamp_order(
+        {
+            "timestamp": np.asarray(arrays["timestamp"], dtype=np.int64),
+            "spot": np.asarray(arrays["spot"], dtype=np.float64),
+            "spot_ok": np.asarray(arrays["spot_ok"], dtype=bool),
+            "zero_sums": np.asarray(arrays["zero_sums"], dtype=bool),
+        }
+    )
+
+
+def read_snapshot_files(
+    con: duckdb.DuckDBPyConnection, files: dict[date, Path], ticker: str, endpoint: str
+) -> dict[date, Snapshots]:
+    """The snapshots of `ticker` / `endpoint` in several snapshots files (one per trade date, as
+    exported), in one query: for each date, the rows of its file filed under that date."""
+    if not files:
+        return {}
+    days = sorted(files)
+    # one branch per file (a constant index, no per-row file name to match), read in parallel;
+    # constants, not parameters, so the filters reach the Parquet scans
+    feed = [_sql_string(ticker), _sql_string(endpoint)]
+    branches = " UNION ALL ".join(
+        f"""
+        SELECT {i} AS idx, timestamp, coalesce(spot, 0)::DOUBLE AS spot,
+               coalesce(spot > 0, false) AS spot_ok,
+               coalesce(sum_gex_vol, 0) = 0 AND coalesce(sum_gex_oi, 0) = 0 AS zero_sums
+        FROM read_parquet('{str(files[day]).replace("'", "''")}')
+        WHERE ticker = {feed[0]} AND endpoint = {feed[1]} AND trade_date = DATE '{day.isoformat()}'
+        """
+        for i, day in enumerate(days)
+    )
+    arrays = con.execute(branches).fetchnumpy()
+    # group the rows by file (a stable radix sort of the small file index), then order each
+    # file's rows by timestamp where they are not already
+    idx = np.asarray(arrays["idx"], dtype=np.int32)
     columns = {
-        "timestamp": timestamp,
+        "timestamp": np.asarray(arrays["timestamp"], dtype=np.int64),
         "spot": np.asarray(arrays["spot"], dtype=np.float64),
         "spot_ok": np.asarray(arrays["spot_ok"], dtype=bool),
         "zero_sums": np.asarray(arrays["zero_sums"], dtype=bool),
     }
-    if order is not None:
+    if not (np.diff(idx) >= 0).all():
+        order = np.argsort(idx, kind="stable")
+        idx = idx[order]
+        columns = {name: values[order] for name, values in columns.items()}
+    bounds = np.searchsorted(idx, np.arange(len(days) + 1))
+    return {
+        day: _in_timestamp_order(
+            {name: values[bounds[i] : bounds[i + 1]] for name, values in columns.items()}
+        )
+        for i, day in enumerate(days)
+    }
+
+
+def _in_timestamp_order(columns: dict[str, np.ndarray]) -> Snapshots:
+    """`Snapshots` of the columns, sorted by timestamp only when they are not already."""
+    timestamp = columns["timestamp"]
+    if not (np.diff(timestamp) >= 0).all():
+        order = np.argsort(timestamp, kind="stable")
         columns = {name: values[order] for name, values in columns.items()}
     return Snapshots(**columns)
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def runs(timestamp: np.ndarray, flag: np.ndarray) -> list[tuple[int, int, int]]:

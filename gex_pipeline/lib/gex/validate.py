@@ -1,11 +1,13 @@
 """Check stored GEX data outside Dagster, from the exported Parquet files (never `gex_data.db`).
 
-For each feed and trading session in the range, the feed-day's `<YYYYMMDD>.snapshots.parquet`
-is read once for every snapshot-level check and `<YYYYMMDD>.strikes.parquet` is opened in an
-in-memory DuckDB as the view `gex_strikes`; the same check functions run over them (`TABLE_CHECKS`:
-the checks that need only those rows). The strike rows are grouped for duplicates only when the
-file's export manifest (`parquet_manifest`) is missing, stale or records a duplicate. Days that are not sessions but hold a file
-are checked too (and fail `out_of_session_rows`). Reading Parquet works while the pipeline runs.
+For each feed, the `<YYYYMMDD>.snapshots.parquet` files of the range are read in one query (each
+feed-day's rows once, for every snapshot-level check), and each feed-day's
+`<YYYYMMDD>.strikes.parquet` is opened in an in-memory DuckDB as the view `gex_strikes`; the same
+check functions run over them (`TABLE_CHECKS`: the checks that need only those rows). The strike
+rows are grouped for duplicates, and their dates read, only when the file's export manifest
+(`parquet_manifest`) is missing or stale, or records a duplicate or a row outside the day. Days
+that are not sessions but hold a file are checked too (and fail `out_of_session_rows`). Reading
+Parquet works while the pipeline runs.
 
 Coverage of each feed-day: `present` (checked, session covered), `incomplete` (session_coverage
 failed), `missing` (a session without a file), `not_a_session` (a file on a weekend or holiday).
@@ -31,7 +33,7 @@ from gex_pipeline.lib.gex.integrity import (
 from gex_pipeline.lib.gex.parquet_export import parquet_path, snapshots_path
 from gex_pipeline.lib.gex.parquet_manifest import file_state
 from gex_pipeline.lib.gex.partition_figures import StrikeState
-from gex_pipeline.lib.gex.snapshot_scan import Snapshots, read_snapshots
+from gex_pipeline.lib.gex.snapshot_scan import read_snapshot_files
 
 if TYPE_CHECKING:
     import duckdb
@@ -91,13 +93,11 @@ def _quote(path: Path) -> str:
 
 def _load_day(
     con: duckdb.DuckDBPyConnection, parquet_root: Path, day: FeedDay
-) -> tuple[Snapshots, StrikeState | None]:
-    """Read one feed-day's snapshots file (once, for every snapshot-level check), point the view
-    `gex_strikes` at its strikes file (each check reads only the columns and rows it needs) and
-    return the strikes file's export figures and span while it is the file the export wrote."""
-    snaps = snapshots_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
+) -> StrikeState | None:
+    """Point the view `gex_strikes` at one feed-day's strikes file (each check reads only the
+    columns and rows it needs) and return the file's export figures and span while it is the
+    file the export wrote."""
     strikes = parquet_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
-    rows = read_snapshots(con, day.params(), f"read_parquet('{_quote(snaps)}')")
     source = (
         f"read_parquet('{_quote(strikes)}')"
         if strikes.exists()
@@ -108,7 +108,7 @@ def _load_day(
         f"CREATE OR REPLACE VIEW gex_strikes AS SELECT {_STRIKE_COLUMNS},"
         f" DATE '{day.trade_date.isoformat()}' AS trade_date FROM {source}"
     )
-    return rows, file_state(strikes) if strikes.exists() else None
+    return file_state(strikes) if strikes.exists() else None
 
 
 def _shared(exported: StrikeState | None) -> dict[str, dict[str, object]]:
@@ -145,15 +145,16 @@ def validate(
     try:
         for ticker, endpoint in parsed:
             with_files = _file_days(parquet_root, ticker, endpoint, start, end)
+            files = {d: snapshots_path(parquet_root, ticker, endpoint, d) for d in with_files}
+            snapshots = read_snapshot_files(con, files, ticker, endpoint)
             for trade_date in sorted(sessions | with_files):
                 day = FeedDay(trade_date, ticker, endpoint)
                 if trade_date not in with_files:
                     yield DayReport(day, MISSING)
                     continue
-                snaps, exported = _load_day(con, parquet_root, day)
-                shared = _shared(exported)
+                shared = _shared(_load_day(con, parquet_root, day))
                 results = tuple(
-                    check(con, day, limits, snaps=snaps, **shared.get(name, {}))
+                    check(con, day, limits, snaps=snapshots[trade_date], **shared.get(name, {}))
                     for name, check in TABLE_CHECKS.items()
                 )
                 coverage = next(r for r in results if r.name == "session_coverage")
