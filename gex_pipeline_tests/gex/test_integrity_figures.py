@@ -5,6 +5,7 @@ clean exported partition."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import date
@@ -178,3 +179,14 @@ def test_an_update_behind_the_pipeline_that_keeps_the_row_count_needs_a_rescan(
     assert not recon.passed
     assert recon.details["parquet_figures"] == recon.details["duckdb_figures"] == "scanned"
     assert set(recon.examples["differing_timestamp"]) == {edited, duplicate}
+
+
+def test_validate_locates_a_duplicate_the_export_manifest_records(con, tmp_path):
+    (ts,) = con.execute(
+        "INSERT INTO gex_strikes SELECT * FROM gex_strikes WHERE rowid = 9 RETURNING timestamp"
+    ).fetchone()
+    path = export_partition(con, tmp_path / "parquet", "SPX", "gex_zero", DAY).path
+    assert json.loads(manifest_path(path).read_text())["key_duplicates"] == 1
+    (report,) = validate(tmp_path / "parquet", DAY, DAY, ["SPX.gex_zero"])
+    (duplicates,) = [r for r in report.results if r.name == "duplicate_rows"]
+    assert duplicates.examples["duplicate_strike"] == (ts,)

@@ -410,7 +410,7 @@ def out_of_session_rows(
     )
 
 
-def _new_york_day_ms(day: date) -> tuple[int, int]:
+def new_york_day_ms(day: date) -> tuple[int, int]:
     """Epoch ms of New York midnight starting `day` and the next day (DST-correct)."""
     start = datetime.combine(day, time(0), tzinfo=TRADING_TZ)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=TRADING_TZ)
@@ -428,7 +428,7 @@ def trade_date_mismatch(
 
     The strike rows are grouped only when their first or last timestamp is outside the day.
     """
-    start_ms, end_ms = _new_york_day_ms(day.trade_date)
+    start_ms, end_ms = new_york_day_ms(day.trade_date)
     params = {**day.params(), "start_ms": start_ms, "end_ms": end_ms}
     snaps = snaps if snaps is not None else read_snapshots(con, day.params())
     outside = snaps.timestamp[(snaps.timestamp < start_ms) | (snaps.timestamp >= end_ms)]

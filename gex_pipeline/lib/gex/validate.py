@@ -29,11 +29,12 @@ from gex_pipeline.lib.gex.integrity import (
     FeedDay,
     IntegrityResult,
     Thresholds,
+    new_york_day_ms,
 )
 from gex_pipeline.lib.gex.parquet_export import parquet_path, snapshots_path
 from gex_pipeline.lib.gex.parquet_manifest import file_state
 from gex_pipeline.lib.gex.partition_figures import StrikeState
-from gex_pipeline.lib.gex.snapshot_scan import read_snapshot_files
+from gex_pipeline.lib.gex.snapshot_scan import Snapshots, read_snapshot_files
 
 if TYPE_CHECKING:
     import duckdb
@@ -92,12 +93,17 @@ def _quote(path: Path) -> str:
 
 
 def _load_day(
-    con: duckdb.DuckDBPyConnection, parquet_root: Path, day: FeedDay
+    con: duckdb.DuckDBPyConnection, parquet_root: Path, day: FeedDay, snaps: Snapshots
 ) -> StrikeState | None:
-    """Point the view `gex_strikes` at one feed-day's strikes file (each check reads only the
-    columns and rows it needs) and return the file's export figures and span while it is the
-    file the export wrote."""
+    """The strikes file's export figures and span while it is the file the export wrote; the
+    view `gex_strikes` points at the file when a check will read it (no usable manifest, zero-sum
+    snapshots to look at, or a duplicate or a row outside the day to locate). Otherwise the view
+    is dropped: a check that reads it anyway fails loudly instead of reading another day."""
     strikes = parquet_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
+    exported = file_state(strikes) if strikes.exists() else None
+    if not _reads_strikes(exported, snaps, day):
+        con.execute("DROP VIEW IF EXISTS gex_strikes")
+        return exported
     source = (
         f"read_parquet('{_quote(strikes)}')"
         if strikes.exists()
@@ -108,7 +114,18 @@ def _load_day(
         f"CREATE OR REPLACE VIEW gex_strikes AS SELECT {_STRIKE_COLUMNS},"
         f" DATE '{day.trade_date.isoformat()}' AS trade_date FROM {source}"
     )
-    return file_state(strikes) if strikes.exists() else None
+    return exported
+
+
+def _reads_strikes(exported: StrikeState | None, snaps: Snapshots, day: FeedDay) -> bool:
+    """Whether a table check will read the strike rows of `day` (see `_shared`)."""
+    if exported is None or exported.figures is None or snaps.zero_sums.any():
+        return True
+    if exported.figures.key_duplicates or exported.first_timestamp is None:
+        return True
+    start_ms, end_ms = new_york_day_ms(day.trade_date)
+    assert exported.last_timestamp is not None
+    return exported.first_timestamp < start_ms or exported.last_timestamp >= end_ms
 
 
 def _shared(exported: StrikeState | None) -> dict[str, dict[str, object]]:
@@ -152,9 +169,10 @@ def validate(
                 if trade_date not in with_files:
                     yield DayReport(day, MISSING)
                     continue
-                shared = _shared(_load_day(con, parquet_root, day))
+                snaps = snapshots[trade_date]
+                shared = _shared(_load_day(con, parquet_root, day, snaps))
                 results = tuple(
-                    check(con, day, limits, snaps=snapshots[trade_date], **shared.get(name, {}))
+                    check(con, day, limits, snaps=snaps, **shared.get(name, {}))
                     for name, check in TABLE_CHECKS.items()
                 )
                 coverage = next(r for r in results if r.name == "session_coverage")
