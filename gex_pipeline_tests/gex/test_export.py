@@ -119,5 +119,6 @@ def test_re_export_replaces_the_file_without_leaving_temp_files(
     assert pl.read_parquet(second.path).height == 3
     assert sorted(p.name for p in second.path.parent.iterdir()) == [
         "20251114.snapshots.parquet",
+        "20251114.strikes.manifest.json",
         second.path.name,
     ]

@@ -72,7 +72,7 @@ def _export(instance, resources) -> dg.ExecuteInProcessResult:
     )
 
 
-def _run_checks(instance, resources) -> dict[str, dg.AssetCheckEvaluation]:
+def _run_checks(instance, resources, rescan: bool = False) -> dict[str, dg.AssetCheckEvaluation]:
     defs = dg.Definitions(
         assets=[gex_parquet, gex_tables],
         asset_checks=[gex_integrity_checks],
@@ -80,7 +80,8 @@ def _run_checks(instance, resources) -> dict[str, dg.AssetCheckEvaluation]:
         resources=resources,
     )
     job = defs.resolve_job_def(gex_integrity_job.name)
-    result = job.execute_in_process(instance=instance, partition_key=PARTITION)
+    config = {"ops": {"gex_integrity_checks": {"config": {"rescan": True}}}} if rescan else None
+    result = job.execute_in_process(instance=instance, partition_key=PARTITION, run_config=config)
     assert result.success
     return {e.asset_check_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
 
@@ -164,3 +165,15 @@ def test_export_job_checks_the_partition_exports_it_and_reconciles_the_file(
     assert len(checks) == 12
     assert checks["parquet_reconciliation"].passed
     assert checks["parquet_reconciliation"].metadata["parquet_rows"].value == 1200 * 20
+
+
+def test_a_rescan_run_finds_a_row_updated_behind_the_pipeline(data_dir, instance, resources):
+    _import_day(data_dir)
+    _export(instance, resources)
+    with connect(data_dir / "gex_data.db") as con:
+        con.execute("UPDATE gex_strikes SET gamma = gamma + 1 WHERE rowid = 0")
+    key = "gex_parquet:parquet_reconciliation"
+    assert _run_checks(instance, resources)[key].passed  # the figures cannot see it
+    evaluation = _run_checks(instance, resources, rescan=True)[key]
+    assert (evaluation.passed, evaluation.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    assert evaluation.metadata["duckdb_figures"].value == "scanned"

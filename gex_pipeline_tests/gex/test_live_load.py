@@ -21,6 +21,7 @@ from gex_pipeline.lib.gex.live_load import (
 )
 from gex_pipeline.lib.live.microbatch import load_batch_isolating
 from gex_pipeline.lib.staging.reader import Segment
+from gex_pipeline_tests.support.figures import recomputed_figures, recorded_figures
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
 DAY = date(2025, 11, 14)
@@ -297,3 +298,4 @@ def test_killed_load_followed_by_a_retry_gives_the_same_tables(
         assert _differences(con, "clean") == {"gex_snapshots": 0, "gex_strikes": 0}
         assert _rows(con, "SELECT count(*) FROM gex_strikes") == [(300_000,)]
         assert _rows(con, "SELECT count(*) FROM loaded_segments") == [(len(segments),)]
+        assert recorded_figures(con) == recomputed_figures(con)

@@ -16,6 +16,7 @@ from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.history.day_import import import_day_file
+from gex_pipeline_tests.support.figures import recomputed_figures, recorded_figures
 
 DAY = date(2025, 11, 14)
 SLICE = "ticker = 'SPX' AND endpoint = 'gex_zero' AND trade_date = DATE '2025-11-14'"
@@ -69,7 +70,14 @@ def test_killed_import_keeps_the_old_slice_and_a_retry_completes(tmp_path):
     out, _ = child.communicate(timeout=30)
     assert b"committed" not in out
     assert _checksum(db) == before
+    _assert_figures_hold(db)
     _import(db, new.path, backups)
     after = _checksum(db)
     assert after != before
     assert after[0] == 3000 * 100
+    _assert_figures_hold(db)
+
+
+def _assert_figures_hold(db: Path) -> None:
+    with connect(db) as con:
+        assert recorded_figures(con) == recomputed_figures(con)

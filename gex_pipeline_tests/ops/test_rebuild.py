@@ -13,6 +13,7 @@ from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.gex.live_load import load_segments
 from gex_pipeline.lib.staging.reader import move_to_processed
 from gex_pipeline_tests.ops.conftest import LIVE_DAY, Populated, all_rows, table_rows
+from gex_pipeline_tests.support.figures import recomputed_figures, recorded_figures
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
 
@@ -75,3 +76,5 @@ def test_slices_only_in_parquet_get_their_strike_rows_back(
     assert f"{LIVE_DAY}|SPX.gex_zero" in capsys.readouterr().out
     rebuilt = [r for r in table_rows(db, "gex_strikes") if r[1] == "gex_zero" and r[0] == "SPX"]
     assert rebuilt == strikes
+    with connect(db) as con:
+        assert recorded_figures(con) == recomputed_figures(con)

@@ -118,10 +118,15 @@ class IntegrityConfig(dg.Config):
     drift_spot_tolerance: float = Field(default=_DEFAULTS.drift_spot_tolerance, gt=0)
     drift_zero_gamma_tolerance: float = Field(default=_DEFAULTS.drift_zero_gamma_tolerance, gt=0)
     examples: int = Field(default=_DEFAULTS.examples, ge=1)
+    rescan: bool = Field(
+        default=False,
+        description="Read every strike row and the Parquet file instead of the figures kept at "
+        "load and export time (also finds gex_strikes rows updated behind the pipeline).",
+    )
 
     def thresholds(self) -> Thresholds:
         """The lib's thresholds with these values."""
-        return Thresholds(**self.model_dump())
+        return Thresholds(**self.model_dump(exclude={"rescan"}))
 
 
 def _blocks_table(blocks) -> dg.MetadataValue:
@@ -218,8 +223,9 @@ def gex_integrity_checks(
             checks.append(freshness_result(context.instance, key, now_ms, silence))
         with duckdb_database.connect() as con:
             results = partition_checks(
-                con, day, parquet.root_dir(), config.thresholds(), selected - {FEED_FRESHNESS}
-            )
+                con, day, parquet.root_dir(), config.thresholds(), selected - {FEED_FRESHNESS},
+                rescan=config.rescan,
+            )  # fmt: skip
         for result in results:
             if not result.passed:
                 context.log.warning("%s %s failed: %s", day, result.name, result.counts)

@@ -281,8 +281,33 @@ _V3 = (
     """,
 )
 
+# Per-partition figures of `gex_strikes` (see `gex_pipeline.lib.gex.partition_figures`), kept by
+# every writer in the rows' transaction; filled here from the rows already stored.
+_V4 = (
+    """
+    CREATE TABLE gex_partition_figures (
+        ticker VARCHAR NOT NULL,
+        endpoint VARCHAR NOT NULL,
+        trade_date DATE NOT NULL,
+        strike_rows BIGINT NOT NULL,
+        strike_key_duplicates BIGINT NOT NULL,
+        strike_hash HUGEINT NOT NULL,
+        PRIMARY KEY (ticker, endpoint, trade_date)
+    )
+    """,
+    """
+    INSERT INTO gex_partition_figures
+    SELECT ticker, endpoint, trade_date, count(*),
+           count(*) - count(DISTINCT (timestamp, strike)),
+           coalesce(sum(hash(timestamp, ticker, endpoint, strike, gamma, oi_gamma, priors)
+                        ::HUGEINT), 0)
+    FROM gex_strikes GROUP BY ticker, endpoint, trade_date
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "gex snapshots, strikes, partial events, conflicts, load bookkeeping", _V1),
     Migration(2, "webhook messages, option trades, market states, conflicts, load figures", _V2),
     Migration(3, "rows history imports dropped, live snapshots history imports replaced", _V3),
+    Migration(4, "per-partition figures of gex_strikes kept at load time", _V4),
 )

@@ -35,14 +35,26 @@ On `gex_parquet`:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from gex_pipeline.lib.calendar.sessions import session
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ
 from gex_pipeline.lib.gex.parquet_export import EXPORT_COLUMNS, parquet_path
+from gex_pipeline.lib.gex.parquet_manifest import file_state
+from gex_pipeline.lib.gex.partition_figures import StrikeFigures, StrikeState, strike_state
+from gex_pipeline.lib.gex.snapshot_scan import (
+    Snapshots,
+    gaps,
+    read_snapshots,
+    repeated,
+    runs,
+    spot_moves,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -51,16 +63,9 @@ WARN = "WARN"
 ERROR = "ERROR"
 
 _SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
-_IN_SESSION = "timestamp >= $open_ms AND timestamp < $close_ms"
 _ROW_HASH = f"hash({', '.join(EXPORT_COLUMNS)})::HUGEINT"
 # 1.4826 x MAD estimates the standard deviation of normally distributed moves.
 _MAD_TO_SIGMA = 1.4826
-# Runs of consecutive flagged snapshots (`rn`: position in the day, `flag`: boolean), as blocks.
-_RUNS = """
-SELECT min(timestamp), max(timestamp), count(*)::BIGINT
-FROM (SELECT timestamp, rn - row_number() OVER (ORDER BY timestamp) AS grp FROM {source} WHERE flag)
-GROUP BY grp ORDER BY 1
-"""
 
 
 @dataclass(frozen=True)
@@ -158,12 +163,6 @@ def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) 
     return con.execute(sql, params).fetchall()
 
 
-def _window_params(day: FeedDay) -> dict[str, object]:
-    """The slice parameters plus `$open_ms` / `$close_ms` (an empty window on non-session days)."""
-    window = day.window() or (0, 0)
-    return {**day.params(), "open_ms": window[0], "close_ms": window[1]}
-
-
 def _session_details(day: FeedDay) -> tuple[dict[str, int | None], dict[str, str | float | None]]:
     window = day.window()
     if window is None:
@@ -175,23 +174,23 @@ def _session_details(day: FeedDay) -> tuple[dict[str, int | None], dict[str, str
     )
 
 
+def _in_session(snaps: Snapshots, day: FeedDay) -> np.ndarray:
+    """Timestamps of the snapshots inside the session (none on a day that is not a session)."""
+    open_ms, close_ms = day.window() or (0, 0)
+    stamps = snaps.timestamp
+    return stamps[(stamps >= open_ms) & (stamps < close_ms)]
+
+
 def timestamp_gaps(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
 ) -> IntegrityResult:
     """Gaps between consecutive in-session snapshots longer than `max_gap_seconds` (WARN)."""
-    params = {**_window_params(day), "max_gap": round(limits.max_gap_seconds * 1000)}
+    snaps = snaps if snaps is not None else read_snapshots(con, day.params())
     cadence_ms = round(limits.cadence_seconds * 1000)
-    rows = _fetch(
-        con,
-        f"""
-        WITH s AS (
-            SELECT lag(timestamp) OVER (ORDER BY timestamp) AS before, timestamp AS after
-            FROM gex_snapshots WHERE {_SLICE} AND {_IN_SESSION}
-        )
-        SELECT before, after FROM s WHERE after - before > $max_gap ORDER BY before
-        """,
-        params,
-    )
+    rows = gaps(_in_session(snaps, day), round(limits.max_gap_seconds * 1000))
     blocks = tuple(Block(b, a, round((a - b - cadence_ms) / 1000)) for b, a in rows)
     longest = max(blocks, key=lambda g: (g.length, -g.start_ms), default=None)
     return IntegrityResult(
@@ -213,7 +212,10 @@ def timestamp_gaps(
 
 
 def session_coverage(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
 ) -> IntegrityResult:
     """First / last in-session snapshot against open / close, present vs expected (WARN)."""
     instants, details = _session_details(day)
@@ -221,12 +223,11 @@ def session_coverage(
     if window is None:
         return IntegrityResult("session_coverage", True, WARN, {}, details=details)
     open_ms, close_ms = window
-    first, last, present = _fetch(
-        con,
-        f"SELECT min(timestamp), max(timestamp), count(*) FROM gex_snapshots"
-        f" WHERE {_SLICE} AND {_IN_SESSION}",
-        _window_params(day),
-    )[0]
+    snaps = snaps if snaps is not None else read_snapshots(con, day.params())
+    inside = _in_session(snaps, day)
+    present = int(inside.size)
+    first = int(inside[0]) if present else None
+    last = int(inside[-1]) if present else None
     cadence_ms = round(limits.cadence_seconds * 1000)
     tolerance_ms = round(limits.max_gap_seconds * 1000)
     expected = (close_ms - open_ms) // cadence_ms
@@ -255,19 +256,26 @@ def session_coverage(
 
 
 def duplicate_rows(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
+    figures: StrikeFigures | None = None,
 ) -> IntegrityResult:
-    """Natural-key duplicates in `gex_snapshots` and `gex_strikes` (ERROR)."""
+    """Natural-key duplicates in `gex_snapshots` and `gex_strikes` (ERROR).
+
+    With `figures` (load-time figures of the strike rows, or an export manifest's) showing no
+    duplicate, the strike rows are not grouped; otherwise they are, to find where.
+    """
     params = day.params()
-    snapshot_keys = _fetch(
-        con,
-        f"SELECT timestamp, count(*) FROM gex_snapshots WHERE {_SLICE}"
-        " GROUP BY timestamp HAVING count(*) > 1 ORDER BY timestamp",
-        params,
-    )
-    strike_keys = _fetch(
-        con,
-        f"""
+    snaps = snaps if snaps is not None else read_snapshots(con, params)
+    snapshot_keys = repeated(snaps.timestamp)
+    strike_keys = (
+        []
+        if figures is not None and figures.key_duplicates == 0
+        else _fetch(
+            con,
+            f"""
         WITH k AS (
             SELECT timestamp, strike, count(*) AS n FROM gex_strikes WHERE {_SLICE}
             GROUP BY timestamp, strike
@@ -275,14 +283,15 @@ def duplicate_rows(
         SELECT timestamp, sum(n - 1)::BIGINT AS extra, min(n) > 1 AS whole_snapshot
         FROM k GROUP BY timestamp HAVING max(n) > 1 ORDER BY timestamp
         """,
-        params,
+            params,
+        )
     )
-    repeated = [r[0] for r in strike_keys if r[2]]
+    whole = [r[0] for r in strike_keys if r[2]]
     partial = [r[0] for r in strike_keys if not r[2]]
     counts = {
         "snapshot_key_duplicates": sum(n - 1 for _, n in snapshot_keys),
         "strike_key_duplicates": sum(r[1] for r in strike_keys),
-        "repeated_snapshots": len(repeated),
+        "repeated_snapshots": len(whole),
         "snapshots_with_duplicate_strikes": len(partial),
     }
     return IntegrityResult(
@@ -292,48 +301,25 @@ def duplicate_rows(
         counts=counts,
         examples={
             "snapshot_key": tuple(r[0] for r in snapshot_keys[: limits.examples]),
-            "repeated_snapshot": tuple(repeated[: limits.examples]),
+            "repeated_snapshot": tuple(whole[: limits.examples]),
             "duplicate_strike": tuple(partial[: limits.examples]),
         },
     )
 
 
 def spot_spikes(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
 ) -> IntegrityResult:
     """Spot spikes (reverting) and jumps (lasting) between consecutive snapshots (WARN)."""
-    params = {
-        **day.params(),
-        "min_move": limits.spike_min_move,
-        "deviations": limits.spike_robust_deviations * _MAD_TO_SIGMA,
-    }
-    rows = _fetch(
-        con,
-        f"""
-        WITH moves AS (
-            SELECT timestamp, spot / lag(spot) OVER w - 1 AS move_in,
-                   lead(spot) OVER w / spot - 1 AS move_out
-            FROM gex_snapshots WHERE {_SLICE} AND spot > 0
-            WINDOW w AS (ORDER BY timestamp)
-        ),
-        limit_ AS (
-            SELECT greatest($min_move, $deviations * coalesce(mad(move_in), 0)) AS lim FROM moves
-        ),
-        flagged AS (
-            SELECT timestamp, abs(move_in) > lim AS jump_in,
-                   abs(move_in) > lim AND abs(move_out) > lim
-                       AND sign(move_in) <> sign(move_out) AS spike
-            FROM moves, limit_
-        ),
-        kinds AS (
-            SELECT timestamp, jump_in, spike,
-                   coalesce(lag(spike) OVER (ORDER BY timestamp), false) AS reverts
-            FROM flagged
-        )
-        SELECT timestamp, CASE WHEN spike THEN 'spike' ELSE 'jump' END
-        FROM kinds WHERE jump_in AND (spike OR NOT reverts) ORDER BY timestamp
-        """,
-        params,
+    snaps = snaps if snaps is not None else read_snapshots(con, day.params())
+    rows = spot_moves(
+        snaps.timestamp[snaps.spot_ok],
+        snaps.spot[snaps.spot_ok],
+        limits.spike_min_move,
+        limits.spike_robust_deviations * _MAD_TO_SIGMA,
     )
     spikes = [ts for ts, kind in rows if kind == "spike"]
     jumps = [ts for ts, kind in rows if kind == "jump"]
@@ -354,25 +340,37 @@ def spot_spikes(
 
 
 def zero_snapshots(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
 ) -> IntegrityResult:
-    """Blocks of snapshots with zero sums whose strikes all have zero gamma and oi_gamma (WARN)."""
-    source = f"""(
-        WITH z AS (
-            SELECT timestamp FROM gex_snapshots
-            WHERE {_SLICE} AND coalesce(sum_gex_vol, 0) = 0 AND coalesce(sum_gex_oi, 0) = 0
-        ),
-        live AS (
+    """Blocks of snapshots with zero sums whose strikes all have zero gamma and oi_gamma (WARN).
+
+    Only the strike rows of the zero-sum snapshots are read (none on a day without one).
+    """
+    snaps = snaps if snaps is not None else read_snapshots(con, day.params())
+    flag = snaps.zero_sums.copy()
+    if flag.any():
+        candidates = snaps.timestamp[flag]
+        live = _fetch(
+            con,
+            f"""
             SELECT DISTINCT timestamp FROM gex_strikes
-            WHERE {_SLICE} AND timestamp IN (SELECT timestamp FROM z)
+            WHERE {_SLICE} AND timestamp BETWEEN $first AND $last
+              AND timestamp IN (SELECT unnest($candidates::BIGINT[]))
               AND (coalesce(gamma, 0) <> 0 OR coalesce(oi_gamma, 0) <> 0)
-        ),
-        zeros AS (SELECT timestamp FROM z ANTI JOIN live USING (timestamp))
-        SELECT timestamp, row_number() OVER (ORDER BY timestamp) AS rn,
-               timestamp IN (SELECT timestamp FROM zeros) AS flag
-        FROM gex_snapshots WHERE {_SLICE}
-    )"""
-    blocks = tuple(Block(*row) for row in _fetch(con, _RUNS.format(source=source), day.params()))
+            """,
+            {
+                **day.params(),
+                "first": int(candidates[0]),
+                "last": int(candidates[-1]),
+                "candidates": candidates.tolist(),
+            },
+        )
+        if live:
+            flag &= ~np.isin(snaps.timestamp, np.array([r[0] for r in live], dtype=np.int64))
+    blocks = tuple(Block(*run) for run in runs(snaps.timestamp, flag))
     return IntegrityResult(
         name="zero_snapshots",
         passed=not blocks,
@@ -384,18 +382,17 @@ def zero_snapshots(
 
 
 def out_of_session_rows(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
 ) -> IntegrityResult:
     """Snapshots outside the session (every snapshot of a day that is not a session) (WARN)."""
     instants, details = _session_details(day)
-    source = f"""(
-        SELECT timestamp, row_number() OVER (ORDER BY timestamp) AS rn,
-               NOT ({_IN_SESSION}) AS flag
-        FROM gex_snapshots WHERE {_SLICE}
-    )"""
-    blocks = tuple(
-        Block(*row) for row in _fetch(con, _RUNS.format(source=source), _window_params(day))
-    )
+    snaps = snaps if snaps is not None else read_snapshots(con, day.params())
+    open_ms, close_ms = day.window() or (0, 0)
+    outside = (snaps.timestamp < open_ms) | (snaps.timestamp >= close_ms)
+    blocks = tuple(Block(*run) for run in runs(snaps.timestamp, outside))
     rows = sum(b.length for b in blocks)
     return IntegrityResult(
         name="out_of_session_rows",
@@ -413,7 +410,7 @@ def out_of_session_rows(
     )
 
 
-def _new_york_day_ms(day: date) -> tuple[int, int]:
+def new_york_day_ms(day: date) -> tuple[int, int]:
     """Epoch ms of New York midnight starting `day` and the next day (DST-correct)."""
     start = datetime.combine(day, time(0), tzinfo=TRADING_TZ)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=TRADING_TZ)
@@ -421,22 +418,40 @@ def _new_york_day_ms(day: date) -> tuple[int, int]:
 
 
 def trade_date_mismatch(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    snaps: Snapshots | None = None,
+    strikes: StrikeState | None = None,
 ) -> IntegrityResult:
-    """Rows filed under `trade_date` whose timestamp falls on another New York date (ERROR)."""
-    start_ms, end_ms = _new_york_day_ms(day.trade_date)
+    """Rows filed under `trade_date` whose timestamp falls on another New York date (ERROR).
+
+    The strike rows are grouped only when their first or last timestamp is outside the day.
+    """
+    start_ms, end_ms = new_york_day_ms(day.trade_date)
     params = {**day.params(), "start_ms": start_ms, "end_ms": end_ms}
-    counts: dict[str, int] = {}
-    wrong: set[int] = set()
-    for table in ("gex_snapshots", "gex_strikes"):
+    snaps = snaps if snaps is not None else read_snapshots(con, day.params())
+    outside = snaps.timestamp[(snaps.timestamp < start_ms) | (snaps.timestamp >= end_ms)]
+    counts: dict[str, int] = {"gex_snapshots_rows": int(outside.size)}
+    wrong: set[int] = {int(ts) for ts in outside}
+    if strikes is None:
+        first, last = _fetch(
+            con,
+            f"SELECT min(timestamp), max(timestamp) FROM gex_strikes WHERE {_SLICE}",
+            day.params(),
+        )[0]
+    else:
+        first, last = strikes.first_timestamp, strikes.last_timestamp
+    rows: list[tuple] = []
+    if first is not None and (first < start_ms or last >= end_ms):
         rows = _fetch(
             con,
-            f"SELECT timestamp, count(*) FROM {table} WHERE {_SLICE}"
+            f"SELECT timestamp, count(*) FROM gex_strikes WHERE {_SLICE}"
             " AND (timestamp < $start_ms OR timestamp >= $end_ms) GROUP BY timestamp",
             params,
         )
-        counts[f"{table}_rows"] = sum(n for _, n in rows)
-        wrong.update(ts for ts, _ in rows)
+    counts["gex_strikes_rows"] = sum(n for _, n in rows)
+    wrong.update(ts for ts, _ in rows)
     stamps = sorted(wrong)
     return IntegrityResult(
         name="trade_date_mismatch",
@@ -447,25 +462,40 @@ def trade_date_mismatch(
     )
 
 
-def _rejects(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, where: str
-) -> list[tuple[int | None, str, bool | None, float | None, float | None]]:
+Reject = tuple[int | None, str, bool | None, float | None, float | None]
+
+
+def read_rejects(con: duckdb.DuckDBPyConnection, day: FeedDay) -> list[Reject]:
+    """The partition's `gex_history_rejects` rows in file order: timestamp, reason, differs,
+    spot, kept_spot."""
     return _fetch(
         con,
         "SELECT timestamp, reason, differs, spot, kept_spot FROM gex_history_rejects"
-        f" WHERE {_SLICE} AND ({where}) ORDER BY position",
+        f" WHERE {_SLICE} ORDER BY position",
         day.params(),
     )
 
 
+def _rejects(
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    reasons: tuple[str, ...],
+    read: list[Reject] | None,
+) -> list[Reject]:
+    return [r for r in (read if read is not None else read_rejects(con, day)) if r[1] in reasons]
+
+
 def history_dropped_rows(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    rejects: list[Reject] | None = None,
 ) -> IntegrityResult:
     """Seconds the imported file holds twice with different content, unreadable timestamps (WARN).
 
     Identical repeats are counted but pass; every dropped row is in `gex_history_rejects`.
     """
-    rows = _rejects(con, day, "reason IN ('duplicate_timestamp', 'bad_timestamp')")
+    rows = _rejects(con, day, ("duplicate_timestamp", "bad_timestamp"), rejects)
     conflicts = [r for r in rows if r[1] == "duplicate_timestamp" and r[2]]
     bad = [r for r in rows if r[1] == "bad_timestamp"]
     first = conflicts[0] if conflicts else None
@@ -489,10 +519,13 @@ def history_dropped_rows(
 
 
 def history_foreign_rows(
-    con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
+    con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
+    limits: Thresholds = Thresholds(),
+    rejects: list[Reject] | None = None,
 ) -> IntegrityResult:
     """Rows of another date, ticker or endpoint in the imported day file (ERROR for the file)."""
-    rows = _rejects(con, day, "reason IN ('wrong_date', 'wrong_ticker', 'wrong_endpoint')")
+    rows = _rejects(con, day, ("wrong_date", "wrong_ticker", "wrong_endpoint"), rejects)
     counts = {
         reason: sum(1 for r in rows if r[1] == reason)
         for reason in ("wrong_date", "wrong_ticker", "wrong_endpoint")
@@ -518,9 +551,13 @@ def live_history_drift(
         "spot_tol": limits.drift_spot_tolerance,
         "zg_tol": limits.drift_zero_gamma_tolerance,
     }
-    rows = _fetch(
-        con,
-        """
+    shadowed = _fetch(con, f"SELECT count(*) FROM gex_live_shadow WHERE {_SLICE}", day.params())
+    rows = (
+        []
+        if not shadowed[0][0]
+        else _fetch(
+            con,
+            """
         WITH d AS (
             SELECT h.timestamp,
                    abs(h.spot / nullif(l.spot, 0) - 1) AS spot_diff,
@@ -533,7 +570,8 @@ def live_history_drift(
                coalesce(spot_diff > $spot_tol, false) OR coalesce(zg_diff > $zg_tol, false)
         FROM d ORDER BY timestamp
         """,
-        params,
+            params,
+        )
     )
     differing = [r for r in rows if r[3]]
     return IntegrityResult(
@@ -599,6 +637,8 @@ def parquet_reconciliation(
     parquet_root: Path,
     limits: Thresholds = Thresholds(),
     held_back: Collection[str] = (),
+    figures: StrikeFigures | None = None,
+    use_manifest: bool = True,
 ) -> IntegrityResult:
     """Row count and checksum of the partition's Parquet file against `gex_strikes` (ERROR).
 
@@ -606,13 +646,23 @@ def parquet_reconciliation(
     not depend on row order. A partition with no rows and no file passes, and so does a missing
     file of a partition `held_back` from publishing by failed ERROR checks (they report it); a
     missing or unreadable file for a partition with rows fails otherwise.
+
+    `figures` (the partition's load-time figures, `partition_figures.current_figures`) stand for
+    the `gex_strikes` rows; the file's export manifest stands for the file while the file is the
+    one the export wrote (`parquet_manifest.file_state`) unless `use_manifest` is False. Either side
+    without them is scanned.
     """
     path = parquet_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
-    stored = _fetch(
-        con, f"SELECT count(*), sum({_ROW_HASH}) FROM gex_strikes WHERE {_SLICE}", day.params()
-    )
-    db_rows, db_sum = int(stored[0][0]), stored[0][1]
     details: dict[str, str | float | None] = {"path": str(path)}
+    if figures is None:
+        stored = _fetch(
+            con, f"SELECT count(*), sum({_ROW_HASH}) FROM gex_strikes WHERE {_SLICE}", day.params()
+        )
+        db_rows, db_sum = int(stored[0][0]), stored[0][1]
+        details["duckdb_figures"] = "scanned"
+    else:
+        db_rows, db_sum = figures.rows, figures.content_hash if figures.rows else None
+        details["duckdb_figures"] = "load-time"
     if not path.exists():
         details["problem"] = "parquet file missing" if db_rows else None
         if db_rows and held_back:
@@ -624,7 +674,14 @@ def parquet_reconciliation(
             counts={"duckdb_rows": db_rows, "parquet_rows": 0},
             details=details,
         )
-    pq_rows, pq_sum, error = _parquet_sums(con, path)
+    exported_state = file_state(path) if use_manifest else None
+    exported = None if exported_state is None else exported_state.figures
+    if exported is None:
+        pq_rows, pq_sum, error = _parquet_sums(con, path)
+        details["parquet_figures"] = "scanned"
+    else:
+        pq_rows, pq_sum, error = exported.rows, exported.content_hash, None
+        details["parquet_figures"] = "export manifest"
     passed = error is None and pq_rows == db_rows and pq_sum == db_sum
     differing = [] if passed or error else _differing_timestamps(con, day, path, limits.examples)
     details["problem"] = error or (None if passed else "rows differ")
@@ -658,8 +715,41 @@ IMPORT_CHECKS: dict[str, Check] = {
     "live_history_drift": live_history_drift,
 }
 CHECK_NAMES: tuple[str, ...] = (*TABLE_CHECKS, *IMPORT_CHECKS, "parquet_reconciliation")
+# Import checks that read `gex_history_rejects`.
+_REJECT_CHECKS = ("history_dropped_rows", "history_foreign_rows")
 # ERROR checks judged before the export: a failure keeps the partition out of Parquet.
 PUBLISH_GATES: tuple[str, ...] = ("duplicate_rows", "trade_date_mismatch", "history_foreign_rows")
+
+
+@dataclass(frozen=True)
+class SharedReads:
+    """What several checks of a partition read, read once: the snapshots, the strike rows'
+    figures and span, the import's rejects."""
+
+    snaps: Snapshots
+    strikes: StrikeState
+    rejects: list[Reject]
+
+    def arguments(self, name: str) -> dict[str, object]:
+        """The shared reads the check `name` takes, as keyword arguments."""
+        if name in _REJECT_CHECKS:
+            return {"rejects": self.rejects}
+        if name not in TABLE_CHECKS:
+            return {}
+        extra = {
+            "duplicate_rows": {"figures": self.strikes.figures},
+            "trade_date_mismatch": {"strikes": self.strikes},
+        }
+        return {"snaps": self.snaps, **extra.get(name, {})}
+
+
+def read_shared(con: duckdb.DuckDBPyConnection, day: FeedDay) -> SharedReads:
+    """Read what the checks of `day` share (three queries)."""
+    return SharedReads(
+        snaps=read_snapshots(con, day.params()),
+        strikes=strike_state(con, day.ticker, day.endpoint, day.trade_date),
+        rejects=read_rejects(con, day),
+    )
 
 
 def partition_checks(
@@ -668,20 +758,43 @@ def partition_checks(
     parquet_root: Path,
     limits: Thresholds = Thresholds(),
     names: Collection[str] | None = None,
+    rescan: bool = False,
 ) -> list[IntegrityResult]:
-    """The checks `names` (default: every check) of one partition, in a stable order."""
+    """The checks `names` (default: every check) of one partition, in a stable order.
+
+    `rescan` reads every strike row and the Parquet file instead of the figures kept at load and
+    export time: it also finds changes made behind the pipeline that keep the row count (an
+    UPDATE of `gex_strikes`), at the cost of the full scans.
+    """
     wanted = set(CHECK_NAMES) if names is None else set(names)
     unknown = sorted(wanted - set(CHECK_NAMES))
     if unknown:
         raise ValueError(f"names: unknown check(s) {', '.join(unknown)}")
+    shared = read_shared(con, day)
+    if rescan:
+        shared = replace(shared, strikes=replace(shared.strikes, figures=None))
     checks = {**TABLE_CHECKS, **IMPORT_CHECKS}
-    results = [check(con, day, limits) for name, check in checks.items() if name in wanted]
+    results = [
+        check(con, day, limits, **shared.arguments(name))
+        for name, check in checks.items()
+        if name in wanted
+    ]
     if "parquet_reconciliation" in wanted:
         gates = [r for r in results if r.name in PUBLISH_GATES]
         if len(gates) < len(PUBLISH_GATES):
             gates = publish_blockers(con, day, limits)
         held_back = [r.name for r in gates if not r.passed]
-        results.append(parquet_reconciliation(con, day, parquet_root, limits, held_back))
+        results.append(
+            parquet_reconciliation(
+                con,
+                day,
+                parquet_root,
+                limits,
+                held_back,
+                figures=shared.strikes.figures,
+                use_manifest=not rescan,
+            )
+        )
     return results
 
 
@@ -689,5 +802,5 @@ def publish_blockers(
     con: duckdb.DuckDBPyConnection, day: FeedDay, limits: Thresholds = Thresholds()
 ) -> list[IntegrityResult]:
     """The failed `PUBLISH_GATES` checks of a partition: non-empty means do not export it."""
-    results = [{**TABLE_CHECKS, **IMPORT_CHECKS}[name](con, day, limits) for name in PUBLISH_GATES]
+    results = partition_checks(con, day, Path(), limits, names=PUBLISH_GATES)
     return [r for r in results if not r.passed]

@@ -17,6 +17,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.trading_date import ENDPOINTS, trade_date_sql
+from gex_pipeline.lib.gex.partition_figures import add_new_snapshots
 from gex_pipeline.lib.live.microbatch import (
     BatchReport,
     StagingRecordError,
@@ -260,6 +261,13 @@ def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
                source, segment, line, to_json({CONTENT_STRUCT_SQL}), now()
         FROM batch_records WHERE status = 'conflict'
         """
+    )
+    add_new_snapshots(
+        con,
+        "SELECT r.ticker, r.endpoint, r.trade_date, r.timestamp"
+        " FROM batch_raw r JOIN batch_status s ON r.rowid = s.ord"
+        " WHERE s.status = 'new' AND r.kind = 'snapshot'",
+        "SELECT min(timestamp), max(timestamp) FROM batch_raw",
     )
 
 

@@ -107,8 +107,12 @@ def export_partition(
     """Write the feed-day's strike rows from DuckDB to its Parquet file (tmp + fsync + rename).
 
     Raises `EmptyPartition` (a ValueError) naming the partition when DuckDB holds no rows for it;
-    an existing file is then left untouched.
+    an existing file is then left untouched. Beside the strikes file, its manifest records the
+    rows' figures and the file's identity (`gex_pipeline.lib.gex.parquet_manifest`); the old
+    manifest is removed before the file is replaced, so a crash in between leaves none.
     """
+    from gex_pipeline.lib.gex.parquet_manifest import frame_state, manifest_path, write_manifest
+
     target = parquet_path(parquet_root, ticker, endpoint, trade_date)
     frame = partition_query(con, ticker, endpoint, trade_date).pl()
     if frame.height == 0:
@@ -123,7 +127,9 @@ def export_partition(
         params={"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date},
     ).pl()
     _write_atomic(snapshots, snapshots_path(parquet_root, ticker, endpoint, trade_date))
+    manifest_path(target).unlink(missing_ok=True)
     _write_atomic(frame, target)
+    write_manifest(target, frame_state(frame))
     _fsync_path(target.parent)
     return ExportResult(path=target, rows=frame.height)
 

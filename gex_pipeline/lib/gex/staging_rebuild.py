@@ -25,6 +25,7 @@ from gex_pipeline.lib.calendar.trading_date import trade_date_sql
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.live_load import LIVE_SOURCE, STAGED_COLUMNS, load_segments, read_json_sql
+from gex_pipeline.lib.gex.partition_figures import record_slices
 from gex_pipeline.lib.history.day_replace import (
     DEFAULT_SHRINK_RATIO,
     ReplaceRefused,
@@ -164,6 +165,7 @@ def rebuild_from_staging(
                         f"INSERT INTO {table} BY NAME SELECT * FROM rebuild.{table} WHERE {_SLICE}",
                         params,
                     )
+                record_slices(con, [(ticker, endpoint, trade_date)])
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")

@@ -1,10 +1,13 @@
 """Check stored GEX data outside Dagster, from the exported Parquet files (never `gex_data.db`).
 
-For each feed and trading session in the range, the feed-day's `<YYYYMMDD>.snapshots.parquet`
-and `<YYYYMMDD>.strikes.parquet` are opened in an in-memory DuckDB under the names of the
-pipeline's (`gex_snapshots` a table, `gex_strikes` a view), and the same check functions run over them
-(`TABLE_CHECKS`: the checks that need only those rows). Days that are not sessions but hold a file
-are checked too (and fail `out_of_session_rows`). Reading Parquet works while the pipeline runs.
+For each feed, the `<YYYYMMDD>.snapshots.parquet` files of the range are read in one query (each
+feed-day's rows once, for every snapshot-level check), and each feed-day's
+`<YYYYMMDD>.strikes.parquet` is opened in an in-memory DuckDB as the view `gex_strikes`; the same
+check functions run over them (`TABLE_CHECKS`: the checks that need only those rows). The strike
+rows are grouped for duplicates, and their dates read, only when the file's export manifest
+(`parquet_manifest`) is missing or stale, or records a duplicate or a row outside the day. Days
+that are not sessions but hold a file are checked too (and fail `out_of_session_rows`). Reading
+Parquet works while the pipeline runs.
 
 Coverage of each feed-day: `present` (checked, session covered), `incomplete` (session_coverage
 failed), `missing` (a session without a file), `not_a_session` (a file on a weekend or holiday).
@@ -26,8 +29,12 @@ from gex_pipeline.lib.gex.integrity import (
     FeedDay,
     IntegrityResult,
     Thresholds,
+    new_york_day_ms,
 )
 from gex_pipeline.lib.gex.parquet_export import parquet_path, snapshots_path
+from gex_pipeline.lib.gex.parquet_manifest import file_state
+from gex_pipeline.lib.gex.partition_figures import StrikeState
+from gex_pipeline.lib.gex.snapshot_scan import Snapshots, read_snapshot_files
 
 if TYPE_CHECKING:
     import duckdb
@@ -85,25 +92,50 @@ def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _load_day(con: duckdb.DuckDBPyConnection, parquet_root: Path, day: FeedDay) -> None:
-    """Point `gex_snapshots` (a table: small, read by most checks) and `gex_strikes` (a view: each
-    check reads only the columns it needs) at one feed-day's files."""
-    snaps = snapshots_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
+def _load_day(
+    con: duckdb.DuckDBPyConnection, parquet_root: Path, day: FeedDay, snaps: Snapshots
+) -> StrikeState | None:
+    """The strikes file's export figures and span while it is the file the export wrote; the
+    view `gex_strikes` points at the file when a check will read it (no usable manifest, zero-sum
+    snapshots to look at, or a duplicate or a row outside the day to locate). Otherwise the view
+    is dropped: a check that reads it anyway fails loudly instead of reading another day."""
     strikes = parquet_path(parquet_root, day.ticker, day.endpoint, day.trade_date)
-    con.execute(
-        "CREATE OR REPLACE TABLE gex_snapshots AS SELECT * FROM read_parquet($path)",
-        {"path": str(snaps)},
-    )
+    exported = file_state(strikes) if strikes.exists() else None
+    if not _reads_strikes(exported, snaps, day):
+        con.execute("DROP VIEW IF EXISTS gex_strikes")
+        return exported
     source = (
         f"read_parquet('{_quote(strikes)}')"
         if strikes.exists()
-        else "(SELECT ticker, endpoint, timestamp, 0::DOUBLE AS strike, 0::DOUBLE AS gamma,"
-        " 0::DOUBLE AS oi_gamma FROM gex_snapshots LIMIT 0)"
+        else "(SELECT NULL::VARCHAR AS ticker, NULL::VARCHAR AS endpoint, NULL::BIGINT AS timestamp,"
+        " NULL::DOUBLE AS strike, NULL::DOUBLE AS gamma, NULL::DOUBLE AS oi_gamma WHERE false)"
     )
     con.execute(
         f"CREATE OR REPLACE VIEW gex_strikes AS SELECT {_STRIKE_COLUMNS},"
         f" DATE '{day.trade_date.isoformat()}' AS trade_date FROM {source}"
     )
+    return exported
+
+
+def _reads_strikes(exported: StrikeState | None, snaps: Snapshots, day: FeedDay) -> bool:
+    """Whether a table check will read the strike rows of `day` (see `_shared`)."""
+    if exported is None or exported.figures is None or snaps.zero_sums.any():
+        return True
+    if exported.figures.key_duplicates or exported.first_timestamp is None:
+        return True
+    start_ms, end_ms = new_york_day_ms(day.trade_date)
+    assert exported.last_timestamp is not None
+    return exported.first_timestamp < start_ms or exported.last_timestamp >= end_ms
+
+
+def _shared(exported: StrikeState | None) -> dict[str, dict[str, object]]:
+    """What the export manifest stands for, per check: nothing when the file must be read."""
+    if exported is None:
+        return {}
+    return {
+        "duplicate_rows": {"figures": exported.figures},
+        "trade_date_mismatch": {"strikes": exported},
+    }
 
 
 def validate(
@@ -130,13 +162,19 @@ def validate(
     try:
         for ticker, endpoint in parsed:
             with_files = _file_days(parquet_root, ticker, endpoint, start, end)
+            files = {d: snapshots_path(parquet_root, ticker, endpoint, d) for d in with_files}
+            snapshots = read_snapshot_files(con, files, ticker, endpoint)
             for trade_date in sorted(sessions | with_files):
                 day = FeedDay(trade_date, ticker, endpoint)
                 if trade_date not in with_files:
                     yield DayReport(day, MISSING)
                     continue
-                _load_day(con, parquet_root, day)
-                results = tuple(check(con, day, limits) for check in TABLE_CHECKS.values())
+                snaps = snapshots[trade_date]
+                shared = _shared(_load_day(con, parquet_root, day, snaps))
+                results = tuple(
+                    check(con, day, limits, snaps=snaps, **shared.get(name, {}))
+                    for name, check in TABLE_CHECKS.items()
+                )
                 coverage = next(r for r in results if r.name == "session_coverage")
                 if trade_date not in sessions:
                     status = NOT_A_SESSION

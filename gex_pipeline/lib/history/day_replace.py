@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gex_pipeline.lib.gex.partition_figures import record_slices
 from gex_pipeline.lib.history.day_parse import (
     COUNTS_TABLE,
     SNAPSHOTS_SELECT,
@@ -181,6 +182,7 @@ def replace_slice(
         if guard and kept < shrink_ratio * old_strikes:
             raise _shrink_refusal(ticker, endpoint, trade_date, kept, old_strikes, shrink_ratio)
         con.execute(f"INSERT INTO gex_snapshots {SNAPSHOTS_SELECT}", params)
+        record_slices(con, [(ticker, endpoint, trade_date)])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -209,6 +211,7 @@ def restore_slice(
         for table, path in zip(_TABLES, (backup.snapshots, backup.strikes), strict=True):
             con.execute(f"DELETE FROM {table} WHERE {_SLICE}", params)
             con.execute(f"INSERT INTO {table} SELECT * FROM read_parquet('{_quote(path)}')")
+        record_slices(con, [(ticker, endpoint, trade_date)])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

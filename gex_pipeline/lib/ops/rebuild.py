@@ -32,6 +32,7 @@ from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.db.writer import writer_lock
 from gex_pipeline.lib.gex.live_load import load_segments
+from gex_pipeline.lib.gex.partition_figures import record_slices
 from gex_pipeline.lib.history.day_import import import_day_file
 from gex_pipeline.lib.history.names import parse_day_file_name
 from gex_pipeline.lib.staging.durable_fs import fsync_dir
@@ -129,13 +130,20 @@ def _fill_from_parquet(
         ).fetchall()[0][0]
         if stored:
             continue
-        con.execute(
-            "INSERT INTO gex_strikes (ticker, endpoint, timestamp, trade_date, strike, gamma,"
-            " oi_gamma, priors) SELECT ticker, endpoint, timestamp, $trade_date, strike, gamma,"
-            " oi_gamma, priors FROM read_parquet($path)"
-            " WHERE ticker = $ticker AND endpoint = $endpoint",
-            {**params, "path": str(path)},
-        )
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                "INSERT INTO gex_strikes (ticker, endpoint, timestamp, trade_date, strike, gamma,"
+                " oi_gamma, priors) SELECT ticker, endpoint, timestamp, $trade_date, strike, gamma,"
+                " oi_gamma, priors FROM read_parquet($path)"
+                " WHERE ticker = $ticker AND endpoint = $endpoint",
+                {**params, "path": str(path)},
+            )
+            record_slices(con, [(ticker, endpoint, day)])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         report.parquet_slices.append(f"{day}|{ticker}.{endpoint}")
 
 
