@@ -16,7 +16,7 @@ from gex_pipeline.cli.live_loader import run_live_loader
 from gex_pipeline.cli.rebuild import add_rebuild_parser, run_rebuild, run_replay
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
 from gex_pipeline.cli.status import add_status_parser, run_status
-from gex_pipeline.cli.supervisor import Service, Supervisor
+from gex_pipeline.cli.supervisor import Service, Supervisor, accepts_connections
 from gex_pipeline.cli.validate import add_validate_parser, run_validate
 from gex_pipeline.settings import Settings
 
@@ -78,7 +78,9 @@ def _dagster_services(settings: Settings, dev: bool) -> list[Service]:
     quiet = (py, "-m", "gex_pipeline.cli.dagster_processes")
     return [
         Service(
-            "dagster-code-server", (py, "-m", "dagster", "api", "grpc", *code_server, *location)
+            "dagster-code-server",
+            (py, "-m", "dagster", "api", "grpc", *code_server, *location),
+            ready=accepts_connections("127.0.0.1", settings.dagster.grpc_port),
         ),
         Service("dagster-webserver", (*quiet, "webserver", "-w", workspace, *ui)),
         Service("dagster-daemon", (*quiet, "daemon", "run", "-w", workspace)),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,12 +28,32 @@ POLL_SECONDS = 1.0
 STOP_TIMEOUT_SECONDS = 30.0
 
 
+# How long the services after one with a readiness probe wait for it at start-up, polling it.
+READY_TIMEOUT_SECONDS = 120.0
+READY_POLL_SECONDS = 0.2
+
+
 @dataclass(frozen=True)
 class Service:
-    """One supervised process: a name for the logs and its command line."""
+    """One supervised process: a name for the logs, its command line and, optionally, a probe
+    that says when it serves (the services after it start only then, at start-up)."""
 
     name: str
     argv: tuple[str, ...]
+    ready: Callable[[], bool] | None = None
+
+
+def accepts_connections(host: str, port: int) -> Callable[[], bool]:
+    """A readiness probe: True once a TCP connection to `host:port` succeeds."""
+
+    def probe() -> bool:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    return probe
 
 
 @dataclass
@@ -116,10 +137,26 @@ class Supervisor:
         except Exception as exc:
             self.log(f"could not send the alert: {exc}")
 
+    def _wait_ready(self, child: _Child) -> None:
+        """Wait until `child` serves, exits, the stack stops or READY_TIMEOUT_SECONDS pass."""
+        probe = child.service.ready
+        if probe is None:
+            return
+        deadline = self.clock() + READY_TIMEOUT_SECONDS
+        while not probe():
+            if self.stopping or (child.proc and child.proc.poll() is not None):
+                return
+            if self.clock() >= deadline:
+                self.log(f"{child.service.name} not ready after {READY_TIMEOUT_SECONDS:.0f}s")
+                return
+            time.sleep(READY_POLL_SECONDS)
+        self.log(f"{child.service.name} ready after {self.clock() - child.started:.1f}s")
+
     def run(self) -> int:
         """Supervise until stopped (0 when every service stopped cleanly) or given up (1)."""
         for child in self.children:
             self._start(child)
+            self._wait_ready(child)
         gave_up = False
         try:
             while not self.stopping and not gave_up:

@@ -14,7 +14,7 @@ import pytest
 from gex_pipeline.cli.demo.defects import DayManifest
 from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.defs.gex.assets import gex_parquet
-from gex_pipeline.defs.gex.checks import gex_integrity_checks
+from gex_pipeline.defs.gex.checks import gex_checks
 from gex_pipeline.defs.gex.jobs import gex_integrity_job, gex_parquet_job
 from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
@@ -64,7 +64,7 @@ def _import_day(data_dir: Path, defects: str = "") -> DayManifest:
 
 def _export(instance, resources) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [gex_parquet, gex_tables, gex_integrity_checks],
+        [gex_parquet, gex_tables, *gex_checks],
         selection=[gex_parquet],
         partition_key=PARTITION,
         resources=resources,
@@ -75,12 +75,15 @@ def _export(instance, resources) -> dg.ExecuteInProcessResult:
 def _run_checks(instance, resources, rescan: bool = False) -> dict[str, dg.AssetCheckEvaluation]:
     defs = dg.Definitions(
         assets=[gex_parquet, gex_tables],
-        asset_checks=[gex_integrity_checks],
+        asset_checks=gex_checks,
         jobs=[gex_integrity_job],
         resources=resources,
     )
     job = defs.resolve_job_def(gex_integrity_job.name)
-    config = {"ops": {"gex_integrity_checks": {"config": {"rescan": True}}}} if rescan else None
+    rescan_both = {
+        op: {"config": {"rescan": True}} for op in ("gex_table_checks", "gex_parquet_checks")
+    }
+    config = {"ops": rescan_both} if rescan else None
     result = job.execute_in_process(instance=instance, partition_key=PARTITION, run_config=config)
     assert result.success
     return {e.asset_check_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
@@ -153,7 +156,7 @@ def test_export_job_checks_the_partition_exports_it_and_reconciles_the_file(
     _import_day(data_dir)
     defs = dg.Definitions(
         assets=[gex_parquet, gex_tables],
-        asset_checks=[gex_integrity_checks],
+        asset_checks=gex_checks,
         jobs=[gex_parquet_job],
         resources=resources,
     )

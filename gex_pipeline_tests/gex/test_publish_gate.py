@@ -13,7 +13,7 @@ import pytest
 
 from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.defs.gex.assets import gex_parquet
-from gex_pipeline.defs.gex.checks import gex_integrity_checks, integrity_check_specs
+from gex_pipeline.defs.gex.checks import gex_checks, integrity_check_specs
 from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_SNAPSHOTS, GEX_STRIKES
 from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.history.jobs import gex_history_job
@@ -61,7 +61,7 @@ def _import(instance, resources) -> dg.ExecuteInProcessResult:
     """The history job (tables, their checks, the export) over the kept raw file."""
     defs = dg.Definitions(
         assets=[gex_tables, gex_parquet],
-        asset_checks=[gex_integrity_checks],
+        asset_checks=gex_checks,
         jobs=[gex_history_job],
         resources=resources,
     )
@@ -126,7 +126,7 @@ def test_blocking_check_failure_skips_the_export_in_the_same_run(data_dir, insta
     gates = [spec.key for spec in integrity_check_specs if spec.blocking]
     defs = dg.Definitions(
         assets=[gex_parquet, gex_tables],
-        asset_checks=[gex_integrity_checks],
+        asset_checks=gex_checks,
         jobs=[
             dg.define_asset_job(
                 "export_after_checks",
@@ -180,9 +180,7 @@ def test_a_job_selecting_the_tables_and_the_export_runs_the_checks_between_them(
     assert _import(instance, resources).success
     before = _file(data_dir).read_bytes()
     assets, job = _table_job(write=bad)
-    defs = dg.Definitions(
-        assets=assets, asset_checks=[gex_integrity_checks], jobs=[job], resources=resources
-    )
+    defs = dg.Definitions(assets=assets, asset_checks=gex_checks, jobs=[job], resources=resources)
     result = defs.resolve_job_def("import_job").execute_in_process(
         instance=instance, partition_key=PARTITION, raise_on_error=False
     )

@@ -136,3 +136,55 @@ def test_children_poll_for_run_retries_every_15_s_unless_told(
     assert _child_env(settings)[name] == "15"
     monkeypatch.setenv(name, "5")
     assert _child_env(settings)[name] == "5"
+
+
+def test_services_after_a_probed_one_start_once_it_serves(tmp_path: Path) -> None:
+    """The webserver and the daemon start after the code server accepts connections (a real
+    port opened 1.5 s after its process started), so the UI never shows it unreachable."""
+    from gex_pipeline.cli.supervisor import accepts_connections
+    from gex_pipeline_tests.support.servers import free_port
+
+    port = free_port()
+    late_server = (
+        "import socket, time; time.sleep(1.5); s = socket.socket(); "
+        f"s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(120)"
+    )
+    server = Service(
+        "code-server",
+        (sys.executable, "-c", late_server),
+        ready=accepts_connections("127.0.0.1", port),
+    )
+    log = tmp_path / "supervisor.log"
+    supervisor = Supervisor([server, _sleeper("webserver")], os.environ, FAST, log)
+    thread = threading.Thread(target=supervisor.run)
+    thread.start()
+    try:
+        assert _wait(lambda: _pids(log, "webserver"))
+        lines = log.read_text().splitlines()
+        ready = next(i for i, line in enumerate(lines) if "code-server ready after" in line)
+        started = next(i for i, line in enumerate(lines) if "started webserver" in line)
+        assert ready < started
+        waited = float(re.search(r"ready after ([\d.]+)s", lines[ready]).group(1))
+        assert waited >= 1.5
+    finally:
+        supervisor.stop()
+        thread.join(30)
+
+
+def test_a_probe_that_never_succeeds_does_not_block_forever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gex_pipeline.cli import supervisor as module
+
+    monkeypatch.setattr(module, "READY_TIMEOUT_SECONDS", 0.5)
+    never = Service("stuck", _sleeper("stuck").argv, ready=lambda: False)
+    log = tmp_path / "supervisor.log"
+    supervisor = Supervisor([never, _sleeper("next")], os.environ, FAST, log)
+    thread = threading.Thread(target=supervisor.run)
+    thread.start()
+    try:
+        assert _wait(lambda: _pids(log, "next"))
+        assert "stuck not ready after" in log.read_text()
+    finally:
+        supervisor.stop()
+        thread.join(30)
