@@ -156,6 +156,7 @@ def test_webhook_definitions_are_stable(repository: dg.RepositoryDefinition) -> 
         "option_trades_events:occ_symbols_parse",
         "option_trades_events:trade_cast_failures",
         "option_trades_events:unique_trade_ids",
+        "universal_webhooks:stream_freshness",
     ]
     jobs = {job.name for job in repository.get_all_jobs()}
     assert {"option_trades_parquet_job", "option_trades_checks_job"} <= jobs

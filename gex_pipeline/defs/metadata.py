@@ -10,18 +10,13 @@ from datetime import timedelta
 import dagster as dg
 
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ_NAME
+from gex_pipeline.lib.gex.freshness import FeedFreshness
 
 OWNERS = ["team:gex-pipeline"]
 DATABASE = "gex_data"
 
-# Live tables: loaded every few seconds during the session (09:30-16:00 New York, weekdays); judged
-# every 5 minutes from 09:35 to 15:55 only, so nights and weekends raise no alarm. Full holidays are
-# not known to a cron: a holiday shows the tables stale (documented in docs/decisions.md).
-LIVE_FRESHNESS = dg.FreshnessPolicy.cron(
-    deadline_cron="*/5 10-15 * * 1-5",
-    lower_bound_delta=timedelta(minutes=5),
-    timezone=TRADING_TZ_NAME,
-)
+# Live tables carry no cron freshness policy: a cron cannot skip holidays. Their freshness is the
+# calendar-aware `feed_freshness` (gex_snapshots) and `stream_freshness` (universal_webhooks) checks.
 # Parquet: every session exported by 08:00 New York the next weekday morning.
 PARQUET_FRESHNESS = dg.FreshnessPolicy.cron(
     deadline_cron="0 8 * * 2-6",
@@ -143,3 +138,18 @@ def defined_here() -> dict[str, dg.CodeReferencesMetadataValue]:
     caller = inspect.stack()[1]
     reference = dg.LocalFileCodeReference(file_path=caller.filename, line_number=caller.lineno)
     return {"dagster/code_references": dg.CodeReferencesMetadataValue(code_references=[reference])}
+
+
+def freshness_metadata(verdict: FeedFreshness) -> dict[str, dg.MetadataValue]:
+    """Evidence of a verdict: last report, silence, the session judged against."""
+    metadata: dict[str, dg.MetadataValue] = {
+        "judged": dg.MetadataValue.bool(verdict.judged),
+    }
+    if verdict.last_seen_ms is not None:
+        metadata["last_report"] = dg.MetadataValue.timestamp(verdict.last_seen_ms / 1000)
+    if verdict.silent_seconds is not None:
+        metadata["silent_seconds"] = dg.MetadataValue.int(verdict.silent_seconds)
+    if verdict.session is not None:
+        metadata["session_open"] = dg.MetadataValue.timestamp(verdict.session.open_ms / 1000)
+        metadata["session_close"] = dg.MetadataValue.timestamp(verdict.session.close_ms / 1000)
+    return metadata

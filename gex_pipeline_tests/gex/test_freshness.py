@@ -3,6 +3,7 @@ session (before the open, after an early close, on a holiday) it is not."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -136,3 +137,47 @@ def test_sensor_intervals_and_silence_are_settings():
 def test_bad_sensor_interval_is_refused_naming_the_variable():
     with pytest.raises(ValueError, match="GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS"):
         Settings.from_env({"GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS": "0"})
+
+
+def test_the_webhook_stream_is_judged_like_a_feed(instance, data_dir: Path):
+    """`/uw` silent for too long during the session: `stream_freshness` of universal_webhooks
+    fails on today's date and one `feed_quiet` alert names the stream; it recovers when it loads."""
+    from gex_pipeline.defs.webhooks.assets import UNIVERSAL_WEBHOOKS
+
+    def report(minute: int) -> None:
+        with mock.patch("time.time", return_value=_ms(2025, 11, 14, 10, minute) / 1000):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(UNIVERSAL_WEBHOOKS, partition="2025-11-14")
+            )
+
+    report(0)
+    sensor = build_freshness_sensor(PipelineSettings(freshness_max_silence_seconds=180))
+
+    def tick(minute: int, cursor: str | None) -> dg.SensorResult:
+        with mock.patch("time.time", return_value=_ms(2025, 11, 14, 10, minute) / 1000):
+            return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+    fresh = tick(2, None)
+    assert fresh.asset_events == []
+    (stale,) = tick(4, fresh.cursor).asset_events
+    assert (stale.asset_key, stale.check_name, stale.partition, stale.passed) == (
+        UNIVERSAL_WEBHOOKS,
+        "stream_freshness",
+        "2025-11-14",
+        False,
+    )
+    report(5)
+    (recovered,) = tick(6, json.dumps(["uw"])).asset_events
+    assert recovered.passed
+    alerts = read_alerts(Settings.from_env().paths)
+    assert [(a["kind"], a["details"]["feed"]) for a in alerts] == [("feed_quiet", "uw")]
+
+
+def test_a_quiet_holiday_is_not_judged(instance):
+    """Thanksgiving 2025-11-27: no session, so nothing is stale however long the silence."""
+    _report(instance, f"2025-11-26|{FEED}", _ms(2025, 11, 26, 15, 59))
+    sensor = build_freshness_sensor(PipelineSettings(freshness_max_silence_seconds=180))
+    with mock.patch("time.time", return_value=_ms(2025, 11, 27, 12, 0) / 1000):
+        result = sensor(dg.build_sensor_context(instance=instance))
+    assert result.asset_events == []
+    assert stale_feeds(instance, _ms(2025, 11, 27, 12, 0), 180) == []

@@ -15,7 +15,9 @@ import time
 
 import dagster as dg
 
+from gex_pipeline.defs.metadata import freshness_metadata
 from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME
+from gex_pipeline.defs.webhooks.freshness import WEBHOOK_STREAM, stream_evaluation, watched_stream
 from gex_pipeline.lib.calendar.sessions import previous_session
 from gex_pipeline.lib.calendar.trading_date import date_key, trading_date_of
 from gex_pipeline.lib.gex.freshness import FeedFreshness, judge_feed
@@ -59,21 +61,6 @@ def stale_feeds(
         for feed, seen in sorted(watched_feeds(instance, now_ms).items())
     ]
     return [v for v in verdicts if v.stale]
-
-
-def freshness_metadata(verdict: FeedFreshness) -> dict[str, dg.MetadataValue]:
-    """Evidence of a verdict: last report, silence, the session judged against."""
-    metadata: dict[str, dg.MetadataValue] = {
-        "judged": dg.MetadataValue.bool(verdict.judged),
-    }
-    if verdict.last_seen_ms is not None:
-        metadata["last_report"] = dg.MetadataValue.timestamp(verdict.last_seen_ms / 1000)
-    if verdict.silent_seconds is not None:
-        metadata["silent_seconds"] = dg.MetadataValue.int(verdict.silent_seconds)
-    if verdict.session is not None:
-        metadata["session_open"] = dg.MetadataValue.timestamp(verdict.session.open_ms / 1000)
-        metadata["session_close"] = dg.MetadataValue.timestamp(verdict.session.close_ms / 1000)
-    return metadata
 
 
 def freshness_result(
@@ -127,24 +114,33 @@ def build_freshness_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
         name="gex_freshness_sensor",
         minimum_interval_seconds=settings.freshness_sensor_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Flags and alerts a live feed silent for GEX_FRESHNESS_MAX_SILENCE_SECONDS "
-        "during the session (feed_freshness check of gex_snapshots, feed_quiet alert).",
+        description="Flags and alerts a live GEX feed or the /uw stream silent for "
+        "GEX_FRESHNESS_MAX_SILENCE_SECONDS during the session (feed_freshness of gex_snapshots, "
+        "stream_freshness of universal_webhooks, feed_quiet alert).",
     )
     def gex_freshness_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        """Record `feed_freshness` when a watched feed goes stale or recovers, alert when it goes
-        stale (cursor: the stale set)."""
+        """Record the freshness check of a watched feed or stream when it goes stale or recovers,
+        alert when it goes stale (cursor: the stale set)."""
         now_ms = int(time.time() * 1000)
         was_stale = set(json.loads(context.cursor or "[]"))
         today = date_key(trading_date_of(now_ms))
+        silence = settings.freshness_max_silence_seconds
+        watched = [
+            (judge_feed(feed, seen, now_ms, silence), f"{today}|{feed}", freshness_evaluation)
+            for feed, seen in sorted(watched_feeds(context.instance, now_ms).items())
+        ]
+        stream_watched, stream_seen = watched_stream(context.instance, now_ms)
+        if stream_watched:
+            verdict = judge_feed(WEBHOOK_STREAM, stream_seen, now_ms, silence)
+            watched.append((verdict, today, stream_evaluation))
         events = []
         stale: set[str] = set()
-        for feed, seen in sorted(watched_feeds(context.instance, now_ms).items()):
-            verdict = judge_feed(feed, seen, now_ms, settings.freshness_max_silence_seconds)
+        for verdict, partition, evaluation in watched:
             if verdict.stale:
-                stale.add(feed)
-                context.log.warning("%s silent for %ss", feed, verdict.silent_seconds)
-            if verdict.stale != (feed in was_stale):
-                events.append(freshness_evaluation(verdict, f"{today}|{feed}"))
+                stale.add(verdict.feed)
+                context.log.warning("%s silent for %ss", verdict.feed, verdict.silent_seconds)
+            if verdict.stale != (verdict.feed in was_stale):
+                events.append(evaluation(verdict, partition))
                 if verdict.stale:
                     alert_quiet(verdict)
         cursor = json.dumps(sorted(stale))

@@ -28,7 +28,6 @@ from gex_pipeline.defs.gex.keys import (
 from gex_pipeline.defs.metadata import (
     GEX_SNAPSHOTS_SCHEMA,
     GEX_STRIKES_SCHEMA,
-    LIVE_FRESHNESS,
     OWNERS,
     table_metadata,
     tags,
@@ -114,7 +113,6 @@ def _specs() -> list[dg.AssetSpec]:
         "kinds": {"duckdb"},
         "owners": OWNERS,
         "tags": tags("gex", "table"),
-        "freshness_policy": LIVE_FRESHNESS,
     }
     return [
         dg.AssetSpec(

@@ -6,7 +6,8 @@ the check-execution table (one query for the latest execution of every check, th
 of the checks evaluated since the last tick). Every failure is alerted once, on SQLite and
 PostgreSQL alike; the first tick starts from now rather than replaying the history. Alerts go through `lib.ops.alerts.send_alert` (alerts.log, and a JSON POST
 to GEX_ALERT_WEBHOOK_URL when set). A feed that goes quiet during the session is alerted by
-`gex_freshness_sensor`, which judges it; its failed `feed_freshness` evaluations are not alerted
+`gex_freshness_sensor`, which judges it; its failed `feed_freshness` / `stream_freshness`
+evaluations are not alerted
 twice here. The sensor launches no runs.
 """
 
@@ -26,6 +27,7 @@ from dagster._core.storage.asset_check_execution_record import (
 )
 
 from gex_pipeline.defs.gex.freshness import FEED_FRESHNESS
+from gex_pipeline.defs.webhooks.freshness import STREAM_FRESHNESS
 from gex_pipeline.lib.ops.alerts import send_alert
 
 PAGE = 500
@@ -115,7 +117,7 @@ def alert_check_failures(
         cursor.checks_since = max(cursor.checks_since, _evaluated_at(record) or 0.0)
         if not isinstance(evaluation, dg.AssetCheckEvaluation):
             continue
-        if evaluation.check_name == FEED_FRESHNESS:
+        if evaluation.check_name in (FEED_FRESHNESS, STREAM_FRESHNESS):
             continue  # alerted as `feed_quiet` by the freshness sensor
         alerted += 1
         _alert_check(evaluation, record.run_id)

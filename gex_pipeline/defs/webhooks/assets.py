@@ -10,7 +10,6 @@ import dagster as dg
 
 from gex_pipeline.defs.gex.keys import SOURCES_GROUP
 from gex_pipeline.defs.metadata import (
-    LIVE_FRESHNESS,
     MARKET_AGG_STATE_SCHEMA,
     OPTION_TRADES_EVENTS_SCHEMA,
     OWNERS,
@@ -48,7 +47,6 @@ webhook_table_specs = [
         owners=OWNERS,
         tags=tags("webhooks", "table"),
         metadata={**table_metadata(key.path[-1], schema), **defined_here()},
-        freshness_policy=LIVE_FRESHNESS,
         description=f"{description}; see docs/schema.md.",
     )
     for key, schema, description in (

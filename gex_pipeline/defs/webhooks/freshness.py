@@ -1,0 +1,83 @@
+"""Freshness of the `/uw` webhook stream: the `stream_freshness` check of `universal_webhooks`.
+
+The stream is judged like a live GEX feed (`lib.gex.freshness.judge_feed`, the exchange calendar):
+only during today's session, and only when it loaded today or on the previous session. The
+freshness sensor (`defs/gex/freshness.py`) records the check when the stream goes stale or
+recovers; the check can also be run for a date from the UI (`option_trades_checks_job`).
+"""
+
+# No `from __future__ import annotations` here: Dagster reads the context type from the
+# annotations of decorated functions when the definitions load.
+import time
+
+import dagster as dg
+
+from gex_pipeline.defs.metadata import freshness_metadata
+from gex_pipeline.defs.partitions import trading_date_partitions
+from gex_pipeline.defs.webhooks.assets import UNIVERSAL_WEBHOOKS
+from gex_pipeline.lib.calendar.sessions import previous_session
+from gex_pipeline.lib.calendar.trading_date import date_key, trading_date_of
+from gex_pipeline.lib.gex.freshness import FeedFreshness, judge_feed
+from gex_pipeline.settings import Settings
+
+STREAM_FRESHNESS = "stream_freshness"
+WEBHOOK_STREAM = "uw"
+
+
+def latest_stream_report_ms(instance: dg.DagsterInstance, day_key: str) -> int | None:
+    """Epoch ms of the latest `universal_webhooks` materialization of one date, or None."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(UNIVERSAL_WEBHOOKS, asset_partitions=[day_key]),
+        limit=1,
+        ascending=False,
+    ).records
+    return int(records[0].timestamp * 1000) if records else None
+
+
+def watched_stream(instance: dg.DagsterInstance, now_ms: int) -> tuple[bool, int | None]:
+    """Whether the stream is watched (it loaded today or on the previous session) and its
+    latest report today."""
+    today = trading_date_of(now_ms)
+    seen = latest_stream_report_ms(instance, date_key(today))
+    before = previous_session(today)
+    watched = seen is not None or (
+        before is not None and latest_stream_report_ms(instance, date_key(before.day)) is not None
+    )
+    return watched, seen
+
+
+def stream_evaluation(verdict: FeedFreshness, day_key: str) -> dg.AssetCheckEvaluation:
+    """The `stream_freshness` evaluation of one verdict (reported by the freshness sensor)."""
+    return dg.AssetCheckEvaluation(
+        asset_key=UNIVERSAL_WEBHOOKS,
+        check_name=STREAM_FRESHNESS,
+        passed=not verdict.stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        partition=day_key,
+        metadata=freshness_metadata(verdict),
+    )
+
+
+@dg.asset_check(
+    asset=UNIVERSAL_WEBHOOKS,
+    name=STREAM_FRESHNESS,
+    partitions_def=trading_date_partitions,
+    description="The /uw stream loads at least every GEX_FRESHNESS_MAX_SILENCE_SECONDS during "
+    "today's session once it loaded today or on the previous session (not judged outside the "
+    "session; recorded by gex_freshness_sensor).",
+)
+def stream_freshness(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    """Judge the run's date: only today's partition during the session can be stale."""
+    now_ms = int(time.time() * 1000)
+    day = str(context.partition_key)
+    if day != date_key(trading_date_of(now_ms)):
+        verdict = FeedFreshness(WEBHOOK_STREAM, False, False, None, None, None)
+    else:
+        silence = Settings.from_env().pipeline.freshness_max_silence_seconds
+        seen = latest_stream_report_ms(context.instance, day)
+        verdict = judge_feed(WEBHOOK_STREAM, seen, now_ms, silence)
+    return dg.AssetCheckResult(
+        passed=not verdict.stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=freshness_metadata(verdict),
+    )
