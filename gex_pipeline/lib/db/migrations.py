@@ -305,9 +305,24 @@ _V4 = (
     """,
 )
 
+# The lake (Delta tables) holds the closed partitions; `gex_data.db` keeps the open ones. A partition
+# sealed once (moved to the lake, `lib/lake/seal.py`) is noted here, so rows that arrive for it
+# later are compared with everything the lake holds. `feed` is '' for a date of the webhook tables.
+_V6 = (
+    """
+    CREATE TABLE sealed_partitions (
+        trade_date DATE NOT NULL,
+        feed VARCHAR NOT NULL,
+        sealed_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (trade_date, feed)
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "gex snapshots, strikes, partial events, conflicts, load bookkeeping", _V1),
     Migration(2, "webhook messages, option trades, market states, conflicts, load figures", _V2),
     Migration(3, "rows history imports dropped, live snapshots history imports replaced", _V3),
     Migration(4, "per-partition figures of gex_strikes kept at load time", _V4),
+    Migration(6, "partitions sealed into the lake", _V6),
 )

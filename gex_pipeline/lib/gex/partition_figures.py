@@ -49,6 +49,12 @@ class StrikeFigures:
     content_hash: int
 
 
+def figures_select(rows: str) -> str:
+    """SELECT of the figures (columns of `gex_partition_figures`) of the strike rows `rows` (a
+    table expression with a WHERE clause), one row per partition."""
+    return _FIGURES.format(rows=rows)
+
+
 def record_slices(con: duckdb.DuckDBPyConnection, slices: list[tuple[str, str, date]]) -> None:
     """Recompute the figures of each (ticker, endpoint, trade_date) from its rows.
 

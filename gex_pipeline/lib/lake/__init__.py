@@ -1,0 +1,1 @@
+"""The lake: versioned, partitioned Delta Lake tables (the system of record)."""

@@ -1,0 +1,231 @@
+"""The lake: the Delta Lake tables that are the system of record (see docs/decisions.md).
+
+Every data table of `gex_data.db` has a Delta table of the same name and columns under the lake
+root (`$GEX_DATA_DIR/lake/<table>` by default), partitioned by `trade_date` and, for the GEX
+tables, by `feed` (`TICKER.endpoint`, a column the lake adds). Closed sessions live only here; the
+live loader's DuckDB file keeps the open partitions and mirrors them here within seconds, so a
+reader of the lake sees everything (`gex_pipeline.lib.lake.reads`).
+
+A table is created on first write with the Arrow schema of its DuckDB table (JSON as string,
+HUGEINT as decimal(38, 0), timestamps in UTC), so the two never drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+FEED_COLUMN = "feed"
+GEX_PARTITION: tuple[str, ...] = ("trade_date", FEED_COLUMN)
+DAY_PARTITION: tuple[str, ...] = ("trade_date",)
+# Table properties: the log keeps 30 days of versions for time travel; files a version dropped are
+# kept 7 days before `vacuum` may delete them (restore points keep theirs: `restore_points.py`).
+TABLE_CONFIGURATION: dict[str, str | None] = {
+    "delta.logRetentionDuration": "interval 30 days",
+    "delta.deletedFileRetentionDuration": "interval 7 days",
+    "delta.checkpointInterval": "100",
+}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One lake table: its partition columns and the natural key that makes a row unique.
+
+    `key` identifies a row within its partition (merges append only rows whose key is absent);
+    for `gex_strikes` it is the snapshot key: its rows arrive and leave with their snapshot.
+    `recency` is a column of the DuckDB table that grows with each load (it bounds what a mirror
+    pass has to look at); None for tables only batch jobs write.
+    """
+
+    name: str
+    partition_by: tuple[str, ...]
+    key: tuple[str, ...]
+    recency: str | None = None
+    order_by: str | None = None
+
+    @property
+    def sort(self) -> str:
+        """The row order of a compacted partition."""
+        return self.order_by or ", ".join(self.key)
+
+    @property
+    def by_feed(self) -> bool:
+        """Whether the table is partitioned by feed as well as by date."""
+        return FEED_COLUMN in self.partition_by
+
+
+SPECS: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            "gex_snapshots", GEX_PARTITION, ("ticker", "endpoint", "timestamp"), "ingested_at"
+        ),
+        TableSpec(
+            "gex_strikes",
+            GEX_PARTITION,
+            ("ticker", "endpoint", "timestamp"),
+            order_by="timestamp, strike",
+        ),
+        TableSpec(
+            "gex_events", GEX_PARTITION, ("ticker", "endpoint", "kind", "timestamp"), "ingested_at"
+        ),
+        TableSpec("gex_conflicts", GEX_PARTITION, ("segment", "line"), "detected_at"),
+        TableSpec("gex_history_rejects", GEX_PARTITION, ("position",)),
+        TableSpec("gex_live_shadow", GEX_PARTITION, ("ticker", "endpoint", "timestamp")),
+        TableSpec("gex_partition_figures", GEX_PARTITION, ("ticker", "endpoint")),
+        TableSpec("universal_webhooks", DAY_PARTITION, ("id",), "ingested_at"),
+        TableSpec("option_trades_events", DAY_PARTITION, ("id",), "ingested_at"),
+        TableSpec("market_agg_state", DAY_PARTITION, ("message_id",), "ingested_at"),
+        TableSpec("webhook_conflicts", DAY_PARTITION, ("segment", "line"), "detected_at"),
+    )
+}
+GEX_TABLES: tuple[str, ...] = tuple(n for n, s in SPECS.items() if s.by_feed)
+WEBHOOK_TABLES: tuple[str, ...] = tuple(n for n, s in SPECS.items() if not s.by_feed)
+# What the live loader writes (and mirrors), in mirror order: strike rows before their snapshot,
+# so a snapshot in the lake means its strike rows are there too.
+LIVE_TABLES: tuple[str, ...] = (
+    "gex_strikes",
+    "gex_snapshots",
+    "gex_events",
+    "gex_conflicts",
+    "universal_webhooks",
+    "option_trades_events",
+    "market_agg_state",
+    "webhook_conflicts",
+)
+
+
+@dataclass(frozen=True, order=True)
+class Partition:
+    """One partition of a lake table: a trade date, and a feed for the GEX tables."""
+
+    trade_date: date
+    feed: str | None = None
+
+    def filters(self) -> list[tuple[str, str, str]]:
+        """The partition as deltalake partition filters."""
+        found = [("trade_date", "=", self.trade_date.isoformat())]
+        if self.feed is not None:
+            found.append((FEED_COLUMN, "=", self.feed))
+        return found
+
+    def predicate(self) -> str:
+        """The partition as a Delta SQL predicate (for an atomic replace)."""
+        text = f"trade_date = '{self.trade_date.isoformat()}'"
+        if self.feed is not None:
+            text += f" AND {FEED_COLUMN} = '{self.feed}'"
+        return text
+
+    def sql(self) -> str:
+        """The partition as a DuckDB WHERE clause over a DuckDB table (no `feed` column)."""
+        text = f"trade_date = DATE '{self.trade_date.isoformat()}'"
+        if self.feed is not None:
+            ticker, _, endpoint = self.feed.partition(".")
+            text += f" AND ticker = '{ticker}' AND endpoint = '{endpoint}'"
+        return text
+
+    def for_table(self, spec: TableSpec) -> Partition:
+        """This partition as seen by `spec` (the webhook tables have no feed)."""
+        return self if spec.by_feed else Partition(self.trade_date)
+
+    def __str__(self) -> str:
+        return f"{self.trade_date.isoformat()}|{self.feed}" if self.feed else str(self.trade_date)
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Where the lake tables live: a local directory or an object-store URI, with the options
+    the object store needs (endpoint, credentials; see docs/deployment.md)."""
+
+    root: str
+    storage_options: Mapping[str, str] = field(default_factory=dict)
+
+    def uri(self, name: str) -> str:
+        """The URI of one table."""
+        return f"{self.root.rstrip('/')}/{name}"
+
+    def options(self) -> dict[str, str] | None:
+        """Storage options for deltalake (None for a local directory)."""
+        return dict(self.storage_options) or None
+
+    def open(self, name: str, version: int | None = None) -> DeltaTable | None:
+        """The table (at `version`, else the latest), or None when it was never written."""
+        from deltalake import DeltaTable
+
+        uri = self.uri(name)
+        if not DeltaTable.is_deltatable(uri, storage_options=self.options()):
+            return None
+        return DeltaTable(uri, version=version, storage_options=self.options())
+
+    def ensure(self, name: str) -> DeltaTable:
+        """The table, created empty with its schema and partitioning when missing."""
+        from deltalake import DeltaTable
+
+        table = self.open(name)
+        if table is not None:
+            return table
+        spec = SPECS[name]
+        try:
+            return DeltaTable.create(
+                self.uri(name),
+                schema=lake_schema(name),
+                partition_by=list(spec.partition_by),
+                mode="ignore",
+                configuration=TABLE_CONFIGURATION,
+                storage_options=self.options(),
+            )
+        except Exception:
+            table = self.open(name)  # created by a concurrent writer meanwhile
+            if table is None:
+                raise
+            return table
+
+
+def partition_files(table: DeltaTable, partition: Partition) -> list[dict[str, object]]:
+    """The add actions (path, size_bytes, num_records, ...) of the partition's live files."""
+    import pyarrow as pa
+
+    wanted = {f"partition.{k}": v for k, _, v in partition.filters()}
+    actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+    return [a for a in actions if all(str(a.get(k)) == v for k, v in wanted.items())]
+
+
+@cache
+def _duckdb_schemas() -> dict[str, pa.Schema]:
+    import duckdb
+
+    from gex_pipeline.lib.db.schema import migrate
+
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        migrate(con)
+        return {
+            name: con.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema for name in SPECS
+        }
+
+
+def lake_schema(name: str) -> pa.Schema:
+    """The Arrow schema of a lake table: its DuckDB table's, timestamps in UTC, plus `feed`."""
+    import pyarrow as pa
+
+    fields = []
+    for item in _duckdb_schemas()[name]:
+        kind = item.type
+        if pa.types.is_timestamp(kind):
+            kind = pa.timestamp("us", tz="UTC")
+        fields.append(pa.field(item.name, kind, nullable=True))
+    if SPECS[name].by_feed:
+        fields.append(pa.field(FEED_COLUMN, pa.string(), nullable=True))
+    return pa.schema(fields)
+
+
+def duckdb_columns(name: str) -> list[str]:
+    """The columns of the DuckDB table `name` (the lake table's, without `feed`)."""
+    return list(_duckdb_schemas()[name].names)

@@ -1,0 +1,101 @@
+"""A private DuckDB for batch work on one partition of the lake (imports, rebuilds, restores).
+
+The workspace is an in-memory DuckDB with the full schema of `gex_data.db` (its tables empty,
+spilling to a temp directory beyond its memory limit). `load` copies a partition's rows from the
+lake into its tables, so the pipeline's partition code (the history import, the staging rebuild,
+the slice restore) runs on it unchanged; `write_back` then replaces the partition of each table
+it changed in the lake, each in one commit, strike rows before their snapshots. A replace fails
+(and changes nothing) when another writer changed the partition after `load` read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gex_pipeline.lib.lake.reads import table_dataset
+from gex_pipeline.lib.lake.tables import (
+    LIVE_TABLES,
+    SPECS,
+    Lake,
+    Partition,
+    duckdb_columns,
+    partition_files,
+)
+from gex_pipeline.lib.lake.writes import lake_rows, replace
+
+if TYPE_CHECKING:
+    import duckdb
+    from deltalake import DeltaTable
+
+# Write-back order: strike rows before the snapshots that list them, the figures last.
+_ORDER = {name: i for i, name in enumerate((*LIVE_TABLES, *SPECS))}
+
+
+@dataclass
+class Workspace:
+    """One partition's rows in a private DuckDB connection (see the module docstring)."""
+
+    lake: Lake
+    partition: Partition
+    con: duckdb.DuckDBPyConnection
+    bases: dict[str, DeltaTable | None] = field(default_factory=dict)
+
+    def base(self, name: str) -> DeltaTable | None:
+        """The lake table as this workspace read it (opened once, on first use)."""
+        if name not in self.bases:
+            self.bases[name] = self.lake.open(name)
+        return self.bases[name]
+
+    def load(self, *names: str) -> None:
+        """Copy the partition's rows of each table from the lake into the workspace."""
+        for name in names:
+            data = table_dataset(self.base(name), name, [self.partition])
+            self.con.register("__lake_load", data)
+            columns = ", ".join(f'"{c}"' for c in duckdb_columns(name))
+            self.con.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM __lake_load")
+            self.con.unregister("__lake_load")
+
+    def count(self, name: str) -> int:
+        """Rows of the partition in lake table `name` (from the table's log, no data read)."""
+        table = self.base(name)
+        if table is None:
+            return 0
+        files = partition_files(table, self.partition.for_table(SPECS[name]))
+        return sum(int(str(a["num_records"] or 0)) for a in files)
+
+    def write_back(self, names: Sequence[str], *, writer: str, order_by: str | None = None) -> None:
+        """Replace the partition of each table in `names` with the workspace's rows of it."""
+        for name in sorted(set(names), key=lambda n: _ORDER[n]):
+            part = self.partition.for_table(SPECS[name])
+            query = f"SELECT * FROM {name} WHERE {part.sql()}"
+            if order_by and name == "gex_strikes":
+                query += f" ORDER BY {order_by}"
+            rows = lake_rows(self.con, name, query)
+            replace(self.lake, name, part, rows, writer=writer, base=self.base(name))
+            self.bases.pop(name, None)
+
+
+@contextmanager
+def workspace(
+    lake: Lake, partition: Partition, *, memory_limit: str = "1GB", temp_dir: Path | None = None
+) -> Iterator[Workspace]:
+    """A workspace for `partition`, its connection closed on exit."""
+    import duckdb
+
+    from gex_pipeline.lib.db.schema import migrate
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        if temp_dir is not None:
+            temp_dir.mkdir(parents=True, exist_ok=True)
+            con.execute(f"SET temp_directory = '{str(temp_dir).replace(chr(39), chr(39) * 2)}'")
+        con.execute("SET TimeZone = 'UTC'")
+        migrate(con)
+        yield Workspace(lake, partition, con)
+    finally:
+        con.close()
