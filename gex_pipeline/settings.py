@@ -105,6 +105,16 @@ class PathSettings:
         return self.data_dir / "gex_data.db"
 
     @property
+    def lake_dir(self) -> Path:
+        """The lake: the Delta tables that hold every closed partition (`lake/<table>/`)."""
+        return self.data_dir / "lake"
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch space of batch jobs (DuckDB spill files, rebuild scratch databases)."""
+        return self.data_dir / "tmp"
+
+    @property
     def views_path(self) -> Path:
         """The DuckDB file of read-only reader views over the Parquet files."""
         return self.data_dir / "gex_views.duckdb"
@@ -345,6 +355,7 @@ class PipelineSettings:
     export_quiet_seconds: int = 900
     freshness_sensor_interval_seconds: int = 60
     freshness_max_silence_seconds: int = 420
+    lake_flush_seconds: int = 2
 
 
 def _pipeline(env: Mapping[str, str]) -> PipelineSettings:
@@ -356,6 +367,9 @@ def _pipeline(env: Mapping[str, str]) -> PipelineSettings:
         ),
         live_max_segments_per_batch=_int(
             env, "GEX_LIVE_MAX_SEGMENTS_PER_BATCH", PipelineSettings.live_max_segments_per_batch, 1
+        ),
+        lake_flush_seconds=_int(
+            env, "GEX_LAKE_FLUSH_SECONDS", PipelineSettings.lake_flush_seconds, 0
         ),
         staging_retention_days=_int(
             env, "GEX_STAGING_RETENTION_DAYS", PipelineSettings.staging_retention_days, 0

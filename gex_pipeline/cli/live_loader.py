@@ -1,4 +1,8 @@
-"""`gex-pipeline live-loader`: load `/gex` and `/uw` staging into DuckDB as it arrives, outside runs.
+"""`gex-pipeline live-loader`: load `/gex` and `/uw` staging as it arrives, outside runs.
+
+Commits each micro-batch to `gex_data.db` (the open partitions), mirrors it to the lake every
+`GEX_LAKE_FLUSH_SECONDS` and seals the partitions of past dates into the lake when idle
+(`lib/live/lake_sync.py`).
 
 Runs until SIGTERM/SIGINT. Loads sealed segments every `GEX_LIVE_POLL_MS` (every second after 30 s
 without data; one micro-batch per stream, `lib/live/loader.py`) and reports runtime
@@ -22,6 +26,8 @@ from gex_pipeline.lib.gex.live_load import (
     PartitionStats,
     partition_of,
 )
+from gex_pipeline.lib.lake.tables import lake_at
+from gex_pipeline.lib.live.lake_sync import LakeSync
 from gex_pipeline.lib.live.loader import LiveLoader, LiveStream
 from gex_pipeline.lib.live.throttle import ReportThrottle
 from gex_pipeline.lib.staging.layout import GEX_STREAM
@@ -100,6 +106,9 @@ def build_loader(paths: PathSettings, pipeline: PipelineSettings, publisher: Any
         max_segments=pipeline.live_max_segments_per_batch,
         retention_days=pipeline.staging_retention_days,
         status_path=paths.data_dir / "live" / "status.json",
+        lake=LakeSync(
+            lake_at(paths), flush_seconds=pipeline.lake_flush_seconds, work_dir=paths.work_dir
+        ),
     )
 
 
@@ -108,6 +117,9 @@ def run_live_loader(settings: Settings) -> int:
     import dagster as dg
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from gex_pipeline.cli.migrate import ensure_migrated
+
+    ensure_migrated(settings)
     pipeline = settings.pipeline
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -13,6 +13,7 @@ from gex_pipeline.cli.backup import add_backup_parsers, run_backup, run_restore_
 from gex_pipeline.cli.dagster_home import prepare_dagster_home, set_writer_pool_limit
 from gex_pipeline.cli.demo.commands import add_demo_parser, run_demo
 from gex_pipeline.cli.live_loader import run_live_loader
+from gex_pipeline.cli.migrate import add_migrate_parser, ensure_migrated, run_migrate
 from gex_pipeline.cli.rebuild import add_rebuild_parser, run_rebuild, run_replay
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
 from gex_pipeline.cli.status import add_status_parser, run_status
@@ -110,6 +111,7 @@ def write_grpc_workspace(settings: Settings) -> Path:
 def cmd_up(settings: Settings, dev: bool = False) -> int:
     """Start and supervise every service (`stack_services`); stop them all on Ctrl-C/SIGTERM."""
     cmd_init(settings)
+    ensure_migrated(settings)
     if not dev:
         write_grpc_workspace(settings)
     supervisor = Supervisor(
@@ -154,12 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("serve", help="run the ingest API alone")
     sub.add_parser("init", help="create the data directory and the Dagster home")
-    sub.add_parser("live-loader", help="load /gex and /uw staging into DuckDB as it arrives")
+    sub.add_parser(
+        "live-loader", help="load /gex and /uw staging as it arrives (DuckDB, mirrored to the lake)"
+    )
     add_demo_parser(sub)
     add_restore_parser(sub)
     add_validate_parser(sub)
     add_backup_parsers(sub)
     add_rebuild_parser(sub)
+    add_migrate_parser(sub)
     add_status_parser(sub)
     return parser
 
@@ -179,6 +184,7 @@ COMMANDS: dict[str, Command] = {
     "restore-db": run_restore_db,
     "rebuild": run_rebuild,
     "replay": run_replay,
+    "migrate": run_migrate,
     "status": run_status,
 }
 

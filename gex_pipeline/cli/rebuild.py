@@ -1,57 +1,65 @@
-"""`gex-pipeline rebuild [--force]`: rebuild gex_data.db from raw day files, staging and Parquet;
-`gex-pipeline replay`: load the processed staging a (restored) database does not hold yet."""
+"""`gex-pipeline rebuild [--force] [--into DIR]`: rebuild the lake partition by partition from raw
+day files, processed staging and Parquet; `gex-pipeline replay`: load the processed staging a
+restored store does not hold yet."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from gex_pipeline.settings import Settings
 
 
 def add_rebuild_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `rebuild` on the top-level subparsers."""
+    """Register `rebuild` and `replay` on the top-level subparsers."""
     rebuild = sub.add_parser(
-        "rebuild", help="rebuild gex_data.db from kept raw day files, processed staging and Parquet"
+        "rebuild",
+        help="rebuild the lake from kept raw day files, processed staging and Parquet "
+        "(per partition, resumable, beside live loading)",
     )
     rebuild.add_argument(
-        "--force", action="store_true", help="rebuild over an existing database (kept aside)"
+        "--force", action="store_true", help="rebuild over a lake that holds data (history kept)"
+    )
+    rebuild.add_argument(
+        "--into", type=Path, metavar="DIR", help="rebuild into this new lake instead (a drill)"
     )
     sub.add_parser(
         "replay",
-        help="load processed staging segments the database does not hold (after restore-db)",
+        help="load processed staging segments the store does not hold (after restore-db)",
     )
 
 
 def run_replay(args: argparse.Namespace, settings: Settings) -> int:
-    """Replay processed staging into the existing database; exit 0."""
+    """Replay processed staging into the store; exit 0."""
     from gex_pipeline.lib.ops.rebuild import replay_staging
 
     del args
-    report = replay_staging(settings)
-    print(
-        f"replayed {report.gex_segments} /gex and {report.uw_segments} /uw segments "
-        f"into {settings.paths.duckdb_path}"
-    )
+    gex, uw = replay_staging(settings)
+    print(f"replayed {gex} /gex and {uw} /uw segments into {settings.paths.duckdb_path}")
     return 0
 
 
 def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    """Rebuild the database; exit 0 on success, 2 when refused."""
-    from gex_pipeline.lib.ops.rebuild import RebuildRefused, rebuild_database
+    """Rebuild the lake; exit 0 on success, 2 when refused."""
+    from gex_pipeline.lib.ops.rebuild import RebuildRefused, rebuild_lake
 
     try:
-        report = rebuild_database(settings, force=args.force)
+        report = rebuild_lake(settings, force=args.force, into=args.into)
     except RebuildRefused as exc:
         print(f"refused: {exc}")
         return 2
-    print(f"rebuilt {settings.paths.duckdb_path}")
-    print(f"  {report.gex_segments} /gex segments and {report.uw_segments} /uw segments replayed")
-    print(f"  {len(report.day_files)} raw day files imported")
-    if report.parquet_slices:
+    target = args.into or settings.paths.lake_dir
+    print(f"rebuilt {len(report.rebuilt)} partitions into {target} ({report.rows} rows)")
+    if report.resumed:
+        print(f"  {len(report.resumed)} partitions were already rebuilt before an interruption")
+    sources: dict[str, int] = {}
+    for source in report.rebuilt.values():
+        sources[source] = sources.get(source, 0) + 1
+    for source, count in sorted(sources.items()):
+        print(f"  {count} from {source}")
+    if report.parquet_only:
         print(
-            f"  {len(report.parquet_slices)} slices only in Parquet (strike rows restored, "
-            f"snapshot rows lost): {', '.join(report.parquet_slices)}"
+            f"  {len(report.parquet_only)} feed-days only in Parquet (strike rows restored, "
+            f"snapshot rows lost): {', '.join(report.parquet_only)}"
         )
-    if report.replaced is not None:
-        print(f"the previous database was kept as {report.replaced}")
     return 0

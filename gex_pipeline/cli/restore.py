@@ -1,101 +1,132 @@
-"""`gex-pipeline restore`: put a replaced date x feed slice back from its pre-image in `backups/`.
+"""`gex-pipeline restore`: put a date x feed partition back as it was before a replace.
 
-History imports keep the old slice as Parquet before a replace that removes rows. This command lists
-those pre-images and restores one (the newest by default). The slice it overwrites is itself kept as
-a new pre-image first, so a restore can be undone the same way. It opens DuckDB for writing: stop the
-stack (or wait for running imports to finish) if the database is in use.
+Every replace of a feed-day by an import, a rebuild or a restore is recorded with the lake
+versions it replaced (`lib/lake/changes.py`). This command lists those changes (and the restore
+points) and restores the partition to the state before one of them (the newest by default), or
+to a restore point (`--point`). The restore is itself a recorded change, so it can be undone the
+same way. It works while the stack runs (a partition the live loader holds is sealed first).
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gex_pipeline.lib.calendar.trading_date import parse_feed_key
-from gex_pipeline.lib.history.day_replace import SliceBackup
+from gex_pipeline.lib.calendar.trading_date import feed_key, parse_feed_key
 from gex_pipeline.settings import Settings
 
-_SNAPSHOTS_SUFFIX = ".snapshots.parquet"
+if TYPE_CHECKING:
+    from gex_pipeline.lib.lake.store import TableStore
+    from gex_pipeline.lib.lake.tables import Partition
 
-
-@dataclass(frozen=True)
-class PreImage:
-    """One pre-image of a slice: its stamp (UTC time it was taken) and its two files."""
-
-    stamp: str
-    backup: SliceBackup
-
-
-def pre_images(backups_dir: Path, ticker: str, endpoint: str, trade_date: date) -> list[PreImage]:
-    """The complete pre-images of the slice, oldest first."""
-    folder = backups_dir / ticker / endpoint
-    prefix = f"{trade_date:%Y%m%d}-"
-    found = []
-    for snapshots in sorted(folder.glob(f"{prefix}*{_SNAPSHOTS_SUFFIX}")):
-        stamp = snapshots.name.removeprefix(prefix).removesuffix(_SNAPSHOTS_SUFFIX)
-        strikes = folder / f"{prefix}{stamp}.strikes.parquet"
-        if strikes.is_file():
-            found.append(PreImage(stamp, SliceBackup(snapshots=snapshots, strikes=strikes)))
-    return found
+RESTORE_WRITER = "restore"
 
 
 def add_restore_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `restore` on the top-level subparsers."""
-    restore = sub.add_parser("restore", help="restore a replaced date x feed slice from backups/")
+    restore = sub.add_parser("restore", help="restore a replaced date x feed partition")
     restore.add_argument("--feed", required=True, help="TICKER.endpoint, e.g. NQ_NDX.gex_zero")
     restore.add_argument("--date", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
-    restore.add_argument("--stamp", help="the pre-image to restore (default: the newest)")
-    restore.add_argument("--list", action="store_true", help="only list the pre-images")
+    restore.add_argument("--stamp", help="restore the state before this change (default: newest)")
+    restore.add_argument("--point", help="restore the partition from this restore point")
+    restore.add_argument("--list", action="store_true", help="only list changes and points")
 
 
 def run_restore(args: argparse.Namespace, settings: Settings) -> int:
-    """List or restore pre-images of one slice; exit status 0 on success, 2 on a refusal."""
+    """List or restore one feed-day; exit status 0 on success, 2 on a refusal."""
+    from gex_pipeline.lib.lake.changes import changes
+    from gex_pipeline.lib.lake.restore_points import BackupRoots, list_points
+    from gex_pipeline.lib.lake.store import TableStore
+    from gex_pipeline.lib.lake.tables import Partition
+
     try:
         ticker, endpoint = parse_feed_key(args.feed)
     except ValueError as exc:
         print(f"--feed: {exc}")
         return 2
-    images = pre_images(settings.paths.backups_dir, ticker, endpoint, args.date)
-    if args.list or not images:
-        if not images:
-            print(f"no pre-image of {args.feed} {args.date} under {settings.paths.backups_dir}")
-            return 0 if args.list else 2
-        for image in images:
-            print(f"{image.stamp}  {image.backup.snapshots.parent}")
+    store = TableStore.from_paths(settings.paths)
+    partition = Partition(args.date, feed_key(ticker, endpoint))
+    found = changes(store.lake, partition)
+    points = list_points(BackupRoots(settings.paths.backups_dir).points)
+    if args.list:
+        for change in found:
+            rows = change.rows_after.get("gex_strikes", 0)
+            print(f"{change.stamp}  {change.writer:16s} strike rows after: {rows}")
+        for point in points:
+            print(f"point {point.name}")
+        if not found and not points:
+            print(f"no recorded change of {args.feed} {args.date} and no restore point")
         return 0
-    chosen = [i for i in images if args.stamp in (None, i.stamp)]
+    if args.point is not None:
+        return _restore_point(settings, store, partition, args.point)
+    chosen = [c for c in found if args.stamp in (None, c.stamp)]
     if not chosen:
-        print(f"--stamp: no pre-image {args.stamp!r}; use --list to see them")
+        what = f"no change {args.stamp!r}" if args.stamp else "no recorded change"
+        print(f"{what} of {args.feed} {args.date}; use --list to see them")
         return 2
-    return _restore(settings, ticker, endpoint, args.date, chosen[-1])
+    return _restore_versions(settings, store, partition, chosen[-1].versions_before)
 
 
-def _restore(settings: Settings, ticker: str, endpoint: str, day: date, image: PreImage) -> int:
-    import duckdb
-
-    from gex_pipeline.lib.db.connection import connect
-    from gex_pipeline.lib.db.schema import migrate
+def _finish(
+    settings: Settings,
+    store: TableStore,
+    partition: Partition,
+    restored: dict[str, int],
+    source: str,
+) -> int:
     from gex_pipeline.lib.gex.parquet_export import export_partition
-    from gex_pipeline.lib.history.day_replace import backup_slice, restore_slice, slice_counts
 
-    try:
-        with connect(settings.paths.duckdb_path) as con:
-            migrate(con)
-            if any(slice_counts(con, ticker, endpoint, day)):
-                kept = backup_slice(con, settings.paths.backups_dir, ticker, endpoint, day)
-                print(f"current slice kept as {kept.snapshots.name} (+ strikes)")
-            restore_slice(con, image.backup, ticker, endpoint, day)
-            snapshots, strikes = slice_counts(con, ticker, endpoint, day)
-            if strikes:
-                export_partition(con, settings.paths.parquet_dir, ticker, endpoint, day)
-    except duckdb.IOException as exc:
-        print(
-            f"cannot open {settings.paths.duckdb_path} for writing (is the pipeline running?): {exc}"
-        )
-        return 2
+    ticker, _, endpoint = str(partition.feed).partition(".")
+    if restored.get("gex_strikes"):
+        with store.reader(partition) as con:
+            export_partition(
+                con, settings.paths.parquet_dir, ticker, endpoint, partition.trade_date
+            )
     print(
-        f"restored {ticker}.{endpoint} {day} from {image.stamp}: {snapshots} snapshots, {strikes} strike rows"
+        f"restored {partition.feed} {partition.trade_date} from {source}: "
+        f"{restored.get('gex_snapshots', 0)} snapshots, {restored.get('gex_strikes', 0)} strike rows"
     )
     return 0
+
+
+def _restore_versions(
+    settings: Settings, store: TableStore, partition: Partition, versions: dict[str, int]
+) -> int:
+    from gex_pipeline.lib.lake.changes import record_change, restore_versions
+
+    store.claim(partition)
+    current = {n: (t.version() if (t := store.lake.open(n)) else -1) for n in versions}
+    try:
+        restored = restore_versions(store.lake, partition, versions, writer=RESTORE_WRITER)
+    except Exception as exc:  # files of that version vacuumed: a restore point has them
+        print(f"cannot read the version before that change ({exc}); try --point (see --list)")
+        return 2
+    after = {n: t.version() for n in versions if (t := store.lake.open(n)) is not None}
+    with store.workspace(partition) as ws:
+        record_change(ws.con, store.lake, partition, RESTORE_WRITER, current, after, restored)
+    return _finish(settings, store, partition, restored, f"the versions {versions}")
+
+
+def _restore_point(settings: Settings, store: TableStore, partition: Partition, stamp: str) -> int:
+    from gex_pipeline.lib.lake.changes import record_change
+    from gex_pipeline.lib.lake.restore_points import (
+        BackupInvalid,
+        BackupRoots,
+        restore_partition,
+        verify_point,
+    )
+
+    try:
+        point = verify_point(BackupRoots(settings.paths.backups_dir).points / stamp)
+    except BackupInvalid as exc:
+        print(f"--point: {exc}")
+        return 2
+    store.claim(partition)
+    names = [n for n in point.versions if n != "gex_partition_changes"]
+    current = {n: (t.version() if (t := store.lake.open(n)) else -1) for n in names}
+    restored = restore_partition(point, store.lake, partition, names)
+    after = {n: t.version() for n in restored if (t := store.lake.open(n)) is not None}
+    with store.workspace(partition) as ws:
+        record_change(ws.con, store.lake, partition, RESTORE_WRITER, current, after, restored)
+    return _finish(settings, store, partition, restored, f"restore point {stamp}")

@@ -1,52 +1,43 @@
-"""Project resources: the DuckDB database, the staging area and the Parquet store.
+"""Project resources: the tables (live DuckDB file + lake), the staging area and the Parquet store.
 
 `build_resources` sets every path from the settings when the definitions load (the Resources page
-shows them); the resources themselves never read the environment.
-Only assets in the `duckdb_writer` pool may call `DuckDBDatabase.connect()`; sensors never do.
+shows them); the resources themselves never read the environment. Sensors never open the tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from gex_pipeline.lib.db.connection import connect
-from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.lake.store import DEFAULT_MEMORY_LIMIT, TableStore
+from gex_pipeline.lib.lake.tables import Lake
 from gex_pipeline.lib.staging import reader
 from gex_pipeline.lib.staging.layout import StreamDirs, stream_dirs
 from gex_pipeline.settings import Settings
 
-if TYPE_CHECKING:
-    import duckdb
 
+class Tables(dg.ConfigurableResource):
+    """The tables: the live loader's DuckDB file (open partitions) and the lake (every closed
+    partition, Delta tables). Assets claim a partition, then read or replace it in the lake
+    (`gex_pipeline.lib.lake.store.TableStore`)."""
 
-class DuckDBDatabase(DuckDBResource):
-    """dagster-duckdb's `DuckDBResource` for `gex_data.db`, opened through the project's
-    `lib.db.connection.connect`: the inter-process writer lock first, pending migrations applied,
-    and the connection closed in `finally` (the base class leaves it open when the block raises)."""
-
-    database: str = Field(description="DuckDB file ($GEX_DATA_DIR/gex_data.db)")
+    database: str = Field(description="the live DuckDB file ($GEX_DATA_DIR/gex_data.db)")
+    lake: str = Field(description="root of the Delta tables ($GEX_DATA_DIR/lake)")
+    work_dir: str = Field(description="scratch space of batch jobs ($GEX_DATA_DIR/tmp)")
+    memory_limit: str = Field(
+        default=DEFAULT_MEMORY_LIMIT,
+        description="DuckDB memory_limit of a job's workspace (GEX_HISTORY_DUCKDB_MEMORY_LIMIT)",
+    )
 
     def db_path(self) -> Path:
-        """The database file this resource opens."""
+        """The live DuckDB file."""
         return Path(self.database)
 
-    @contextmanager
-    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection with the schema up to date, closed in `finally`."""
-        with connect(self.db_path()) as con:
-            migrate(con)
-            yield con
-
-    def connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        """The same as `get_connection()` (the name the project's code uses)."""
-        return self.get_connection()
+    def store(self) -> TableStore:
+        """The store batch jobs work through."""
+        return TableStore(self.db_path(), Lake(self.lake), Path(self.work_dir), self.memory_limit)
 
 
 class StagingArea(dg.ConfigurableResource):
@@ -106,7 +97,12 @@ def build_resources(settings: Settings) -> dict[str, object]:
     Resources page)."""
     paths = settings.paths
     return {
-        "duckdb_database": DuckDBDatabase(database=str(paths.duckdb_path)),
+        "tables": Tables(
+            database=str(paths.duckdb_path),
+            lake=str(paths.lake_dir.resolve()),
+            work_dir=str(paths.work_dir),
+            memory_limit=settings.history.duckdb_memory_limit,
+        ),
         "staging": StagingArea(
             root=str(paths.staging_dir), retention_days=settings.pipeline.staging_retention_days
         ),

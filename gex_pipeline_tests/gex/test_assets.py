@@ -11,12 +11,13 @@ import pytest
 
 from gex_pipeline.defs.gex.assets import gex_parquet
 from gex_pipeline.defs.gex.keys import GEX_PARQUET
-from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore, StagingArea
+from gex_pipeline.defs.resources import ParquetStore, StagingArea
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.live_load import load_segments
 from gex_pipeline.lib.staging.layout import seq_of
 from gex_pipeline.lib.staging.reader import Segment
+from gex_pipeline_tests.support.resources import tables_for
 from gex_pipeline_tests.support.staging_trees import GexStagingTree
 
 SPX_KEY = "2025-11-14|SPX.gex_zero"
@@ -32,7 +33,7 @@ def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
 @pytest.fixture
 def resources(data_dir: Path) -> dict[str, dg.ConfigurableResource]:
     return {
-        "duckdb_database": DuckDBDatabase(database=str(data_dir / "gex_data.db")),
+        "tables": tables_for(data_dir),
         "staging": StagingArea(root=str(data_dir / "staging"), retention_days=7),
         "parquet": ParquetStore(
             root=str(data_dir / "parquet" / "gexbot"), views_file=str(data_dir / "views.duckdb")

@@ -17,11 +17,12 @@ from gex_pipeline.defs.gex.assets import gex_parquet
 from gex_pipeline.defs.gex.checks import gex_checks
 from gex_pipeline.defs.gex.jobs import gex_integrity_job, gex_parquet_job
 from gex_pipeline.defs.gex.tables import gex_tables
-from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
+from gex_pipeline.defs.resources import ParquetStore
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.integrity import ny_iso
 from gex_pipeline.lib.history.day_import import import_day_file
+from gex_pipeline_tests.support.resources import tables_for
 
 DAY = date(2025, 11, 14)
 TICKER, ENDPOINT = "SPX", "gex_zero"
@@ -38,7 +39,7 @@ def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
 @pytest.fixture
 def resources(data_dir: Path) -> dict[str, dg.ConfigurableResource]:
     return {
-        "duckdb_database": DuckDBDatabase(database=str(data_dir / "gex_data.db")),
+        "tables": tables_for(data_dir),
         "parquet": ParquetStore(
             root=str(data_dir / "parquet" / "gexbot"), views_file=str(data_dir / "views.duckdb")
         ),

@@ -18,11 +18,12 @@ from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_SNAPSHOTS, GEX_STRIKES
 from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.history.jobs import gex_history_job
 from gex_pipeline.defs.partitions import gex_partitions as GEX_PARTITIONS
-from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
+from gex_pipeline.defs.resources import ParquetStore, Tables
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.parquet_export import parquet_path
 from gex_pipeline.lib.history.sources import raw_dir, raw_file_name
+from gex_pipeline_tests.support.resources import tables_for
 
 DAY = date(2025, 11, 14)
 TICKER, ENDPOINT = "SPX", "gex_zero"
@@ -40,7 +41,7 @@ def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
 @pytest.fixture
 def resources(data_dir: Path) -> dict[str, dg.ConfigurableResource]:
     return {
-        "duckdb_database": DuckDBDatabase(database=str(data_dir / "gex_data.db")),
+        "tables": tables_for(data_dir),
         "parquet": ParquetStore(
             root=str(data_dir / "parquet" / "gexbot"), views_file=str(data_dir / "views.duckdb")
         ),
@@ -156,9 +157,10 @@ def _table_job(write: bool) -> tuple[list, dg.UnresolvedAssetJobDefinition]:
         ],
         name="tables_stand_in",
     )
-    def tables(duckdb_database: DuckDBDatabase):
+    def tables(tables: Tables):
         if write:
-            with duckdb_database.connect() as con:
+            with connect(tables.db_path()) as con:
+                migrate(con)
                 con.execute(
                     "INSERT INTO gex_strikes VALUES ($t, $e, $ts, $d, 6800, 1, 1, NULL)",
                     {"t": TICKER, "e": ENDPOINT, "ts": NEXT_DAY_MS, "d": DAY},

@@ -15,12 +15,13 @@ import pytest
 from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.defs.gex.assets import gex_parquet
 from gex_pipeline.defs.gex.tables import gex_tables
-from gex_pipeline.defs.resources import DuckDBDatabase, build_resources
+from gex_pipeline.defs.resources import build_resources
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.live_load import load_segments
 from gex_pipeline.lib.staging.reader import move_to_processed
 from gex_pipeline.settings import Settings
+from gex_pipeline_tests.support.resources import tables_for
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
 SPX_KEY = "2025-11-14|SPX.gex_zero"
@@ -41,7 +42,7 @@ def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
 
 def _resources(data_dir: Path) -> dict[str, object]:
     return {
-        "duckdb_database": DuckDBDatabase(database=str(data_dir / "gex_data.db")),
+        "tables": tables_for(data_dir),
         "parquet": build_resources(Settings.from_env())["parquet"],
     }
 

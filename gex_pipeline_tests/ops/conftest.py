@@ -1,5 +1,6 @@
-"""A data directory populated the way the running pipeline fills it: a history import (raw file
-kept), live `/gex` and `/uw` segments loaded and moved to `processed/`, one Parquet export."""
+"""A data directory populated the way the running pipeline fills it: a history import into the
+lake (raw file kept), live `/gex` and `/uw` segments loaded, moved to `processed/` and sealed into
+the lake, one Parquet export."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.live_load import load_segments
 from gex_pipeline.lib.gex.parquet_export import export_partition
-from gex_pipeline.lib.history.day_import import import_day_file
+from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
 from gex_pipeline.lib.history.sources import raw_dir
+from gex_pipeline.lib.lake.reads import connect_lake
+from gex_pipeline.lib.lake.seal import hot_partitions, seal
+from gex_pipeline.lib.lake.store import TableStore
+from gex_pipeline.lib.lake.tables import Lake, Partition
 from gex_pipeline.lib.staging.reader import move_to_processed
 from gex_pipeline.lib.webhooks.live_load import load_uw_segments
 from gex_pipeline.settings import Settings
@@ -34,7 +39,8 @@ DATA_TABLES: tuple[str, ...] = (
     "market_agg_state",
     "webhook_conflicts",
 )
-VOLATILE = {"ingested_at", "detected_at"}
+# Load times, and where a conflict was staged (a rebuild names the feed-day's filtered records).
+VOLATILE = {"ingested_at", "detected_at", "segment", "line"}
 
 
 @dataclass(frozen=True)
@@ -44,24 +50,34 @@ class Populated:
     settings: Settings
     raw_file: Path
 
+    @property
+    def store(self) -> TableStore:
+        return TableStore.from_paths(self.settings.paths)
 
-def table_rows(db_path: Path, table: str) -> list[tuple]:
-    """Every row of `table` without its load-time columns, sorted."""
-    with connect(db_path, read_only=True) as con:
-        columns = [
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
-                [table],
-            ).fetchall()
-            if r[0] not in VOLATILE
-        ]
+    @property
+    def lake(self) -> Lake:
+        return self.store.lake
+
+
+def table_rows(lake: Lake, table: str) -> list[tuple]:
+    """Every row of lake table `table` without its load-time columns, sorted."""
+    from gex_pipeline.lib.lake.tables import duckdb_columns
+
+    with connect_lake(lake, [table]) as con:
+        columns = [c for c in duckdb_columns(table) if c not in VOLATILE]
         return con.sql(f"SELECT {', '.join(columns)} FROM {table} ORDER BY ALL").fetchall()
 
 
-def all_rows(db_path: Path) -> dict[str, list[tuple]]:
+def all_rows(lake: Lake) -> dict[str, list[tuple]]:
     """`table_rows` of every data table."""
-    return {table: table_rows(db_path, table) for table in DATA_TABLES}
+    return {table: table_rows(lake, table) for table in DATA_TABLES}
+
+
+def seal_all(db_path: Path, lake: Lake) -> None:
+    """Seal every partition `gex_data.db` holds into the lake."""
+    with connect(db_path) as con:
+        for partition in hot_partitions(con):
+            seal(con, lake, partition)
 
 
 @pytest.fixture
@@ -78,13 +94,20 @@ def populated(settings: Settings, tmp_path: Path) -> Populated:
         gex.seal([gex.record("SPX", "gex_zero", GEX_BASE_MS, spot=1.0)]),
     ]
     uw_segments = [uw.seal(uw.records(uw.messages(40, seed=s))) for s in (1, 2)]
+    store = TableStore.from_paths(settings.paths)
+    import_partition(
+        PartitionTarget(HISTORY_DAY, "NQ_NDX", "gex_zero"),
+        store=store,
+        paths=settings.paths,
+        history=settings.history,
+    )
     with connect(settings.paths.duckdb_path) as con:
         migrate(con)
-        import_day_file(con, day.path, ticker="NQ_NDX", endpoint="gex_zero",
-                        trade_date=HISTORY_DAY, backups_dir=settings.paths.backups_dir)  # fmt: skip
         load_segments(con, segments)
         load_uw_segments(con, uw_segments)
-        export_partition(con, settings.paths.parquet_dir, "SPX", "gex_zero", LIVE_DAY)
     move_to_processed(gex.dirs, [s.name for s in segments])
     move_to_processed(uw.dirs, [s.name for s in uw_segments])
+    seal_all(settings.paths.duckdb_path, store.lake)
+    with store.reader(Partition(LIVE_DAY, "SPX.gex_zero")) as con:
+        export_partition(con, settings.paths.parquet_dir, "SPX", "gex_zero", LIVE_DAY)
     return Populated(settings, day.path)

@@ -1,8 +1,7 @@
-"""`gex-pipeline backup` / `backup --verify` / `restore-db`: backup -> delete -> restore is identical."""
+"""`gex-pipeline backup` / `backup --verify` / `restore-db`: restore points of the whole store."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import threading
@@ -12,22 +11,16 @@ from pathlib import Path
 import pytest
 
 from gex_pipeline.cli import main
-from gex_pipeline.lib.db.backup import (
-    BackupInvalid,
-    list_backups,
-    prune_backups,
-    take_backup,
-    verify_backup,
-)
 from gex_pipeline.lib.db.connection import connect
-from gex_pipeline.settings import Settings
-from gex_pipeline_tests.ops.conftest import DATA_TABLES, Populated, all_rows
+from gex_pipeline.lib.gex.live_load import load_segments
+from gex_pipeline.lib.lake.restore_points import BackupRoots, list_points
+from gex_pipeline.lib.lake.tables import Partition
+from gex_pipeline.lib.lake.writes import empty_rows, replace
+from gex_pipeline.lib.staging.reader import move_to_processed
+from gex_pipeline_tests.ops.conftest import LIVE_DAY, Populated, all_rows, table_rows
+from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
-
-def _full_rows(db: Path) -> dict[str, list[tuple]]:
-    with connect(db, read_only=True) as con:
-        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
-        return {t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+SPX = Partition(LIVE_DAY, "SPX.gex_zero")
 
 
 def _backup_path(out: str) -> Path:
@@ -35,158 +28,149 @@ def _backup_path(out: str) -> Path:
     return Path(line.removeprefix("backup written: "))
 
 
-def test_backup_delete_restore_gives_identical_tables(
-    populated: Populated, capsys: pytest.CaptureFixture[str]
-) -> None:
-    db = populated.settings.paths.duckdb_path
-    before = _full_rows(db)
-    assert all(before[t] for t in ("gex_snapshots", "gex_strikes", "universal_webhooks"))
+def _backup(capsys: pytest.CaptureFixture[str]) -> Path:
     assert main(["backup"]) == 0
-    path = _backup_path(capsys.readouterr().out)
-    assert path.parent == populated.settings.paths.db_backups_dir
-    db.unlink()
-    assert main(["restore-db", str(path)]) == 0
-    assert _full_rows(db) == before
+    return _backup_path(capsys.readouterr().out)
 
 
-def test_manifest_holds_counts_and_checksums_per_table(populated: Populated) -> None:
-    backup = take_backup(
-        populated.settings.paths.duckdb_path, populated.settings.paths.db_backups_dir
-    )
-    manifest = json.loads((backup.path / "manifest.json").read_text())
-    assert set(DATA_TABLES) <= set(manifest["tables"])
-    strikes = manifest["tables"]["gex_strikes"]
-    assert strikes["rows"] == len(all_rows(populated.settings.paths.duckdb_path)["gex_strikes"])
-    assert strikes["key_columns"] == ["ticker", "endpoint", "timestamp", "strike"]
-    assert strikes["key_checksum"] != strikes["row_checksum"]
+def _empty_spx(populated: Populated) -> None:
+    for table in ("gex_strikes", "gex_snapshots"):
+        replace(populated.lake, table, SPX, empty_rows(table), writer="test")
 
 
-def test_verify_detects_a_changed_row(
+def test_lake_deleted_then_restored_gives_identical_tables(
     populated: Populated, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import duckdb
+    before = all_rows(populated.lake)
+    assert all(before[t] for t in ("gex_snapshots", "gex_strikes", "universal_webhooks"))
+    path = _backup(capsys)
+    assert path.parent == populated.settings.paths.db_backups_dir
+    shutil.rmtree(populated.settings.paths.lake_dir)
+    populated.settings.paths.duckdb_path.unlink()
+    assert main(["restore-db", str(path)]) == 0
+    assert all_rows(populated.lake) == before
 
-    backup = take_backup(
-        populated.settings.paths.duckdb_path, populated.settings.paths.db_backups_dir
-    )
-    assert main(["backup", "--verify", str(backup.path)]) == 0
+
+def test_manifest_holds_versions_and_checksums_of_every_file(
+    populated: Populated, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = json.loads((_backup(capsys) / "manifest.json").read_text())
+    strikes = manifest["lake"]["gex_strikes"]
+    assert strikes["version"] >= 0
+    assert strikes["files"] and all(len(sha) == 64 for _, sha in strikes["files"].values())
+    assert manifest["live"]["rows"]["loaded_segments"] > 0
+
+
+def test_verify_detects_a_damaged_file(
+    populated: Populated, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _backup(capsys)
+    assert main(["backup", "--verify", str(path)]) == 0
     assert "OK" in capsys.readouterr().out
-    con = duckdb.connect(str(backup.db_file))
-    con.execute("UPDATE gex_strikes SET gamma = gamma + 1 WHERE rowid = 0")
-    con.close()
-    manifest = json.loads((backup.path / "manifest.json").read_text())
-    manifest["sha256"] = hashlib.sha256(backup.db_file.read_bytes()).hexdigest()
-    (backup.path / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(BackupInvalid, match=r"gex_strikes: rows .* row checksum differs"):
-        verify_backup(backup.path)
-    assert main(["backup", "--verify", str(backup.path)]) == 1
-    assert "INVALID" in capsys.readouterr().out
-
-
-def test_verify_detects_a_damaged_file(populated: Populated) -> None:
-    backup = take_backup(
-        populated.settings.paths.duckdb_path, populated.settings.paths.db_backups_dir
-    )
-    with backup.db_file.open("r+b") as fh:
-        fh.seek(5000)
+    manifest = json.loads((path / "manifest.json").read_text())
+    rel = next(f for f in manifest["lake"]["gex_strikes"]["added"] if f.endswith(".parquet"))
+    damaged = BackupRoots(populated.settings.paths.backups_dir).table_mirror("gex_strikes") / rel
+    with damaged.open("r+b") as fh:
+        fh.seek(100)
         fh.write(b"\xff" * 16)
-    with pytest.raises(BackupInvalid, match="sha256"):
-        verify_backup(backup.path)
+    assert main(["backup", "--verify", str(path)]) == 1
+    assert "sha256" in capsys.readouterr().out
 
 
 def test_restore_refuses_to_overwrite_without_force(
     populated: Populated, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = populated.settings.paths.duckdb_path
-    backup = take_backup(db, populated.settings.paths.db_backups_dir)
-    with connect(db) as con:
-        con.execute("DELETE FROM gex_strikes")
-    changed = _full_rows(db)
-    assert main(["restore-db", str(backup.path)]) == 2
+    path = _backup(capsys)
+    _empty_spx(populated)
+    changed = all_rows(populated.lake)
+    assert main(["restore-db", str(path)]) == 2
     assert "refused" in capsys.readouterr().out
-    assert _full_rows(db) == changed
+    assert all_rows(populated.lake) == changed
 
 
-def test_forced_restore_keeps_the_replaced_database_aside(
+def test_forced_restore_keeps_the_replaced_state(
     populated: Populated, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = populated.settings.paths.duckdb_path
-    original = _full_rows(db)
-    backup = take_backup(db, populated.settings.paths.db_backups_dir)
-    with connect(db) as con:
-        con.execute("DELETE FROM gex_strikes")
-    changed = _full_rows(db)
-    assert main(["restore-db", str(backup.path), "--force"]) == 0
-    out = capsys.readouterr().out
-    kept = Path(out.split("kept as ")[1].split()[0])
-    assert _full_rows(db) == original
-    assert _full_rows(kept) == changed
+    original = all_rows(populated.lake)
+    path = _backup(capsys)
+    _empty_spx(populated)
+    assert main(["restore-db", str(path), "--force"]) == 0
+    kept = Path(capsys.readouterr().out.split("kept as ")[1].split()[0])
+    assert kept.exists()
+    assert all_rows(populated.lake) == original
+    emptied = populated.lake.open("gex_strikes", populated.lake.open("gex_strikes").version() - 1)
+    assert emptied is not None  # the replaced state stays in the lake's history
 
 
-def test_restore_of_an_invalid_backup_changes_nothing(populated: Populated) -> None:
+def test_restore_of_an_invalid_point_changes_nothing(
+    populated: Populated, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _backup(capsys)
+    (path / "manifest.json").write_text("{")
     db = populated.settings.paths.duckdb_path
-    backup = take_backup(db, populated.settings.paths.db_backups_dir)
-    (backup.path / "manifest.json").write_text("{")
     before = db.read_bytes()
-    assert main(["restore-db", str(backup.path), "--force"]) == 1
+    assert main(["restore-db", str(path), "--force"]) == 1
     assert db.read_bytes() == before
 
 
-def test_backup_waits_for_a_writer_and_copies_its_committed_state(populated: Populated) -> None:
-    """A writer holding the lock mid-transaction: the backup waits, then sees its whole commit."""
-    db = populated.settings.paths.duckdb_path
+def test_backup_waits_for_a_writer_and_holds_it_briefly(
+    populated: Populated, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A writer holding the lock mid-transaction: the point waits, then includes its commit."""
+    settings = populated.settings
+    gex = GexStagingTree(settings.paths.staging_dir)
+    late = gex.seal([gex.record("SPX", "gex_zero", GEX_BASE_MS + 90_000)])
     started = threading.Event()
 
     def writer() -> None:
-        with connect(db) as con:
-            con.execute("BEGIN TRANSACTION")
-            con.execute("DELETE FROM gex_strikes WHERE ticker = 'SPX'")
+        with connect(settings.paths.duckdb_path) as con:
             started.set()
             time.sleep(0.5)
-            con.execute("COMMIT")
+            load_segments(con, [late])
 
     thread = threading.Thread(target=writer)
     thread.start()
     started.wait(5)
-    backup = take_backup(db, populated.settings.paths.db_backups_dir)
+    path = _backup(capsys)
     thread.join()
-    expected = len(all_rows(db)["gex_strikes"])
-    assert backup.tables["gex_strikes"]["rows"] == expected
+    point = json.loads((path / "manifest.json").read_text())
+    version = point["lake"]["gex_snapshots"]["version"]
+    old = populated.lake.open("gex_snapshots", version)
+    assert old is not None
+    with connect(settings.paths.duckdb_path) as con:
+        live = con.execute("SELECT count(*) FROM gex_snapshots").fetchall()[0][0]
+    assert live == 1  # the open row, mirrored to the lake by the backup itself
+    assert (GEX_BASE_MS + 90_000,) in [(r[2],) for r in table_rows(populated.lake, "gex_snapshots")]
 
 
-def test_prune_keeps_the_newest(settings: Settings, populated: Populated) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    start = datetime(2025, 11, 14, 21, 30, tzinfo=UTC)
-    made = [
-        take_backup(
-            settings.paths.duckdb_path, settings.paths.db_backups_dir, start + timedelta(days=i)
-        ).path
-        for i in range(3)
-    ]
-    (settings.paths.db_backups_dir / ".20990101T000000Z.tmp").mkdir()
-    assert prune_backups(settings.paths.db_backups_dir, keep=2) == made[:1]
-    assert list_backups(settings.paths.db_backups_dir) == made[1:]
-    shutil.rmtree(settings.paths.db_backups_dir / ".20990101T000000Z.tmp")
-
-
-def test_restore_then_replay_brings_back_live_data_loaded_after_the_backup(
+def test_points_beyond_the_kept_ones_are_pruned(
     populated: Populated, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from gex_pipeline.lib.gex.live_load import load_segments
-    from gex_pipeline.lib.staging.reader import move_to_processed
-    from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
+    made = []
+    for _ in range(3):
+        made.append(_backup(capsys))
+        time.sleep(1.05)  # points are stamped to the second
+    assert main(["backup", "--keep", "2"]) == 0
+    assert "pruned old backup" in capsys.readouterr().out
+    points = list_points(populated.settings.paths.db_backups_dir)
+    assert len(points) == 2 and made[0] not in points
 
+
+def test_restore_then_replay_brings_back_live_data_loaded_after_the_point(
+    populated: Populated, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = populated.settings
-    backup = take_backup(settings.paths.duckdb_path, settings.paths.db_backups_dir)
+    path = _backup(capsys)
     gex = GexStagingTree(settings.paths.staging_dir)
     late = gex.seal([gex.record("SPX", "gex_zero", GEX_BASE_MS + 60_000 + i) for i in range(3)])
     with connect(settings.paths.duckdb_path) as con:
         load_segments(con, [late])
     move_to_processed(gex.dirs, [late.name])
-    latest = all_rows(settings.paths.duckdb_path)
-    assert main(["restore-db", str(backup.path), "--force"]) == 0
-    assert all_rows(settings.paths.duckdb_path) != latest
+    assert main(["replay"]) == 0  # mirrors the late rows to the lake
+    capsys.readouterr()
+    latest = all_rows(populated.lake)
+    assert main(["restore-db", str(path), "--force"]) == 0
+    assert all_rows(populated.lake) != latest
     assert main(["replay"]) == 0
     assert "replayed 1 /gex and 0 /uw segments" in capsys.readouterr().out
-    assert all_rows(settings.paths.duckdb_path) == latest
+    assert all_rows(populated.lake) == latest

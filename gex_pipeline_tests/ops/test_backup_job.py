@@ -12,7 +12,7 @@ import pytest
 from gex_pipeline.defs.ops.jobs import db_backup_job
 from gex_pipeline.defs.ops.schedules import db_backup_schedule
 from gex_pipeline.defs.resources import build_resources
-from gex_pipeline.lib.db.backup import list_backups, verify_backup
+from gex_pipeline.lib.lake.restore_points import list_points, verify_point
 from gex_pipeline.settings import Settings
 from gex_pipeline_tests.ops.conftest import Populated
 
@@ -45,6 +45,6 @@ def test_job_writes_a_verified_backup_and_keeps_the_newest(
             instance=instance, resources=build_resources(Settings.from_env())
         )
         assert result.success
-    backups = list_backups(root)
-    assert len(backups) == 1
-    verify_backup(backups[0])
+    points = list_points(root)
+    assert len(points) == 1
+    verify_point(points[0], full=True)

@@ -1,8 +1,10 @@
-"""The disaster drill: delete gex_data.db, `gex-pipeline rebuild`, get identical tables."""
+"""The disaster drill: `gex-pipeline rebuild` gives identical tables, per partition, resumably."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -11,30 +13,38 @@ import pytest
 from gex_pipeline.cli import main
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.gex.live_load import load_segments
+from gex_pipeline.lib.lake.changes import changes
+from gex_pipeline.lib.lake.tables import Lake, Partition
+from gex_pipeline.lib.ops.rebuild import PROGRESS_FILE, plan, rebuild_lake
 from gex_pipeline.lib.staging.reader import move_to_processed
-from gex_pipeline_tests.ops.conftest import LIVE_DAY, Populated, all_rows, table_rows
-from gex_pipeline_tests.support.figures import recomputed_figures, recorded_figures
+from gex_pipeline_tests.ops.conftest import (
+    HISTORY_DAY,
+    LIVE_DAY,
+    Populated,
+    all_rows,
+    seal_all,
+    table_rows,
+)
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
 
-def test_rebuild_after_the_database_is_deleted_gives_identical_tables(
-    populated: Populated, capsys: pytest.CaptureFixture[str]
+def test_rebuild_into_a_new_lake_gives_identical_tables(
+    populated: Populated, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = populated.settings.paths.duckdb_path
-    before = all_rows(db)
+    before = all_rows(populated.lake)
     assert all(before[t] for t in ("gex_snapshots", "gex_strikes", "option_trades_events"))
     assert before["gex_conflicts"]
-    db.unlink()
-    db.with_name(db.name + ".wal").unlink(missing_ok=True)
-    assert main(["rebuild"]) == 0
-    assert "1 raw day files imported" in capsys.readouterr().out
-    assert all_rows(db) == before
+    target = tmp_path / "drill"
+    assert main(["rebuild", "--into", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "from raw_file" in out and "from staging" in out
+    assert all_rows(Lake(str(target))) == before
 
 
 def test_rebuild_keeps_the_order_of_live_data_and_later_imports(
     populated: Populated, tmp_path: Path
 ) -> None:
-    """Live rows that reached a slice after its import are kept on top of the imported slice."""
+    """Live rows that reached a feed-day after its import are kept on top of the imported rows."""
     settings = populated.settings
     os.utime(populated.raw_file, ns=(time.time_ns(), time.time_ns()))
     gex = GexStagingTree(settings.paths.staging_dir)
@@ -42,39 +52,51 @@ def test_rebuild_keeps_the_order_of_live_data_and_later_imports(
     with connect(settings.paths.duckdb_path) as con:
         load_segments(con, [late])
     move_to_processed(gex.dirs, [late.name])
-    before = all_rows(settings.paths.duckdb_path)
-    assert main(["rebuild", "--force"]) == 0
-    assert all_rows(settings.paths.duckdb_path) == before
+    seal_all(settings.paths.duckdb_path, populated.lake)
+    before = table_rows(populated.lake, "gex_snapshots")
+    assert main(["rebuild", "--into", str(tmp_path / "drill")]) == 0
+    assert table_rows(Lake(str(tmp_path / "drill")), "gex_snapshots") == before
 
 
-def test_rebuild_refuses_an_existing_database_and_keeps_it_aside_with_force(
+def test_rebuild_in_place_refuses_without_force_and_keeps_the_history(
     populated: Populated, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = populated.settings.paths.duckdb_path
-    with connect(db) as con:
-        con.execute("DELETE FROM gex_snapshots WHERE ticker = 'SPX'")
-    damaged = table_rows(db, "gex_snapshots")
+    before = table_rows(populated.lake, "gex_strikes")
     assert main(["rebuild"]) == 2
     assert "refused" in capsys.readouterr().out
     assert main(["rebuild", "--force"]) == 0
-    kept = Path(capsys.readouterr().out.split("kept as ")[1].split()[0])
-    assert table_rows(kept, "gex_snapshots") == damaged
-    assert len(table_rows(db, "gex_snapshots")) > len(damaged)
+    assert table_rows(populated.lake, "gex_strikes") == before
+    history = changes(populated.lake, Partition(HISTORY_DAY, "NQ_NDX.gex_zero"))
+    assert [c.writer for c in history] == ["history-import", "rebuild"]
 
 
-def test_slices_only_in_parquet_get_their_strike_rows_back(
-    populated: Populated, capsys: pytest.CaptureFixture[str]
+def test_feed_days_only_in_parquet_get_their_strike_rows_back(
+    populated: Populated, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Staging purged by retention: the exported day comes back from Parquet (strikes only)."""
     settings = populated.settings
-    db = settings.paths.duckdb_path
-    strikes = [r for r in table_rows(db, "gex_strikes") if r[1] == "gex_zero" and r[0] == "SPX"]
+    spx = [r for r in table_rows(populated.lake, "gex_strikes") if r[:2] == ("SPX", "gex_zero")]
     for segment in (settings.paths.staging_dir / "gex" / "processed").iterdir():
         segment.unlink()
-    db.unlink()
-    assert main(["rebuild"]) == 0
+    assert main(["rebuild", "--into", str(tmp_path / "drill")]) == 0
     assert f"{LIVE_DAY}|SPX.gex_zero" in capsys.readouterr().out
-    rebuilt = [r for r in table_rows(db, "gex_strikes") if r[1] == "gex_zero" and r[0] == "SPX"]
-    assert rebuilt == strikes
-    with connect(db) as con:
-        assert recorded_figures(con) == recomputed_figures(con)
+    rebuilt = table_rows(Lake(str(tmp_path / "drill")), "gex_strikes")
+    assert [r for r in rebuilt if r[:2] == ("SPX", "gex_zero")] == spx
+
+
+def test_an_interrupted_rebuild_resumes_where_it_stopped(
+    populated: Populated, tmp_path: Path
+) -> None:
+    settings = populated.settings
+    target = tmp_path / "drill"
+    with connect(settings.paths.duckdb_path) as con:
+        keys = [s.key for s in plan(settings, con)]
+    first = rebuild_lake(settings, into=target, workers=1)
+    assert sorted(first.rebuilt) == sorted(keys)
+    shutil.rmtree(target)
+    progress = settings.paths.work_dir / f"{target.name}-{PROGRESS_FILE}"
+    progress.write_text(json.dumps(keys[:1]))
+    resumed = rebuild_lake(settings, into=target, workers=2)
+    assert resumed.resumed == keys[:1]
+    assert sorted(resumed.rebuilt) == sorted(keys[1:])
+    assert not progress.exists()

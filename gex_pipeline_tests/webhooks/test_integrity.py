@@ -12,7 +12,6 @@ import duckdb
 import polars as pl
 import pytest
 
-from gex_pipeline.defs.resources import DuckDBDatabase
 from gex_pipeline.defs.webhooks.assets import webhook_table_specs
 from gex_pipeline.defs.webhooks.checks import option_trades_checks
 from gex_pipeline.defs.webhooks.jobs import option_trades_parquet_job
@@ -28,6 +27,7 @@ from gex_pipeline.lib.webhooks.integrity import (
     unique_trade_ids,
 )
 from gex_pipeline.lib.webhooks.parquet_export import export_option_trades, option_trades_path
+from gex_pipeline_tests.support.resources import tables_for
 
 DAY = date(2025, 11, 14)
 TEN_AM_MS = 1763132400000  # 2025-11-14 10:00 New York
@@ -131,7 +131,7 @@ def _run_export_job(db: Path, root: Path, instance: dg.DagsterInstance):
         asset_checks=[option_trades_checks],
         jobs=[option_trades_parquet_job],
         resources={
-            "duckdb_database": DuckDBDatabase(database=str(db)),
+            "tables": tables_for(db.parent),
             "uw_parquet": UwParquetStore(root=str(root)),
         },
     )

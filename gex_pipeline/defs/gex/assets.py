@@ -36,10 +36,12 @@ from gex_pipeline.defs.partitions import (
     gex_partitions,
     parse_gex_partition_key,
 )
-from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
+from gex_pipeline.defs.resources import ParquetStore, Tables
+from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.db.views import ensure_reader_views
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.parquet_export import EmptyPartition, export_partition
+from gex_pipeline.lib.lake.tables import Partition
 
 gex_staging_spec = dg.AssetSpec(
     GEX_STAGING_STREAM,
@@ -81,14 +83,19 @@ gex_reader_views_spec = dg.AssetSpec(
     "not written while an ERROR integrity check of the partition fails.",
 )
 def gex_parquet(
-    context: dg.AssetExecutionContext, duckdb_database: DuckDBDatabase, parquet: ParquetStore
+    context: dg.AssetExecutionContext, tables: Tables, parquet: ParquetStore
 ) -> Iterator[dg.MaterializeResult]:
-    """Export each feed-day of the run from `gex_strikes` to its Parquet file (atomic replace),
-    unless an ERROR integrity check of it fails (the previous file stays; the failure says why)."""
+    """Export each feed-day of the run from the lake's `gex_strikes` to its Parquet file (atomic
+    replace), unless an ERROR integrity check of it fails (the previous file stays; the failure
+    says why). A feed-day the live loader still holds is sealed into the lake first."""
+
+    store = tables.store()
 
     def build(key: str) -> dict[dg.AssetKey, Metadata]:
         trade_date, ticker, endpoint = parse_gex_partition_key(key)
-        with duckdb_database.connect() as con:
+        partition = Partition(trade_date, feed_key(ticker, endpoint))
+        store.claim(partition)
+        with store.reader(partition) as con:
             try:
                 publish_gate(con, trade_date, ticker, endpoint)
             except dg.Failure as exc:

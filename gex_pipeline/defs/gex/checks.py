@@ -1,7 +1,8 @@
 """Data-integrity asset checks of the GEX tables, per date x feed partition.
 
 Two partitioned multi-asset check ops run the checks of `gex_pipeline.lib.gex.integrity` over a
-feed-day with one DuckDB connection each (through `DuckDBDatabase`, in the `duckdb_writer` pool):
+feed-day with one read-only DuckDB over the lake's rows each (`Tables`; a feed-day the live
+loader still holds is sealed into the lake first):
 `gex_table_checks` judges `gex_snapshots` and `gex_strikes`, `gex_parquet_checks` judges
 `gex_parquet`. Two ops, not one: in a run that also exports, the table checks must run before the
 export and the Parquet check after it; one op split by Dagster into two steps evaluated a
@@ -24,7 +25,8 @@ from pydantic import Field
 from gex_pipeline.defs.gex.freshness import FEED_FRESHNESS, freshness_result
 from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_SNAPSHOTS, GEX_STRIKES
 from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
-from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
+from gex_pipeline.defs.resources import ParquetStore, Tables
+from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.integrity import (
     ERROR,
@@ -35,6 +37,7 @@ from gex_pipeline.lib.gex.integrity import (
     ny_iso,
     partition_checks,
 )
+from gex_pipeline.lib.lake.tables import Partition
 from gex_pipeline.settings import Settings
 
 _DEFAULTS = Thresholds()
@@ -206,7 +209,7 @@ def as_evaluation(check: dg.AssetCheckResult, partition: str) -> dg.AssetCheckEv
 def _run_checks(
     context: dg.AssetCheckExecutionContext,
     config: IntegrityConfig,
-    duckdb_database: DuckDBDatabase,
+    tables: Tables,
     parquet: ParquetStore,
 ) -> Iterator[dg.AssetCheckResult]:
     """Run the selected integrity checks over the run's partition (or each of its range)."""
@@ -214,12 +217,15 @@ def _run_checks(
     keys = context.partition_keys
     now_ms = int(time.time() * 1000)
     silence = Settings.from_env().pipeline.freshness_max_silence_seconds
+    store = tables.store()
     for key in keys:
         day = FeedDay(*parse_gex_partition_key(key))
         checks: list[dg.AssetCheckResult] = []
         if FEED_FRESHNESS in selected:
             checks.append(freshness_result(context.instance, key, now_ms, silence))
-        with duckdb_database.connect() as con:
+        partition = Partition(day.trade_date, feed_key(day.ticker, day.endpoint))
+        store.claim(partition)
+        with store.reader(partition) as con:
             results = partition_checks(
                 con, day, parquet.root_dir(), config.thresholds(), selected - {FEED_FRESHNESS},
                 rescan=config.rescan,
@@ -246,11 +252,11 @@ def _run_checks(
 def gex_table_checks(
     context: dg.AssetCheckExecutionContext,
     config: IntegrityConfig,
-    duckdb_database: DuckDBDatabase,
+    tables: Tables,
     parquet: ParquetStore,
 ) -> Iterator[dg.AssetCheckResult]:
     """The table checks of the run's partition (or each of its range)."""
-    yield from _run_checks(context, config, duckdb_database, parquet)
+    yield from _run_checks(context, config, tables, parquet)
 
 
 @dg.multi_asset_check(
@@ -264,11 +270,11 @@ def gex_table_checks(
 def gex_parquet_checks(
     context: dg.AssetCheckExecutionContext,
     config: IntegrityConfig,
-    duckdb_database: DuckDBDatabase,
+    tables: Tables,
     parquet: ParquetStore,
 ) -> Iterator[dg.AssetCheckResult]:
     """The Parquet check of the run's partition (or each of its range)."""
-    yield from _run_checks(context, config, duckdb_database, parquet)
+    yield from _run_checks(context, config, tables, parquet)
 
 
 gex_checks = [gex_table_checks, gex_parquet_checks]

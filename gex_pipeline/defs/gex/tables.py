@@ -34,7 +34,7 @@ from gex_pipeline.defs.metadata import (
 )
 from gex_pipeline.defs.partition_runs import Metadata, PartitionFailed, materialize_each
 from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
-from gex_pipeline.defs.resources import DuckDBDatabase
+from gex_pipeline.defs.resources import Tables
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.staging_rebuild import StagingIncomplete
 from gex_pipeline.lib.gex.table_rebuild import NoData, Rebuilt, rebuild_partition
@@ -76,7 +76,7 @@ def rebuild_metadata(done: Rebuilt) -> dict[str, dg.MetadataValue]:
         "replaced_strike_rows": dg.MetadataValue.int(done.removed_strike_rows),
     }
     if done.pre_image is not None:
-        meta["pre_image"] = dg.MetadataValue.path(str(done.pre_image))
+        meta["pre_image"] = dg.MetadataValue.text(f"gex_strikes@v{done.pre_image}")
     if done.imported is not None:
         stats = done.imported.stats
         meta["raw_file"] = dg.MetadataValue.path(str(done.imported.raw_path))
@@ -110,7 +110,7 @@ def _specs() -> list[dg.AssetSpec]:
     common = {
         "deps": SOURCE_DEPS,
         "group_name": GROUP,
-        "kinds": {"duckdb"},
+        "kinds": {"duckdb", "deltalake"},
         "owners": OWNERS,
         "tags": tags("gex", "table"),
     }
@@ -143,18 +143,19 @@ def _specs() -> list[dg.AssetSpec]:
     ),
 )
 def gex_tables(
-    context: dg.AssetExecutionContext, config: TableRebuildConfig, duckdb_database: DuckDBDatabase
+    context: dg.AssetExecutionContext, config: TableRebuildConfig, tables: Tables
 ) -> Iterator[dg.MaterializeResult]:
     """Rebuild every partition of the run (one feed-day, or a range of dates of one feed)."""
     settings = Settings.from_env()
     request_id = context.run.tags.get(REQUEST_TAG)
+    store = tables.store()
 
     def build(key: str) -> Mapping[dg.AssetKey, Metadata]:
         target = PartitionTarget(*parse_gex_partition_key(key))
         try:
             done = rebuild_partition(
                 target,
-                connect=duckdb_database.connect,
+                store=store,
                 paths=settings.paths,
                 history=settings.history,
                 request_id=request_id,

@@ -1,37 +1,42 @@
-"""Operations jobs: the daily database backup and the maintenance (retention) job."""
+"""Operations jobs: the daily restore point and the maintenance (retention) job."""
 
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from gex_pipeline.defs.resources import DuckDBDatabase, StagingArea
-from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+from gex_pipeline.defs.resources import StagingArea, Tables
 from gex_pipeline.lib.staging.layout import STREAMS
 from gex_pipeline.settings import Settings
 
 
-@dg.op(pool=DUCKDB_WRITER_POOL, description="Back up gex_data.db and prune old backups.")
-def backup_database(context: dg.OpExecutionContext, duckdb_database: DuckDBDatabase) -> None:
-    """Take a verified backup under `$GEX_DATA_DIR/backups/db/`, keep the newest GEX_DB_BACKUP_KEEP."""
-    from gex_pipeline.lib.db.backup import prune_backups, take_backup
+@dg.op(description="Take a restore point of the lake and gex_data.db; prune old points.")
+def backup_database(context: dg.OpExecutionContext, tables: Tables) -> None:
+    """Take a restore point under `$GEX_DATA_DIR/backups/db/` (incremental: only files no earlier
+    point copied), keep the newest GEX_DB_BACKUP_KEEP."""
+    from gex_pipeline.lib.lake.restore_points import BackupRoots, prune_points, take_point
 
     settings = Settings.from_env()
-    root = settings.paths.db_backups_dir
-    backup = take_backup(duckdb_database.db_path(), root)
-    pruned = prune_backups(root, settings.ops.db_backup_keep)
-    rows = sum(t["rows"] for t in backup.tables.values())
-    context.log.info(f"backup {backup.path}: {rows} rows; pruned {len(pruned)} old backups")
+    store = tables.store()
+    backups = BackupRoots(settings.paths.backups_dir)
+    point = take_point(
+        store.db_path,
+        store.lake,
+        backups,
+        status_path=settings.paths.data_dir / "live" / "status.json",
+    )
+    pruned = prune_points(backups, settings.ops.db_backup_keep)
+    context.log.info(f"restore point {point.path}: {point.bytes_added} bytes copied")
     context.add_output_metadata(
         {
-            "path": dg.MetadataValue.path(str(backup.path)),
-            "rows": rows,
-            "bytes": backup.manifest["bytes"],
+            "path": dg.MetadataValue.path(str(point.path)),
+            "bytes_added": point.bytes_added,
+            "tables": len(point.versions),
             "pruned": len(pruned),
         }
     )
 
 
-@dg.job(description="Consistent backup of gex_data.db with a manifest (gex-pipeline backup).")
+@dg.job(description="Incremental restore point of the whole store (gex-pipeline backup).")
 def db_backup_job() -> None:
     backup_database()
 
@@ -42,7 +47,9 @@ def housekeeping(context: dg.OpExecutionContext, staging: StagingArea) -> None:
     import time
 
     from gex_pipeline.defs.ops.run_retention import purge_runs
-    from gex_pipeline.lib.db.backup import prune_backups
+    from gex_pipeline.lib.lake.maintenance import vacuum_lake
+    from gex_pipeline.lib.lake.restore_points import BackupRoots, prune_points
+    from gex_pipeline.lib.lake.tables import lake_at
     from gex_pipeline.lib.ops.housekeeping import (
         purge_finished_requests,
         purge_pre_images,
@@ -59,7 +66,10 @@ def housekeeping(context: dg.OpExecutionContext, staging: StagingArea) -> None:
             purge_pre_images(paths.backups_dir, history.backup_retention_days, now)
         ),
         "history_requests": purge_finished_requests(paths, history.retention_days, int(now * 1000)),
-        "db_backups": len(prune_backups(paths.db_backups_dir, ops.db_backup_keep)),
+        "db_backups": len(prune_points(BackupRoots(paths.backups_dir), ops.db_backup_keep)),
+        "lake_files_vacuumed": sum(
+            vacuum_lake(lake_at(paths), history.backup_retention_days).values()
+        ),
     }
     if ops.run_retention_days:
         runs = purge_runs(

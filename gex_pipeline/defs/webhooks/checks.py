@@ -14,10 +14,11 @@ import dagster as dg
 
 from gex_pipeline.defs.gex.checks import check_metadata
 from gex_pipeline.defs.partitions import trading_date_partitions
-from gex_pipeline.defs.resources import DuckDBDatabase
+from gex_pipeline.defs.resources import Tables
 from gex_pipeline.defs.webhooks.assets import OPTION_TRADES_EVENTS
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.integrity import ERROR
+from gex_pipeline.lib.lake.tables import Partition
 from gex_pipeline.lib.webhooks.integrity import WEBHOOK_PUBLISH_GATES, day_checks
 
 WEBHOOK_CHECK_DESCRIPTIONS: dict[str, str] = {
@@ -47,12 +48,14 @@ webhook_check_specs = [
     description="Daily checks of option trades (gex_pipeline/lib/webhooks/integrity.py).",
 )
 def option_trades_checks(
-    context: dg.AssetCheckExecutionContext, duckdb_database: DuckDBDatabase
+    context: dg.AssetCheckExecutionContext, tables: Tables
 ) -> Iterator[dg.AssetCheckResult]:
     """Run the selected option-trade checks over the run's trading date."""
     day = date.fromisoformat(str(context.partition_key))
     selected = {key.name for key in context.selected_asset_check_keys}
-    with duckdb_database.connect() as con:
+    store = tables.store()
+    store.claim(Partition(day))
+    with store.reader(Partition(day)) as con:
         results = day_checks(con, day, names=selected)
     for result in results:
         if not result.passed:

@@ -14,9 +14,10 @@ from pydantic import Field
 
 from gex_pipeline.defs.metadata import OWNERS, tags
 from gex_pipeline.defs.partitions import trading_date_partitions
-from gex_pipeline.defs.resources import DuckDBDatabase
+from gex_pipeline.defs.resources import Tables
 from gex_pipeline.defs.webhooks.assets import GROUP, OPTION_TRADES_EVENTS
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+from gex_pipeline.lib.lake.tables import Partition
 from gex_pipeline.lib.webhooks.integrity import WEBHOOK_PUBLISH_GATES, day_checks
 from gex_pipeline.lib.webhooks.parquet_export import export_option_trades
 
@@ -46,11 +47,13 @@ class UwParquetStore(dg.ConfigurableResource):
     "ERROR check of the day's option trades fails.",
 )
 def option_trades_parquet(
-    context: dg.AssetExecutionContext, duckdb_database: DuckDBDatabase, uw_parquet: UwParquetStore
+    context: dg.AssetExecutionContext, tables: Tables, uw_parquet: UwParquetStore
 ) -> dg.MaterializeResult:
     """Export one trading date of `option_trades_events` to its Parquet file (atomic replace)."""
     day = date.fromisoformat(str(context.partition_key))
-    with duckdb_database.connect() as con:
+    store = tables.store()
+    store.claim(Partition(day))
+    with store.reader(Partition(day)) as con:
         blockers = [
             r for r in day_checks(con, day, names=set(WEBHOOK_PUBLISH_GATES)) if not r.passed
         ]

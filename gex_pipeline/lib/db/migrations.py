@@ -308,6 +308,8 @@ _V4 = (
 # The lake (Delta tables) holds the closed partitions; `gex_data.db` keeps the open ones. A partition
 # sealed once (moved to the lake, `lib/lake/seal.py`) is noted here, so rows that arrive for it
 # later are compared with everything the lake holds. `feed` is '' for a date of the webhook tables.
+# `gex_partition_changes` is a lake table (empty here): every replace of a feed-day by a batch job,
+# with the table versions before and after it (what `gex-pipeline restore` goes back to).
 _V6 = (
     """
     CREATE TABLE sealed_partitions (
@@ -315,6 +317,18 @@ _V6 = (
         feed VARCHAR NOT NULL,
         sealed_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (trade_date, feed)
+    )
+    """,
+    """
+    CREATE TABLE gex_partition_changes (
+        ticker VARCHAR NOT NULL,
+        endpoint VARCHAR NOT NULL,
+        trade_date DATE NOT NULL,
+        writer VARCHAR NOT NULL,
+        versions_before JSON NOT NULL,
+        versions_after JSON NOT NULL,
+        rows_after JSON NOT NULL,
+        changed_at TIMESTAMPTZ NOT NULL
     )
     """,
 )

@@ -119,17 +119,20 @@ def rebuild_from_staging(
     ticker: str,
     endpoint: str,
     trade_date: date,
-    backups_dir: Path,
+    backups_dir: Path | None,
     work_dir: Path,
     force: bool = False,
     shrink_ratio: float = DEFAULT_SHRINK_RATIO,
+    stored: tuple[int, int] | None = None,
 ) -> StagingRebuild:
     """Replace the feed-day's slice with its records in `segments` (see the module docstring).
 
-    Raises `ReplaceRefused` (sharp shrink without `force`); nothing stored changes then.
+    `stored` gives the slice's (snapshots, strike rows) where `con` does not hold them all (a
+    lake workspace: the lake's versions are the way back, no pre-image is written). Raises
+    `ReplaceRefused` (sharp shrink without `force`); nothing stored changes then.
     """
     params = {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
-    old_snapshots, old_strikes = slice_counts(con, ticker, endpoint, trade_date)
+    old_snapshots, old_strikes = stored or slice_counts(con, ticker, endpoint, trade_date)
     work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".rebuild-", dir=work_dir) as tmp:
         scratch = Path(tmp) / "scratch.duckdb"
@@ -155,7 +158,7 @@ def rebuild_from_staging(
                     f"{shrink_ratio:.0%} of its rows; run with force=true to replace anyway"
                 )
             backup = None
-            if old_snapshots or old_strikes:
+            if stored is None and backups_dir is not None and (old_snapshots or old_strikes):
                 backup = backup_slice(con, backups_dir, ticker, endpoint, trade_date)
             con.execute("BEGIN TRANSACTION")
             try:

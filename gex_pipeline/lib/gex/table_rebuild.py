@@ -6,14 +6,15 @@ Sources, in order:
 3. the processed staging segments of the feed-day (within `GEX_STAGING_RETENTION_DAYS`);
 4. the newest posted link for the feed-day (it may still be live): download it.
 With none of them the rebuild raises `NoData` and nothing changes. Every replace is atomic and
-keeps a Parquet pre-image of the rows it removes.
+replaces the partition in the lake (`lib/lake/store.py`); the lake's previous version is the way
+back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
+from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.staging_rebuild import (
     StagingIncomplete,
     StagingRebuild,
@@ -21,12 +22,12 @@ from gex_pipeline.lib.gex.staging_rebuild import (
     rebuild_from_staging,
 )
 from gex_pipeline.lib.history.partition_import import (
-    Connect,
     PartitionImport,
     PartitionTarget,
     import_partition,
 )
 from gex_pipeline.lib.history.sources import find_raw_file, find_request, raw_dir
+from gex_pipeline.lib.lake.store import TableStore
 from gex_pipeline.lib.staging.history_store import HistoryStore
 from gex_pipeline.lib.staging.layout import GEX_STREAM, stream_dirs
 from gex_pipeline.settings import HistorySettings, PathSettings
@@ -34,6 +35,8 @@ from gex_pipeline.settings import HistorySettings, PathSettings
 RAW_FILE = "raw_file"
 DOWNLOAD = "download"
 STAGING = "staging"
+STAGING_WRITER = "staging-rebuild"
+STAGING_TABLES: tuple[str, ...] = ("gex_strikes", "gex_snapshots", "gex_partition_figures")
 
 
 class NoData(Exception):
@@ -48,7 +51,7 @@ class Rebuilt:
     snapshots: int
     strike_rows: int
     removed_strike_rows: int
-    pre_image: Path | None
+    pre_image: int | None
     imported: PartitionImport | None = None
     staged: StagingRebuild | None = None
 
@@ -60,26 +63,56 @@ def _from_import(done: PartitionImport) -> Rebuilt:
         snapshots=stats.snapshots,
         strike_rows=stats.strike_rows,
         removed_strike_rows=stats.removed_strike_rows,
-        pre_image=stats.backup.strikes if stats.backup else None,
+        pre_image=done.pre_image,
         imported=done,
     )
 
 
-def _from_staging(done: StagingRebuild) -> Rebuilt:
+def _from_staging(done: StagingRebuild, pre_image: int | None) -> Rebuilt:
     return Rebuilt(
         source=STAGING,
         snapshots=done.snapshots,
         strike_rows=done.strike_rows,
         removed_strike_rows=done.removed_strike_rows,
-        pre_image=done.backup.strikes if done.backup else None,
+        pre_image=pre_image,
         staged=done,
     )
+
+
+def _rebuild_from_staging(
+    store: TableStore,
+    target: PartitionTarget,
+    segments: list,
+    paths: PathSettings,
+    history: HistorySettings,
+    force: bool,
+) -> Rebuilt:
+    """Replace the lake partition with the feed-day's records in `segments`."""
+    partition = target.partition
+    store.claim(partition)
+    with store.workspace(partition) as ws:
+        stored = (ws.count("gex_snapshots"), ws.count("gex_strikes"))
+        done = rebuild_from_staging(
+            ws.con,
+            segments,
+            ticker=target.ticker,
+            endpoint=target.endpoint,
+            trade_date=target.trade_date,
+            backups_dir=None,
+            work_dir=paths.work_dir,
+            force=force,
+            shrink_ratio=history.shrink_ratio,
+            stored=stored,
+        )
+        before = ws.write_back(STAGING_TABLES, writer=STAGING_WRITER)
+        pre_image = before["gex_strikes"] if stored[1] else None
+    return _from_staging(done, pre_image)
 
 
 def rebuild_partition(
     target: PartitionTarget,
     *,
-    connect: Connect,
+    store: TableStore,
     paths: PathSettings,
     history: HistorySettings,
     request_id: str | None = None,
@@ -98,7 +131,7 @@ def rebuild_partition(
         return _from_import(
             import_partition(
                 target,
-                connect=connect,
+                store=store,
                 paths=paths,
                 history=history,
                 request_id=request_id,
@@ -112,10 +145,11 @@ def rebuild_partition(
     if request_id is not None or found is not None:
         return download_or_import()
     incomplete: StagingIncomplete | None = None
-    with connect() as con:
+    with store.live() as live:
+        migrate(live)
         try:
             segments = feed_day_segments(
-                con,
+                live,
                 stream_dirs(paths.staging_dir, GEX_STREAM),
                 target.ticker,
                 target.endpoint,
@@ -123,22 +157,10 @@ def rebuild_partition(
             )
         except StagingIncomplete as exc:
             incomplete, segments = exc, []
-        if segments:
-            return _from_staging(
-                rebuild_from_staging(
-                    con,
-                    segments,
-                    ticker=target.ticker,
-                    endpoint=target.endpoint,
-                    trade_date=target.trade_date,
-                    backups_dir=paths.backups_dir,
-                    work_dir=paths.data_dir / "tmp",
-                    force=force,
-                    shrink_ratio=history.shrink_ratio,
-                )
-            )
-    store = HistoryStore(paths.data_dir, paths.secrets_dir)
-    if find_request(store, target.ticker, target.endpoint, target.trade_date) is not None:
+    if segments:
+        return _rebuild_from_staging(store, target, segments, paths, history, force)
+    requests = HistoryStore(paths.data_dir, paths.secrets_dir)
+    if find_request(requests, target.ticker, target.endpoint, target.trade_date) is not None:
         return download_or_import()
     if incomplete is not None:
         raise incomplete

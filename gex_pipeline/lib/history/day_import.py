@@ -53,10 +53,11 @@ def import_day_file(
     ticker: str,
     endpoint: str,
     trade_date: date,
-    backups_dir: Path,
+    backups_dir: Path | None,
     force: bool = False,
     shrink_ratio: float = DEFAULT_SHRINK_RATIO,
     max_decompressed: int = MAX_DECOMPRESSED_BYTES,
+    stored: tuple[int, int] | None = None,
 ) -> ImportStats:
     """Parse and validate `path`, then replace the slice (ticker, endpoint, trade_date) with it.
 
@@ -82,6 +83,7 @@ def import_day_file(
             backups_dir=backups_dir,
             force=force,
             shrink_ratio=shrink_ratio,
+            stored=stored,
         )
     finally:
         drop_parsed(con)

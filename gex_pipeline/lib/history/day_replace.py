@@ -152,25 +152,28 @@ def replace_slice(
     endpoint: str,
     trade_date: date,
     listed_strike_rows: int,
-    backups_dir: Path,
+    backups_dir: Path | None,
     force: bool = False,
     shrink_ratio: float = DEFAULT_SHRINK_RATIO,
+    stored: tuple[int, int] | None = None,
 ) -> ReplaceResult:
     """Replace the slice with the parsed day file (`hist_day_raw`) in one transaction.
 
     Refuses (ReplaceRefused) a result below `shrink_ratio` x the stored strike rows, unless
     `force`; `listed_strike_rows` (rows in the file, before dropping bad or repeated strikes)
-    allows refusing before any work. Keeps a pre-image when rows are removed. On any error the
-    transaction rolls back and the old slice stays as it was.
+    allows refusing before any work. `stored` gives the (snapshots, strike rows) the slice holds
+    where `con` does not hold them all (a lake workspace); then the lake's versions are the way
+    back and no pre-image is written. Otherwise a pre-image is kept under `backups_dir` when rows
+    are removed. On any error the transaction rolls back and the old slice stays as it was.
     """
-    old_snapshots, old_strikes = slice_counts(con, ticker, endpoint, trade_date)
+    old_snapshots, old_strikes = stored or slice_counts(con, ticker, endpoint, trade_date)
     guard = old_strikes and not force
     if guard and listed_strike_rows < shrink_ratio * old_strikes:
         raise _shrink_refusal(
             ticker, endpoint, trade_date, listed_strike_rows, old_strikes, shrink_ratio
         )
     backup = None
-    if old_snapshots or old_strikes:
+    if stored is None and backups_dir is not None and (old_snapshots or old_strikes):
         backup = backup_slice(con, backups_dir, ticker, endpoint, trade_date)
     params = _params(ticker, endpoint, trade_date)
     con.execute("BEGIN TRANSACTION")

@@ -1,5 +1,11 @@
-"""Import one date x feed partition from its day file: download (when needed), import, and export
-to Parquet when asked (the Dagster job exports in its own `gex_parquet` step instead).
+"""Import one date x feed partition from its day file: download (when needed), import into the
+lake, and export to Parquet when asked (the Dagster job exports in its own `gex_parquet` step).
+
+The partition is claimed first (sealed out of `gex_data.db` if the live loader still holds rows
+of it), then the file is parsed and validated in a private DuckDB workspace holding the lake's
+snapshots of the partition, and the result replaces the partition in the lake (strike rows,
+snapshots, rejects, live shadow, figures), one commit per table. The lake's previous version is
+the way back (`gex-pipeline restore`).
 
 The source is chosen in this order:
 1. a request id (a run started by the sensor for a fresh POST): download its signed link again;
@@ -18,18 +24,16 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.gex.integrity import FeedDay, publish_blockers
 from gex_pipeline.lib.gex.parquet_export import ExportResult, export_partition
 from gex_pipeline.lib.history.day_format import DayFileInvalid
 from gex_pipeline.lib.history.day_import import ImportStats, import_day_file
-from gex_pipeline.lib.history.day_replace import ReplaceRefused, prune_backups
+from gex_pipeline.lib.history.day_replace import ReplaceRefused
 from gex_pipeline.lib.history.download import DownloadError, DownloadResult, download_day_file
 from gex_pipeline.lib.history.sources import (
     find_raw_file,
@@ -39,15 +43,22 @@ from gex_pipeline.lib.history.sources import (
     raw_file_name,
 )
 from gex_pipeline.lib.history.url_policy import UrlPolicy
+from gex_pipeline.lib.lake.store import TableStore
+from gex_pipeline.lib.lake.tables import Partition
 from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
 from gex_pipeline.settings import HistorySettings, PathSettings
 
-if TYPE_CHECKING:
-    import duckdb
-
 log = logging.getLogger(__name__)
 
-Connect = Callable[[], AbstractContextManager["duckdb.DuckDBPyConnection"]]
+IMPORT_WRITER = "history-import"
+# What an import replaces in the lake (strike rows before their snapshots; figures last).
+IMPORT_TABLES: tuple[str, ...] = (
+    "gex_strikes",
+    "gex_snapshots",
+    "gex_history_rejects",
+    "gex_live_shadow",
+    "gex_partition_figures",
+)
 
 
 class HistoryImportFailed(Exception):
@@ -65,6 +76,11 @@ class PartitionTarget:
     def __str__(self) -> str:
         return f"{self.ticker} {self.endpoint} {self.trade_date.isoformat()}"
 
+    @property
+    def partition(self) -> Partition:
+        """The lake partition of this feed-day."""
+        return Partition(self.trade_date, feed_key(self.ticker, self.endpoint))
+
 
 @dataclass(frozen=True)
 class PartitionImport:
@@ -76,6 +92,7 @@ class PartitionImport:
     download: DownloadResult | None
     request_id: str | None
     blocked: tuple[str, ...] = ()
+    pre_image: int | None = None
 
 
 def _now_ms() -> int:
@@ -150,7 +167,7 @@ def _keep_download(
 def import_partition(
     target: PartitionTarget,
     *,
-    connect: Connect,
+    store: TableStore,
     paths: PathSettings,
     history: HistorySettings,
     parquet_root: Path | None = None,
@@ -167,9 +184,9 @@ def import_partition(
     recorded as `retrying` when `will_retry` (the run will be retried), else as `failed`: a request
     is `failed` only for good.
     """
-    store = HistoryStore(paths.data_dir, paths.secrets_dir)
-    request, raw = _choose_source(store, paths, target, request_id)
-    status = _Status(store, request, run_id)
+    requests = HistoryStore(paths.data_dir, paths.secrets_dir)
+    request, raw = _choose_source(requests, paths, target, request_id)
+    status = _Status(requests, request, run_id)
     incoming: Path | None = None
     try:
         downloaded = None
@@ -186,28 +203,9 @@ def import_partition(
         source = incoming if incoming is not None else raw
         assert source is not None
         status("importing")
-        with connect() as con:
-            con.execute(f"SET memory_limit = '{history.duckdb_memory_limit}'")
-            stats = import_day_file(
-                con,
-                source,
-                ticker=target.ticker,
-                endpoint=target.endpoint,
-                trade_date=target.trade_date,
-                backups_dir=paths.backups_dir,
-                force=force,
-                shrink_ratio=history.shrink_ratio,
-                max_decompressed=history.limits.max_decompressed_bytes,
-            )
-            blocked: tuple[str, ...] = ()
-            exported = None
-            if parquet_root is not None:
-                day = FeedDay(target.trade_date, target.ticker, target.endpoint)
-                blocked = tuple(r.name for r in publish_blockers(con, day))
-                if not blocked:  # an ERROR check keeps the partition (and the old file) unpublished
-                    exported = export_partition(
-                        con, parquet_root, target.ticker, target.endpoint, target.trade_date
-                    )
+        stats, exported, blocked, pre_image = _import_into_lake(
+            store, target, source, paths, history, parquet_root, force
+        )
         if incoming is not None and downloaded is not None:
             raw = _keep_download(incoming, downloaded.gzip, paths.source_dir, target)
             incoming = None
@@ -222,14 +220,50 @@ def import_partition(
         if incoming is not None:
             incoming.unlink(missing_ok=True)
     assert raw is not None
-    prune_backups(
-        paths.backups_dir,
-        target.ticker,
-        target.endpoint,
-        history.backup_retention_days,
-        time.time(),
-    )
     status("done", rows=stats.summary())
     return PartitionImport(
-        stats, exported, raw, downloaded, request.id if request else None, blocked
+        stats, exported, raw, downloaded, request.id if request else None, blocked, pre_image
     )
+
+
+def _import_into_lake(
+    store: TableStore,
+    target: PartitionTarget,
+    source: Path,
+    paths: PathSettings,
+    history: HistorySettings,
+    parquet_root: Path | None,
+    force: bool,
+) -> tuple[ImportStats, ExportResult | None, tuple[str, ...], int | None]:
+    """Parse `source` in a workspace of the partition and replace the partition in the lake;
+    export it when `parquet_root` is given and no ERROR check blocks it. Returns the stats, the
+    export, the blocking checks and the lake version of `gex_strikes` before the replace."""
+    partition = target.partition
+    store.claim(partition)
+    with store.workspace(partition) as ws:
+        ws.load("gex_snapshots", "gex_live_shadow")
+        stored = (ws.count("gex_snapshots"), ws.count("gex_strikes"))
+        stats = import_day_file(
+            ws.con,
+            source,
+            ticker=target.ticker,
+            endpoint=target.endpoint,
+            trade_date=target.trade_date,
+            backups_dir=None,
+            force=force,
+            shrink_ratio=history.shrink_ratio,
+            max_decompressed=history.limits.max_decompressed_bytes,
+            stored=stored,
+        )
+        before = ws.write_back(IMPORT_TABLES, writer=IMPORT_WRITER)
+        pre_image = before["gex_strikes"] if stored[1] else None
+        blocked: tuple[str, ...] = ()
+        exported = None
+        if parquet_root is not None:
+            day = FeedDay(target.trade_date, target.ticker, target.endpoint)
+            blocked = tuple(r.name for r in publish_blockers(ws.con, day))
+            if not blocked:  # an ERROR check keeps the partition (and the old file) unpublished
+                exported = export_partition(
+                    ws.con, parquet_root, target.ticker, target.endpoint, target.trade_date
+                )
+    return stats, exported, blocked, pre_image

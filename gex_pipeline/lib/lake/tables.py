@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from deltalake import DeltaTable
 
+    from gex_pipeline.settings import PathSettings
+
 FEED_COLUMN = "feed"
 GEX_PARTITION: tuple[str, ...] = ("trade_date", FEED_COLUMN)
 DAY_PARTITION: tuple[str, ...] = ("trade_date",)
@@ -80,6 +82,7 @@ SPECS: dict[str, TableSpec] = {
         TableSpec("gex_history_rejects", GEX_PARTITION, ("position",)),
         TableSpec("gex_live_shadow", GEX_PARTITION, ("ticker", "endpoint", "timestamp")),
         TableSpec("gex_partition_figures", GEX_PARTITION, ("ticker", "endpoint")),
+        TableSpec("gex_partition_changes", GEX_PARTITION, ("changed_at",)),
         TableSpec("universal_webhooks", DAY_PARTITION, ("id",), "ingested_at"),
         TableSpec("option_trades_events", DAY_PARTITION, ("id",), "ingested_at"),
         TableSpec("market_agg_state", DAY_PARTITION, ("message_id",), "ingested_at"),
@@ -100,6 +103,11 @@ LIVE_TABLES: tuple[str, ...] = (
     "market_agg_state",
     "webhook_conflicts",
 )
+
+
+def lake_at(paths: PathSettings) -> Lake:
+    """The deployment's lake (`$GEX_DATA_DIR/lake`)."""
+    return Lake(str(paths.lake_dir.resolve()))
 
 
 @dataclass(frozen=True, order=True)

@@ -67,16 +67,30 @@ class Workspace:
         files = partition_files(table, self.partition.for_table(SPECS[name]))
         return sum(int(str(a["num_records"] or 0)) for a in files)
 
-    def write_back(self, names: Sequence[str], *, writer: str, order_by: str | None = None) -> None:
-        """Replace the partition of each table in `names` with the workspace's rows of it."""
+    def write_back(self, names: Sequence[str], *, writer: str) -> dict[str, int]:
+        """Replace the partition of each table in `names` with the workspace's rows of it (strike
+        rows in (timestamp, strike) order), and record the change (`lib/lake/changes.py`) for a
+        feed-day. Returns the lake version of each table before the replace (-1: no table)."""
+        from gex_pipeline.lib.lake.changes import record_change
+
+        before: dict[str, int] = {}
+        after: dict[str, int] = {}
+        rows: dict[str, int] = {}
         for name in sorted(set(names), key=lambda n: _ORDER[n]):
-            part = self.partition.for_table(SPECS[name])
+            spec = SPECS[name]
+            part = self.partition.for_table(spec)
             query = f"SELECT * FROM {name} WHERE {part.sql()}"
-            if order_by and name == "gex_strikes":
-                query += f" ORDER BY {order_by}"
-            rows = lake_rows(self.con, name, query)
-            replace(self.lake, name, part, rows, writer=writer, base=self.base(name))
+            rows[name] = int(self.con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
+            base = self.base(name)
+            before[name] = base.version() if base is not None else -1
+            ordered = lake_rows(self.con, name, f"{query} ORDER BY {spec.sort}")
+            replace(self.lake, name, part, ordered, writer=writer, base=base)
             self.bases.pop(name, None)
+            table = self.lake.open(name)
+            after[name] = table.version() if table is not None else -1
+        if self.partition.feed is not None:
+            record_change(self.con, self.lake, self.partition, writer, before, after, rows)
+        return before
 
 
 @contextmanager

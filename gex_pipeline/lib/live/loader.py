@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.db.writer import wanted_since
+from gex_pipeline.lib.live.lake_sync import LakeSync
 from gex_pipeline.lib.live.microbatch import (
     StreamLoad,
     load_batch_isolating,
@@ -99,6 +100,7 @@ class LiveLoader:
     retention_days: int = 7
     run_id: str = field(default_factory=lambda: f"live-loader-{os.getpid()}")
     status_path: Path | None = None
+    lake: LakeSync | None = None
     clock: Callable[[], float] = time.time
     status: dict[str, StreamStatus] = field(default_factory=dict)
     _migrated: bool = False
@@ -151,12 +153,14 @@ class LiveLoader:
             self.close()
             return 0
         loaded = 0
+        backlog = False
         events: list[Any] = []
         for stream in self.streams:
             dirs = stream_dirs(self.staging_dir, stream.name)
             segments = reader.list_sealed(dirs, 0, self.max_segments)
             state = self.status.setdefault(stream.name, StreamStatus())
             state.backlog = len(segments)
+            backlog = backlog or bool(segments)
             if not segments and not stream.throttle.has_due(self.clock()):
                 continue
             rejected: dict[str, str] = {}
@@ -180,14 +184,28 @@ class LiveLoader:
             loaded += len(segments) - len(rejected)
         if events:
             self.publisher.publish(events)
+        self._sync_lake(loaded, backlog)
         if self.clock() - self._worked_at >= IDLE_RELEASE_SECONDS:
             self.close()
         self._housekeeping()
         return loaded
 
+    def _sync_lake(self, loaded: int, backlog: bool) -> None:
+        """Mirror what was committed to the lake when due; seal a past partition when idle."""
+        if self.lake is None:
+            return
+        if loaded:
+            self.lake.changed()
+        if self.lake.pending:
+            self.lake.flush_if_due(self.connection())
+        if not backlog and not self.lake.pending:
+            self.lake.seal_one_if_due(self.connection())
+
     def flush(self) -> None:
         """Report every pending figure now (at shutdown)."""
         events: list[Any] = []
+        if self.lake is not None and self.lake.pending:
+            self.lake.flush_if_due(self.connection(), force=True)
         pending = [s for s in self.streams if s.throttle.pending]
         if not pending:
             return
@@ -233,6 +251,8 @@ class LiveLoader:
             return
         streams = {name: dict(vars(state)) for name, state in self.status.items()}
         self._status_written = streams
-        body = {"updated_at": self.clock(), "pid": os.getpid(), "streams": streams}
+        body: dict[str, Any] = {"updated_at": self.clock(), "pid": os.getpid(), "streams": streams}
+        if self.lake is not None and self.lake.mirrored_since is not None:
+            body["lake_mirrored_since"] = self.lake.mirrored_since.isoformat()
         self.status_path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.status_path, json.dumps(body, sort_keys=True).encode())

@@ -123,6 +123,11 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# Largest staged record read (16x the largest default body limit): DuckDB's JSON reader holds
+# buffers of twice this size, which must fit under a job's memory limit (the rebuild's workers).
+MAX_RECORD_BYTES = 64 * 2**20
+
+
 def read_json_sql(paths: Sequence[str], record_columns: dict[str, str]) -> str:
     """`read_json(...)` of the NDJSON segments `paths` with an explicit column list (name: type)
     and a `filename` column."""
@@ -134,7 +139,7 @@ def read_json_sql(paths: Sequence[str], record_columns: dict[str, str]) -> str:
     )
     return (
         f"read_json({files}, format = 'newline_delimited', columns = {columns}, "
-        "filename = true, maximum_object_size = 268435456)"
+        f"filename = true, maximum_object_size = {MAX_RECORD_BYTES})"
     )
 
 

@@ -2,7 +2,7 @@
 
 Each function deletes what is older than its retention (0 keeps everything) and returns what it
 deleted, so the job can report it. Processed staging (`reader.purge_processed`) and database
-backups (`lib.db.backup.prune_backups`) have their own functions beside their data.
+restore points (`lib.lake.restore_points.prune_points`) have their own functions beside their data.
 """
 
 from __future__ import annotations

@@ -1,0 +1,75 @@
+"""Where the tables live, for batch jobs: the live loader's DuckDB file and the lake.
+
+`gex_data.db` holds the open partitions (today's live rows) and the load bookkeeping; the lake
+holds every partition (`lib/lake/tables.py`). A batch job on one partition (import, rebuild,
+restore, export, checks) first `claim`s it, which seals it out of `gex_data.db` if the loader
+still holds rows of it (a short hold of the writer lock), then works on a `workspace` of the
+lake's rows and writes its result back to the lake. Jobs never hold the writer lock while they
+parse, compute or write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gex_pipeline.lib.lake.reads import attach_partition
+from gex_pipeline.lib.lake.seal import Sealed, claim_partition
+from gex_pipeline.lib.lake.tables import Lake, Partition, lake_at
+from gex_pipeline.lib.lake.workspace import Workspace, workspace
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from gex_pipeline.settings import PathSettings
+
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
+@dataclass(frozen=True)
+class TableStore:
+    """The live DuckDB file, the lake and the scratch directory of batch jobs."""
+
+    db_path: Path
+    lake: Lake
+    work_dir: Path
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+
+    @classmethod
+    def from_paths(
+        cls, paths: PathSettings, memory_limit: str = DEFAULT_MEMORY_LIMIT
+    ) -> TableStore:
+        """The deployment's store (`$GEX_DATA_DIR/gex_data.db`, `$GEX_DATA_DIR/lake`)."""
+        return cls(paths.duckdb_path, lake_at(paths), paths.work_dir, memory_limit)
+
+    def claim(self, partition: Partition) -> Sealed | None:
+        """Seal `partition` out of `gex_data.db` when the loader still holds rows of it."""
+        return claim_partition(self.db_path, self.lake, partition, work_dir=self.work_dir)
+
+    def live(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """A connection to `gex_data.db` holding the writer lock (keep it short)."""
+        from gex_pipeline.lib.db.connection import connect
+
+        return connect(self.db_path)
+
+    def workspace(self, partition: Partition) -> AbstractContextManager[Workspace]:
+        """A private DuckDB for batch work on `partition` (claim it first)."""
+        return workspace(
+            self.lake, partition, memory_limit=self.memory_limit, temp_dir=self.work_dir
+        )
+
+    @contextmanager
+    def reader(self, partition: Partition) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only DuckDB over the lake's rows of `partition` (views named like the tables)."""
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")
+            attach_partition(con, self.lake, partition)
+            yield con
+        finally:
+            con.close()
