@@ -75,13 +75,13 @@ def _finish(
     restored: dict[str, int],
     source: str,
 ) -> int:
-    from gex_pipeline.lib.gex.parquet_export import export_partition
+    from gex_pipeline.lib.gex.parquet_export import export_lake_partition
 
     ticker, _, endpoint = str(partition.feed).partition(".")
     if restored.get("gex_strikes"):
         with store.reader(partition) as con:
-            export_partition(
-                con, settings.paths.parquet_dir, ticker, endpoint, partition.trade_date
+            export_lake_partition(
+                store, con, settings.paths.parquet_dir, ticker, endpoint, partition.trade_date
             )
     print(
         f"restored {partition.feed} {partition.trade_date} from {source}: "

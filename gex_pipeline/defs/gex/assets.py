@@ -40,7 +40,7 @@ from gex_pipeline.defs.resources import ParquetStore, Tables
 from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.db.views import ensure_reader_views
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
-from gex_pipeline.lib.gex.parquet_export import EmptyPartition, export_partition
+from gex_pipeline.lib.gex.parquet_export import EmptyPartition, export_lake_partition
 from gex_pipeline.lib.lake.tables import Partition
 
 gex_staging_spec = dg.AssetSpec(
@@ -101,7 +101,9 @@ def gex_parquet(
             except dg.Failure as exc:
                 raise PartitionFailed(exc.description or "an ERROR check failed") from None
             try:
-                result = export_partition(con, parquet.root_dir(), ticker, endpoint, trade_date)
+                result = export_lake_partition(
+                    store, con, parquet.root_dir(), ticker, endpoint, trade_date
+                )
             except EmptyPartition as exc:
                 raise PartitionFailed(f"no data for this feed-day: {exc}") from None
         import polars as pl

@@ -11,6 +11,7 @@ the nested `priors` column faster than DuckDB's COPY (see benchmarks/pipeline.py
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,6 +22,8 @@ from gex_pipeline.lib.calendar.trading_date import feed_key
 if TYPE_CHECKING:
     import duckdb
     import polars as pl
+
+    from gex_pipeline.lib.lake.store import TableStore
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "timestamp",
@@ -132,6 +135,60 @@ def export_partition(
     write_manifest(target, frame_state(frame))
     _fsync_path(target.parent)
     return ExportResult(path=target, rows=frame.height)
+
+
+def export_lake_partition(
+    store: TableStore,
+    con: duckdb.DuckDBPyConnection,
+    parquet_root: Path,
+    ticker: str,
+    endpoint: str,
+    trade_date: date,
+) -> ExportResult:
+    """Export a feed-day from the lake (`con`: a reader of its partition, `store.reader`).
+
+    A partition stored as one file (what imports, rebuilds and seals write: the export's columns,
+    sorted) is exported as a byte copy of that file, with the figures recorded when it was
+    written; any other partition is read and written like `export_partition`.
+    """
+    from gex_pipeline.lib.gex.parquet_manifest import manifest_path, write_manifest
+    from gex_pipeline.lib.gex.partition_figures import StrikeFigures, StrikeState
+    from gex_pipeline.lib.lake.tables import Partition, partition_files
+
+    partition = Partition(trade_date, feed_key(ticker, endpoint))
+    table = store.lake.open("gex_strikes")
+    files = partition_files(table, partition) if table is not None else []
+    local = store.lake.local_path("gex_strikes")
+    if len(files) != 1 or local is None:
+        return export_partition(con, parquet_root, ticker, endpoint, trade_date)
+    file = files[0]
+    rows = int(str(file["num_records"]))
+    figures = con.execute(
+        "SELECT strike_rows, strike_key_duplicates, strike_hash FROM gex_partition_figures"
+    ).fetchall()
+    if not figures or int(figures[0][0]) != rows:
+        return export_partition(con, parquet_root, ticker, endpoint, trade_date)
+    target = parquet_path(parquet_root, ticker, endpoint, trade_date)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    snapshots = con.sql(
+        f"SELECT {', '.join(SNAPSHOT_EXPORT_COLUMNS)} FROM gex_snapshots ORDER BY timestamp"
+    ).pl()
+    _write_atomic(snapshots, snapshots_path(parquet_root, ticker, endpoint, trade_date))
+    manifest_path(target).unlink(missing_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(local / str(file["path"]), tmp)
+        _fsync_path(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    span = (file.get("min.timestamp"), file.get("max.timestamp"))
+    state = StrikeFigures(rows, int(figures[0][1]), int(figures[0][2]))
+    write_manifest(
+        target, StrikeState(state, *(int(str(t)) if t is not None else None for t in span))
+    )
+    _fsync_path(target.parent)
+    return ExportResult(path=target, rows=rows)
 
 
 def _write_atomic(frame: pl.DataFrame, target: Path) -> None:

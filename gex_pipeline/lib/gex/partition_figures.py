@@ -55,15 +55,31 @@ def figures_select(rows: str) -> str:
     return _FIGURES.format(rows=rows)
 
 
-def record_slices(con: duckdb.DuckDBPyConnection, slices: list[tuple[str, str, date]]) -> None:
+# The figures of strike rows whose (timestamp, strike) keys are known to be unique: one pass,
+# no grouping by key.
+_UNIQUE_FIGURES = f"""
+SELECT ticker, endpoint, trade_date, count(*)::BIGINT, 0::BIGINT, sum({ROW_HASH})::HUGEINT
+FROM {{rows}} GROUP BY ticker, endpoint, trade_date
+"""
+
+
+def record_slices(
+    con: duckdb.DuckDBPyConnection,
+    slices: list[tuple[str, str, date]],
+    *,
+    unique_keys: bool = False,
+) -> None:
     """Recompute the figures of each (ticker, endpoint, trade_date) from its rows.
 
     Call inside the writer's transaction, after its inserts; a slice without rows has no figures.
+    `unique_keys`: the writer guarantees no repeated (timestamp, strike) (the key duplicates are
+    0 and the rows are not grouped by key).
     """
+    figures = _UNIQUE_FIGURES if unique_keys else _FIGURES
     for ticker, endpoint, trade_date in slices:
         params = {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
         con.execute(f"DELETE FROM gex_partition_figures WHERE {_SLICE}", params)
-        con.execute("INSERT INTO gex_partition_figures " + _FIGURES.format(rows=_ROWS), params)
+        con.execute("INSERT INTO gex_partition_figures " + figures.format(rows=_ROWS), params)
 
 
 def add_new_snapshots(con: duckdb.DuckDBPyConnection, new_snapshots: str, time_range: str) -> None:

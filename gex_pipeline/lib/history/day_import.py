@@ -31,6 +31,7 @@ class ImportStats:
     removed_snapshots: int = 0
     removed_strike_rows: int = 0
     backup: SliceBackup | None = field(default=None)
+    ordered: bool = False
 
     def summary(self) -> dict[str, int]:
         """Counts for status records and materialization metadata (no paths, no URLs)."""
@@ -100,4 +101,5 @@ def import_day_file(
         removed_snapshots=replaced.removed_snapshots,
         removed_strike_rows=replaced.removed_strike_rows,
         backup=replaced.backup,
+        ordered=replaced.ordered,
     )

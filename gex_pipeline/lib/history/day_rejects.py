@@ -32,8 +32,11 @@ _RECORD = (
 _DELETE_REJECTS = f"DELETE FROM gex_history_rejects WHERE {_SLICE}"
 _INSERT_REJECTS = f"""
 INSERT INTO gex_history_rejects
-WITH kept AS (
-    SELECT ts_ms, spot AS kept_spot, {_CONTENT} AS content FROM hist_day_raw WHERE reason IS NULL
+WITH repeated AS (
+    SELECT DISTINCT ts_ms FROM hist_day_raw WHERE reason = 'duplicate_timestamp'
+), kept AS (
+    SELECT ts_ms, spot AS kept_spot, {_CONTENT} AS content FROM hist_day_raw
+    WHERE reason IS NULL AND ts_ms IN (SELECT ts_ms FROM repeated)
 )
 SELECT $ticker, $endpoint, $trade_date, r.ord - 1, r.ts_ms, r.reason,
        CASE WHEN r.reason = 'duplicate_timestamp' THEN {_CONTENT} <> k.content END,

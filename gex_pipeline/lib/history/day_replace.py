@@ -53,6 +53,7 @@ class ReplaceResult:
     removed_snapshots: int
     removed_strike_rows: int
     backup: SliceBackup | None
+    ordered: bool = False
 
 
 def _params(ticker: str, endpoint: str, trade_date: date) -> dict[str, object]:
@@ -127,22 +128,36 @@ def _shrink_refusal(
     )
 
 
-def _insert_strikes(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> tuple[int, int]:
-    """Insert the parsed strike rows; return (rows inserted, repeated strikes dropped)."""
-    row = con.execute(f"INSERT INTO gex_strikes {STRIKES_SELECT}", params).fetchone()
-    inserted = int(row[0]) if row else 0
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {COUNTS_TABLE} AS SELECT timestamp, count(*) AS n,"
-        f" count(DISTINCT strike) AS strike_count FROM gex_strikes WHERE {_SLICE}"
-        " GROUP BY timestamp",
-        params,
-    )
-    dup_row = con.execute(f"SELECT coalesce(sum(n - strike_count), 0) FROM {COUNTS_TABLE}")
-    duplicates = int((dup_row.fetchone() or (0,))[0])
-    if duplicates:
-        con.execute(f"DELETE FROM gex_strikes WHERE {_SLICE}", params)
-        con.execute(f"INSERT INTO gex_strikes {STRIKES_DEDUP_SELECT}", params)
-    return inserted - duplicates, duplicates
+# Per kept snapshot, from its parsed rows (no pass over the strike rows): the numeric strikes
+# (`n`), the distinct ones (`strike_count`), and whether they are listed in increasing order.
+_COUNTS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {COUNTS_TABLE} AS
+SELECT ts_ms AS timestamp, len(keys) AS n, len(list_distinct(keys)) AS strike_count,
+       keys = list_sort(keys) AS ascending,
+       ts_ms > lag(ts_ms) OVER (ORDER BY ord) AS after_previous
+FROM (
+    SELECT ts_ms, ord,
+           list_filter(list_transform(strikes, lambda s: TRY_CAST(s[1] AS DOUBLE)),
+                       lambda k: k IS NOT NULL) AS keys
+    FROM hist_day_raw WHERE reason IS NULL
+)
+"""
+
+
+def _insert_strikes(
+    con: duckdb.DuckDBPyConnection, params: dict[str, object]
+) -> tuple[int, int, bool]:
+    """Insert the parsed strike rows (the first of a strike repeated within a snapshot); return
+    (rows inserted, repeated strikes dropped, whether they went in in (timestamp, strike) order)."""
+    con.execute(_COUNTS_SQL)
+    row = con.execute(
+        f"SELECT coalesce(sum(n - strike_count), 0), bool_and(ascending AND n = strike_count)"
+        f" AND bool_and(coalesce(after_previous, true)) FROM {COUNTS_TABLE}"
+    ).fetchall()[0]
+    duplicates, ordered = int(row[0]), bool(row[1])
+    select = STRIKES_DEDUP_SELECT if duplicates else STRIKES_SELECT
+    inserted = con.execute(f"INSERT INTO gex_strikes {select}", params).fetchall()[0][0]
+    return int(inserted), duplicates, ordered
 
 
 def replace_slice(
@@ -181,11 +196,11 @@ def replace_slice(
         keep_dropped_and_replaced(con, params)
         for table in _TABLES:
             con.execute(f"DELETE FROM {table} WHERE {_SLICE}", params)
-        kept, duplicates = _insert_strikes(con, params)
+        kept, duplicates, ordered = _insert_strikes(con, params)
         if guard and kept < shrink_ratio * old_strikes:
             raise _shrink_refusal(ticker, endpoint, trade_date, kept, old_strikes, shrink_ratio)
         con.execute(f"INSERT INTO gex_snapshots {SNAPSHOTS_SELECT}", params)
-        record_slices(con, [(ticker, endpoint, trade_date)])
+        record_slices(con, [(ticker, endpoint, trade_date)], unique_keys=True)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -197,6 +212,7 @@ def replace_slice(
         removed_snapshots=old_snapshots,
         removed_strike_rows=old_strikes,
         backup=backup,
+        ordered=ordered,
     )
 
 

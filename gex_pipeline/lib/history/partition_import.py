@@ -30,7 +30,7 @@ from pathlib import Path
 
 from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.gex.integrity import FeedDay, publish_blockers
-from gex_pipeline.lib.gex.parquet_export import ExportResult, export_partition
+from gex_pipeline.lib.gex.parquet_export import ExportResult, export_lake_partition
 from gex_pipeline.lib.history.day_format import DayFileInvalid
 from gex_pipeline.lib.history.day_import import ImportStats, import_day_file
 from gex_pipeline.lib.history.day_replace import ReplaceRefused
@@ -255,15 +255,17 @@ def _import_into_lake(
             max_decompressed=history.limits.max_decompressed_bytes,
             stored=stored,
         )
-        before = ws.write_back(IMPORT_TABLES, writer=IMPORT_WRITER)
+        presorted = ("gex_strikes",) if stats.ordered else ()
+        before = ws.write_back(IMPORT_TABLES, writer=IMPORT_WRITER, presorted=presorted)
         pre_image = before["gex_strikes"] if stored[1] else None
-        blocked: tuple[str, ...] = ()
-        exported = None
-        if parquet_root is not None:
-            day = FeedDay(target.trade_date, target.ticker, target.endpoint)
-            blocked = tuple(r.name for r in publish_blockers(ws.con, day))
+    blocked: tuple[str, ...] = ()
+    exported = None
+    if parquet_root is not None:
+        day = FeedDay(target.trade_date, target.ticker, target.endpoint)
+        with store.reader(partition) as con:
+            blocked = tuple(r.name for r in publish_blockers(con, day))
             if not blocked:  # an ERROR check keeps the partition (and the old file) unpublished
-                exported = export_partition(
-                    ws.con, parquet_root, target.ticker, target.endpoint, target.trade_date
+                exported = export_lake_partition(
+                    store, con, parquet_root, target.ticker, target.endpoint, target.trade_date
                 )
     return stats, exported, blocked, pre_image

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from gex_pipeline.lib.lake.reads import register, table_dataset
+from gex_pipeline.lib.lake.reads import register
 from gex_pipeline.lib.lake.tables import SPECS, Lake, Partition
 from gex_pipeline.lib.lake.writes import append, empty_rows, lake_rows, replace
 
@@ -75,9 +75,7 @@ def changes(lake: Lake, partition: Partition) -> list[Change]:
     import duckdb
 
     with duckdb.connect() as con:
-        register(
-            con, CHANGES_TABLE, table_dataset(lake.open(CHANGES_TABLE), CHANGES_TABLE, [partition])
-        )
+        register(con, CHANGES_TABLE, lake.open(CHANGES_TABLE), CHANGES_TABLE, [partition])
         rows = con.execute(
             f"SELECT changed_at, writer, versions_before, versions_after, rows_after"
             f" FROM {CHANGES_TABLE} ORDER BY changed_at"
@@ -104,7 +102,7 @@ def restore_versions(
             continue
         old = lake.open(name, version)
         with duckdb.connect() as con:
-            register(con, name, table_dataset(old, name, [part]), with_feed=False)
+            register(con, name, old, name, [part], with_feed=False)
             restored[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
             replace(lake, name, part, lake_rows(con, name, f"SELECT * FROM {name}"), writer=writer)
     return restored

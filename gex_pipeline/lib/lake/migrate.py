@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gex_pipeline.lib.lake.reads import table_dataset
+from gex_pipeline.lib.lake.reads import register
 from gex_pipeline.lib.lake.tables import SPECS, Lake, Partition, duckdb_columns
 from gex_pipeline.lib.lake.writes import lake_rows, replace
 from gex_pipeline.lib.staging.durable_fs import fsync_dir, write_atomic
@@ -175,9 +175,8 @@ def _verify(con: duckdb.DuckDBPyConnection, lake: Lake, present: set[str]) -> di
         if name not in present:
             continue
         old = table_fingerprint(con, f"{_OLD}.{name}", name)
-        con.register(f"lake_{name}", table_dataset(lake.open(name), name))
+        register(con, f"lake_{name}", lake.open(name), name)
         new = table_fingerprint(con, f"lake_{name}", name)
-        con.unregister(f"lake_{name}")
         if old != new:
             raise MigrationFailed(
                 f"{name}: the old file holds {old[0]} rows (hash {old[1]}), the lake {new[0]} "

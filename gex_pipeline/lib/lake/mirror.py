@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from gex_pipeline.lib.lake.reads import dataset
+from gex_pipeline.lib.lake.reads import register
 from gex_pipeline.lib.lake.tables import LIVE_TABLES, SPECS, Lake, Partition
 from gex_pipeline.lib.lake.writes import append, lake_rows
 
@@ -108,7 +108,7 @@ def mirror_table(
         return 0
     sealed = _sealed(con, parts)
     keys = ", ".join(spec.key)
-    con.register("__lake_keys", dataset(lake, name, parts))
+    register(con, "__lake_keys", lake.open(name), name, parts)
     try:
         whole = " OR ".join(f"({p.sql()})" for p in sealed)
         ranged = _lake_key_filter(con, name, candidates)
@@ -122,7 +122,7 @@ def mirror_table(
         if count:
             append(lake, name, lake_rows(con, name, new), writer=writer, partitions=parts)
     finally:
-        con.unregister("__lake_keys")
+        con.execute("DROP VIEW IF EXISTS __lake_keys")
         con.execute(f"DROP VIEW IF EXISTS {candidates}")
     return count
 

@@ -8,6 +8,7 @@ lock and never makes a writer wait; it sees newer commits once it registers the 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 LAKE_DIR_NAME = "lake"
+_names = itertools.count()
 
 
 def dataset(
@@ -40,25 +42,72 @@ def table_dataset(
         return pads.dataset(lake_schema(name).empty_table())
     if partitions is None:
         return table.to_pyarrow_dataset()
-    parts = [p.for_table(SPECS[name]) for p in partitions]
-    pieces = [
-        table.to_pyarrow_dataset(file_pruning_predicate=p.filters()) for p in sorted(set(parts))
-    ]
+    parts = sorted({p.for_table(SPECS[name]) for p in partitions})
+    pieces = [table.to_pyarrow_dataset(file_pruning_predicate=p.filters()) for p in parts]
     if len(pieces) == 1:
         return pieces[0]
     return pads.dataset(pieces) if pieces else pads.dataset(lake_schema(name).empty_table())
 
 
+def _files(table: DeltaTable, name: str, partitions: Iterable[Partition] | None) -> list[str]:
+    if partitions is None:
+        return list(table.file_uris())
+    parts = sorted({p.for_table(SPECS[name]) for p in partitions})
+    return [f for p in parts for f in table.file_uris(file_pruning_predicate=p.filters())]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def scan(
+    con: duckdb.DuckDBPyConnection,
+    table: DeltaTable | None,
+    name: str,
+    partitions: Iterable[Partition] | None = None,
+) -> str:
+    """A DuckDB table expression over the rows of a lake table at the version `table` was
+    opened (only `partitions` when given), with its partition columns.
+
+    Files of a local lake are read by DuckDB's own Parquet reader (statistics, projection and
+    filters pushed into the files, footers cached); others through the Arrow dataset.
+    """
+    source = f"__lake_{name}_{next(_names)}"
+    if table is not None and "://" not in table.table_uri.removeprefix("file://"):
+        files = _files(table, name, partitions)
+        if files:
+            listed = ", ".join(_literal(f.removeprefix("file://")) for f in files)
+            types = "{'trade_date': 'DATE'" + (
+                ", 'feed': 'VARCHAR'}" if SPECS[name].by_feed else "}"
+            )
+            return (
+                f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true,"
+                f" hive_types = {types})"
+            )
+        con.register(source, lake_schema(name).empty_table())
+        return source
+    con.register(source, table_dataset(table, name, partitions))
+    return source
+
+
 def register(
-    con: duckdb.DuckDBPyConnection, name: str, data: ds.Dataset, *, with_feed: bool = True
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    table: DeltaTable | None,
+    name: str,
+    partitions: Iterable[Partition] | None = None,
+    *,
+    with_feed: bool = True,
 ) -> None:
-    """Expose `data` in `con` as the view `name` (DuckDB columns, plus `feed` when asked)."""
-    source = f"__lake_{name}"
-    con.register(source, data)
+    """Create the temp view `view` over lake table `name` (see `scan`): its DuckDB columns, plus
+    `feed` when asked."""
     columns = ", ".join(f'"{c}"' for c in duckdb_columns(name))
     if with_feed and SPECS[name].by_feed:
         columns += ", feed"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {columns} FROM {source}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {columns}"
+        f" FROM {scan(con, table, name, partitions)}"
+    )
 
 
 def attach_partition(
@@ -69,7 +118,7 @@ def attach_partition(
 ) -> None:
     """Views named like the tables over one partition of each lake table (read-only)."""
     for name in names:
-        register(con, name, dataset(lake, name, [partition]), with_feed=False)
+        register(con, name, lake.open(name), name, [partition], with_feed=False)
 
 
 def lake_root(data_dir: Path) -> Lake:
@@ -100,5 +149,6 @@ def refresh(
 ) -> None:
     """Point the views of `con` at the latest version of every lake table."""
     resolved = lake if isinstance(lake, Lake) else lake_root(Path(lake))
+    con.execute("SET parquet_metadata_cache = true")
     for name in names:
-        register(con, name, dataset(resolved, name))
+        register(con, name, resolved.open(name), name)

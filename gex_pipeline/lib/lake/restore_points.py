@@ -374,7 +374,7 @@ def restore_partition(
     The caller claims the partition first."""
     import duckdb
 
-    from gex_pipeline.lib.lake.reads import register, table_dataset
+    from gex_pipeline.lib.lake.reads import register
     from gex_pipeline.lib.lake.writes import lake_rows, replace
 
     backups = BackupRoots(point.path.parent.parent)
@@ -388,7 +388,7 @@ def restore_partition(
         old = mirror_table_at(backups, name, point.versions[name])
         part = partition.for_table(SPECS[name])
         with duckdb.connect() as con:
-            register(con, name, table_dataset(old, name, [part]), with_feed=False)
+            register(con, name, old, name, [part], with_feed=False)
             restored[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
             replace(
                 lake,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.lake.mirror import mirror
-from gex_pipeline.lib.lake.reads import register, table_dataset
+from gex_pipeline.lib.lake.reads import register
 from gex_pipeline.lib.lake.tables import (
     GEX_TABLES,
     LIVE_TABLES,
@@ -85,7 +85,7 @@ def _compact(lake: Lake, name: str, partition: Partition, work_dir: Path | None)
         if work_dir is not None:
             work_dir.mkdir(parents=True, exist_ok=True)
             con.execute(f"SET temp_directory = '{work_dir}'")
-        register(con, name, table_dataset(table, name, [part]), with_feed=False)
+        register(con, name, table, name, [part], with_feed=False)
         rows = lake_rows(con, name, f"SELECT * FROM {name} ORDER BY {spec.sort}")
         replace(lake, name, part, rows, writer=SEAL_WRITER, base=table)
     return True
@@ -100,9 +100,7 @@ def record_figures(lake: Lake, partition: Partition) -> None:
 
     with duckdb.connect() as con:
         con.execute(f"SET memory_limit = '{COMPACT_MEMORY_LIMIT}'")
-        register(
-            con, "gex_strikes", table_dataset(lake.open("gex_strikes"), "gex_strikes", [partition])
-        )
+        register(con, "gex_strikes", lake.open("gex_strikes"), "gex_strikes", [partition])
         rows = lake_rows(
             con, _FIGURES_TABLE, figures_select(f"gex_strikes WHERE {partition.sql()}")
         )

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -159,6 +160,12 @@ class Lake:
         """The URI of one table."""
         return f"{self.root.rstrip('/')}/{name}"
 
+    def local_path(self, name: str) -> Path | None:
+        """The directory of table `name` when the lake is on the local file system, else None."""
+        if "://" in self.root and not self.root.startswith("file://"):
+            return None
+        return Path(self.root.removeprefix("file://")) / name
+
     def options(self) -> dict[str, str] | None:
         """Storage options for deltalake (None for a local directory)."""
         return dict(self.storage_options) or None
@@ -219,12 +226,25 @@ def _duckdb_schemas() -> dict[str, pa.Schema]:
         }
 
 
+def _file_order(name: str) -> list[str]:
+    """Column order of a table's data files: `gex_strikes` files hold exactly the columns of the
+    exported strikes file, in its order (so a compacted partition's file is the export)."""
+    from gex_pipeline.lib.gex.parquet_export import EXPORT_COLUMNS
+
+    columns = list(_duckdb_schemas()[name].names)
+    if name != "gex_strikes":
+        return columns
+    return [*EXPORT_COLUMNS, *(c for c in columns if c not in EXPORT_COLUMNS)]
+
+
 def lake_schema(name: str) -> pa.Schema:
-    """The Arrow schema of a lake table: its DuckDB table's, timestamps in UTC, plus `feed`."""
+    """The Arrow schema of a lake table: its DuckDB table's (the data file order of
+    `gex_strikes` is the export's), timestamps in UTC, plus `feed`."""
     import pyarrow as pa
 
     fields = []
-    for item in _duckdb_schemas()[name]:
+    duck = _duckdb_schemas()[name]
+    for item in (duck.field(c) for c in _file_order(name)):
         kind = item.type
         if pa.types.is_timestamp(kind):
             kind = pa.timestamp("us", tz="UTC")
@@ -237,3 +257,8 @@ def lake_schema(name: str) -> pa.Schema:
 def duckdb_columns(name: str) -> list[str]:
     """The columns of the DuckDB table `name` (the lake table's, without `feed`)."""
     return list(_duckdb_schemas()[name].names)
+
+
+def lake_columns(name: str) -> list[str]:
+    """The columns of lake table `name` in its schema's order, without `feed`."""
+    return _file_order(name)

@@ -10,13 +10,13 @@ it changed in the lake, each in one commit, strike rows before their snapshots. 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gex_pipeline.lib.lake.reads import table_dataset
+from gex_pipeline.lib.lake.reads import scan
 from gex_pipeline.lib.lake.tables import (
     LIVE_TABLES,
     SPECS,
@@ -53,11 +53,9 @@ class Workspace:
     def load(self, *names: str) -> None:
         """Copy the partition's rows of each table from the lake into the workspace."""
         for name in names:
-            data = table_dataset(self.base(name), name, [self.partition])
-            self.con.register("__lake_load", data)
+            source = scan(self.con, self.base(name), name, [self.partition])
             columns = ", ".join(f'"{c}"' for c in duckdb_columns(name))
-            self.con.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM __lake_load")
-            self.con.unregister("__lake_load")
+            self.con.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {source}")
 
     def count(self, name: str) -> int:
         """Rows of the partition in lake table `name` (from the table's log, no data read)."""
@@ -67,10 +65,13 @@ class Workspace:
         files = partition_files(table, self.partition.for_table(SPECS[name]))
         return sum(int(str(a["num_records"] or 0)) for a in files)
 
-    def write_back(self, names: Sequence[str], *, writer: str) -> dict[str, int]:
-        """Replace the partition of each table in `names` with the workspace's rows of it (strike
-        rows in (timestamp, strike) order), and record the change (`lib/lake/changes.py`) for a
-        feed-day. Returns the lake version of each table before the replace (-1: no table)."""
+    def write_back(
+        self, names: Sequence[str], *, writer: str, presorted: Collection[str] = ()
+    ) -> dict[str, int]:
+        """Replace the partition of each table in `names` with the workspace's rows of it, in the
+        table's order (`TableSpec.sort`; tables in `presorted` were inserted in that order, their
+        insertion order is kept), and record the change (`lib/lake/changes.py`) for a feed-day.
+        Returns the lake version of each table before the replace (-1: no table)."""
         from gex_pipeline.lib.lake.changes import record_change
 
         before: dict[str, int] = {}
@@ -83,7 +84,8 @@ class Workspace:
             rows[name] = int(self.con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
             base = self.base(name)
             before[name] = base.version() if base is not None else -1
-            ordered = lake_rows(self.con, name, f"{query} ORDER BY {spec.sort}")
+            order = "" if name in presorted else f" ORDER BY {spec.sort}"
+            ordered = lake_rows(self.con, name, query + order)
             replace(self.lake, name, part, ordered, writer=writer, base=base)
             self.bases.pop(name, None)
             table = self.lake.open(name)

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from gex_pipeline.lib.lake.tables import FEED_COLUMN, SPECS, Lake, Partition, duckdb_columns
+from gex_pipeline.lib.lake.tables import FEED_COLUMN, SPECS, Lake, Partition, lake_columns
 from gex_pipeline.lib.lake.tables import lake_schema as _lake_schema
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ TARGET_FILE_BYTES = 256 * 1024**2
 def select_for_lake(name: str, query: str) -> str:
     """A DuckDB SELECT over `query` (rows with the DuckDB columns of table `name`) in the lake
     table's column order, with the `feed` column when the table has one."""
-    columns = ", ".join(f'"{c}"' for c in duckdb_columns(name))
+    columns = ", ".join(f'"{c}"' for c in lake_columns(name))
     if SPECS[name].by_feed:
         columns += f", ticker || '.' || endpoint AS {FEED_COLUMN}"
     return f"SELECT {columns} FROM ({query})"
