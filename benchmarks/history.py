@@ -73,8 +73,8 @@ def run_import(url: str, data_dir: Path) -> dict[str, float]:
     os.environ["GEX_DATA_DIR"] = str(data_dir)
     os.environ["GEX_SECRETS_DIR"] = str(data_dir.parent / f"{data_dir.name}-secrets")
     from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
-    from gex_pipeline.lib.lake.store import TableStore
     from gex_pipeline.lib.history.url_policy import UrlPolicy
+    from gex_pipeline.lib.lake.store import TableStore
     from gex_pipeline.lib.payloads.history import parse_history_request
     from gex_pipeline.lib.staging.history_store import HistoryStore
     from gex_pipeline.settings import Settings

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -198,18 +199,21 @@ def take_point(
         with connect(db_path) as con:  # the writer lock: loads wait for these seconds only
             from gex_pipeline.lib.db.schema import migrate
 
+            locked = time.monotonic()
             migrate(con)
             since = _mirror_since(status_path)
             mirror(con, lake, since=since - timedelta(minutes=1) if since else None)
             versions = {n: t.version() for n in SPECS if (t := lake.open(n)) is not None}
             con.execute("CHECKPOINT")
             live = _copy_live_bookkeeping_locked(con, work / LIVE_FILE)
+            held = time.monotonic() - locked
         manifest = _copy_lake(lake, backups, versions)
         live_file = work / LIVE_FILE
         manifest.update(
             {
                 "format": FORMAT,
                 "created_at": now.isoformat(),
+                "writer_held_seconds": round(held, 3),
                 "live": {
                     **live,
                     "file": LIVE_FILE,
