@@ -75,7 +75,8 @@ def test_tables_and_parquet_carry_freshness_expectations(graph):
 
 def test_resources_show_the_paths_of_the_data_directory(data_dir):
     resources = defs().resources
-    assert resources["duckdb_database"].database == str(data_dir / "gex_data.db")
+    assert resources["tables"].database == str(data_dir / "gex_data.db")
+    assert resources["tables"].lake == str((data_dir / "lake").resolve())
     assert resources["staging"].root == str(data_dir / "staging")
     assert resources["staging"].retention_days == 7
     assert resources["parquet"].root == str(data_dir / "parquet" / "gexbot")

@@ -239,8 +239,10 @@ def test_resources_are_built_from_the_settings_with_real_paths(data_dir: Path) -
     from gex_pipeline.definitions import defs
 
     resources = defs().resources
-    assert sorted(resources) == ["duckdb_database", "parquet", "staging", "uw_parquet"]
-    assert resources["duckdb_database"].database == str(data_dir / "gex_data.db")
+    assert sorted(resources) == ["parquet", "staging", "tables", "uw_parquet"]
+    assert resources["tables"].database == str(data_dir / "gex_data.db")
+    assert resources["tables"].lake == str((data_dir / "lake").resolve())
+    assert resources["tables"].work_dir == str(data_dir / "tmp")
     assert resources["staging"].root == str(data_dir / "staging")
     assert resources["staging"].retention_days == 7
     assert resources["parquet"].root == str(data_dir / "parquet" / "gexbot")

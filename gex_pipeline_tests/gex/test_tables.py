@@ -21,6 +21,7 @@ from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.live_load import load_segments
 from gex_pipeline.lib.staging.reader import move_to_processed
 from gex_pipeline.settings import Settings
+from gex_pipeline_tests.support.lake import lake_delete, lake_of, lake_rows, settle
 from gex_pipeline_tests.support.resources import tables_for
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
@@ -73,9 +74,8 @@ def _materialize_range(instance, data_dir, first: str, last: str, feed: str = "S
 
 
 def _rows(data_dir: Path, sql: str) -> list[tuple]:
-    with connect(data_dir / "gex_data.db") as con:
-        migrate(con)
-        return con.execute(sql).fetchall()
+    settle(data_dir)
+    return lake_rows(data_dir, sql)
 
 
 def _slice(data_dir: Path) -> list[tuple]:
@@ -108,9 +108,7 @@ def test_partition_is_rebuilt_from_processed_staging_segments(instance, data_dir
     other = gex_staging.record("NQ_NDX", "gex_one")
     _load_live(data_dir, gex_staging, [[*records[:2], other], records[2:]])
     before = _slice(data_dir)
-    _rows(
-        data_dir, "DELETE FROM gex_strikes WHERE ticker = 'SPX' AND timestamp > " + str(GEX_BASE_MS)
-    )
+    lake_delete(data_dir, "gex_strikes", f"ticker = 'SPX' AND timestamp > {GEX_BASE_MS}")
 
     result = _materialize(instance, data_dir)
 
@@ -123,7 +121,9 @@ def test_partition_is_rebuilt_from_processed_staging_segments(instance, data_dir
     assert metadata["source"].value == "staging"
     assert metadata["staging_segments"].value == 2
     assert metadata["dagster/row_count"].value == 12
-    assert Path(metadata["pre_image"].value).is_file()
+    table, _, version = metadata["pre_image"].value.partition("@v")
+    assert table == "gex_strikes"
+    assert lake_of(data_dir).open("gex_strikes", int(version)) is not None  # the way back
 
 
 def test_rebuild_from_staging_keeps_the_first_arrival_like_the_live_load(

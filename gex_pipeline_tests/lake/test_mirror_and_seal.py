@@ -117,3 +117,17 @@ def test_claim_partition_seals_only_open_partitions(tmp_path, lake, gex_staging)
     assert claim_partition(db, lake, SPX) is not None
     assert claim_partition(db, lake, SPX) is None
     assert _lake_rows(lake, "SELECT count(*) FROM gex_snapshots") == [(2,)]
+
+
+def test_vacuum_keeps_files_replaced_within_the_retention(hot, lake, gex_staging) -> None:
+    from gex_pipeline.lib.lake.maintenance import vacuum_lake
+
+    _load(hot, gex_staging, range(3))
+    mirror(hot, lake, since=None)
+    seal(hot, lake, SPX)  # compaction: the mirrored files are replaced by one
+    strikes = lake.open("gex_strikes")
+    assert strikes is not None
+    before = strikes.version()
+    assert vacuum_lake(lake, retention_days=30)["gex_strikes"] == 0
+    assert lake.open("gex_strikes", before - 1) is not None  # time travel still reads them
+    assert vacuum_lake(lake, retention_days=0) == {}

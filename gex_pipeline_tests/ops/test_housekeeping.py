@@ -42,8 +42,11 @@ def _request(settings: Settings, n: int, state: str, finished_days_ago: float) -
 
 
 def _db_backup(settings: Settings, stamp: str) -> Path:
+    """A restore point directory holding no lake table."""
     path = settings.paths.db_backups_dir / stamp
-    _file(path / "manifest.json", 0)
+    manifest = {"format": "lake-restore-point/1", "lake": {}, "live": {}, "bytes_added": 0}
+    _file(path / "manifest.json", 0).write_text(json.dumps(manifest))
+    _file(path / "live.db", 0)
     return path
 
 

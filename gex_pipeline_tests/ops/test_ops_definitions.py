@@ -6,7 +6,6 @@ import dagster as dg
 import pytest
 
 from gex_pipeline.definitions import defs
-from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +25,3 @@ def test_ops_jobs_schedules_and_sensors_are_stable(repository: dg.RepositoryDefi
         assert schedules[name].default_status == dg.DefaultScheduleStatus.RUNNING
     for name in alerts:
         assert sensors[name].default_status == dg.DefaultSensorStatus.RUNNING
-
-
-def test_the_backup_waits_in_the_duckdb_writer_pool(repository: dg.RepositoryDefinition) -> None:
-    job = repository.get_job("db_backup_job")
-    assert job.graph.node_named("backup_database").definition.pool == DUCKDB_WRITER_POOL

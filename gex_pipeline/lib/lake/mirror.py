@@ -47,10 +47,11 @@ class MirrorReport:
 def _candidate_sql(
     name: str, since: datetime | None, only: str | None, span: tuple[int, int] | None = None
 ) -> str:
-    """The rows of DuckDB table `name` a pass looks at; the strike rows are those of the snapshot
-    candidates (`__mirror_snapshot_keys`, spanning `span` epoch ms)."""
+    """The rows of DuckDB table `name` a pass looks at. In a pass `since` a time, the strike rows
+    are those of the snapshot candidates (`__mirror_snapshot_keys`, spanning `span` epoch ms);
+    a whole pass looks at every strike row, a strike row without its snapshot included."""
     where = [only] if only else []
-    if name == "gex_strikes":
+    if name == "gex_strikes" and since is not None:
         lo, hi = span or (0, -1)
         return (
             "SELECT s.* FROM gex_strikes s SEMI JOIN __mirror_snapshot_keys k"
@@ -143,7 +144,7 @@ def mirror(
         for name in names:
             clause = only.for_table(SPECS[name]).sql() if only else None
             span = None
-            if name == "gex_strikes":
+            if name == "gex_strikes" and since is not None:
                 # The strike rows to look at are those of the snapshot candidates.
                 snapshots = _candidate_sql("gex_snapshots", since, clause)
                 con.execute(
