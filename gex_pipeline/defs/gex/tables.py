@@ -210,9 +210,14 @@ class PartitionWork:
                 self._rebuild(key)
             blocked = self._judge(key, day, self.checks - PARQUET_CHECKS)
             if GEX_PARQUET in self.assets:
-                if blocked:
+                if blocked and set(blocked) <= self.checks:  # recorded: the failed check says it
                     self.context.log.warning("%s not exported: ERROR check(s) %s", key, blocked)
                     return
+                if blocked:  # not recorded in this run: the run's failure says it
+                    raise PartitionFailed(
+                        f"not exported to Parquet, ERROR check(s) failed: {', '.join(blocked)}. "
+                        "The previous Parquet file (if any) is unchanged."
+                    )
                 self._export(key, day)
             self._judge(key, day, self.checks & PARQUET_CHECKS)
         except PartitionFailed as exc:
