@@ -14,7 +14,6 @@ import dagster as dg
 import pytest
 
 from gex_pipeline.cli.demo.history_day import make_day_file
-from gex_pipeline.defs.gex.assets import gex_parquet
 from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.history.assets import REQUEST_TAG
 from gex_pipeline.defs.history.sensors import build_history_sensor
@@ -61,7 +60,7 @@ def _post(api, server, path: str = f"/hist/{NAME}", query: str = QUERY) -> dict:
 
 def _materialize(instance, request_id: str | None = None, force: bool = False):
     return dg.materialize(
-        [gex_tables, gex_parquet],
+        [gex_tables],
         partition_key=PARTITION,
         instance=instance,
         resources=build_resources(Settings.from_env()),
@@ -309,7 +308,7 @@ def test_transient_failure_on_the_last_retry_is_final(api, history_http, env, tm
     with dg.instance_for_test(temp_dir=str(env / "dagster_home"), overrides=overrides) as inst:
         inst.add_dynamic_partitions(FEED_PARTITIONS_NAME, ["SPX.gex_zero"])
         result = dg.materialize(
-            [gex_tables, gex_parquet],
+            [gex_tables],
             partition_key=PARTITION,
             instance=inst,
             resources=build_resources(Settings.from_env()),
