@@ -93,6 +93,25 @@ def exported_since(
     return bool(records) and event_time(records[0]) >= changed
 
 
+def handled_by_its_run(instance: dg.DagsterInstance, target: ExportTarget, partition: str) -> bool:
+    """True when the last change of `partition` came from a run that also had the export in its
+    plan (an import, a rebuild): that run exported it or recorded why not (a failed ERROR check),
+    so the sensor neither exports it again nor repeats the verdict."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(target.watched, asset_partitions=[partition]), limit=1
+    ).records
+    if not records or not records[0].run_id:
+        return False
+    planned = instance.get_records_for_run(
+        records[0].run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=1000
+    ).records
+    return any(
+        r.event_log_entry.dagster_event is not None
+        and r.event_log_entry.dagster_event.asset_key == target.exported
+        for r in planned
+    )
+
+
 def follow_changes(
     instance: dg.DagsterInstance, watched: dg.AssetKey, cursor: ExportCursor
 ) -> None:
@@ -123,6 +142,7 @@ def export_requests(
         )
         for key in due
         if not exported_since(instance, target.exported, key, cursor.pending[key])
+        and not handled_by_its_run(instance, target, key)
     ]
     for key in due:
         del cursor.pending[key]

@@ -1,9 +1,10 @@
 """`alert_sensor`: one alert per failed run and per failed asset check evaluation.
 
 One sensor for both (each sensor tick costs the daemon and the code server about 0.1 s of CPU).
-Run failures and check evaluations are followed in the event log by storage id (in a run or
-runless alike), so every failure is alerted once, on SQLite and PostgreSQL alike; the first tick
-starts from the end of the log rather than replaying the history. Alerts go through
+Run failures are followed in the event log by storage id; check failures by evaluation time in
+the check-execution records (one query for the latest execution of every check, then the history
+of the checks evaluated since the last tick). Every failure is alerted once, on SQLite and
+PostgreSQL alike; the first tick starts from now rather than replaying the history. Alerts go through
 `lib.ops.alerts.send_alert` (alerts.log, and a JSON POST to GEX_ALERT_WEBHOOK_URL when set). A feed
 or the /uw stream that goes quiet is alerted as `feed_quiet` by `gex_freshness_sensor`, which
 judges it; its failed `feed_freshness` / `stream_freshness` evaluations are not alerted twice
@@ -13,7 +14,8 @@ here. The sensor launches no runs.
 from __future__ import annotations
 
 import json
-import warnings
+import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -30,35 +32,22 @@ ALERTED_ELSEWHERE = (FEED_FRESHNESS, STREAM_FRESHNESS)
 
 @dataclass
 class AlertCursor:
-    """Storage ids of the last run failure and of the last check evaluation seen."""
+    """Storage id of the last run failure seen; time of the newest check evaluation alerted."""
 
     runs: int = 0
-    checks: int = 0
+    checks: float = 0.0
 
     @classmethod
     def parse(cls, raw: str) -> AlertCursor:
-        data = json.loads(raw)  # a cursor without "checks" (older releases): start from the end
-        return cls(int(data.get("runs", 0)), int(data.get("checks", -1)))
+        data = json.loads(raw)  # `checks_since`: the name of older releases
+        return cls(int(data.get("runs", 0)), float(data.get("checks", data.get("checks_since", 0))))
 
     def dump(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-def _check_evaluations(
-    instance: dg.DagsterInstance, after: int | None, limit: int, ascending: bool
-) -> list[dg.EventLogRecord]:
-    # `get_event_records` is the instance's one query over every check evaluation, in runs and
-    # runless alike; it is deprecated for Dagster 2.0 (`make upgrade-check` shows when it goes).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        records: Any = instance.get_event_records(
-            dg.EventRecordsFilter(
-                event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after
-            ),
-            limit=limit,
-            ascending=ascending,
-        )
-    return list(records)
+def _evaluated_at(record: Any) -> float:
+    return record.event.timestamp if record.event else 0.0
 
 
 def log_end(instance: dg.DagsterInstance) -> AlertCursor:
@@ -66,10 +55,7 @@ def log_end(instance: dg.DagsterInstance) -> AlertCursor:
     runs = instance.fetch_run_status_changes(
         dg.DagsterEventType.RUN_FAILURE, limit=1, ascending=False
     ).records
-    checks = _check_evaluations(instance, None, 1, ascending=False)
-    return AlertCursor(
-        runs=runs[0].storage_id if runs else 0, checks=checks[0].storage_id if checks else 0
-    )
+    return AlertCursor(runs=runs[0].storage_id if runs else 0, checks=time.time())
 
 
 def alert_run_failures(instance: dg.DagsterInstance, cursor: AlertCursor) -> int:
@@ -101,18 +87,38 @@ def alert_run_failures(instance: dg.DagsterInstance, cursor: AlertCursor) -> int
     return len(records)
 
 
-def alert_check_failures(instance: dg.DagsterInstance, cursor: AlertCursor) -> int:
-    """Alert the failed check evaluations after `cursor.checks`; advance it."""
+def alert_check_failures(
+    instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey], cursor: AlertCursor
+) -> int:
+    """Alert the failed evaluations newer than `cursor.checks` (a time); advance it.
+
+    One query for the latest execution of every check, then the history of those evaluated
+    since the last tick (the instance's check-execution records; SQLite and PostgreSQL alike).
+    """
+    storage = instance.event_log_storage
+    since = cursor.checks
+    latest = storage.get_latest_asset_check_execution_by_key(check_keys)
+    recent = [
+        key
+        for key, record in latest.items()
+        if record.status.value == "PLANNED" or _evaluated_at(record) > since
+    ]
+    failures = [
+        record
+        for key in sorted(recent, key=str)
+        for record in storage.get_asset_check_execution_history(key, limit=PAGE)
+        if _evaluated_at(record) > since
+    ]
     alerted = 0
-    for record in _check_evaluations(instance, cursor.checks, PAGE, ascending=True):
-        cursor.checks = record.storage_id
-        evaluation = record.event_log_entry.asset_check_evaluation
+    for record in sorted(failures, key=_evaluated_at):
+        cursor.checks = max(cursor.checks, _evaluated_at(record))
+        evaluation = record.event.asset_check_evaluation if record.event else None
         if evaluation is None or evaluation.passed:
             continue
         if evaluation.check_name in ALERTED_ELSEWHERE:
             continue  # alerted as `feed_quiet` by the freshness sensor
         alerted += 1
-        _alert_check(evaluation, record.event_log_entry.run_id)
+        _alert_check(evaluation, record.run_id)
     return alerted
 
 
@@ -147,10 +153,9 @@ def alert_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         context.update_cursor(log_end(instance).dump())
         return dg.SkipReason("started: alerting on failures from now on")
     cursor = AlertCursor.parse(context.cursor)
-    if cursor.checks < 0:
-        cursor.checks = log_end(instance).checks
     runs = alert_run_failures(instance, cursor)
-    checks = alert_check_failures(instance, cursor)
+    check_keys = list(context.repository_def.asset_graph.asset_check_keys)
+    checks = alert_check_failures(instance, check_keys, cursor)
     context.update_cursor(cursor.dump())
     return dg.SkipReason(f"{runs} failed run(s) and {checks} failed check(s) alerted")
 
