@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run serve test lint format bench clean-venv
+.PHONY: setup run serve test lint format bench upgrade-check clean-venv
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ bench: setup
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || true
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks
+
+# The newest Dagster the registry offers, in a scratch venv: definitions snapshot + time-lapse test.
+upgrade-check:
+	bash scripts/upgrade_check.sh
 
 clean-venv:
 	rm -rf $(VENV)

@@ -25,7 +25,7 @@ def test_gex_asset_keys_are_stable(repository: dg.RepositoryDefinition) -> None:
         for key in graph.get_all_asset_keys()
         if graph.get(key).group_name == "gex"
     )
-    assert keys == ["gex_parquet", "gex_reader_views", "gex_snapshots", "gex_strikes"]
+    assert keys == ["gex_parquet", "gex_snapshots", "gex_strikes"]
 
 
 def test_gex_checks_are_stable(repository: dg.RepositoryDefinition) -> None:
@@ -36,6 +36,7 @@ def test_gex_checks_are_stable(repository: dg.RepositoryDefinition) -> None:
         if graph.get(key.asset_key).group_name == "gex"
     )
     assert checks == [
+        "gex_parquet:parquet_freshness",
         "gex_parquet:parquet_reconciliation",
         "gex_snapshots:feed_freshness",
         "gex_snapshots:history_dropped_rows",
@@ -73,7 +74,6 @@ def test_gex_integrity_job_is_partitioned_like_the_tables(
 ) -> None:
     job = repository.get_job("gex_integrity_job")
     assert job.partitions_def == gex_partitions
-    assert job.run_tags["dagster/retry_on_asset_or_op_failure"] == "false"
 
 
 def test_gex_jobs_and_sensors_are_stable(repository: dg.RepositoryDefinition) -> None:

@@ -43,9 +43,11 @@ def test_raw_day_files_come_from_history_requests(graph):
     assert _parents(graph, "source/gexbot_day_files") == {"staging/history_requests"}
 
 
-def test_parquet_is_published_from_the_strikes_table_and_read_through_the_views(graph):
-    assert _parents(graph, "gex_parquet") == {"gex_strikes"}
-    assert _parents(graph, "gex_reader_views") == {"gex_parquet"}
+def test_parquet_is_published_from_both_tables(graph):
+    """`gex_parquet` writes `.strikes.parquet` and `.snapshots.parquet`; the reader views are its
+    metadata (`reader_views`), not an asset nobody materializes."""
+    assert _parents(graph, "gex_parquet") == {"gex_snapshots", "gex_strikes"}
+    assert not graph.has(dg.AssetKey("gex_reader_views"))
 
 
 @pytest.mark.parametrize(

@@ -20,10 +20,13 @@ concurrency:
     default_limit: 1
     granularity: run
 
+# Runs are retried only when they die for an infrastructure reason (a worker killed, a lost
+# process); a data failure (an ERROR check, no data, a refused replace) is final and alerts once.
+# Transient faults inside an op (network, lock wait) are retried by the op's RetryPolicy.
 run_retries:
   enabled: true
   max_retries: 2
-  retry_on_asset_or_op_failure: true
+  retry_on_asset_or_op_failure: false
 
 # No asset uses automation conditions: the automation daemon would poll for nothing. Turn it back
 # on (`enabled: true`) when you add some.

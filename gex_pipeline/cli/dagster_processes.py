@@ -1,5 +1,9 @@
 """The Dagster webserver and daemon of `gex-pipeline up`, polling less while nothing happens.
 
+THE ONLY MODULE OF gex_pipeline THAT TOUCHES DAGSTER INTERNALS (`dagster._*`), and only
+best-effort: when a release moves or renames a constant, the process runs with Dagster's stock
+intervals and says so on stderr (`make upgrade-check` reports it too).
+
 Dagster 1.13 polls on fixed module constants that cost an idle stack most of its CPU:
 - the daemon re-fetches and deserializes the whole code location every 60 s
   (`controller.RELOAD_WORKSPACE_INTERVAL`), about 0.7 s of CPU for this code location;
@@ -21,13 +25,29 @@ WORKSPACE_RELOAD_SECONDS = 300
 SERVER_WATCH_SECONDS = 5
 
 
-def apply_intervals() -> None:
-    """Set dagster's workspace reload and code-server watch intervals (this process only)."""
-    from dagster._daemon import controller
-    from dagster._grpc import server_watcher
+# (module, constant, value): the intervals raised in this process.
+INTERVALS = (
+    ("dagster._daemon.controller", "RELOAD_WORKSPACE_INTERVAL", WORKSPACE_RELOAD_SECONDS),
+    ("dagster._grpc.server_watcher", "WATCH_INTERVAL", SERVER_WATCH_SECONDS),
+)
 
-    controller.RELOAD_WORKSPACE_INTERVAL = WORKSPACE_RELOAD_SECONDS
-    server_watcher.WATCH_INTERVAL = SERVER_WATCH_SECONDS
+
+def apply_intervals() -> list[str]:
+    """Raise dagster's workspace reload and code-server watch intervals (this process only);
+    return the constants that could not be set (this Dagster moved them: stock behaviour)."""
+    import importlib
+
+    missing = []
+    for module_name, constant, value in INTERVALS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            module = None
+        if module is None or not isinstance(getattr(module, constant, None), int | float):
+            missing.append(f"{module_name}.{constant}")
+            continue
+        setattr(module, constant, value)
+    return missing
 
 
 def _daemon_main() -> None:
@@ -50,7 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] not in PROGRAMS:
         raise SystemExit(f"usage: python -m {__name__} {{{','.join(PROGRAMS)}}} ARGS...")
-    apply_intervals()
+    for name in apply_intervals():
+        print(f"gex-pipeline: {name} not found in this Dagster: stock interval", file=sys.stderr)
     sys.argv = [f"{__name__} {args[0]}", *args[1:]]
     PROGRAMS[args[0]]()
 

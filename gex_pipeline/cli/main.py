@@ -143,16 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up = sub.add_parser("up", help="run and supervise the ingest API, Dagster and the loaders")
-    mode = up.add_mutually_exclusive_group()
-    mode.add_argument(
+    up.add_argument(
         "--dev",
         action="store_true",
         help="`dagster dev` (reloads code from the UI) instead of the code server, webserver and daemon",
-    )
-    mode.add_argument(
-        "--production",
-        action="store_true",
-        help="the default (code server, webserver, daemon); kept for existing service units",
     )
     sub.add_parser("serve", help="run the ingest API alone")
     sub.add_parser("init", help="create the data directory and the Dagster home")

@@ -25,11 +25,10 @@ def add_status_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _instance(settings: Settings) -> Any:
     import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
 
     if not (settings.paths.dagster_home / "dagster.yaml").exists():
         return None
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.paths.dagster_home)))
+    return dg.DagsterInstance.from_config(str(settings.paths.dagster_home))
 
 
 def dagster_health(instance: Any, hours: int = 24) -> dict[str, Any]:

@@ -5,7 +5,8 @@ daemon and the code server about 0.1 s of CPU). For each `ExportTarget` it follo
 table's materializations and requests the export job for a partition once it has been quiet (no
 new data) for `GEX_EXPORT_QUIET_SECONDS`, e.g. after the session closes; a partition already
 exported after its last change (a table rebuild or an import exports in its own run) is skipped.
-It never opens DuckDB.
+Materializations that run retention carried over (`defs/ops/run_retention.py`) are no change:
+they are skipped, and an export counts at its original time. It never opens DuckDB.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the types from the annotations of
@@ -20,6 +21,7 @@ import dagster as dg
 
 from gex_pipeline.defs.gex.jobs import gex_parquet_job
 from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_STRIKES
+from gex_pipeline.defs.ops.run_retention import event_time, is_carried_over
 from gex_pipeline.defs.webhooks.assets import OPTION_TRADES_EVENTS
 from gex_pipeline.defs.webhooks.jobs import option_trades_parquet_job
 from gex_pipeline.defs.webhooks.parquet import OPTION_TRADES_PARQUET
@@ -88,7 +90,26 @@ def exported_since(
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(exported, asset_partitions=[partition]), limit=1
     ).records
-    return bool(records) and records[0].timestamp >= changed
+    return bool(records) and event_time(records[0]) >= changed
+
+
+def handled_by_its_run(instance: dg.DagsterInstance, target: ExportTarget, partition: str) -> bool:
+    """True when the last change of `partition` came from a run that also had the export in its
+    plan (an import, a rebuild): that run exported it or recorded why not (a failed ERROR check),
+    so the sensor neither exports it again nor repeats the verdict."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(target.watched, asset_partitions=[partition]), limit=1
+    ).records
+    if not records or not records[0].run_id:
+        return False
+    planned = instance.get_records_for_run(
+        records[0].run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=1000
+    ).records
+    return any(
+        r.event_log_entry.dagster_event is not None
+        and r.event_log_entry.dagster_event.asset_key == target.exported
+        for r in planned
+    )
 
 
 def follow_changes(
@@ -102,7 +123,7 @@ def follow_changes(
     ).records
     for record in records:
         partition = record.partition_key
-        if partition:
+        if partition and not is_carried_over(record):
             cursor.pending[partition] = max(cursor.pending.get(partition, 0.0), record.timestamp)
         cursor.after_storage_id = max(cursor.after_storage_id, record.storage_id)
 
@@ -121,6 +142,7 @@ def export_requests(
         )
         for key in due
         if not exported_since(instance, target.exported, key, cursor.pending[key])
+        and not handled_by_its_run(instance, target, key)
     ]
     for key in due:
         del cursor.pending[key]

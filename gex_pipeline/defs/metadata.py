@@ -1,28 +1,21 @@
 """What the UI shows about each asset besides its data: owners, tags, table names, column schemas
-(from docs/schema.md; `test_metadata.py` checks them against the migrated DuckDB schema) and
-freshness expectations."""
+(from docs/schema.md; `test_metadata.py` checks them against the migrated DuckDB schema).
+
+No asset carries a cron `FreshnessPolicy`: a cron cannot skip holidays, and a re-reported event
+would satisfy it. Freshness is judged by calendar-aware checks the freshness sensor records:
+`feed_freshness` (gex_snapshots), `stream_freshness` (universal_webhooks) and `parquet_freshness`
+(gex_parquet, exported by 08:00 New York on the next session)."""
 
 from __future__ import annotations
 
 import inspect
-from datetime import timedelta
 
 import dagster as dg
 
-from gex_pipeline.lib.calendar.trading_date import TRADING_TZ_NAME
 from gex_pipeline.lib.gex.freshness import FeedFreshness
 
 OWNERS = ["team:gex-pipeline"]
 DATABASE = "gex_data"
-
-# Live tables carry no cron freshness policy: a cron cannot skip holidays. Their freshness is the
-# calendar-aware `feed_freshness` (gex_snapshots) and `stream_freshness` (universal_webhooks) checks.
-# Parquet: every session exported by 08:00 New York the next weekday morning.
-PARQUET_FRESHNESS = dg.FreshnessPolicy.cron(
-    deadline_cron="0 8 * * 2-6",
-    lower_bound_delta=timedelta(hours=16),
-    timezone=TRADING_TZ_NAME,
-)
 
 
 def tags(domain: str, layer: str) -> dict[str, str]:

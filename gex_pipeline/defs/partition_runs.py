@@ -1,57 +1,73 @@
-"""Materialize every partition of a run (one key or a single-run backfill range) one by one.
+"""Partition by partition inside one run: each feed-day succeeds or fails on its own.
 
-A partition that cannot be built (no data, refused replace) does not stop the others: the ones
-built are recorded as materialized, then the run fails naming the others, so the UI shows exactly
-which feed-days are missing and why. Such a failure is final: `Failure(allow_retries=False)` skips
-op retry policies, and the run is tagged `dagster/retry_on_asset_or_op_failure=false` so the
-instance's run retries (dagster.yaml `run_retries`) do not re-run it either; other errors (a crash,
-a lock timeout) are still retried.
+A run may cover one partition or a chunk of a backfill (`BackfillPolicy.multi_run`). Dagster marks
+a whole step as failed or succeeded, so the assets that build partitions one by one report every
+result themselves: an `AssetMaterialization` per partition built and an `AssetCheckEvaluation` per
+partition judged (`PartitionEvents`). A partition that cannot be built (no data, refused replace)
+is skipped by the later work of the same run and named at the end, in one final `dg.Failure`
+(`allow_retries=False`: a data failure is final, op retry policies do not re-run it). Transient
+faults (network, lock wait) raise anything else, which the op's `TRANSIENT_RETRY` retries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import dagster as dg
 
 Metadata = Mapping[str, dg.MetadataValue]
-NO_RUN_RETRY_TAGS = {"dagster/retry_on_asset_or_op_failure": "false"}
+
+# Infrastructure faults only: data failures raise `dg.Failure(allow_retries=False)`, which skips it.
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL)
 
 
 class PartitionFailed(Exception):
     """One partition could not be built; the message is shown in the UI (no secrets)."""
 
 
-def materialize_each(
-    context: dg.AssetExecutionContext,
-    assets: Sequence[dg.AssetKey],
-    build: Callable[[str], Mapping[dg.AssetKey, Metadata]],
-) -> list[dg.MaterializeResult]:
-    """Run `build(partition_key)` for each partition of the run; return the results of `assets`.
+def will_retry(context: dg.AssetExecutionContext) -> bool:
+    """Whether a transient fault in this attempt is retried by `TRANSIENT_RETRY`."""
+    return context.retry_number < TRANSIENT_RETRY.max_retries
 
-    `build` returns the metadata of each asset it materialized for that partition and raises
-    `PartitionFailed` when the partition cannot be built. Any other error fails the run as usual.
-    """
-    built: dict[str, Mapping[dg.AssetKey, Metadata]] = {}
-    failed: dict[str, str] = {}
-    for key in context.partition_keys:
-        try:
-            built[key] = build(key)
-        except PartitionFailed as exc:
-            context.log.error("%s: %s", key, exc)
-            failed[key] = str(exc)
-    if failed:
-        for key, by_asset in built.items():
-            for asset, metadata in by_asset.items():
-                context.log_event(dg.AssetMaterialization(asset, partition=key, metadata=metadata))
-        first = next(iter(failed.values()))
-        context.instance.add_run_tags(context.run.run_id, NO_RUN_RETRY_TAGS)
+
+@dataclass
+class PartitionEvents:
+    """What one run built, judged and could not build, reported per partition."""
+
+    context: dg.AssetExecutionContext
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def materialized(self, asset: dg.AssetKey, partition: str, metadata: Metadata) -> None:
+        """Record one partition of `asset` as materialized."""
+        self.context.log_event(
+            dg.AssetMaterialization(asset, partition=partition, metadata=dict(metadata))
+        )
+
+    def evaluated(self, evaluation: dg.AssetCheckEvaluation) -> None:
+        """Record one check's verdict on one partition."""
+        if not evaluation.passed:
+            self.context.log.warning(
+                "%s %s failed: %s",
+                evaluation.partition,
+                evaluation.check_name,
+                evaluation.description,
+            )
+        self.context.log_event(evaluation)
+
+    def fail(self, partition: str, reason: str) -> None:
+        """Note that `partition` could not be built; the run goes on with the others."""
+        self.context.log.error("%s: %s", partition, reason)
+        self.failed[partition] = reason
+
+    def raise_if_failed(self) -> None:
+        """End the run with a final failure naming the partitions that could not be built."""
+        if not self.failed:
+            return
+        first = next(iter(self.failed.values()))
+        total = len(self.context.partition_keys)
         raise dg.Failure(
-            description=f"{len(failed)} of {len(context.partition_keys)} partition(s) failed: {first}",
-            metadata={"failed": dg.MetadataValue.json(failed)},
+            description=f"{len(self.failed)} of {total} partition(s) failed: {first}",
+            metadata={"failed": dg.MetadataValue.json(self.failed)},
             allow_retries=False,
         )
-    for key, by_asset in built.items():
-        for asset, metadata in by_asset.items():
-            context.add_asset_metadata(dict(metadata), asset_key=asset, partition_key=key)
-    return [dg.MaterializeResult(asset_key=asset) for asset in assets]

@@ -9,14 +9,15 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from gex_pipeline.defs.gex.assets import gex_parquet
 from gex_pipeline.defs.gex.keys import GEX_PARQUET
+from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.resources import ParquetStore, StagingArea
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.live_load import load_segments
 from gex_pipeline.lib.staging.layout import seq_of
 from gex_pipeline.lib.staging.reader import Segment
+from gex_pipeline_tests.support.dagster_events import run_materializations
 from gex_pipeline_tests.support.resources import tables_for
 from gex_pipeline_tests.support.staging_trees import GexStagingTree
 
@@ -55,10 +56,16 @@ def test_parquet_asset_exports_the_partition_duckdb_holds(
     _load(data_dir, gex_staging)
     instance.add_dynamic_partitions("feed", ["SPX.gex_zero"])
     result = dg.materialize(
-        [gex_parquet], resources=resources, instance=instance, partition_key=SPX_KEY
+        [gex_tables],
+        selection=dg.AssetSelection.assets(GEX_PARQUET).without_checks(),
+        resources=resources,
+        instance=instance,
+        partition_key=SPX_KEY,
     )
-    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == GEX_PARQUET]
-    metadata = event.materialization.metadata
+    [event] = [
+        e for e in run_materializations(instance, result.run_id) if e.asset_key == GEX_PARQUET
+    ]
+    metadata = event.metadata
     path = Path(metadata["path"].value)
     assert path == data_dir / "parquet/gexbot/SPX/gex_zero/20251114.strikes.parquet"
     assert pl.read_parquet(path).height == metadata["dagster/row_count"].value == 3

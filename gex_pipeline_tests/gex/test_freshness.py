@@ -15,7 +15,7 @@ import pytest
 from gex_pipeline.defs.gex.freshness import (
     GEX_SNAPSHOTS,
     build_freshness_sensor,
-    freshness_result,
+    due_session,
     stale_feeds,
 )
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ
@@ -117,10 +117,52 @@ def test_feed_of_the_previous_session_that_never_starts_is_stale(instance):
     assert stale_feeds(instance, _ms(2025, 11, 14, 9, 31), 180) == []
 
 
-def test_check_of_a_past_partition_is_not_judged(instance):
-    result = freshness_result(instance, f"2025-11-13|{FEED}", _ms(2025, 11, 14, 11, 0), 180)
-    assert result.passed
-    assert result.metadata["judged"].value is False
+@pytest.mark.parametrize(
+    ("now", "due"),
+    [
+        ((2025, 11, 14, 7, 59), "2025-11-12"),  # Friday before 08:00: Thursday not due yet
+        ((2025, 11, 14, 8, 0), "2025-11-13"),
+        ((2025, 11, 15, 12, 0), "2025-11-13"),  # Saturday: Friday due on Monday
+        ((2025, 11, 17, 8, 0), "2025-11-14"),
+        ((2025, 11, 27, 12, 0), "2025-11-25"),  # Thanksgiving: Wednesday due on Friday
+        ((2025, 11, 28, 8, 0), "2025-11-26"),
+    ],
+)
+def test_exports_are_due_by_eight_on_the_next_session(now, due):
+    assert str(due_session(_ms(*now))) == due
+
+
+def test_sensor_judges_a_session_export_once_after_its_deadline(instance):
+    """Thursday's partition: exported after its last change passes; one never exported fails
+    once (alerted by alert_sensor) and passes when it is exported."""
+    other = "NDX.gex_zero"
+    for feed in (FEED, other):
+        with mock.patch("time.time", return_value=_ms(2025, 11, 13, 16, 0) / 1000):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization("gex_strikes", partition=f"2025-11-13|{feed}")
+            )
+    with mock.patch("time.time", return_value=_ms(2025, 11, 13, 16, 10) / 1000):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("gex_parquet", partition=f"2025-11-13|{FEED}")
+        )
+    sensor = build_freshness_sensor(PipelineSettings(freshness_max_silence_seconds=180))
+
+    def tick(now_ms: int, cursor: str | None) -> dg.SensorResult:
+        with mock.patch("time.time", return_value=now_ms / 1000):
+            return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+    early = tick(_ms(2025, 11, 14, 7, 0), None)
+    assert [e.check_name for e in early.asset_events] == []
+    due = tick(_ms(2025, 11, 14, 8, 1), early.cursor)
+    verdicts = {e.partition: e.passed for e in due.asset_events}
+    assert verdicts == {f"2025-11-13|{FEED}": True, f"2025-11-13|{other}": False}
+    assert tick(_ms(2025, 11, 14, 8, 2), due.cursor).asset_events == []
+    with mock.patch("time.time", return_value=_ms(2025, 11, 14, 8, 30) / 1000):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("gex_parquet", partition=f"2025-11-13|{other}")
+        )
+    (recovered,) = tick(_ms(2025, 11, 14, 8, 31), due.cursor).asset_events
+    assert (recovered.partition, recovered.passed) == (f"2025-11-13|{other}", True)
 
 
 def test_sensor_intervals_and_silence_are_settings():
@@ -167,7 +209,7 @@ def test_the_webhook_stream_is_judged_like_a_feed(instance, data_dir: Path):
         False,
     )
     report(5)
-    (recovered,) = tick(6, json.dumps(["uw"])).asset_events
+    (recovered,) = tick(6, json.dumps({"stale": ["uw"]})).asset_events
     assert recovered.passed
     alerts = read_alerts(Settings.from_env().paths)
     assert [(a["kind"], a["details"]["feed"]) for a in alerts] == [("feed_quiet", "uw")]

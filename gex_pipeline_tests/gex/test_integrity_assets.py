@@ -13,8 +13,7 @@ import pytest
 
 from gex_pipeline.cli.demo.defects import DayManifest
 from gex_pipeline.cli.demo.history_day import make_day_file
-from gex_pipeline.defs.gex.assets import gex_parquet
-from gex_pipeline.defs.gex.checks import gex_checks
+from gex_pipeline.defs.gex.checks import integrity_check_specs
 from gex_pipeline.defs.gex.jobs import gex_integrity_job, gex_parquet_job
 from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.resources import ParquetStore
@@ -22,6 +21,7 @@ from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.integrity import ny_iso
 from gex_pipeline.lib.history.day_import import import_day_file
+from gex_pipeline_tests.support.dagster_events import run_evaluations
 from gex_pipeline_tests.support.resources import tables_for
 
 DAY = date(2025, 11, 14)
@@ -65,8 +65,8 @@ def _import_day(data_dir: Path, defects: str = "") -> DayManifest:
 
 def _export(instance, resources) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [gex_parquet, gex_tables, *gex_checks],
-        selection=[gex_parquet],
+        [gex_tables],
+        selection=dg.AssetSelection.assets("gex_parquet"),
         partition_key=PARTITION,
         resources=resources,
         instance=instance,
@@ -75,19 +75,18 @@ def _export(instance, resources) -> dg.ExecuteInProcessResult:
 
 def _run_checks(instance, resources, rescan: bool = False) -> dict[str, dg.AssetCheckEvaluation]:
     defs = dg.Definitions(
-        assets=[gex_parquet, gex_tables],
-        asset_checks=gex_checks,
+        assets=[gex_tables],
         jobs=[gex_integrity_job],
         resources=resources,
     )
     job = defs.resolve_job_def(gex_integrity_job.name)
-    rescan_both = {
-        op: {"config": {"rescan": True}} for op in ("gex_table_checks", "gex_parquet_checks")
-    }
-    config = {"ops": rescan_both} if rescan else None
+    config = {"ops": {"gex_integrity_checks": {"config": {"rescan": True}}}} if rescan else None
     result = job.execute_in_process(instance=instance, partition_key=PARTITION, run_config=config)
     assert result.success
-    return {e.asset_check_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
+    return {
+        f"{e.asset_key.to_user_string()}:{e.check_name}": e
+        for e in run_evaluations(instance, result.run_id)
+    }
 
 
 def test_defect_partition_fails_its_warn_checks_with_metadata(data_dir, instance, resources):
@@ -124,7 +123,7 @@ def test_every_check_is_recorded_for_the_run_partition(data_dir, instance, resou
     _import_day(data_dir)
     _export(instance, resources)
     checks = _run_checks(instance, resources)
-    assert len(checks) == 12
+    assert len(checks) == len(integrity_check_specs)
     assert {e.partition for e in checks.values()} == {PARTITION}
     assert [k for k, e in checks.items() if not e.passed] == ["gex_snapshots:session_coverage"]
 
@@ -132,8 +131,11 @@ def test_every_check_is_recorded_for_the_run_partition(data_dir, instance, resou
 def test_export_run_reconciles_the_file_it_wrote(data_dir, instance, resources):
     _import_day(data_dir)
     result = _export(instance, resources)
-    (evaluation,) = result.get_asset_check_evaluations()
-    assert evaluation.asset_check_key.to_user_string() == "gex_parquet:parquet_reconciliation"
+    (evaluation,) = run_evaluations(instance, result.run_id)
+    assert (
+        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        == "gex_parquet:parquet_reconciliation"
+    )
     assert evaluation.passed
     assert evaluation.metadata["parquet_rows"].value == 1200 * 20
 
@@ -156,8 +158,7 @@ def test_export_job_checks_the_partition_exports_it_and_reconciles_the_file(
 ):
     _import_day(data_dir)
     defs = dg.Definitions(
-        assets=[gex_parquet, gex_tables],
-        asset_checks=gex_checks,
+        assets=[gex_tables],
         jobs=[gex_parquet_job],
         resources=resources,
     )
@@ -165,8 +166,8 @@ def test_export_job_checks_the_partition_exports_it_and_reconciles_the_file(
         instance=instance, partition_key=PARTITION
     )
     assert result.success
-    checks = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
-    assert len(checks) == 12
+    checks = {e.check_name: e for e in run_evaluations(instance, result.run_id)}
+    assert len(checks) == len(integrity_check_specs)
     assert checks["parquet_reconciliation"].passed
     assert checks["parquet_reconciliation"].metadata["parquet_rows"].value == 1200 * 20
 

@@ -21,6 +21,7 @@ import pytest
 
 from gex_pipeline.cli.dagster_home import prepare_dagster_home
 from gex_pipeline.cli.demo.history_day import make_day_file
+from gex_pipeline.defs.gex.checks import integrity_check_specs
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.parquet_export import export_partition
@@ -171,4 +172,4 @@ def test_backfill_of_the_checks_job_over_a_range_checks_each_partition(
             r.event_log_entry.dagster_event.event_specific_data.partition for r in records
         }
         assert partitions == {run.tags["dagster/partition"]}
-        assert len(records) == 12
+        assert len(records) == len(integrity_check_specs)

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
+from gex_pipeline.cli.dagster_home import DAGSTER_YAML
 from gex_pipeline.cli.demo.history_day import make_day_file
-from gex_pipeline.defs.gex.assets import gex_parquet
+from gex_pipeline.defs.gex.keys import GEX_TABLES
 from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.resources import build_resources
 from gex_pipeline.lib.db.connection import connect
@@ -31,9 +33,7 @@ RANGE = ("2025-11-12", "2025-11-13", "2025-11-14")
 
 @pytest.fixture
 def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
-    retries = {
-        "run_retries": {"enabled": True, "max_retries": 2}
-    }  # as in gex-pipeline's dagster.yaml
+    retries = {"run_retries": yaml.safe_load(DAGSTER_YAML)["run_retries"]}  # as shipped
     with dg.instance_for_test(
         temp_dir=str(data_dir / "dagster_home"), overrides=retries
     ) as instance:
@@ -50,7 +50,8 @@ def _resources(data_dir: Path) -> dict[str, object]:
 
 def _materialize(instance, data_dir, *, key=SPX_KEY, tags=None, parquet=False, force=False):
     return dg.materialize(
-        [gex_tables, gex_parquet] if parquet else [gex_tables],
+        [gex_tables],
+        selection=None if parquet else dg.AssetSelection.assets(*GEX_TABLES),
         partition_key=key,
         instance=instance,
         resources=_resources(data_dir),
@@ -62,7 +63,7 @@ def _materialize(instance, data_dir, *, key=SPX_KEY, tags=None, parquet=False, f
 
 def _materialize_range(instance, data_dir, first: str, last: str, feed: str = "SPX.gex_zero"):
     return dg.materialize(
-        [gex_tables, gex_parquet],
+        [gex_tables],
         instance=instance,
         resources=_resources(data_dir),
         tags={
@@ -195,19 +196,33 @@ def test_one_run_rebuilds_and_exports_a_range_of_dates_of_one_feed(instance, dat
         len(list((data_dir / "parquet" / "gexbot" / "SPX" / "gex_zero").glob("*.strikes.parquet")))
         == 3
     )
-    views = instance.get_latest_materialization_event(dg.AssetKey("gex_reader_views"))
-    assert views.asset_materialization.metadata["path"].value == str(data_dir / "gex_views.duckdb")
+    export = instance.get_latest_materialization_event(dg.AssetKey("gex_parquet"))
+    views = export.asset_materialization.metadata["reader_views"].value
+    assert views == str(data_dir / "gex_views.duckdb") and Path(views).is_file()
 
 
-def test_range_with_an_empty_day_records_the_others_and_fails_naming_it(instance, data_dir):
+def test_range_with_an_empty_day_exports_and_checks_the_others_and_fails_naming_it(
+    instance, data_dir
+):
     raw = data_dir / "source" / "gexbot" / "SPX" / "gex_zero"
     for day in (RANGE[0], RANGE[2]):
         make_day_file(raw, day, "SPX", snapshots=20, strikes=5)
     result = _materialize_range(instance, data_dir, RANGE[0], RANGE[-1])
     assert not result.success
     assert "no data for this feed-day (SPX gex_zero 2025-11-13)" in _failure_message(result)
-    materialized = instance.get_materialized_partitions(dg.AssetKey("gex_strikes"))
-    assert materialized == {f"{RANGE[0]}|SPX.gex_zero", f"{RANGE[2]}|SPX.gex_zero"}
+    built = {f"{RANGE[0]}|SPX.gex_zero", f"{RANGE[2]}|SPX.gex_zero"}
+    for asset in ("gex_snapshots", "gex_strikes", "gex_parquet"):
+        assert instance.get_materialized_partitions(dg.AssetKey(asset)) == built, asset
+    evaluations = [
+        r.event_log_entry.asset_check_evaluation
+        for r in instance.get_records_for_run(
+            result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+    ]
+    judged = {e.partition for e in evaluations}
+    assert judged == built  # the empty day is not judged: nothing was built to judge
+    checks = sorted(e.check_name for e in evaluations)
+    assert checks.count("parquet_reconciliation") == 2 and checks.count("duplicate_rows") == 2
 
 
 def test_live_report_and_rebuild_of_one_feed_day_share_the_partition_history(instance, data_dir):

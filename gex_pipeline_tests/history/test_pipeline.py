@@ -14,10 +14,10 @@ import dagster as dg
 import pytest
 
 from gex_pipeline.cli.demo.history_day import make_day_file
-from gex_pipeline.defs.gex.assets import gex_parquet
 from gex_pipeline.defs.gex.tables import gex_tables
 from gex_pipeline.defs.history.assets import REQUEST_TAG
 from gex_pipeline.defs.history.sensors import build_history_sensor
+from gex_pipeline.defs.partition_runs import TRANSIENT_RETRY
 from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME, gex_partition_key
 from gex_pipeline.defs.resources import build_resources
 from gex_pipeline.lib.db.connection import connect
@@ -61,7 +61,7 @@ def _post(api, server, path: str = f"/hist/{NAME}", query: str = QUERY) -> dict:
 
 def _materialize(instance, request_id: str | None = None, force: bool = False):
     return dg.materialize(
-        [gex_tables, gex_parquet],
+        [gex_tables],
         partition_key=PARTITION,
         instance=instance,
         resources=build_resources(Settings.from_env()),
@@ -286,35 +286,19 @@ def _fail_transiently(env: Path) -> None:
     (env / "gex_data.db").mkdir()
 
 
-def test_transient_failure_with_run_retries_left_shows_retrying_not_failed(
-    api, history_http, env, tmp_path
-):
+def test_transient_failure_is_retried_by_the_op_then_final(api, history_http, env, tmp_path):
+    """A fault that is not a data failure (the database cannot be opened) is retried by
+    `gex_tables`' RetryPolicy (the request shows `retrying` meanwhile); after the last retry the
+    request is `failed` for good. The instance's run retries are not involved."""
     _serve_day(history_http, tmp_path, snapshots=30, strikes=5)
     posted = _post(api, history_http)
     _fail_transiently(env)
-    overrides = {"run_retries": {"enabled": True, "max_retries": 2}}
-    with dg.instance_for_test(temp_dir=str(env / "dagster_home"), overrides=overrides) as inst:
+    with dg.instance_for_test(temp_dir=str(env / "dagster_home")) as inst:
         inst.add_dynamic_partitions(FEED_PARTITIONS_NAME, ["SPX.gex_zero"])
-        assert not _materialize(inst, posted["id"]).success
-    status = api.get(f"/gex_history_url/{posted['id']}").json()
-    assert status["state"] == "retrying", status
-    assert "gex_data.db" in status["reason"] or "IOException" in status["reason"]
-
-
-def test_transient_failure_on_the_last_retry_is_final(api, history_http, env, tmp_path):
-    _serve_day(history_http, tmp_path, snapshots=30, strikes=5)
-    posted = _post(api, history_http)
-    _fail_transiently(env)
-    overrides = {"run_retries": {"enabled": True, "max_retries": 2}}
-    with dg.instance_for_test(temp_dir=str(env / "dagster_home"), overrides=overrides) as inst:
-        inst.add_dynamic_partitions(FEED_PARTITIONS_NAME, ["SPX.gex_zero"])
-        result = dg.materialize(
-            [gex_tables, gex_parquet],
-            partition_key=PARTITION,
-            instance=inst,
-            resources=build_resources(Settings.from_env()),
-            tags={REQUEST_TAG: posted["id"], "dagster/retry_number": "2"},
-            raise_on_error=False,
-        )
+        result = _materialize(inst, posted["id"])
     assert not result.success
-    assert api.get(f"/gex_history_url/{posted['id']}").json()["state"] == "failed"
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retries) == TRANSIENT_RETRY.max_retries
+    status = api.get(f"/gex_history_url/{posted['id']}").json()
+    assert status["state"] == "failed", status
+    assert "gex_data.db" in status["reason"] or "IOException" in status["reason"]

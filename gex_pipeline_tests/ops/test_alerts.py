@@ -57,15 +57,15 @@ def webhook(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Iterator[Webhook
 
 
 def test_send_alert_posts_json_and_writes_one_line(webhook: Webhook, settings: Settings) -> None:
-    assert send_alert("disk_low", "free disk 100 MiB", {"free_mb": 100})
+    assert send_alert("feed_quiet", "feed SPX.gex_zero quiet", {"feed": "SPX.gex_zero"})
     (body,) = webhook.bodies
-    assert body["kind"] == "disk_low" and body["details"] == {"free_mb": 100}
+    assert body["kind"] == "feed_quiet" and body["details"] == {"feed": "SPX.gex_zero"}
     (line,) = read_alerts(settings.paths)
-    assert line["summary"] == "free disk 100 MiB" and line["webhook"] == "sent"
+    assert line["summary"] == "feed SPX.gex_zero quiet" and line["webhook"] == "sent"
 
 
 def test_without_a_webhook_the_alert_is_only_logged(data_dir: Path, settings: Settings) -> None:
-    assert not send_alert("disk_low", "x")
+    assert not send_alert("feed_quiet", "x")
     assert read_alerts(settings.paths)[0]["webhook"] == "not configured"
 
 
@@ -75,7 +75,7 @@ def test_a_failing_webhook_is_recorded_not_raised(
     hook = Webhook(status=500)
     monkeypatch.setenv("GEX_ALERT_WEBHOOK_URL", hook.url)
     try:
-        assert not send_alert("disk_low", "x")
+        assert not send_alert("feed_quiet", "x")
     finally:
         hook.close()
     assert read_alerts(settings.paths)[0]["webhook"] == "failed: HTTP 500"

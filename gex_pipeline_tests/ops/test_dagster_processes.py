@@ -48,3 +48,14 @@ def test_the_wrapper_is_the_stock_command_line(program: list[str], option: str) 
 def test_an_unknown_program_is_refused() -> None:
     with pytest.raises(SystemExit, match="daemon,webserver"):
         dagster_processes.main(["dagit"])
+
+
+def test_a_moved_constant_leaves_the_stock_interval_and_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Best effort: a Dagster release without the constant runs stock, it does not crash."""
+    monkeypatch.delattr(server_watcher, "WATCH_INTERVAL")
+    monkeypatch.setattr(controller, "RELOAD_WORKSPACE_INTERVAL", 60)
+    missing = dagster_processes.apply_intervals()
+    assert missing == ["dagster._grpc.server_watcher.WATCH_INTERVAL"]
+    assert controller.RELOAD_WORKSPACE_INTERVAL == 300

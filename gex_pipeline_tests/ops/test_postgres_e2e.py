@@ -1,4 +1,4 @@
-"""End to end on PostgreSQL instance storage: `gex-pipeline up --production` with
+"""End to end on PostgreSQL instance storage: `gex-pipeline up` with
 GEX_DAGSTER_POSTGRES_URL against a real PostgreSQL server; posted data reach DuckDB through the
 live loader and Parquet through the export sensor's daemon-launched runs, whose runs and events
 live in PostgreSQL; run retention then works on that storage with every partition keeping its
@@ -96,7 +96,7 @@ def test_pipeline_runs_end_to_end_on_postgres_storage(
     env.pop("DAGSTER_HOME", None)
     out = tmp_path / "up.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gex_pipeline.cli", "up", "--production"],
+        [sys.executable, "-m", "gex_pipeline.cli", "up"],
         env=env,
         stdout=out.open("w"),
         stderr=subprocess.STDOUT,

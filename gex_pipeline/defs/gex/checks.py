@@ -1,44 +1,29 @@
-"""Data-integrity asset checks of the GEX tables, per date x feed partition.
+"""Data-integrity asset checks of the GEX tables and their Parquet export, per date x feed.
 
-Two partitioned multi-asset check ops run the checks of `gex_pipeline.lib.gex.integrity` over a
-feed-day with one read-only DuckDB over the lake's rows each (`Tables`; a feed-day the live
-loader still holds is sealed into the lake first):
-`gex_table_checks` judges `gex_snapshots` and `gex_strikes`, `gex_parquet_checks` judges
-`gex_parquet`. Two ops, not one: in a run that also exports, the table checks must run before the
-export and the Parquet check after it; one op split by Dagster into two steps evaluated a
-nondeterministic subset in single-run backfills of a range (docs/decisions.md).
+The checks of `gex_pipeline.lib.gex.integrity` are declared here (`integrity_check_specs`) and
+evaluated by `gex_tables` (tables.py) in the run that builds or exports a partition, one verdict
+per partition judged (`evaluation`), so every partition of a backfill chunk is judged on its own;
+`gex_integrity_job` (jobs.py) re-runs them for partitions without rebuilding anything.
 
-ERROR checks of the tables are blocking (`AssetCheckSpec(blocking=True)`): in a run that also
-materializes `gex_parquet` (an import or a rebuild followed by the export), a failure skips the
-export. The export asset judges the same gates itself before writing (`publish.publish_gate`),
-so an export launched on its own never publishes a partition an ERROR check rejects either.
+ERROR checks in `PUBLISH_GATES` are blocking: a partition failing one is not exported (the previous
+Parquet file stays). The freshness checks are not here: only the sensor that judges them records
+them (freshness.py).
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource types
 # from the annotations of decorated functions when the definitions load.
-import time
-from collections.abc import Iterator
-
 import dagster as dg
 from pydantic import Field
 
-from gex_pipeline.defs.gex.freshness import FEED_FRESHNESS, freshness_result
 from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_SNAPSHOTS, GEX_STRIKES
-from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
-from gex_pipeline.defs.resources import ParquetStore, Tables
-from gex_pipeline.lib.calendar.trading_date import feed_key
-from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+from gex_pipeline.defs.partitions import gex_partitions
 from gex_pipeline.lib.gex.integrity import (
     ERROR,
     PUBLISH_GATES,
-    FeedDay,
     IntegrityResult,
     Thresholds,
     ny_iso,
-    partition_checks,
 )
-from gex_pipeline.lib.lake.tables import Partition
-from gex_pipeline.settings import Settings
 
 _DEFAULTS = Thresholds()
 
@@ -85,11 +70,6 @@ CHECK_DESCRIPTIONS: dict[str, tuple[dg.AssetKey, str]] = {
         "Live snapshots replaced by a history import agree with the imported ones on spot and "
         "zero_gamma within the drift tolerances.",
     ),
-    FEED_FRESHNESS: (
-        GEX_SNAPSHOTS,
-        "A live feed reports at least every GEX_FRESHNESS_MAX_SILENCE_SECONDS during today's "
-        "session (not judged outside it; recorded by gex_freshness_sensor).",
-    ),
     "duplicate_rows": (
         GEX_STRIKES,
         "No natural-key duplicate in gex_snapshots (ticker, endpoint, timestamp) or gex_strikes "
@@ -134,7 +114,7 @@ class IntegrityConfig(dg.Config):
 
     def thresholds(self) -> Thresholds:
         """The lib's thresholds with these values."""
-        return Thresholds(**self.model_dump(exclude={"rescan"}))
+        return Thresholds(**self.model_dump(include=set(Thresholds.__dataclass_fields__)))
 
 
 def _blocks_table(blocks) -> dg.MetadataValue:
@@ -177,104 +157,17 @@ def check_metadata(result: IntegrityResult) -> dict[str, dg.MetadataValue]:
     return meta
 
 
-def to_check_result(result: IntegrityResult) -> dg.AssetCheckResult:
-    """The Dagster check result of a lib result, on the asset the check judges."""
+def evaluation(result: IntegrityResult, partition: str) -> dg.AssetCheckEvaluation:
+    """The verdict of one check on one partition, on the asset the check judges."""
     asset, _ = CHECK_DESCRIPTIONS[result.name]
     severity = (
         dg.AssetCheckSeverity.ERROR if result.severity == ERROR else dg.AssetCheckSeverity.WARN
     )
-    return dg.AssetCheckResult(
+    return dg.AssetCheckEvaluation(
         asset_key=asset,
         check_name=result.name,
         passed=result.passed,
         severity=severity,
         metadata=check_metadata(result),
-    )
-
-
-def as_evaluation(check: dg.AssetCheckResult, partition: str) -> dg.AssetCheckEvaluation:
-    """The verdict of one partition of a range run (a check op cannot yield per-partition
-    results when its run covers a range, e.g. a single-run backfill; it logs evaluations)."""
-    assert check.asset_key is not None and check.check_name is not None
-    return dg.AssetCheckEvaluation(
-        asset_key=check.asset_key,
-        check_name=check.check_name,
-        passed=check.passed,
-        metadata=check.metadata,
-        severity=check.severity,
         partition=partition,
     )
-
-
-def _run_checks(
-    context: dg.AssetCheckExecutionContext,
-    config: IntegrityConfig,
-    tables: Tables,
-    parquet: ParquetStore,
-) -> Iterator[dg.AssetCheckResult]:
-    """Run the selected integrity checks over the run's partition (or each of its range)."""
-    selected = {key.name for key in context.selected_asset_check_keys}
-    keys = context.partition_keys
-    now_ms = int(time.time() * 1000)
-    silence = Settings.from_env().pipeline.freshness_max_silence_seconds
-    store = tables.store()
-    for key in keys:
-        day = FeedDay(*parse_gex_partition_key(key))
-        checks: list[dg.AssetCheckResult] = []
-        if FEED_FRESHNESS in selected:
-            checks.append(freshness_result(context.instance, key, now_ms, silence))
-        partition = Partition(day.trade_date, feed_key(day.ticker, day.endpoint))
-        store.claim(partition)
-        with store.reader(partition) as con:
-            results = partition_checks(
-                con, day, parquet.root_dir(), config.thresholds(), selected - {FEED_FRESHNESS},
-                rescan=config.rescan,
-            )  # fmt: skip
-        for result in results:
-            if not result.passed:
-                context.log.warning("%s %s failed: %s", day, result.name, result.counts)
-            checks.append(to_check_result(result))
-        for check in checks:
-            if len(keys) == 1:
-                yield check
-            else:
-                context.op_execution_context.log_event(as_evaluation(check, key))
-
-
-@dg.multi_asset_check(
-    specs=table_check_specs,
-    name="gex_table_checks",
-    pool=DUCKDB_WRITER_POOL,
-    can_subset=True,
-    description="Integrity checks of one date x feed partition of gex_snapshots and gex_strikes "
-    "(gex_pipeline/lib/gex/integrity.py).",
-)
-def gex_table_checks(
-    context: dg.AssetCheckExecutionContext,
-    config: IntegrityConfig,
-    tables: Tables,
-    parquet: ParquetStore,
-) -> Iterator[dg.AssetCheckResult]:
-    """The table checks of the run's partition (or each of its range)."""
-    yield from _run_checks(context, config, tables, parquet)
-
-
-@dg.multi_asset_check(
-    specs=parquet_check_specs,
-    name="gex_parquet_checks",
-    pool=DUCKDB_WRITER_POOL,
-    can_subset=True,
-    description="The Parquet file of one date x feed partition against gex_strikes "
-    "(gex_pipeline/lib/gex/integrity.py).",
-)
-def gex_parquet_checks(
-    context: dg.AssetCheckExecutionContext,
-    config: IntegrityConfig,
-    tables: Tables,
-    parquet: ParquetStore,
-) -> Iterator[dg.AssetCheckResult]:
-    """The Parquet check of the run's partition (or each of its range)."""
-    yield from _run_checks(context, config, tables, parquet)
-
-
-gex_checks = [gex_table_checks, gex_parquet_checks]

@@ -1,31 +1,44 @@
-"""Live feed freshness in Dagster: the `feed_freshness` check of `gex_snapshots` per partition.
+"""Freshness in Dagster: `feed_freshness` of `gex_snapshots`, `parquet_freshness` of `gex_parquet`.
 
-`gex_freshness_sensor` looks, every `GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS`, at the latest
-`gex_snapshots` materialization of each watched feed (the live loader reports one about once a
-minute while data flows) and records a `feed_freshness` check evaluation on today's partition when
-a feed becomes stale (WARN, failed) or recovers (passed), and sends one `feed_quiet` alert
-(`lib.ops.alerts`) each time a feed becomes stale. `stale_feeds` is the same verdict as a plain
-function: call it with the instance and the time.
+Both are calendar-aware checks per date x feed partition, recorded only by whoever judges them:
+- `gex_freshness_sensor` looks, every `GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS`, at the latest
+  `gex_snapshots` materialization of each watched feed (the live loader reports one about once a
+  minute while data flows) and records `feed_freshness` on today's partition when a feed becomes
+  stale (WARN, failed) or recovers (passed), with one `feed_quiet` alert (`lib.ops.alerts`) each
+  time a feed becomes stale. `stale_feeds` is the same verdict as a plain function.
+- The same sensor records `parquet_freshness` once the deadline of a session's partitions has
+  passed (08:00 New York on the next session, so a holiday or a weekend is never late): passed when
+  the partition was exported after its last change, failed otherwise, and again when it recovers.
+  Materializations carried over by run retention count at their original time.
+`freshness_checks` lets the UI run either check for a partition: it records a verdict only when
+there is one to give (today's session for a feed, a passed deadline for an export), else nothing.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` below the docstring: Dagster reads the context type from
+# the annotations of decorated functions when the definitions load.
 import json
 import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 
+from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_SNAPSHOTS, GEX_STRIKES
 from gex_pipeline.defs.metadata import freshness_metadata
-from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME
+from gex_pipeline.defs.ops.run_retention import event_time
+from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME, gex_partitions
 from gex_pipeline.defs.webhooks.freshness import WEBHOOK_STREAM, stream_evaluation, watched_stream
-from gex_pipeline.lib.calendar.sessions import previous_session
-from gex_pipeline.lib.calendar.trading_date import date_key, trading_date_of
+from gex_pipeline.lib.calendar.sessions import previous_session, sessions_between
+from gex_pipeline.lib.calendar.trading_date import TRADING_TZ, date_key, trading_date_of
 from gex_pipeline.lib.gex.freshness import FeedFreshness, judge_feed
 from gex_pipeline.lib.ops.alerts import send_alert
-from gex_pipeline.settings import PipelineSettings
+from gex_pipeline.settings import PipelineSettings, Settings
 
-GEX_SNAPSHOTS = dg.AssetKey("gex_snapshots")
 FEED_FRESHNESS = "feed_freshness"
+PARQUET_FRESHNESS = "parquet_freshness"
+# A session's partitions are due in Parquet by this New York hour of the next session.
+EXPORT_DEADLINE_HOUR = 8
 
 
 def latest_report_ms(instance: dg.DagsterInstance, partition_key: str) -> int | None:
@@ -63,25 +76,6 @@ def stale_feeds(
     return [v for v in verdicts if v.stale]
 
 
-def freshness_result(
-    instance: dg.DagsterInstance, partition_key: str, now_ms: int, max_silence_seconds: int
-) -> dg.AssetCheckResult:
-    """`feed_freshness` of one partition: judged only for today's partition during the session."""
-    day, _, feed = partition_key.partition("|")
-    if day != date_key(trading_date_of(now_ms)):
-        verdict = FeedFreshness(feed, False, False, None, None, None)
-    else:
-        seen = latest_report_ms(instance, partition_key)
-        verdict = judge_feed(feed, seen, now_ms, max_silence_seconds)
-    return dg.AssetCheckResult(
-        asset_key=GEX_SNAPSHOTS,
-        check_name=FEED_FRESHNESS,
-        passed=not verdict.stale,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata=freshness_metadata(verdict),
-    )
-
-
 def freshness_evaluation(verdict: FeedFreshness, partition_key: str) -> dg.AssetCheckEvaluation:
     """The `feed_freshness` check evaluation of one verdict (reported by the sensor)."""
     return dg.AssetCheckEvaluation(
@@ -92,6 +86,103 @@ def freshness_evaluation(verdict: FeedFreshness, partition_key: str) -> dg.Asset
         partition=partition_key,
         metadata=freshness_metadata(verdict),
     )
+
+
+def export_deadline_ms(day: date) -> int | None:
+    """When partitions of session `day` are due in Parquet: 08:00 New York on the next session
+    (None when the calendar does not know it yet)."""
+    later = sessions_between(day + timedelta(days=1), day + timedelta(days=14))
+    if not later:
+        return None
+    due = datetime(*later[0].day.timetuple()[:3], EXPORT_DEADLINE_HOUR, tzinfo=TRADING_TZ)
+    return int(due.timestamp() * 1000)
+
+
+def due_session(now_ms: int) -> date | None:
+    """The latest session whose export deadline has passed at `now_ms`."""
+    held = previous_session(trading_date_of(now_ms))
+    if held is None:
+        return None
+    deadline = export_deadline_ms(held.day)
+    if deadline is not None and now_ms >= deadline:
+        return held.day
+    before = previous_session(held.day)
+    return before.day if before else None
+
+
+def _latest(
+    instance: dg.DagsterInstance, asset: dg.AssetKey, partition: str
+) -> dg.EventLogRecord | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset, asset_partitions=[partition]), limit=1
+    ).records
+    return records[0] if records else None
+
+
+def export_evaluation(
+    instance: dg.DagsterInstance, partition: str, deadline_ms: int
+) -> dg.AssetCheckEvaluation | None:
+    """`parquet_freshness` of one partition past its deadline: exported after its last change?
+    None when the tables hold nothing for it (nothing to export)."""
+    changed = _latest(instance, GEX_STRIKES, partition)
+    if changed is None:
+        return None
+    exported = _latest(instance, GEX_PARQUET, partition)
+    changed_at = event_time(changed)
+    exported_at = event_time(exported) if exported is not None else None
+    metadata: dict[str, dg.MetadataValue] = {
+        "judged": dg.MetadataValue.bool(True),
+        "deadline": dg.MetadataValue.timestamp(deadline_ms / 1000),
+        "last_change": dg.MetadataValue.timestamp(changed_at),
+    }
+    if exported_at is not None:
+        metadata["last_export"] = dg.MetadataValue.timestamp(exported_at)
+    return dg.AssetCheckEvaluation(
+        asset_key=GEX_PARQUET,
+        check_name=PARQUET_FRESHNESS,
+        passed=exported_at is not None and exported_at >= changed_at,
+        severity=dg.AssetCheckSeverity.WARN,
+        partition=partition,
+        metadata=metadata,
+    )
+
+
+@dataclass
+class ExportJudged:
+    """The session whose partitions were last judged for `parquet_freshness`, and the late ones."""
+
+    day: str = ""
+    late: list[str] = field(default_factory=list)
+
+
+def judge_exports(
+    instance: dg.DagsterInstance, now_ms: int, judged: ExportJudged
+) -> list[dg.AssetCheckEvaluation]:
+    """`parquet_freshness` evaluations to record now: every partition of a session whose deadline
+    just passed, then only the late ones that were exported since; updates `judged`."""
+    day = due_session(now_ms)
+    deadline = export_deadline_ms(day) if day is not None else None
+    if day is None or deadline is None:
+        return []
+    if judged.day != date_key(day):
+        feeds = instance.get_dynamic_partitions(FEED_PARTITIONS_NAME)
+        partitions = [f"{date_key(day)}|{feed}" for feed in sorted(feeds)]
+        judged.day, judged.late = date_key(day), []
+        fresh = True
+    else:
+        partitions, fresh = list(judged.late), False
+    events = []
+    for partition in partitions:
+        verdict = export_evaluation(instance, partition, deadline)
+        if verdict is None:
+            continue
+        if not verdict.passed and partition not in judged.late:
+            judged.late.append(partition)
+        if verdict.passed and partition in judged.late:
+            judged.late.remove(partition)
+        if fresh or verdict.passed:
+            events.append(verdict)
+    return events
 
 
 def alert_quiet(verdict: FeedFreshness) -> None:
@@ -107,6 +198,24 @@ def alert_quiet(verdict: FeedFreshness) -> None:
     )
 
 
+@dataclass
+class FreshnessCursor:
+    """Feeds and streams stale at the last tick; the exports judged last."""
+
+    stale: list[str] = field(default_factory=list)
+    exports: ExportJudged = field(default_factory=ExportJudged)
+
+    @classmethod
+    def parse(cls, raw: str | None) -> "FreshnessCursor":
+        data = json.loads(raw) if raw else {}
+        if isinstance(data, list):  # the cursor before exports were judged: the stale set
+            return cls(stale=data)
+        return cls(data.get("stale", []), ExportJudged(**data.get("exports", {})))
+
+    def dump(self) -> str:
+        return json.dumps({"stale": self.stale, "exports": asdict(self.exports)}, sort_keys=True)
+
+
 def build_freshness_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
     """The freshness sensor, ticking every `settings.freshness_sensor_interval_seconds`."""
 
@@ -120,9 +229,9 @@ def build_freshness_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
     )
     def gex_freshness_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         """Record the freshness check of a watched feed or stream when it goes stale or recovers,
-        alert when it goes stale (cursor: the stale set)."""
+        alert when it goes stale; judge the exports of a session once their deadline passed."""
         now_ms = int(time.time() * 1000)
-        was_stale = set(json.loads(context.cursor or "[]"))
+        cursor = FreshnessCursor.parse(context.cursor)
         today = date_key(trading_date_of(now_ms))
         silence = settings.freshness_max_silence_seconds
         watched = [
@@ -139,14 +248,61 @@ def build_freshness_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
             if verdict.stale:
                 stale.add(verdict.feed)
                 context.log.warning("%s silent for %ss", verdict.feed, verdict.silent_seconds)
-            if verdict.stale != (verdict.feed in was_stale):
+            if verdict.stale != (verdict.feed in cursor.stale):
                 events.append(evaluation(verdict, partition))
                 if verdict.stale:
                     alert_quiet(verdict)
-        cursor = json.dumps(sorted(stale))
+        cursor.stale = sorted(stale)
+        events += judge_exports(context.instance, now_ms, cursor.exports)
         if not events:
             reason = f"stale: {', '.join(sorted(stale))}" if stale else "no feed changed state"
-            return dg.SensorResult(skip_reason=reason, cursor=cursor)
-        return dg.SensorResult(asset_events=events, cursor=cursor)
+            return dg.SensorResult(skip_reason=reason, cursor=cursor.dump())
+        return dg.SensorResult(asset_events=events, cursor=cursor.dump())
 
     return gex_freshness_sensor
+
+
+freshness_check_specs = [
+    dg.AssetCheckSpec(
+        FEED_FRESHNESS,
+        asset=GEX_SNAPSHOTS,
+        partitions_def=gex_partitions,
+        description="A live feed reports at least every GEX_FRESHNESS_MAX_SILENCE_SECONDS during "
+        "today's session (judged only then; recorded by gex_freshness_sensor).",
+    ),
+    dg.AssetCheckSpec(
+        PARQUET_FRESHNESS,
+        asset=GEX_PARQUET,
+        partitions_def=gex_partitions,
+        description="A session's partition is exported after its last change by 08:00 New York "
+        "on the next session (recorded by gex_freshness_sensor once the deadline passed).",
+    ),
+]
+
+
+@dg.multi_asset_check(
+    specs=freshness_check_specs,
+    name="gex_freshness_checks",
+    can_subset=True,
+    description="Judges feed_freshness (today's session only) and parquet_freshness (past the "
+    "deadline only) for the run's partitions; records nothing where there is no verdict.",
+)
+def gex_freshness_checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+    """The verdicts there are for the run's partitions, logged per partition."""
+    now_ms = int(time.time() * 1000)
+    selected = {key.name for key in context.selected_asset_check_keys}
+    silence = Settings.from_env().pipeline.freshness_max_silence_seconds
+    today = date_key(trading_date_of(now_ms))
+    for key in context.partition_keys:
+        day, _, feed = key.partition("|")
+        verdicts: list[dg.AssetCheckEvaluation | None] = []
+        if FEED_FRESHNESS in selected and day == today:
+            verdict = judge_feed(feed, latest_report_ms(context.instance, key), now_ms, silence)
+            verdicts.append(freshness_evaluation(verdict, key) if verdict.judged else None)
+        deadline = export_deadline_ms(date.fromisoformat(day))
+        if PARQUET_FRESHNESS in selected and deadline is not None and now_ms >= deadline:
+            verdicts.append(export_evaluation(context.instance, key, deadline))
+        for verdict in verdicts:
+            if verdict is not None:
+                context.op_execution_context.log_event(verdict)
+    yield from ()

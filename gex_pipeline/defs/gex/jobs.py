@@ -1,33 +1,68 @@
-"""Jobs the GEX sensors launch."""
+"""Jobs of the GEX domain: the export the sensor launches and the integrity re-check."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Dagster reads the config and resource types
+# from the annotations of decorated functions when the definitions load.
 import dagster as dg
 
-from gex_pipeline.defs.dagster_compat import partitioned_check_job
-from gex_pipeline.defs.gex.checks import integrity_check_specs
-from gex_pipeline.defs.gex.keys import GEX_PARQUET
-from gex_pipeline.defs.partitions import gex_partitions
+from gex_pipeline.defs.gex.checks import IntegrityConfig, evaluation, integrity_check_specs
+from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_TABLES
+from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
+from gex_pipeline.defs.resources import ParquetStore, Tables
+from gex_pipeline.lib.calendar.trading_date import feed_key
+from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+from gex_pipeline.lib.gex.integrity import FeedDay, partition_checks
+from gex_pipeline.lib.lake.tables import Partition
 
-# The partition's checks run in the export run: the table checks first (the ERROR ones block the
-# export), the Parquet reconciliation after it. A blocked export is a verdict: no run retry.
+INTEGRITY_CHECKS = dg.AssetSelection.checks(*(spec.key for spec in integrity_check_specs))
+
+# The partition's checks run in the export run: the table checks first (a failed ERROR one keeps
+# the partition out of Parquet), the Parquet reconciliation after the export.
 gex_parquet_job = dg.define_asset_job(
     "gex_parquet_job",
-    selection=dg.AssetSelection.assets(GEX_PARQUET)
-    | dg.AssetSelection.checks(*(spec.key for spec in integrity_check_specs)),
+    selection=dg.AssetSelection.assets(GEX_PARQUET).without_checks() | INTEGRITY_CHECKS,
     description="Check one date x feed partition, export it to Parquet, reconcile the file.",
-    tags={"dagster/retry_on_asset_or_op_failure": "false"},
 )
 
-# Partitioned like the tables (dagster_compat patches 1.13 so a job of checks alone can be), so
-# the UI runs it for one partition (launchpad) or a range (backfill from the job's Partitions tab).
-# A blocking ERROR check fails its step: that verdict is final, so the run is not retried.
-gex_integrity_job = partitioned_check_job(
-    "gex_integrity_job",
-    [spec.key for spec in integrity_check_specs],
-    gex_partitions,
-    description="Integrity checks of date x feed partitions (one run per partition).",
-    tags={"dagster/retry_on_asset_or_op_failure": "false"},
+# What a history import or a rebuild runs: the tables, their checks, the export.
+gex_rebuild_selection = dg.AssetSelection.assets(*GEX_TABLES, GEX_PARQUET).without_checks() | (
+    INTEGRITY_CHECKS
 )
+
+
+@dg.op(
+    pool=DUCKDB_WRITER_POOL,
+    description="Evaluate the integrity checks of the run's date x feed partition and record "
+    "each verdict on the asset it judges.",
+)
+def gex_integrity_checks(
+    context: dg.OpExecutionContext,
+    config: IntegrityConfig,
+    tables: Tables,
+    parquet: ParquetStore,
+) -> None:
+    """Every integrity check of one partition, as asset check evaluations."""
+    key = str(context.partition_key)
+    day = FeedDay(*parse_gex_partition_key(key))
+    store = tables.store()
+    partition = Partition(day.trade_date, feed_key(day.ticker, day.endpoint))
+    store.claim(partition)
+    with store.reader(partition) as con:
+        results = partition_checks(
+            con, day, parquet.root_dir(), config.thresholds(), rescan=config.rescan
+        )
+    for result in results:
+        if not result.passed:
+            context.log.warning("%s %s failed: %s", key, result.name, result.counts)
+        context.log_event(evaluation(result, key))
+
+
+@dg.job(
+    partitions_def=gex_partitions,
+    description="Integrity checks of date x feed partitions without rebuilding them (one run per "
+    "partition; a range from the job's Partitions tab is a backfill).",
+)
+def gex_integrity_job() -> None:
+    gex_integrity_checks()
+
 
 gex_jobs = [gex_parquet_job, gex_integrity_job]

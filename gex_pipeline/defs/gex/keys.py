@@ -9,7 +9,6 @@ GEX_SNAPSHOTS = dg.AssetKey("gex_snapshots")
 GEX_STRIKES = dg.AssetKey("gex_strikes")
 GEX_TABLES = (GEX_SNAPSHOTS, GEX_STRIKES)
 GEX_PARQUET = dg.AssetKey("gex_parquet")
-GEX_READER_VIEWS = dg.AssetKey("gex_reader_views")
 
 # External sources (the pipeline reads them, never produces them).
 SOURCES_GROUP = "sources"

@@ -1,21 +1,35 @@
-"""`gex_tables`: the DuckDB tables `gex_snapshots` and `gex_strikes` as one partitioned multi-asset.
+"""`gex_tables`: `gex_snapshots`, `gex_strikes`, their Parquet export and their checks, per feed-day.
 
-Materializing a date x feed partition rebuilds its slice from what the pipeline keeps (the kept raw
-day file, else the processed staging segments, else the newest posted link; see
-`lib/gex/table_rebuild.py`). A run started by `gex_history_sensor` carries the request id in the tag
-`gex/history_request` and downloads that link: the history import is this same asset. With
-`BackfillPolicy.single_run()` a backfill of many dates of a feed is one run. Live loads report
-materializations of the same keys without a run.
+One partitioned multi-asset (subsettable) does the whole work of a date x feed partition in order:
+1. rebuild the tables' slice from what the pipeline keeps (the kept raw day file, else the processed
+   staging segments, else the newest posted link; `lib/gex/table_rebuild.py`) when they are
+   selected. A run started by `gex_history_sensor` carries the request id in the tag
+   `gex/history_request` and downloads that link: the history import is this same asset;
+2. the selected integrity checks (checks.py);
+3. the Parquet export (`gex_parquet`) when selected and no ERROR gate fails;
+4. the Parquet reconciliation check.
+Each partition is reported on its own (`partition_runs.PartitionEvents`), so in a backfill chunk a
+day without data fails alone: the other days are still built, checked and exported. Backfills run
+in chunks of `BACKFILL_CHUNK_SESSIONS` partitions; history imports carry a higher `dagster/priority`,
+so an import waits for one chunk at most. Live loads report materializations of the same keys
+without a run.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource types
 # from the annotations of decorated functions when the definitions load.
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 import dagster as dg
 from pydantic import Field
 
+from gex_pipeline.defs.gex.checks import (
+    CHECK_DESCRIPTIONS,
+    IntegrityConfig,
+    evaluation,
+    integrity_check_specs,
+)
 from gex_pipeline.defs.gex.keys import (
+    GEX_PARQUET,
     GEX_SNAPSHOTS,
     GEX_STAGING_STREAM,
     GEX_STRIKES,
@@ -25,46 +39,50 @@ from gex_pipeline.defs.gex.keys import (
     RAW_DAY_FILES,
     REQUEST_TAG,
 )
+from gex_pipeline.defs.gex.reporting import markdown_table
 from gex_pipeline.defs.metadata import (
+    GEX_PARQUET_SCHEMA,
     GEX_SNAPSHOTS_SCHEMA,
     GEX_STRIKES_SCHEMA,
     OWNERS,
     table_metadata,
     tags,
 )
-from gex_pipeline.defs.partition_runs import Metadata, PartitionFailed, materialize_each
+from gex_pipeline.defs.partition_runs import (
+    TRANSIENT_RETRY,
+    Metadata,
+    PartitionEvents,
+    PartitionFailed,
+    will_retry,
+)
 from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
-from gex_pipeline.defs.resources import Tables
+from gex_pipeline.defs.resources import ParquetStore, Tables
+from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+from gex_pipeline.lib.gex.integrity import PUBLISH_GATES, FeedDay, partition_checks
 from gex_pipeline.lib.gex.staging_rebuild import StagingIncomplete
 from gex_pipeline.lib.gex.table_rebuild import NoData, Rebuilt, rebuild_partition
 from gex_pipeline.lib.history.day_replace import ReplaceRefused
 from gex_pipeline.lib.history.partition_import import HistoryImportFailed, PartitionTarget
+from gex_pipeline.lib.lake.tables import Partition
 from gex_pipeline.settings import Settings
-
-RETRY_NUMBER_TAG = "dagster/retry_number"
 
 TABLES_OP = "gex_tables"
 SOURCE_DEPS = [GEX_STAGING_STREAM, RAW_DAY_FILES, HISTORY_REQUESTS]
+# Partitions per backfill run: an import (higher priority) waits for one chunk at most.
+BACKFILL_CHUNK_SESSIONS = 10
+PARQUET_CHECKS = frozenset(
+    n for n, (asset, _) in CHECK_DESCRIPTIONS.items() if asset == GEX_PARQUET
+)
 
 
-class TableRebuildConfig(dg.Config):
-    """Options of a table rebuild run."""
+class PartitionConfig(IntegrityConfig):
+    """Options of a run of `gex_tables`: the checks' thresholds and the rebuild's guard."""
 
     force: bool = Field(
         default=False,
         description="replace the partition even when the new data would shrink it sharply",
     )
-
-
-def run_will_be_retried(instance: dg.DagsterInstance, tags: Mapping[str, str]) -> bool:
-    """Whether the instance retries this run if it fails (run retries on, retries left, and the
-    run not marked final by `materialize_each`)."""
-    if not instance.run_retries_enabled:
-        return False
-    if tags.get("dagster/retry_on_asset_or_op_failure") == "false":
-        return False
-    return int(tags.get(RETRY_NUMBER_TAG, "0")) < instance.run_retries_max_retries
 
 
 def rebuild_metadata(done: Rebuilt) -> dict[str, dg.MetadataValue]:
@@ -97,7 +115,7 @@ def rebuild_metadata(done: Rebuilt) -> dict[str, dg.MetadataValue]:
     return meta
 
 
-def partition_metadata(done: Rebuilt) -> dict[dg.AssetKey, Metadata]:
+def table_metadata_of(done: Rebuilt) -> dict[dg.AssetKey, Metadata]:
     """Metadata of both tables for one rebuilt partition (row counts per table)."""
     shared = rebuild_metadata(done)
     return {
@@ -107,11 +125,11 @@ def partition_metadata(done: Rebuilt) -> dict[dg.AssetKey, Metadata]:
 
 
 def _specs() -> list[dg.AssetSpec]:
-    common = {
+    common = {"group_name": GROUP, "owners": OWNERS, "skippable": True}
+    table = {
+        **common,
         "deps": SOURCE_DEPS,
-        "group_name": GROUP,
         "kinds": {"duckdb", "deltalake"},
-        "owners": OWNERS,
         "tags": tags("gex", "table"),
     }
     return [
@@ -119,12 +137,23 @@ def _specs() -> list[dg.AssetSpec]:
             GEX_SNAPSHOTS,
             description="One row per ticker, endpoint, timestamp (epoch ms UTC); see docs/schema.md.",
             metadata=table_metadata("gex_snapshots", GEX_SNAPSHOTS_SCHEMA),
-            **common,
+            **table,
         ),
         dg.AssetSpec(
             GEX_STRIKES,
             description="One row per ticker, endpoint, timestamp, strike; see docs/schema.md.",
             metadata=table_metadata("gex_strikes", GEX_STRIKES_SCHEMA),
+            **table,
+        ),
+        dg.AssetSpec(
+            GEX_PARQUET,
+            deps=list(GEX_TABLES),
+            kinds={"parquet", "duckdb"},
+            tags=tags("gex", "publish"),
+            metadata={"dagster/column_schema": GEX_PARQUET_SCHEMA},
+            description="data/parquet/gexbot/<TICKER>/<endpoint>/<YYYYMMDD>.strikes.parquet (zstd) "
+            "and .snapshots.parquet, plus the reader views in data/gex_views.duckdb; not written "
+            "while an ERROR integrity check of the partition fails.",
             **common,
         ),
     ]
@@ -133,39 +162,91 @@ def _specs() -> list[dg.AssetSpec]:
 @dg.multi_asset(
     name=TABLES_OP,
     specs=_specs(),
+    check_specs=integrity_check_specs,
+    can_subset=True,
     partitions_def=gex_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=BACKFILL_CHUNK_SESSIONS),
     pool=DUCKDB_WRITER_POOL,
+    retry_policy=TRANSIENT_RETRY,
     description=(
-        "Rebuilds date x feed partitions of gex_snapshots and gex_strikes from the kept raw day "
+        "Per date x feed partition: rebuild gex_snapshots and gex_strikes from the kept raw day "
         "file, else the processed staging segments, else the newest posted link (atomic replace, "
-        "pre-image under data/backups)."
+        "pre-image under data/backups); check it; export it to Parquet unless an ERROR check "
+        "fails; reconcile the file."
     ),
 )
 def gex_tables(
-    context: dg.AssetExecutionContext, config: TableRebuildConfig, tables: Tables
+    context: dg.AssetExecutionContext,
+    config: PartitionConfig,
+    tables: Tables,
+    parquet: ParquetStore,
 ) -> Iterator[dg.MaterializeResult]:
-    """Rebuild every partition of the run (one feed-day, or a range of dates of one feed)."""
-    settings = Settings.from_env()
-    request_id = context.run.tags.get(REQUEST_TAG)
-    store = tables.store()
+    """Build, check and export every partition of the run, each on its own."""
+    work = PartitionWork(context, config, tables, parquet)
+    for key in context.partition_keys:
+        work.partition(key)
+    work.views()
+    work.events.raise_if_failed()
+    yield from ()
 
-    def build(key: str) -> Mapping[dg.AssetKey, Metadata]:
+
+class PartitionWork:
+    """The selected steps of `gex_tables` for one partition at a time."""
+
+    def __init__(
+        self,
+        context: dg.AssetExecutionContext,
+        config: PartitionConfig,
+        tables: Tables,
+        parquet: ParquetStore,
+    ) -> None:
+        self.context = context
+        self.config = config
+        self.store = tables.store()
+        self.parquet = parquet
+        self.events = PartitionEvents(context)
+        self.assets = set(context.selected_asset_keys)
+        self.checks = {key.name for key in context.selected_asset_check_keys}
+        self.exported = 0
+
+    def partition(self, key: str) -> None:
+        """Rebuild, check, export and reconcile `key` as selected; note a failure and go on."""
+        day = FeedDay(*parse_gex_partition_key(key))
+        try:
+            if self.assets & set(GEX_TABLES):
+                self._rebuild(key)
+            blocked = self._judge(key, day, self.checks - PARQUET_CHECKS)
+            if GEX_PARQUET in self.assets:
+                if blocked and set(blocked) <= self.checks:  # recorded: the failed check says it
+                    self.context.log.warning("%s not exported: ERROR check(s) %s", key, blocked)
+                    return
+                if blocked:  # not recorded in this run: the run's failure says it
+                    raise PartitionFailed(
+                        f"not exported to Parquet, ERROR check(s) failed: {', '.join(blocked)}. "
+                        "The previous Parquet file (if any) is unchanged."
+                    )
+                self._export(key, day)
+            self._judge(key, day, self.checks & PARQUET_CHECKS)
+        except PartitionFailed as exc:
+            self.events.fail(key, str(exc))
+
+    def _rebuild(self, key: str) -> None:
         target = PartitionTarget(*parse_gex_partition_key(key))
+        settings = Settings.from_env()
         try:
             done = rebuild_partition(
                 target,
-                store=store,
+                store=self.store,
                 paths=settings.paths,
                 history=settings.history,
-                request_id=request_id,
-                force=config.force,
-                run_id=context.run.run_id,
-                will_retry=run_will_be_retried(context.instance, context.run.tags),
+                request_id=self.context.run.tags.get(REQUEST_TAG),
+                force=self.config.force,
+                run_id=self.context.run.run_id,
+                will_retry=will_retry(self.context),
             )
         except (NoData, StagingIncomplete, HistoryImportFailed, ReplaceRefused) as exc:
             raise PartitionFailed(str(exc)) from None
-        context.log.info(
+        self.context.log.info(
             "%s rebuilt from %s: %d snapshots, %d strike rows (replaced %d)",
             target,
             done.source,
@@ -173,6 +254,66 @@ def gex_tables(
             done.strike_rows,
             done.removed_strike_rows,
         )
-        return partition_metadata(done)
+        for asset, metadata in table_metadata_of(done).items():
+            if asset in self.assets:
+                self.events.materialized(asset, key, metadata)
 
-    yield from materialize_each(context, GEX_TABLES, build)
+    def _judge(self, key: str, day: FeedDay, names: set[str]) -> list[str]:
+        """Evaluate `names` (plus the ERROR gates, unrecorded unless selected) on one partition;
+        return the failed gates."""
+        gates = set(PUBLISH_GATES) if GEX_PARQUET in self.assets else set()
+        if not names and not gates:
+            return []
+        partition = Partition(day.trade_date, feed_key(day.ticker, day.endpoint))
+        self.store.claim(partition)
+        with self.store.reader(partition) as con:
+            results = partition_checks(
+                con,
+                day,
+                self.parquet.root_dir(),
+                self.config.thresholds(),
+                names | (gates - PARQUET_CHECKS),
+                rescan=self.config.rescan,
+            )
+        for result in results:
+            if result.name in names:
+                self.events.evaluated(evaluation(result, key))
+        return [r.name for r in results if r.name in gates and not r.passed]
+
+    def _export(self, key: str, day: FeedDay) -> None:
+        from gex_pipeline.lib.gex.parquet_export import EmptyPartition, export_lake_partition
+
+        partition = Partition(day.trade_date, feed_key(day.ticker, day.endpoint))
+        self.store.claim(partition)
+        with self.store.reader(partition) as con:
+            try:
+                result = export_lake_partition(
+                    self.store, con, self.parquet.root_dir(), day.ticker, day.endpoint,
+                    day.trade_date,
+                )  # fmt: skip
+            except EmptyPartition as exc:
+                raise PartitionFailed(f"no data for this feed-day: {exc}") from None
+        import polars as pl
+
+        head = pl.read_parquet(result.path, n_rows=5)
+        self.exported += 1
+        self.events.materialized(
+            GEX_PARQUET,
+            key,
+            {
+                "dagster/row_count": dg.MetadataValue.int(result.rows),
+                "path": dg.MetadataValue.path(str(result.path)),
+                "bytes": dg.MetadataValue.int(result.path.stat().st_size),
+                "reader_views": dg.MetadataValue.path(str(self.parquet.views_path())),
+                "preview": dg.MetadataValue.md(markdown_table(head.columns, head.rows())),
+            },
+        )
+
+    def views(self) -> None:
+        """Create the reader views over the Parquet files once any partition was exported."""
+        from gex_pipeline.lib.db.views import ensure_reader_views
+
+        if self.exported and ensure_reader_views(
+            self.parquet.views_path(), self.parquet.root_dir()
+        ):
+            self.context.log.info("reader views created in %s", self.parquet.views_path())

@@ -7,6 +7,11 @@ feed partitions and requests one `gex_history_job` run per request. The run key 
 request's run is still queued adds no run (that run reads the newest link when it starts), and a
 re-post after a run started (e.g. after a failure or an expiry) starts a new attempt. The sensor never opens DuckDB
 and never handles the signed URL.
+
+The same tick observes the staging sources (`staging/gex`, `staging/uw`, `staging/history_requests`):
+segments or requests waiting and the age of the oldest, recorded as an `AssetObservation` when the
+figures changed, at most every `OBSERVE_SECONDS`, so the UI shows the backlog without the event log
+growing with every sealed segment.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from gex_pipeline.defs.gex.keys import GEX_STAGING_STREAM, HISTORY_REQUESTS
 from gex_pipeline.defs.history.assets import REQUEST_TAG
 from gex_pipeline.defs.history.jobs import gex_history_job
 from gex_pipeline.defs.partitions import (
@@ -30,6 +36,7 @@ from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
 from gex_pipeline.settings import HistorySettings, PathSettings, Settings
 
+OBSERVE_SECONDS = 300
 # Request files older than the high-water mark by more than this are not even opened.
 MTIME_SLACK_MS = 60_000
 # A run in these states has not read the signed URL yet: it will use the newest post.
@@ -46,16 +53,20 @@ class HistoryCursor:
 
     high_water_ms: int = 0
     ids_at_mark: list[str] = field(default_factory=list)
+    observed: dict[str, object] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, raw: str | None) -> HistoryCursor:
         if not raw:
             return cls()
         data = json.loads(raw)
-        return cls(int(data["hwm"]), list(data["ids"]))
+        return cls(int(data["hwm"]), list(data["ids"]), dict(data.get("observed", {})))
 
     def dump(self) -> str:
-        return json.dumps({"hwm": self.high_water_ms, "ids": sorted(self.ids_at_mark)})
+        return json.dumps(
+            {"hwm": self.high_water_ms, "ids": sorted(self.ids_at_mark), "observed": self.observed},
+            sort_keys=True,
+        )
 
     def is_new(self, request: StoredRequest) -> bool:
         posted = request.last_posted_at
@@ -121,6 +132,47 @@ def feed_bound_problem(request: StoredRequest, feeds: set[str], max_feeds: int) 
     return f"feed {feed} would be feed number {len(feeds) + 1}, more than GEX_HISTORY_MAX_FEEDS"
 
 
+def staging_observations(
+    paths: PathSettings, cursor: HistoryCursor, now_ms: int
+) -> list[dg.AssetObservation]:
+    """Backlog observations of the staging sources whose figures changed since the last ones,
+    at most every `OBSERVE_SECONDS` (the figures are kept in `cursor.observed`)."""
+    from gex_pipeline.defs.webhooks.assets import UW_STAGING_STREAM
+    from gex_pipeline.lib.ops.health import staging_backlog
+    from gex_pipeline.lib.staging.layout import stream_dirs
+    from gex_pipeline.lib.staging.reader import list_processed, list_sealed
+
+    if now_ms - int(str(cursor.observed.get("at_ms", 0))) < OBSERVE_SECONDS * 1000:
+        return []
+    backlog = staging_backlog(paths, now_ns=now_ms * 1_000_000)
+    figures: dict[str, dict[str, object]] = {
+        GEX_STAGING_STREAM.to_user_string(): backlog["gex"],
+        UW_STAGING_STREAM.to_user_string(): backlog["uw"],
+        HISTORY_REQUESTS.to_user_string(): {
+            "requests_unfinished": backlog["history_requests_unfinished"]
+        },
+    }
+    for stream, key in (("gex", GEX_STAGING_STREAM), ("uw", UW_STAGING_STREAM)):
+        dirs = stream_dirs(paths.staging_dir, stream)
+        newest = [s.seq for s in (*list_sealed(dirs)[-1:], *list_processed(dirs)[-1:])]
+        if newest:
+            figures[key.to_user_string()]["last_arrival_ms"] = max(newest) // 1_000_000
+    events = []
+    for key in (GEX_STAGING_STREAM, UW_STAGING_STREAM, HISTORY_REQUESTS):
+        name = key.to_user_string()
+        if cursor.observed.get(name) == figures[name]:
+            continue
+        metadata: dict[str, dg.MetadataValue] = {
+            k: dg.MetadataValue.float(float(v)) for k, v in figures[name].items() if v is not None
+        }
+        if "last_arrival_ms" in metadata:
+            arrival = float(figures[name]["last_arrival_ms"]) / 1000
+            metadata["last_arrival"] = dg.MetadataValue.timestamp(arrival)
+        events.append(dg.AssetObservation(key, metadata=metadata))
+    cursor.observed = {**figures, "at_ms": now_ms}
+    return events
+
+
 def build_history_sensor(paths: PathSettings, history: HistorySettings) -> dg.SensorDefinition:
     """The request sensor over the requests under `paths`, ticking every
     `history.sensor_interval_seconds` and adding at most `history.max_feeds` feeds."""
@@ -135,13 +187,15 @@ def build_history_sensor(paths: PathSettings, history: HistorySettings) -> dg.Se
     def gex_history_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         store = HistoryStore(paths.data_dir, paths.secrets_dir)
         cursor = HistoryCursor.parse(context.cursor)
+        now_ms = int(time.time() * 1000)
+        observations = staging_observations(paths, cursor, now_ms)
         requests = new_requests(store, cursor)
         if not requests:
             return dg.SensorResult(
                 skip_reason=f"no day-file link posted after {cursor.high_water_ms} (epoch ms)",
+                asset_events=observations,
                 cursor=cursor.dump(),
             )
-        now_ms = int(time.time() * 1000)
         runs, feeds = [], set()
         known = set(context.instance.get_dynamic_partitions(FEED_PARTITIONS_NAME))
         for request in requests:
@@ -172,6 +226,7 @@ def build_history_sensor(paths: PathSettings, history: HistorySettings) -> dg.Se
         new_feeds = sorted(feeds - known)
         return dg.SensorResult(
             run_requests=runs,
+            asset_events=observations,
             dynamic_partitions_requests=(
                 [feed_partitions.build_add_request(new_feeds)] if new_feeds else []
             ),

@@ -3,8 +3,11 @@
 Deleting a run deletes its event log, materializations included. So before a finished run older
 than the cutoff is deleted, every materialization in it that is still the latest of its
 (asset, partition) is reported again without a run (`report_runless_asset_event`, same key,
-partition and metadata, plus where it came from). The asset keeps its latest materialization and
-every partition its status; what goes is the run's logs, steps and older superseded events.
+partition and metadata, plus where it came from and when it happened: `retained_from_run` and
+`materialized_at`). They are carried over in the order they happened. The asset keeps its latest
+materialization and every partition its status; what goes is the run's logs, steps and older
+superseded events. A carried-over event is no change of the data: the export sensor ignores it
+and freshness judgements read `event_time` (the original time).
 Failed runs are kept longer (they are what an operator reads after an alert); runs not finished
 are never touched.
 """
@@ -15,11 +18,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
 
 FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELED)
 FAILED = (dg.DagsterRunStatus.FAILURE,)
 BATCH = 200
+RETAINED_FROM_RUN = "retained_from_run"
+MATERIALIZED_AT = "materialized_at"
+
+
+def is_carried_over(record: dg.EventLogRecord) -> bool:
+    """Whether `record` is a materialization re-reported by run retention (no data change)."""
+    event = record.asset_materialization
+    return event is not None and RETAINED_FROM_RUN in event.metadata
+
+
+def event_time(record: dg.EventLogRecord) -> float:
+    """When the materialization of `record` happened: its original time if carried over."""
+    event = record.asset_materialization
+    original = event.metadata.get(MATERIALIZED_AT) if event is not None else None
+    return float(original.value) if original is not None else record.timestamp  # type: ignore[arg-type]
 
 
 @dataclass
@@ -46,21 +63,21 @@ def _carry_over(instance: dg.DagsterInstance, run_id: str) -> int:
     (Storage ids of a run's own records and of the index differ on sharded storages: the
     latest record is recognised by its run id.)
     """
-    seen: set[tuple[dg.AssetKey, str | None]] = set()
+    seen: dict[tuple[dg.AssetKey, str | None], int] = {}
     cursor = None
     while True:
         page = instance.get_records_for_run(
-            run_id, cursor=cursor, of_type=DagsterEventType.ASSET_MATERIALIZATION, limit=BATCH
+            run_id, cursor=cursor, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=BATCH
         )
         for record in page.records:
             event = record.asset_materialization
             if event is not None:
-                seen.add((event.asset_key, event.partition))
+                seen[(event.asset_key, event.partition)] = record.storage_id
         if not page.has_more:
             break
         cursor = page.cursor
     carried = 0
-    for asset_key, partition in sorted(seen, key=lambda k: (k[0].to_user_string(), k[1] or "")):
+    for asset_key, partition in sorted(seen, key=seen.__getitem__):
         latest = _latest(instance, asset_key, partition)
         if latest is None or latest.run_id != run_id or latest.asset_materialization is None:
             continue
@@ -70,7 +87,11 @@ def _carry_over(instance: dg.DagsterInstance, run_id: str) -> int:
                 asset_key=old.asset_key,
                 partition=old.partition,
                 description=old.description,
-                metadata={**old.metadata, "retained_from_run": dg.MetadataValue.text(run_id)},
+                metadata={
+                    MATERIALIZED_AT: dg.MetadataValue.timestamp(event_time(latest)),
+                    **old.metadata,
+                    RETAINED_FROM_RUN: dg.MetadataValue.text(run_id),
+                },
                 tags=old.tags,
             )
         )

@@ -2,13 +2,13 @@
 
 One sensor for both (each sensor tick costs the daemon and the code server about 0.1 s of CPU).
 Run failures are followed in the event log by storage id; check failures by evaluation time in
-the check-execution table (one query for the latest execution of every check, then the history
+the check-execution records (one query for the latest execution of every check, then the history
 of the checks evaluated since the last tick). Every failure is alerted once, on SQLite and
-PostgreSQL alike; the first tick starts from now rather than replaying the history. Alerts go through `lib.ops.alerts.send_alert` (alerts.log, and a JSON POST
-to GEX_ALERT_WEBHOOK_URL when set). A feed that goes quiet during the session is alerted by
-`gex_freshness_sensor`, which judges it; its failed `feed_freshness` / `stream_freshness`
-evaluations are not alerted
-twice here. The sensor launches no runs.
+PostgreSQL alike; the first tick starts from now rather than replaying the history. Alerts go through
+`lib.ops.alerts.send_alert` (alerts.log, and a JSON POST to GEX_ALERT_WEBHOOK_URL when set). A feed
+or the /uw stream that goes quiet is alerted as `feed_quiet` by `gex_freshness_sensor`, which
+judges it; its failed `feed_freshness` / `stream_freshness` evaluations are not alerted twice
+here. The sensor launches no runs.
 """
 
 from __future__ import annotations
@@ -17,14 +17,9 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import dagster as dg
-from dagster._core.event_api import RunStatusChangeRecordsFilter
-from dagster._core.events import DagsterEventType
-from dagster._core.storage.asset_check_execution_record import (
-    AssetCheckExecutionRecord,
-    AssetCheckExecutionRecordStatus,
-)
 
 from gex_pipeline.defs.gex.freshness import FEED_FRESHNESS
 from gex_pipeline.defs.webhooks.freshness import STREAM_FRESHNESS
@@ -32,6 +27,7 @@ from gex_pipeline.lib.ops.alerts import send_alert
 
 PAGE = 500
 ALERT_INTERVAL_SECONDS = 60
+ALERTED_ELSEWHERE = (FEED_FRESHNESS, STREAM_FRESHNESS)
 
 
 @dataclass
@@ -39,27 +35,35 @@ class AlertCursor:
     """Storage id of the last run failure seen; time of the newest check evaluation alerted."""
 
     runs: int = 0
-    checks_since: float = 0.0
+    checks: float = 0.0
 
     @classmethod
     def parse(cls, raw: str) -> AlertCursor:
-        return cls(**json.loads(raw))
+        data = json.loads(raw)  # `checks_since`: the name of older releases
+        return cls(int(data.get("runs", 0)), float(data.get("checks", data.get("checks_since", 0))))
 
     def dump(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-def _latest_run_failure(instance: dg.DagsterInstance) -> int:
-    records = instance.fetch_run_status_changes(
-        DagsterEventType.RUN_FAILURE, limit=1, ascending=False
+def _evaluated_at(record: Any) -> float:
+    return record.event.timestamp if record.event else 0.0
+
+
+def log_end(instance: dg.DagsterInstance) -> AlertCursor:
+    """A cursor at the end of the log: the latest run failure and check evaluation."""
+    runs = instance.fetch_run_status_changes(
+        dg.DagsterEventType.RUN_FAILURE, limit=1, ascending=False
     ).records
-    return records[0].storage_id if records else 0
+    return AlertCursor(runs=runs[0].storage_id if runs else 0, checks=time.time())
 
 
 def alert_run_failures(instance: dg.DagsterInstance, cursor: AlertCursor) -> int:
     """Alert the runs that failed after `cursor.runs`; advance it. Returns how many."""
     records = instance.fetch_run_status_changes(
-        RunStatusChangeRecordsFilter(DagsterEventType.RUN_FAILURE, after_storage_id=cursor.runs),
+        dg.RunStatusChangeRecordsFilter(
+            dg.DagsterEventType.RUN_FAILURE, after_storage_id=cursor.runs
+        ),
         limit=PAGE,
         ascending=True,
     ).records
@@ -83,41 +87,35 @@ def alert_run_failures(instance: dg.DagsterInstance, cursor: AlertCursor) -> int
     return len(records)
 
 
-def _evaluated_at(record: AssetCheckExecutionRecord) -> float | None:
-    return record.event.timestamp if record.event else None
-
-
 def alert_check_failures(
     instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey], cursor: AlertCursor
 ) -> int:
-    """Alert the failed evaluations newer than `cursor.checks_since`; advance it."""
+    """Alert the failed evaluations newer than `cursor.checks` (a time); advance it.
+
+    One query for the latest execution of every check, then the history of those evaluated
+    since the last tick (the instance's check-execution records; SQLite and PostgreSQL alike).
+    """
     storage = instance.event_log_storage
-    since = cursor.checks_since
+    since = cursor.checks
     latest = storage.get_latest_asset_check_execution_by_key(check_keys)
     recent = [
         key
         for key, record in latest.items()
-        if record.status == AssetCheckExecutionRecordStatus.PLANNED
-        or (_evaluated_at(record) or 0.0) > since
+        if record.status.value == "PLANNED" or _evaluated_at(record) > since
     ]
     failures = [
         record
         for key in sorted(recent, key=str)
-        for record in storage.get_asset_check_execution_history(
-            key, limit=PAGE, status={AssetCheckExecutionRecordStatus.FAILED}
-        )
-        if (_evaluated_at(record) or 0.0) > since
+        for record in storage.get_asset_check_execution_history(key, limit=PAGE)
+        if _evaluated_at(record) > since
     ]
     alerted = 0
-    for record in sorted(failures, key=lambda r: _evaluated_at(r) or 0.0):
-        entry = record.event
-        evaluation = (
-            entry.dagster_event.event_specific_data if entry and entry.dagster_event else None
-        )
-        cursor.checks_since = max(cursor.checks_since, _evaluated_at(record) or 0.0)
-        if not isinstance(evaluation, dg.AssetCheckEvaluation):
+    for record in sorted(failures, key=_evaluated_at):
+        cursor.checks = max(cursor.checks, _evaluated_at(record))
+        evaluation = record.event.asset_check_evaluation if record.event else None
+        if evaluation is None or evaluation.passed:
             continue
-        if evaluation.check_name in (FEED_FRESHNESS, STREAM_FRESHNESS):
+        if evaluation.check_name in ALERTED_ELSEWHERE:
             continue  # alerted as `feed_quiet` by the freshness sensor
         alerted += 1
         _alert_check(evaluation, record.run_id)
@@ -152,8 +150,7 @@ def alert_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     """Alert what failed since the last tick; the first tick only notes where the log ends."""
     instance = context.instance
     if context.cursor is None:
-        start = AlertCursor(runs=_latest_run_failure(instance), checks_since=time.time())
-        context.update_cursor(start.dump())
+        context.update_cursor(log_end(instance).dump())
         return dg.SkipReason("started: alerting on failures from now on")
     cursor = AlertCursor.parse(context.cursor)
     runs = alert_run_failures(instance, cursor)

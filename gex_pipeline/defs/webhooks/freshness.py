@@ -3,12 +3,14 @@
 The stream is judged like a live GEX feed (`lib.gex.freshness.judge_feed`, the exchange calendar):
 only during today's session, and only when it loaded today or on the previous session. The
 freshness sensor (`defs/gex/freshness.py`) records the check when the stream goes stale or
-recovers; the check can also be run for a date from the UI (`option_trades_checks_job`).
+recovers. Run from the UI, the check records a verdict only for today's date during the session,
+and nothing otherwise (no verdict is no "passed").
 """
 
 # No `from __future__ import annotations` here: Dagster reads the context type from the
 # annotations of decorated functions when the definitions load.
 import time
+from collections.abc import Iterator
 
 import dagster as dg
 
@@ -58,26 +60,36 @@ def stream_evaluation(verdict: FeedFreshness, day_key: str) -> dg.AssetCheckEval
     )
 
 
-@dg.asset_check(
-    asset=UNIVERSAL_WEBHOOKS,
-    name=STREAM_FRESHNESS,
-    partitions_def=trading_date_partitions,
-    description="The /uw stream loads at least every GEX_FRESHNESS_MAX_SILENCE_SECONDS during "
-    "today's session once it loaded today or on the previous session (not judged outside the "
-    "session; recorded by gex_freshness_sensor).",
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            STREAM_FRESHNESS,
+            asset=UNIVERSAL_WEBHOOKS,
+            partitions_def=trading_date_partitions,
+            description="The /uw stream loads at least every GEX_FRESHNESS_MAX_SILENCE_SECONDS "
+            "during today's session once it loaded today or on the previous session (judged only "
+            "then; recorded by gex_freshness_sensor).",
+        )
+    ],
+    name="stream_freshness_check",
+    can_subset=True,
+    description="Judges the /uw stream's freshness on today's date during the session; records "
+    "nothing otherwise.",
 )
-def stream_freshness(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    """Judge the run's date: only today's partition during the session can be stale."""
+def stream_freshness(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+    """Judge the run's date when it is today during the session; record nothing otherwise."""
     now_ms = int(time.time() * 1000)
     day = str(context.partition_key)
     if day != date_key(trading_date_of(now_ms)):
-        verdict = FeedFreshness(WEBHOOK_STREAM, False, False, None, None, None)
-    else:
-        silence = Settings.from_env().pipeline.freshness_max_silence_seconds
-        seen = latest_stream_report_ms(context.instance, day)
-        verdict = judge_feed(WEBHOOK_STREAM, seen, now_ms, silence)
-    return dg.AssetCheckResult(
-        passed=not verdict.stale,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata=freshness_metadata(verdict),
-    )
+        return
+    silence = Settings.from_env().pipeline.freshness_max_silence_seconds
+    seen = latest_stream_report_ms(context.instance, day)
+    verdict = judge_feed(WEBHOOK_STREAM, seen, now_ms, silence)
+    if verdict.judged:
+        yield dg.AssetCheckResult(
+            asset_key=UNIVERSAL_WEBHOOKS,
+            check_name=STREAM_FRESHNESS,
+            passed=not verdict.stale,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata=freshness_metadata(verdict),
+        )

@@ -1,30 +1,67 @@
-"""Jobs the webhook sensors launch."""
+"""Jobs of the webhooks domain: the export the sensor launches and the daily re-check."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Dagster reads the resource types from the
+# annotations of decorated functions when the definitions load.
+from datetime import date
 
 import dagster as dg
 
-from gex_pipeline.defs.dagster_compat import partitioned_check_job
+from gex_pipeline.defs.gex.checks import check_metadata
 from gex_pipeline.defs.partitions import trading_date_partitions
+from gex_pipeline.defs.resources import Tables
+from gex_pipeline.defs.webhooks.assets import OPTION_TRADES_EVENTS
 from gex_pipeline.defs.webhooks.checks import webhook_check_specs
-from gex_pipeline.defs.webhooks.freshness import stream_freshness
 from gex_pipeline.defs.webhooks.parquet import OPTION_TRADES_PARQUET
+from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+from gex_pipeline.lib.gex.integrity import ERROR
+from gex_pipeline.lib.lake.tables import Partition
+from gex_pipeline.lib.webhooks.integrity import day_checks
 
 # The day's checks run first: a failed ERROR check (blocking) skips the export.
 option_trades_parquet_job = dg.define_asset_job(
     "option_trades_parquet_job",
-    selection=dg.AssetSelection.assets(OPTION_TRADES_PARQUET)
+    selection=dg.AssetSelection.assets(OPTION_TRADES_PARQUET).without_checks()
     | dg.AssetSelection.checks(*(spec.key for spec in webhook_check_specs)),
     description="Check one trading date of option trades, then export it to Parquet.",
-    tags={"dagster/retry_on_asset_or_op_failure": "false"},
 )
-option_trades_checks_job = partitioned_check_job(
-    "option_trades_checks_job",
-    [*(spec.key for spec in webhook_check_specs), stream_freshness.check_key],
-    trading_date_partitions,
-    description="Daily checks of option trades and the /uw stream's freshness (one run per "
-    "trading date).",
-    tags={"dagster/retry_on_asset_or_op_failure": "false"},
+
+
+@dg.op(
+    pool=DUCKDB_WRITER_POOL,
+    description="Evaluate the option-trade checks of the run's trading date.",
 )
+def option_trades_day_checks(context: dg.OpExecutionContext, tables: Tables) -> None:
+    """Every option-trade check of one date, as asset check evaluations."""
+    key = str(context.partition_key)
+    day = date.fromisoformat(key)
+    store = tables.store()
+    store.claim(Partition(day))
+    with store.reader(Partition(day)) as con:
+        results = day_checks(con, day)
+    for result in results:
+        if not result.passed:
+            context.log.warning("option trades %s %s failed: %s", key, result.name, result.counts)
+        context.log_event(
+            dg.AssetCheckEvaluation(
+                asset_key=OPTION_TRADES_EVENTS,
+                check_name=result.name,
+                passed=result.passed,
+                severity=dg.AssetCheckSeverity.ERROR
+                if result.severity == ERROR
+                else dg.AssetCheckSeverity.WARN,
+                metadata=check_metadata(result),
+                partition=key,
+            )
+        )
+
+
+@dg.job(
+    partitions_def=trading_date_partitions,
+    description="Daily checks of option trades (one run per trading date; a range from the job's "
+    "Partitions tab is a backfill).",
+)
+def option_trades_checks_job() -> None:
+    option_trades_day_checks()
+
 
 webhook_jobs = [option_trades_parquet_job, option_trades_checks_job]

@@ -17,7 +17,7 @@ from typing import Any
 
 from gex_pipeline.settings import PathSettings, Settings
 
-KINDS = ("run_failure", "check_failure", "feed_quiet", "disk_low", "service_gave_up")
+KINDS = ("run_failure", "check_failure", "feed_quiet", "service_gave_up")
 POST_TIMEOUT_S = 5.0
 log = logging.getLogger("gex_pipeline.alerts")
 
