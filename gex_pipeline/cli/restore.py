@@ -65,7 +65,24 @@ def run_restore(args: argparse.Namespace, settings: Settings) -> int:
         what = f"no change {args.stamp!r}" if args.stamp else "no recorded change"
         print(f"{what} of {args.feed} {args.date}; use --list to see them")
         return 2
-    return _restore_versions(settings, store, partition, chosen[-1].versions_before)
+    before = chosen[-1].versions_before
+    if _strike_rows_at(store, partition, before.get("gex_strikes", -1)) == 0:
+        print(
+            f"{args.feed} {args.date} held no rows before the change {chosen[-1].stamp} "
+            f"({chosen[-1].writer}): nothing to put back; see --list"
+        )
+        return 2
+    return _restore_versions(settings, store, partition, before)
+
+
+def _strike_rows_at(store: TableStore, partition: Partition, version: int) -> int:
+    """Strike rows the partition held at a version of `gex_strikes` (0 before the table)."""
+    from gex_pipeline.lib.lake.tables import partition_files
+
+    table = store.lake.open("gex_strikes", version) if version >= 0 else None
+    if table is None:
+        return 0
+    return sum(int(str(f["num_records"])) for f in partition_files(table, partition))
 
 
 def _finish(

@@ -22,6 +22,7 @@ from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.integrity import ny_iso
 from gex_pipeline.lib.history.day_import import import_day_file
 from gex_pipeline_tests.support.dagster_events import run_evaluations
+from gex_pipeline_tests.support.lake import lake_update_one_row
 from gex_pipeline_tests.support.resources import tables_for
 
 DAY = date(2025, 11, 14)
@@ -175,8 +176,7 @@ def test_export_job_checks_the_partition_exports_it_and_reconciles_the_file(
 def test_a_rescan_run_finds_a_row_updated_behind_the_pipeline(data_dir, instance, resources):
     _import_day(data_dir)
     _export(instance, resources)
-    with connect(data_dir / "gex_data.db") as con:
-        con.execute("UPDATE gex_strikes SET gamma = gamma + 1 WHERE rowid = 0")
+    lake_update_one_row(data_dir, "gex_strikes", "gamma")
     key = "gex_parquet:parquet_reconciliation"
     assert _run_checks(instance, resources)[key].passed  # the figures cannot see it
     evaluation = _run_checks(instance, resources, rescan=True)[key]

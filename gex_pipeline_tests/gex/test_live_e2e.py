@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from gex_pipeline.cli.dagster_home import prepare_dagster_home, set_writer_pool_limit
-from gex_pipeline.lib.db.connection import connect_reader
+from gex_pipeline_tests.support.lake import lake_rows
 from gex_pipeline_tests.support.servers import IngestServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -109,15 +109,11 @@ def _parquet_rows(data_dir: Path, ticker: str, endpoint: str) -> int:
 
 
 def _first_visible_after(data_dir: Path, posted_at: float, deadline: float) -> float:
-    """Seconds from `posted_at` until a row of SPX is readable in DuckDB (read-only, retried)."""
+    """Seconds from `posted_at` until a row of SPX is readable in the lake (what readers see)."""
     while time.monotonic() < deadline:
-        if (data_dir / "gex_data.db").exists():
-            with connect_reader(data_dir / "gex_data.db") as con:
-                found = con.execute(
-                    "SELECT count(*) FROM gex_snapshots WHERE ticker = 'SPX'"
-                ).fetchall()[0][0]
-            if found:
-                return time.monotonic() - posted_at
+        found = lake_rows(data_dir, "SELECT count(*) FROM gex_snapshots WHERE ticker = 'SPX'")
+        if found[0][0]:
+            return time.monotonic() - posted_at
         time.sleep(0.05)
     raise AssertionError("no live row became visible")
 
@@ -153,11 +149,10 @@ def test_posted_payloads_reach_duckdb_within_seconds_and_parquet_through_the_sen
     assert visible_after <= 5.0, visible_after
     assert [_parquet_rows(data_dir, t, e) for t, e in feeds] == [expected, expected], log[-4000:]
 
-    with connect_reader(data_dir / "gex_data.db") as con:
-        counts = con.execute(
-            "SELECT ticker, endpoint, count(*) FROM gex_strikes GROUP BY ALL ORDER BY ALL"
-        ).fetchall()
-        duplicates = con.execute("SELECT count(*) FROM gex_snapshots").fetchall()[0][0]
+    counts = lake_rows(
+        data_dir, "SELECT ticker, endpoint, count(*) FROM gex_strikes GROUP BY ALL ORDER BY ALL"
+    )
+    duplicates = lake_rows(data_dir, "SELECT count(*) FROM gex_snapshots")[0][0]
     assert counts == [("NQ_NDX", "gex_one", expected), ("SPX", "gex_zero", expected)]
     assert duplicates == SNAPSHOTS_PER_FEED * len(feeds)
     staged = data_dir / "staging" / "gex"

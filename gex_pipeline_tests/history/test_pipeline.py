@@ -21,9 +21,10 @@ from gex_pipeline.defs.partition_runs import TRANSIENT_RETRY
 from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME, gex_partition_key
 from gex_pipeline.defs.resources import build_resources
 from gex_pipeline.lib.db.connection import connect
-from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.lake.tables import SPECS
 from gex_pipeline.lib.staging.history_store import HistoryStore
 from gex_pipeline.settings import Settings
+from gex_pipeline_tests.support.lake import lake_rows
 
 SECRET = "S3CR3TSIGNATURE"
 QUERY = f"sv=2024-01-01&sig={SECRET}"
@@ -79,10 +80,7 @@ def _serve_day(server, tmp_path: Path, **kw) -> bytes:
 
 
 def _strike_rows(data_dir: Path) -> int:
-    with connect(data_dir / "gex_data.db") as con:
-        migrate(con)
-        row = con.execute("SELECT count(*) FROM gex_strikes").fetchone()
-    return int(row[0]) if row else 0
+    return int(lake_rows(data_dir, "SELECT count(*) FROM gex_strikes")[0][0])
 
 
 def _tick(instance, cursor: str | None = None):
@@ -172,6 +170,7 @@ def test_signed_query_appears_in_no_log_event_table_or_file(
     with connect(env / "gex_data.db") as con:
         tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
         dumped = "".join(repr(con.execute(f"SELECT * FROM {t}").fetchall()) for t in tables)
+    dumped += "".join(repr(lake_rows(env, f"SELECT * FROM {t}")) for t in SPECS)
     assert SECRET not in dumped
     for path in env.rglob("*"):
         if path.is_file():

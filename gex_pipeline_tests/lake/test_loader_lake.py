@@ -50,7 +50,7 @@ def _loader(data_dir: Path, clock: _Clock, flush_seconds: float = 2.0) -> LiveLo
         publisher=_Publisher(),
         status_path=data_dir / "live" / "status.json",
         clock=clock,
-        lake=LakeSync(lake, flush_seconds=flush_seconds, clock=clock),
+        lake=LakeSync(lake, flush_seconds=flush_seconds),
     )
 
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from gex_pipeline.cli.demo.history_day import make_day_file
-from gex_pipeline.lib.db.connection import connect_reader
+from gex_pipeline_tests.support.lake import lake_rows
 from gex_pipeline_tests.support.servers import HistoryHttpServer, IngestServer, free_port
 
 pytestmark = pytest.mark.e2e
@@ -121,9 +121,8 @@ def test_fresh_start_with_queued_work_has_no_lock_failure(
     with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
         statuses = {run.status for run in instance.get_runs()}
     assert statuses == {dg.DagsterRunStatus.SUCCESS}, statuses
-    with connect_reader(data_dir / "gex_data.db") as con:
-        live = con.execute("SELECT count(*) FROM gex_snapshots WHERE ticker = 'NDX'").fetchall()
-        days = con.execute(
-            "SELECT count(DISTINCT trade_date) FROM gex_snapshots WHERE ticker = 'SPX'"
-        ).fetchall()
+    live = lake_rows(data_dir, "SELECT count(*) FROM gex_snapshots WHERE ticker = 'NDX'")
+    days = lake_rows(
+        data_dir, "SELECT count(DISTINCT trade_date) FROM gex_snapshots WHERE ticker = 'SPX'"
+    )
     assert (live[0][0], days[0][0]) == (LIVE_SNAPSHOTS, len(DAYS))

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gex_pipeline.lib.db.connection import connect_reader
+from gex_pipeline_tests.support.lake import lake_rows
 from gex_pipeline_tests.support.servers import free_port
 
 LOCATION_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
@@ -47,13 +47,8 @@ SNAPSHOT = {"ticker": "SPX", "endpoint": "gex_zero", "timestamp": 1763130600, "s
 
 
 def _snapshots(db: Path) -> int:
-    if not db.exists():
-        return 0
-    with connect_reader(db) as con:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if "gex_snapshots" not in tables:
-            return 0
-        return con.execute("SELECT count(*) FROM gex_snapshots").fetchall()[0][0]
+    """Snapshots readers see in the lake of the data directory of `db`."""
+    return int(lake_rows(db.parent, "SELECT count(*) FROM gex_snapshots")[0][0])
 
 
 @pytest.mark.e2e

@@ -36,3 +36,14 @@ def lake_delete(data_dir: Path, table: str, predicate: str) -> None:
     found = lake_of(data_dir).open(table)
     assert found is not None, f"no lake table {table}"
     found.delete(predicate)
+
+
+def lake_update_one_row(data_dir: Path, table: str, column: str) -> None:
+    """Add 1 to `column` of one row of a lake table behind the pipeline's back (same row count)."""
+    found = lake_of(data_dir).open(table)
+    assert found is not None, f"no lake table {table}"
+    timestamp, strike = lake_rows(data_dir, f"SELECT timestamp, strike FROM {table} LIMIT 1")[0]
+    found.update(
+        updates={column: f"{column} + 1"},
+        predicate=f"timestamp = {timestamp} AND strike = {strike}",
+    )

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from gex_pipeline.cli.live_loader import DagsterPublisher, build_loader
-from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.settings import PipelineSettings, Settings
+from gex_pipeline_tests.support.lake import lake_rows
 from gex_pipeline_tests.support.servers import IngestServer
 from gex_pipeline_tests.support.staging_trees import UwStagingTree
 
@@ -53,12 +53,11 @@ def test_posted_messages_reach_duckdb_once_through_the_loader(
     acknowledged = _post_all(server, messages)
     assert server.stop()
     _load_through_the_loader(instance)
-    with connect(data_dir / "gex_data.db", read_only=True) as con:
-        stored = {row[0] for row in con.execute("SELECT id FROM universal_webhooks").fetchall()}
-        trades = con.execute("SELECT count(*) FROM option_trades_events").fetchall()[0][0]
-        failures = con.execute(
-            "SELECT count(*) FROM option_trades_events WHERE len(cast_failures) > 0"
-        ).fetchall()[0][0]
+    stored = {row[0] for row in lake_rows(data_dir, "SELECT id FROM universal_webhooks")}
+    trades = lake_rows(data_dir, "SELECT count(*) FROM option_trades_events")[0][0]
+    failures = lake_rows(
+        data_dir, "SELECT count(*) FROM option_trades_events WHERE len(cast_failures) > 0"
+    )[0][0]
     expected_trades = sum(
         1 for r in UwStagingTree.records(messages) if "option_trades" in r["channel"]
     )

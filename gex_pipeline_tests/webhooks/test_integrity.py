@@ -52,7 +52,7 @@ def _trade(con: duckdb.DuckDBPyConnection, trade_id: str, **values: object) -> N
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "gex.db"
+    path = tmp_path / "gex_data.db"
     with connect(path) as con:
         migrate(con)
         for i in range(5):

@@ -12,8 +12,6 @@ A failed pass or seal is logged and tried again on a later cycle; loading goes o
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +37,6 @@ class LakeSync:
     lake: Lake
     flush_seconds: float = 2.0
     work_dir: Path | None = None
-    clock: Callable[[], float] = time.time
     _since: datetime | None = None
     _dirty: bool = True
     _flushed_at: float = float("-inf")
@@ -60,10 +57,9 @@ class LakeSync:
         return self._dirty
 
     def flush_if_due(
-        self, con: duckdb.DuckDBPyConnection, *, force: bool = False
+        self, con: duckdb.DuckDBPyConnection, now: float, *, force: bool = False
     ) -> MirrorReport | None:
-        """Run a mirror pass when rows wait and `flush_seconds` passed (or `force`)."""
-        now = self.clock()
+        """Run a mirror pass when rows wait and `flush_seconds` passed by `now` (or `force`)."""
         if not self._dirty or (not force and now - self._flushed_at < self.flush_seconds):
             return None
         started = datetime.now(UTC)
@@ -76,9 +72,9 @@ class LakeSync:
         self._since, self._dirty, self._flushed_at = started, False, now
         return report
 
-    def seal_one_if_due(self, con: duckdb.DuckDBPyConnection) -> Sealed | None:
-        """Seal the oldest open partition of a past date, checked every `SEAL_CHECK_SECONDS`."""
-        now = self.clock()
+    def seal_one_if_due(self, con: duckdb.DuckDBPyConnection, now: float) -> Sealed | None:
+        """Seal the oldest open partition of a date before `now`'s (America/New_York), checked
+        every `SEAL_CHECK_SECONDS`."""
         if now - self._seal_checked_at < SEAL_CHECK_SECONDS:
             return None
         today = trading_date_of(int(now * 1000))

@@ -197,15 +197,15 @@ class LiveLoader:
         if loaded:
             self.lake.changed()
         if self.lake.pending:
-            self.lake.flush_if_due(self.connection())
+            self.lake.flush_if_due(self.connection(), self.clock())
         if not backlog and not self.lake.pending:
-            self.lake.seal_one_if_due(self.connection())
+            self.lake.seal_one_if_due(self.connection(), self.clock())
 
     def flush(self) -> None:
         """Report every pending figure now (at shutdown)."""
         events: list[Any] = []
         if self.lake is not None and self.lake.pending:
-            self.lake.flush_if_due(self.connection(), force=True)
+            self.lake.flush_if_due(self.connection(), self.clock(), force=True)
         pending = [s for s in self.streams if s.throttle.pending]
         if not pending:
             return
