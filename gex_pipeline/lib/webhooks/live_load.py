@@ -6,7 +6,8 @@ included), keyed by its id (the trade id, or the content hash given by the inges
 trades are flattened into `option_trades_events` (key: trade id, OCC symbol decoded in SQL) and
 `market-state` aggregates into `market_agg_state` (key: trade date, timestamp). The first arrival
 of a key wins (segment seq, then line); later ones are counted as duplicates, or, when a message id
-comes again with a different payload, as conflicts kept in `webhook_conflicts`. Numbers arrive as
+comes again with a different payload, as conflicts kept in `webhook_conflicts`. Times in text are
+converted by `payloads.timestamps.epoch_ms_sql`, the ingest API's rules. Numbers arrive as
 strings: a present value that does not cast is stored as NULL and its field named in the row's
 `cast_failures`, and counted. Segments are recorded in `loaded_segments` in the same transaction,
 so a retry after a crash loads nothing twice.
@@ -28,7 +29,7 @@ from gex_pipeline.lib.live.microbatch import (
     sql_string,
 )
 from gex_pipeline.lib.payloads.occ import ROOT_UNDERLYING
-from gex_pipeline.lib.payloads.timestamps import MIN_MS, MS_THRESHOLD, US_THRESHOLD
+from gex_pipeline.lib.payloads.timestamps import epoch_ms_sql
 from gex_pipeline.lib.payloads.uw import TRADE_CHANNEL_PREFIX
 from gex_pipeline.lib.staging.layout import UW_STREAM
 from gex_pipeline.lib.staging.reader import Segment
@@ -120,24 +121,6 @@ DATA_STRUCT = "{" + ", ".join(f'"{name}": "VARCHAR"' for name in _DATA_FIELDS) +
 
 OCC_PATTERN = r"^([A-Z][A-Z0-9]{0,5}) *(\d{2})(\d{2})(\d{2})([CP])(\d{8})$"
 _OCC_PARTS = "['root', 'yy', 'mm', 'dd', 'kind', 'strike']"
-_ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*(Z|z|[+-]\d{2}(:?\d{2})?)$"
-
-
-def epoch_ms_sql(value: str) -> str:
-    """DuckDB expression: epoch ms UTC of a text time, NULL when it is not one.
-
-    Like the ingest API (`payloads.timestamps`): numbers are seconds below 1e11, else milliseconds
-    (1e14 and above refused); ISO-8601 needs `Z` or an offset; results before 2000 are refused.
-    """
-    number = f"TRY_CAST({value} AS DOUBLE)"
-    ms = (
-        f"CASE WHEN {number} IS NOT NULL THEN"
-        f" CASE WHEN abs({number}) < {MS_THRESHOLD} THEN TRY_CAST(round({number} * 1000) AS BIGINT)"
-        f" WHEN abs({number}) < {US_THRESHOLD} THEN TRY_CAST(round({number}) AS BIGINT) END"
-        f" WHEN regexp_matches(trim({value}), '{_ISO_WITH_OFFSET}')"
-        f" THEN epoch_ms(TRY_CAST(trim({value}) AS TIMESTAMPTZ)) END"
-    )
-    return f"(CASE WHEN ({ms}) >= {MIN_MS} THEN ({ms}) END)"
 
 
 def occ_parts_sql(symbol: str) -> str:
@@ -241,8 +224,8 @@ _DAY_COLUMNS = (
 def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
     """Parse the segments once into `uw_batch_raw` (rowid = arrival order), validate them and
     classify every message in `uw_batch_records`."""
-    executed = epoch_ms_sql("d.executed_at")
-    state = epoch_ms_sql("d.timestamp")
+    executed = epoch_ms_sql("d.executed_at", "received_at")
+    state = epoch_ms_sql("d.timestamp", "received_at")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE uw_batch_raw AS
