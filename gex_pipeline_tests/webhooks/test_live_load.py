@@ -172,7 +172,7 @@ def test_market_state_fields_are_typed_as_doubles(con, uw_staging: UwStagingTree
     ) == [(DAY, 1763132400000, 1234567.89, 15000.0)]
 
 
-def test_market_state_without_timestamp_is_keyed_by_received_at(
+def test_market_state_without_timestamp_is_stamped_with_received_at(
     con, uw_staging: UwStagingTree
 ) -> None:
     message = _market(timestamp=None)
@@ -180,14 +180,14 @@ def test_market_state_without_timestamp_is_keyed_by_received_at(
     assert _rows(con, "SELECT trade_date, timestamp FROM market_agg_state") == [(DAY, 123_456)]
 
 
-def test_second_market_state_for_the_same_time_is_a_counted_duplicate(
+def test_distinct_market_states_of_one_time_each_keep_their_row(
     con, uw_staging: UwStagingTree
 ) -> None:
     first, second = _market(call_premium="1"), _market(call_premium="2")
     load_uw_segments(con, [uw_staging.seal(uw_staging.records([first]))])
-    report = load_uw_segments(con, [uw_staging.seal(uw_staging.records([second]))])
-    assert (report.total("market_added"), report.total("duplicates")) == (0, 1)
-    assert _rows(con, "SELECT call_premium FROM market_agg_state") == [(1.0,)]
+    report = load_uw_segments(con, [uw_staging.seal(uw_staging.records([second, second]))])
+    assert (report.total("market_added"), report.total("duplicates")) == (1, 1)
+    assert _rows(con, "SELECT call_premium FROM market_agg_state ORDER BY 1") == [(1.0,), (2.0,)]
     assert _count(con, "universal_webhooks") == 2
 
 
