@@ -15,6 +15,7 @@ from uvicorn.config import LOGGING_CONFIG
 from gex_pipeline.lib.history.url_policy import UrlPolicy
 from gex_pipeline.settings import ApiSettings, Settings
 from ingest_api.app import create_app
+from ingest_api.cors import BrowserCors
 from ingest_api.guards import ServeGuard, served_host_names
 from ingest_api.protocol import GuardedHttpToolsProtocol
 
@@ -59,20 +60,22 @@ def log_config() -> dict[str, Any]:
     return config
 
 
-def serve_app(settings: Settings | None = None) -> ServeGuard:
-    """The app as served: `create_app` behind the `Host` check and the in-flight limit. Without
-    `settings` (the factory of each uvicorn worker process) they come from the environment."""
+def serve_app(settings: Settings | None = None) -> BrowserCors:
+    """The app as served: `create_app` behind the `Host` check and the in-flight limit, all of it
+    behind CORS (so browsers can read every refusal). Without `settings` (the factory of each
+    uvicorn worker process) they come from the environment."""
     settings = settings or Settings.from_env(os.environ)
     api = settings.api
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    app = create_app(settings)
-    return ServeGuard(
+    app = create_app(settings, cors=False)
+    guarded = ServeGuard(
         app,
         hosts=served_host_names(api.allowed_hosts, api.host),
         max_in_flight=api.max_concurrency,
         retry_after_s=api.retry_after_s,
         metrics=app.state.metrics,
     )
+    return BrowserCors(guarded, api=api, metrics=app.state.metrics)
 
 
 def run_server(settings: Settings) -> int:
