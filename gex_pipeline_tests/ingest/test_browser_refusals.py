@@ -49,6 +49,7 @@ def test_host_refusal_is_readable_by_an_allowed_page(served: Callable) -> None:
     detail = answer.json()["detail"]
     assert detail["field"] == "host"
     assert "GEX_INGEST_ALLOWED_HOSTS" in detail["message"]
+    assert "GEX_INGEST_LAN=1" in detail["message"]
 
 
 @pytest.mark.parametrize("origin", [None, "https://evil.example"])
