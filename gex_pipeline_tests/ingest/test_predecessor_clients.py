@@ -115,23 +115,3 @@ def test_what_is_really_unusable_is_refused_naming_the_field(
     answer = ingest_client().post("/gex", content=json.dumps(body))
     assert (answer.status_code, answer.json()["detail"]["field"]) == (422, field)
     assert staged("gex") == []
-
-
-def test_webhook_object_of_the_predecessor_model_keeps_its_extra_fields(
-    ingest_client: Callable, staged: Callable
-) -> None:
-    message = {
-        "topic": "option_trades_super_algo",
-        "event_type": "new_msg",
-        "payload": {"data": {"id": "t-9", "executed_at": "2025-11-14T15:02:11.482Z"}},
-        "received_at": "2025-11-14T15:02:11.500Z",
-        "source_ip": "192.168.1.7",
-        "user_agent": "Mozilla/5.0",
-    }
-    assert ingest_client().post("/uw", json=message).status_code == 202
-    [record] = staged("uw")
-    assert record["extra"] == {
-        "received_at": "2025-11-14T15:02:11.500Z",
-        "source_ip": "192.168.1.7",
-        "user_agent": "Mozilla/5.0",
-    }

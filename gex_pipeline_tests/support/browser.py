@@ -11,7 +11,6 @@ test with the install command.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import os
 import shutil
@@ -24,6 +23,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from gex_pipeline_tests.support.certificates import self_signed
 
 INSTALL_HINT = "install Chromium: apt-get update && apt-get install -y chromium"
 CHROMIUM_FLAGS = (
@@ -46,39 +47,6 @@ def chromium_binary() -> str:
     if found is None:
         raise RuntimeError(f"Chromium not found; {INSTALL_HINT}")
     return found
-
-
-def _self_signed(names: list[str], folder: Path) -> tuple[Path, Path]:
-    """A certificate and key for `names`, valid for a day, written to `folder`."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "site.crt", folder / "site.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 class SiteServer:
@@ -112,7 +80,7 @@ class SiteServer:
                 self.send_response(204)
                 self.end_headers()
 
-        cert, key = _self_signed(list(pages), folder)
+        cert, key = self_signed(list(pages), folder)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

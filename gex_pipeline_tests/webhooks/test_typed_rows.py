@@ -157,6 +157,7 @@ def test_annotated_copies_of_one_market_state_give_one_typed_row(
 def test_fields_of_object_messages_beyond_the_message_are_kept(
     con, uw_staging: UwStagingTree
 ) -> None:
+    # the predecessor's webhook model: topic, event_type, payload, received_at, source_ip, ...
     message = {
         "topic": "market_agg_socket",
         "event_type": "market-state",
