@@ -148,7 +148,6 @@ def test_annotated_copies_of_one_market_state_give_one_typed_row(
     for captured_at in ("2025-11-14T15:00:00.100Z", "2025-11-14T15:00:00.101Z"):
         state = _state(call_premium="5")
         state[4]["_computed"] = {"captured_at": captured_at}
-        state[4]["data"]["_seen_at"] = captured_at
         copies.append(state)
     report = load_uw_segments(con, [uw_staging.seal(uw_staging.records(copies))])
     assert (_count(con, "market_agg_state"), report.total("duplicates")) == (1, 1)

@@ -10,14 +10,14 @@ A body is one of:
 Control frames (events `phx_*` and `heartbeat`, the `phoenix` channel) become `UwControl`; every
 other message, unknown channels included, becomes a staging "uw record" (`docs/staging.md`).
 
-Messages are identified and compared on their upstream content: client annotations, the keys
-starting with `_` of the payload and of its `data` object, are left out (the capture userscripts
-add `_computed: {is_sweep, ..., captured_at}` to each copy they forward). A record's `id` is the
+Messages are identified and compared on their upstream content: client annotations, the keys of
+the payload starting with `_`, are left out (the capture userscripts add
+`_computed: {is_sweep, ..., captured_at}` to each copy they forward). A record's `id` is the
 trade `data.id` on `option_trades*` channels when present, otherwise the sha256 of the canonical
 JSON of `{"channel", "event", "payload"}` (join_ref/ref and the form left out, so the same message
-relayed twice or in either form gets one id). Its `content_hash` is the sha256 of the canonical
-JSON of the payload: two records of one id are duplicates when it is equal (one trade relayed on
-two channels, with other annotations), conflicts otherwise.
+relayed twice or in either form gets one id). Its `content_hash` is the sha256 of the payload as
+orjson writes it with sorted keys: two records of one id are duplicates when it is equal (one trade
+relayed on two channels, with other annotations), conflicts otherwise.
 Nothing is dropped: the payload is staged as sent, and fields of an object message beyond its
 channel, event, refs and payload are kept in `extra`.
 """
@@ -28,6 +28,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from gex_pipeline.lib.payloads.errors import PayloadError
 from gex_pipeline.lib.payloads.jsonbody import check_depth, json_type, load_json
@@ -127,10 +129,9 @@ def _message(value: Any, at: str, received_at_ms: int) -> UwItem:
     control = control_reason(channel, event)
     if control is not None:
         return UwControl(control)
-    payload_json = _canonical(upstream_payload(payload))
-    message_json = f'{{"channel":{_canonical(channel)},"event":{_canonical(event)},"payload":'
+    upstream = upstream_payload(payload)
     return {
-        "id": trade_id(channel, payload) or _sha256(message_json + payload_json + "}"),
+        "id": trade_id(channel, payload) or message_hash(channel, event, upstream),
         "received_at": received_at_ms,
         "form": form,
         "channel": channel,
@@ -138,7 +139,9 @@ def _message(value: Any, at: str, received_at_ms: int) -> UwItem:
         "join_ref": join_ref,
         "ref": ref,
         "payload": payload,
-        "content_hash": _sha256(payload_json),
+        "content_hash": hashlib.sha256(
+            orjson.dumps(upstream, option=orjson.OPT_SORT_KEYS)
+        ).hexdigest(),
         "extra": extra,
     }
 
@@ -165,29 +168,24 @@ def trade_id(channel: str, payload: Any) -> str | None:
 
 
 def upstream_payload(payload: Any) -> Any:
-    """`payload` without client annotations: the keys starting with `_` of the payload and of
-    its `data` object. Copies only what has annotations."""
-    if type(payload) is not dict:
+    """`payload` without client annotations (its keys starting with `_`); the same object when
+    there are none."""
+    if type(payload) is not dict or not any(key[:1] == "_" for key in payload):
         return payload
-    data = payload.get("data")
-    data_annotated = type(data) is dict and any(key[:1] == "_" for key in data)
-    if not data_annotated and not any(key[:1] == "_" for key in payload):
-        return payload
-    kept = {key: item for key, item in payload.items() if key[:1] != "_"}
-    if data_annotated and "data" in kept:
-        kept["data"] = {key: item for key, item in data.items() if key[:1] != "_"}
-    return kept
+    return {key: item for key, item in payload.items() if key[:1] != "_"}
 
 
-def _canonical(value: Any) -> str:
-    """JSON with sorted keys and no spaces: the text the message hashes are taken of."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+def message_hash(channel: str, event: str | None, upstream: Any) -> str:
+    """sha256 hex of the canonical JSON (sorted keys, no spaces, non-ASCII as is) of the message
+    `{"channel", "event", "payload": upstream}`."""
+    canonical = json.dumps(
+        {"channel": channel, "event": event, "payload": upstream},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
     )
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _first_key(value: dict[str, Any], at: str, *keys: str) -> tuple[Any, str]:
