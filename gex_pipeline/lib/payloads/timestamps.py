@@ -38,6 +38,7 @@ UNITS: tuple[tuple[int, int, int], ...] = (
 )
 DECIMAL_PLACES = 18
 
+_WHITESPACE = "\t\n\r\f\v"  # besides the space
 _SPACE = r"[ \t\n\r\f\v]*"
 NUMBER_PATTERN = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _DATE_TIME = (
@@ -45,6 +46,11 @@ _DATE_TIME = (
     r"(?::?([0-9]{2})(?:[.,]([0-9]+))?)?"
 )
 ISO_PATTERN = _DATE_TIME + r"(?:[Zz]|([+-])([0-9]{2})(?::?([0-9]{2}))?)"
+# The usual form of ISO_PATTERN (with its ranges), cut by position in SQL.
+_USUAL_ISO = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
+    r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+)
 ISO_PARTS = ("year", "month", "day", "hour", "minute", "second", "fraction", "sign", "oh", "om")
 
 _NUMBER = re.compile(_SPACE + NUMBER_PATTERN + _SPACE)
@@ -122,36 +128,62 @@ def epoch_ms_sql(value: str, now_ms: str) -> str:
     """DuckDB expression: epoch ms UTC (BIGINT) of the text expression `value` by the module's
     rules, NULL when they refuse it; `now_ms` is an SQL expression of the reference time.
 
-    Subexpressions are repeated in the text; DuckDB evaluates each once (common subexpressions).
+    Tiered for speed (regexp_matches is a fast scan, capture groups are slow, and DuckDB does not
+    share repeated subexpressions inside CASE): the usual ISO form (`_USUAL_ISO`, what the vendors
+    send) is cut by position, numbers are cast, only other ISO forms go through the captures.
+    Values computed once are bound to lambda parameters (`n`, `x`, `ms`).
     """
-    n = (
-        f"TRY_CAST(regexp_extract({value}, '^{_SPACE}({NUMBER_PATTERN}){_SPACE}$', 1)"
-        f" AS DECIMAL(38,{DECIMAL_PLACES}))"
+    ms = (
+        f"CASE WHEN {value} IS NULL THEN NULL"
+        f" WHEN regexp_matches({value}, '^{_USUAL_ISO}$') THEN {_usual_iso_ms(value)}"
+        f" WHEN regexp_matches({value}, '^{_SPACE}{NUMBER_PATTERN}{_SPACE}$')"
+        f" THEN {_number_ms(value)} ELSE {_iso_ms(value)} END"
     )
+    checked = f"CASE WHEN ms >= {MIN_MS} AND ms <= ({now_ms}) + {MAX_AHEAD_MS} THEN CAST(ms AS BIGINT) END"
+    return f"list_transform([{ms}], lambda ms: {checked})[1]"
+
+
+def _usual_iso_ms(value: str) -> str:
+    """`YYYY-MM-DD[T ]HH:MM:SS[.fraction](Z|+HH:MM)`, ranges checked by `_USUAL_ISO`."""
+    zone = f"(CASE WHEN right({value}, 1) IN ('Z', 'z') THEN 1 ELSE 6 END)"
+    offset_minutes = f"(CAST({value}[-5:-4] AS INTEGER) * 60 + CAST({value}[-2:-1] AS INTEGER))"
+    return (
+        f"epoch_ms(TRY_CAST({value}[1:19] AS TIMESTAMP))"
+        f" + coalesce(TRY_CAST(rpad(left({value}[21:length({value}) - {zone}], 3), 3, '0')"
+        f" AS INTEGER), 0)"
+        f" + CASE WHEN {zone} = 6 THEN (CASE {value}[-6:-6] WHEN '-' THEN 1 ELSE -1 END)"
+        f" * {offset_minutes} * 60000 ELSE 0 END"
+    )
+
+
+def _number_ms(value: str) -> str:
+    """A number in `value` (already matched by `NUMBER_PATTERN`) by magnitude, floored."""
     # DECIMAL(38,18) holds less than 1e20 (the last bound): the cast refuses the rest.
     units = " ".join(
-        f"{'ELSE' if bound == UNITS[-1][0] else f'WHEN abs({n}) < {bound} THEN'}"
-        f" CAST(floor({n} * {times}) AS HUGEINT) // {per}"
+        f"{'ELSE' if bound == UNITS[-1][0] else f'WHEN abs(n) < {bound} THEN'}"
+        f" CAST(floor(n * {times}) AS HUGEINT) // {per}"
         for bound, times, per in UNITS
     )
+    number = f"TRY_CAST(trim({value}, ' {_WHITESPACE}') AS DECIMAL(38,{DECIMAL_PLACES}))"
+    return f"list_transform([{number}], lambda n: CASE WHEN n IS NOT NULL THEN CASE {units} END END)[1]"
+
+
+def _iso_ms(value: str) -> str:
+    """Any `ISO_PATTERN` form in `value`, from its captures; NULL when it is none."""
     names = f"[{', '.join(repr(name) for name in ISO_PARTS)}]"
-    p = f"regexp_extract({value}, '^{_SPACE}{ISO_PATTERN}{_SPACE}$', {names})"
+    parts = f"regexp_extract({value}, '^{_SPACE}{ISO_PATTERN}{_SPACE}$', {names})"
 
     def part(name: str) -> str:
-        return f"TRY_CAST(nullif({p}.{name}, '') AS INTEGER)"
+        return f"TRY_CAST(nullif(x.{name}, '') AS INTEGER)"
 
-    day = f"TRY_CAST(nullif({p}.year || '-' || {p}.month || '-' || {p}.day, '--') AS DATE)"
+    day = "TRY_CAST(nullif(x.year || '-' || x.month || '-' || x.day, '--') AS DATE)"
     second, oh, om = (f"coalesce({part(name)}, 0)" for name in ("second", "oh", "om"))
-    iso_ms = (
+    ms = (
         f"CASE WHEN {day} IS NOT NULL AND {part('hour')} <= 23 AND {part('minute')} <= 59"
         f" AND {second} <= 59 AND {oh} <= 23 AND {om} <= 59"
         f" THEN ((date_diff('day', DATE '1970-01-01', {day}) * 24 + {part('hour')}) * 60"
         f" + {part('minute')}) * 60000::BIGINT + {second} * 1000"
-        f" + coalesce(TRY_CAST(rpad(left({p}.fraction, 3), 3, '0') AS INTEGER), 0)"
-        f" + (CASE {p}.sign WHEN '-' THEN 1 ELSE -1 END) * ({oh} * 60 + {om}) * 60000 END"
+        f" + coalesce(TRY_CAST(rpad(left(x.fraction, 3), 3, '0') AS INTEGER), 0)"
+        f" + (CASE x.sign WHEN '-' THEN 1 ELSE -1 END) * ({oh} * 60 + {om}) * 60000 END"
     )
-    ms = f"coalesce(CASE WHEN {n} IS NOT NULL THEN CASE {units} END END, {iso_ms})"
-    return (
-        f"(CASE WHEN {ms} >= {MIN_MS} AND {ms} <= ({now_ms}) + {MAX_AHEAD_MS}"
-        f" THEN CAST({ms} AS BIGINT) END)"
-    )
+    return f"list_transform([{parts}], lambda x: {ms})[1]"
