@@ -188,6 +188,7 @@ class ApiSettings:
     port: int = 8877
     token: str | None = None
     allow_remote: bool = False
+    lan: bool = False
     allowed_hosts: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     max_body_gex: int = 2 * 2**20
@@ -213,12 +214,15 @@ class ApiSettings:
 
 
 def _api(env: Mapping[str, str]) -> ApiSettings:
-    """The `GEX_INGEST_*` variables."""
+    """The `GEX_INGEST_*` variables (`GEX_INGEST_LAN=1`: bind every interface unless
+    `GEX_INGEST_HOST` says otherwise)."""
+    lan = _flag(env, "GEX_INGEST_LAN")
     return ApiSettings(
-        host=env.get("GEX_INGEST_HOST") or ApiSettings.host,
+        host=env.get("GEX_INGEST_HOST") or ("0.0.0.0" if lan else ApiSettings.host),
         port=_int(env, "GEX_INGEST_PORT", ApiSettings.port),
         token=_token(env),
         allow_remote=_flag(env, "GEX_INGEST_ALLOW_REMOTE"),
+        lan=lan,
         allowed_hosts=tuple(h.lower() for h in _list(env, "GEX_INGEST_ALLOWED_HOSTS", ())),
         cors_origins=tuple(
             o.rstrip("/").lower()

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from gex_pipeline import __version__
 from gex_pipeline.lib.history.url_policy import UrlPolicy
@@ -19,6 +18,7 @@ from gex_pipeline.lib.staging.layout import STREAMS, stream_dirs
 from gex_pipeline.lib.staging.writer import SegmentWriter
 from gex_pipeline.settings import Settings
 from ingest_api import routes_gex, routes_history, routes_ops, routes_uw
+from ingest_api.cors import BrowserCors
 from ingest_api.errors import install_error_handlers
 from ingest_api.history_bounds import HistoryBounds
 from ingest_api.metrics import Metrics
@@ -52,8 +52,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await writer.aclose()
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the ingest application for `settings`."""
+def create_app(settings: Settings, *, cors: bool = True) -> FastAPI:
+    """Build the ingest application for `settings`; `cors=False` leaves CORS to the caller
+    (`server.serve_app` puts it around the guards that run before the app)."""
     app = FastAPI(
         title="gex-pipeline ingest API",
         version=__version__,
@@ -79,13 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
         for stream in STREAMS
     }
     install_error_handlers(app)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=list(settings.api.cors_origins),
-        allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Authorization", "X-API-Key", "Content-Type"],
-        max_age=600,
-    )
+    if cors:
+        app.add_middleware(BrowserCors, api=settings.api, metrics=app.state.metrics)
     for module in (routes_ops, routes_gex, routes_uw, routes_history):
         app.include_router(module.router)
     return app

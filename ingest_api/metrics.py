@@ -59,6 +59,7 @@ class Metrics:
         self.rejected: Counter[tuple[str, str]] = Counter()
         self.staged_bytes: Counter[str] = Counter()
         self.latency: dict[str, _Histogram] = {}
+        self.preflights: Counter[str] = Counter()
 
     def accept(self, endpoint: str, stream: str, records: int, nbytes: int, seconds: float) -> None:
         """Count one acknowledged request and its latency from arrival to durable."""
@@ -74,6 +75,10 @@ class Metrics:
     def reject(self, endpoint: str, status: int) -> None:
         """Count one refused request."""
         self.rejected[(endpoint, reason_for(status))] += 1
+
+    def preflight(self, allowed: bool) -> None:
+        """Count one CORS preflight answered (allowed) or refused."""
+        self.preflights["allowed" if allowed else "refused"] += 1
 
     def render(self, staging_dir: Path, pending: Mapping[str, int]) -> str:
         """The Prometheus text exposition; `pending` maps each stream to its unacknowledged records."""
@@ -95,6 +100,9 @@ class Metrics:
         family("gex_ingest_rejected_total", "counter", "Requests refused per endpoint and reason.")
         for (endpoint, reason), n in sorted(self.rejected.items()):
             out.append(f'gex_ingest_rejected_total{{endpoint="{endpoint}",reason="{reason}"}} {n}')
+        family("gex_ingest_preflights_total", "counter", "Browser CORS preflights by result.")
+        for result, n in sorted(self.preflights.items()):
+            out.append(f'gex_ingest_preflights_total{{result="{result}"}} {n}')
         family("gex_ingest_staged_bytes_total", "counter", "Bytes made durable per stream.")
         for stream, n in sorted(self.staged_bytes.items()):
             out.append(f'gex_ingest_staged_bytes_total{{stream="{stream}"}} {n}')

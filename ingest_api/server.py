@@ -15,7 +15,9 @@ from uvicorn.config import LOGGING_CONFIG
 from gex_pipeline.lib.history.url_policy import UrlPolicy
 from gex_pipeline.settings import ApiSettings, Settings
 from ingest_api.app import create_app
+from ingest_api.cors import BrowserCors
 from ingest_api.guards import ServeGuard, served_host_names
+from ingest_api.lan import exposure_lines
 from ingest_api.protocol import GuardedHttpToolsProtocol
 
 logger = logging.getLogger("ingest_api")
@@ -41,13 +43,16 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind(api: ApiSettings) -> None:
-    """Refuse a non-loopback bind without `GEX_INGEST_TOKEN` unless `GEX_INGEST_ALLOW_REMOTE=1`."""
+    """Refuse a non-loopback bind without `GEX_INGEST_TOKEN` unless `GEX_INGEST_LAN=1` or
+    `GEX_INGEST_ALLOW_REMOTE=1`."""
     host = api.host
-    if is_loopback(host) or api.token or api.allow_remote:
+    if is_loopback(host) or api.token or api.allow_remote or api.lan:
         return
     raise UnsafeBind(
-        f"refusing to bind {host}: anyone on the network could post data. Set GEX_INGEST_TOKEN, "
-        "or GEX_INGEST_ALLOW_REMOTE=1 to accept unauthenticated remote clients."
+        f"refusing to bind {host}: anyone on the network could post data. Set GEX_INGEST_LAN=1 "
+        "for userscripts on your network (web pages still limited to GEX_INGEST_CORS_ORIGINS), "
+        "GEX_INGEST_TOKEN to require a token, or GEX_INGEST_ALLOW_REMOTE=1 to accept "
+        "unauthenticated remote clients."
     )
 
 
@@ -59,20 +64,23 @@ def log_config() -> dict[str, Any]:
     return config
 
 
-def serve_app(settings: Settings | None = None) -> ServeGuard:
-    """The app as served: `create_app` behind the `Host` check and the in-flight limit. Without
-    `settings` (the factory of each uvicorn worker process) they come from the environment."""
+def serve_app(settings: Settings | None = None) -> BrowserCors:
+    """The app as served: `create_app` behind the `Host` check and the in-flight limit, all of it
+    behind CORS (so browsers can read every refusal). Without `settings` (the factory of each
+    uvicorn worker process) they come from the environment."""
     settings = settings or Settings.from_env(os.environ)
     api = settings.api
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    app = create_app(settings)
-    return ServeGuard(
+    app = create_app(settings, cors=False)
+    guarded = ServeGuard(
         app,
-        hosts=served_host_names(api.allowed_hosts, api.host),
+        hosts=served_host_names(api.allowed_hosts, api.host, api.lan),
+        lan=api.lan,
         max_in_flight=api.max_concurrency,
         retry_after_s=api.retry_after_s,
         metrics=app.state.metrics,
     )
+    return BrowserCors(guarded, api=api, metrics=app.state.metrics)
 
 
 def run_server(settings: Settings) -> int:
@@ -83,7 +91,9 @@ def run_server(settings: Settings) -> int:
     except UnsafeBind as exc:
         print(f"gex-pipeline serve: {exc}", file=sys.stderr)
         return 2
-    if not is_loopback(api.host) and not api.token:
+    if api.lan:
+        print("\n".join(exposure_lines(api)), file=sys.stderr, flush=True)
+    elif not is_loopback(api.host) and not api.token:
         logger.warning("serving %s without a token (GEX_INGEST_ALLOW_REMOTE=1)", api.host)
     if hatches := UrlPolicy.from_settings(settings.history).escape_hatches():
         logger.warning(

@@ -32,6 +32,8 @@ def _child_env(settings: Settings) -> dict[str, str]:
         env.setdefault(name, value)
     env["GEX_DATA_DIR"] = str(settings.paths.data_dir)
     env["DAGSTER_HOME"] = str(settings.paths.dagster_home)
+    if settings.api.lan:
+        env["GEX_INGEST_LAN"] = "1"
     return env
 
 
@@ -130,6 +132,10 @@ def cmd_up(settings: Settings, dev: bool = False) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     print(f"ingest API: http://{settings.api.host}:{settings.api.port}  (docs at /docs)")
+    if settings.api.lan:
+        from ingest_api.lan import exposure_lines
+
+        print("\n".join(exposure_lines(settings.api)))
     print(f"Dagster UI: http://127.0.0.1:{settings.dagster.port}")
     print("Press Ctrl-C to stop everything.", flush=True)
     return supervisor.run()
@@ -147,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--dev",
         action="store_true",
         help="`dagster dev` (reloads code from the UI) instead of the code server, webserver and daemon",
+    )
+    up.add_argument(
+        "--lan",
+        action="store_true",
+        help="LAN mode (GEX_INGEST_LAN=1): userscripts on this network can post, see the README",
     )
     sub.add_parser("serve", help="run the ingest API alone")
     sub.add_parser("init", help="create the data directory and the Dagster home")
@@ -186,8 +197,9 @@ COMMANDS: dict[str, Command] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `gex-pipeline` console script; a malformed setting exits 2, naming it."""
     args = build_parser().parse_args(argv)
+    overrides = {"GEX_INGEST_LAN": "1"} if getattr(args, "lan", False) else {}
     try:
-        settings = Settings.from_env(os.environ)
+        settings = Settings.from_env(dict(os.environ, **overrides))
     except ValueError as exc:
         print(f"gex-pipeline: {exc}", file=sys.stderr)
         return 2

@@ -89,6 +89,8 @@ UNIVERSAL_WEBHOOKS_SCHEMA = _schema(
     ("payload", "JSON", "as sent"),
     ("ingested_at", "TIMESTAMP WITH TIME ZONE", ""),
     ("segment", "VARCHAR", "staging segment it came from"),
+    ("content_hash", "VARCHAR", "sha256 of the payload, client annotations left out"),
+    ("extra", "JSON", "fields of an object message beyond the message, kept"),
 )
 _TRADE_COLUMNS = (
     "id:VARCHAR executed_at:BIGINT trade_date:DATE option_chain_id:VARCHAR underlying:VARCHAR "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
 import threading
 from collections.abc import Iterator
@@ -10,44 +9,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from gex_pipeline.lib.history.download import DownloadError, download_day_file
 from gex_pipeline.lib.history.url_policy import UrlPolicy
 from gex_pipeline.settings import DownloadLimits
+from gex_pipeline_tests.support.certificates import self_signed
 
 BODY = b'[{"timestamp": 1763130600, "strikes": []}]'
-
-
-def _certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -64,7 +32,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[ThreadingHTTPServer, Path]]:
-    cert, key = _certificate(tmp_path, "localhost")
+    cert, key = self_signed(["localhost"], tmp_path)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.hosts = []  # type: ignore[attr-defined]
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

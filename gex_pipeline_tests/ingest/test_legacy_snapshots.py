@@ -110,3 +110,48 @@ def parse_gex_refusal(rows: list[Any], max_strikes: int) -> PayloadError:
     with pytest.raises(PayloadError) as caught:
         parse_gex(body, NOW_MS, max_strikes=max_strikes)
     return caught.value
+
+
+def test_max_change_as_a_map_of_window_to_number_is_kept() -> None:
+    # the predecessor's FastAPI model: `max_change: Dict[str, float]`
+    change = {"1h": 0.05, "24h": "0.12", "current": [6735, 12.5], "five": None}
+    record = parse({"ticker": "SPX", "timestamp": TS_S, "spot": 1.0, "max_change": change})
+    assert record["max_change"] == {
+        "1h": 0.05,
+        "24h": 0.12,
+        "current": [6735.0, 12.5],
+        "five": None,
+    }
+
+
+def test_max_change_window_that_is_neither_pair_nor_number_is_refused_naming_it() -> None:
+    error = refusal({"ticker": "SPX", "timestamp": TS_S, "max_change": {"1h": "soon"}})
+    assert (error.field, error.message) == (
+        "max_change.1h",
+        "must be a [strike, delta] pair or a number",
+    )
+
+
+@pytest.mark.parametrize(
+    ("sent", "pairs"),
+    [
+        ("[[6740, 12.5], [6735, 3.0]]", [[6740.0, 12.5], [6735.0, 3.0]]),
+        ("[6740, 6735.5]", [[6740.0, None], [6735.5, None]]),
+        ("[]", None),
+    ],
+)
+def test_max_priors_sent_as_a_json_string_is_decoded(sent: str, pairs: Any) -> None:
+    record = parse({"ticker": "SPX", "timestamp": TS_S, "spot": 1.0, "max_priors": sent})
+    assert (record["max_priors"], record["extra"]) == (pairs, None)
+
+
+def test_max_priors_string_that_holds_no_json_array_is_kept_in_extra() -> None:
+    record = parse({"ticker": "SPX", "timestamp": TS_S, "spot": 1.0, "max_priors": "6740;6735"})
+    assert (record["max_priors"], record["extra"]) == (None, {"max_priors": "6740;6735"})
+
+
+def test_alias_sent_with_another_non_zero_value_is_kept_in_extra() -> None:
+    body = {"ticker": "SPX", "timestamp": TS_S, "sum_gex_vol": 0, "net_gex_vol": 5.5, "net_gex": 7}
+    record = parse({**body, "sum_gex_oi": 2.0, "net_gex_oi": 2.0})
+    assert (record["sum_gex_vol"], record["sum_gex_oi"]) == (5.5, 2.0)
+    assert record["extra"] == {"net_gex": 7.0}  # the 0 is a placeholder, not kept

@@ -264,13 +264,18 @@ def test_missing_timestamp_falls_back_to_arrival_time() -> None:
     assert parse(flat(timestamp=None))["timestamp"] == NOW_MS
 
 
+@pytest.mark.parametrize("timestamp", [TS_MS * 1000, TS_MS * 10**6 + 999_999, str(TS_MS * 1000)])
+def test_microseconds_and_nanoseconds_are_truncated_to_the_millisecond(timestamp: Any) -> None:
+    assert parse(flat(timestamp=timestamp))["timestamp"] == TS_MS
+
+
 @pytest.mark.parametrize(
     "timestamp",
     [
         1_763_130,  # seconds of 1970
         946_684_799_999,  # just before 2000 in ms
         NOW_MS + 86_400_001,  # more than one day ahead
-        TS_MS * 1000,  # microseconds: refused, not guessed
+        TS_MS * 10**8,  # beyond nanoseconds
         "2025-11-14T14:30:00",  # naive ISO time: ambiguous
         "yesterday",
         "",

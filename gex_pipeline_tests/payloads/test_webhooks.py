@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
 import pytest
 
 from gex_pipeline.lib.payloads.errors import InvalidJson, PayloadError
@@ -64,6 +65,10 @@ def test_phoenix_trade_frame_becomes_one_record() -> None:
             "join_ref": None,
             "ref": None,
             "payload": frame[4],
+            "content_hash": hashlib.sha256(
+                orjson.dumps(frame[4], option=orjson.OPT_SORT_KEYS)
+            ).hexdigest(),
+            "extra": None,
         }
     ]
 
@@ -89,6 +94,39 @@ def test_message_without_trade_id_gets_the_sha256_of_its_canonical_json() -> Non
     )
     [record] = parse(frame)
     assert record["id"] == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_client_annotations_change_neither_the_id_nor_the_content_hash() -> None:
+    plain, annotated = market_frame(), market_frame()
+    annotated[4]["_computed"] = {"is_sweep": False, "captured_at": "2025-11-14T15:02:11.600Z"}
+    [first], [second] = parse(plain), parse(annotated)
+    assert (first["id"], first["content_hash"]) == (second["id"], second["content_hash"])
+    assert second["payload"]["_computed"]["captured_at"] == "2025-11-14T15:02:11.600Z"
+
+
+def test_one_trade_on_two_channels_has_one_content_hash() -> None:
+    [first] = parse(trade_frame())
+    [second] = parse(trade_frame(channel="option_trades_super_algo:NVDA"))
+    assert first["content_hash"] == second["content_hash"]
+    [changed] = parse([*trade_frame()[:4], {"data": {"id": TRADE_ID}}])
+    assert changed["id"] == first["id"] and changed["content_hash"] != first["content_hash"]
+
+
+def test_object_fields_beyond_the_message_are_kept_in_extra() -> None:
+    obj = {
+        "topic": "market_agg_socket",
+        "channel": "market_agg_socket:v2",
+        "event_type": "market-state",
+        "payload": {"data": {}},
+        "received_at": "2025-11-14T15:02:11Z",
+        "user_agent": "Mozilla/5.0",
+    }
+    [record] = parse(obj)
+    assert record["extra"] == {
+        "channel": "market_agg_socket:v2",
+        "received_at": "2025-11-14T15:02:11Z",
+        "user_agent": "Mozilla/5.0",
+    }
 
 
 def test_trade_without_id_gets_a_content_hash() -> None:

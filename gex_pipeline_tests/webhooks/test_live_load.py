@@ -16,12 +16,9 @@ import pytest
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.live.microbatch import StagingRecordError, load_batch_isolating
-from gex_pipeline.lib.payloads.errors import PayloadError
 from gex_pipeline.lib.payloads.occ import parse_occ_symbol
-from gex_pipeline.lib.payloads.timestamps import to_epoch_ms
 from gex_pipeline.lib.webhooks.live_load import (
     UwStreamLoad,
-    epoch_ms_sql,
     load_uw_segments,
     occ_parts_sql,
     occ_sql,
@@ -129,29 +126,6 @@ def test_occ_sql_agrees_with_parse_occ_symbol(con, symbol: str) -> None:
     }
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        "2025-11-14T15:02:11.482Z",
-        "2025-11-14T10:02:11.482-05:00",
-        "1763132531",
-        "1763132531482",
-        "1763132531.5",
-        "2025-11-14T15:02:11",
-        "1970-01-02T00:00:00Z",
-        "10000000000000000",
-        "soon",
-    ],
-)
-def test_epoch_ms_sql_agrees_with_the_ingest_parser(con, value: str) -> None:
-    [(ms,)] = _rows(con, f"SELECT {epoch_ms_sql('$v')}", {"v": value})
-    try:
-        expected = to_epoch_ms(value, "t", now_ms=2_000_000_000_000)
-    except PayloadError:
-        expected = None
-    assert ms == expected
-
-
 def test_unknown_channel_is_kept_only_in_universal_webhooks(con, uw_staging: UwStagingTree) -> None:
     unknown = [None, None, "dark_pool_socket", "new_msg", {"data": {"id": "dp-1", "size": "9"}}]
     load_uw_segments(con, [uw_staging.seal(uw_staging.records([unknown]))])
@@ -198,7 +172,7 @@ def test_market_state_fields_are_typed_as_doubles(con, uw_staging: UwStagingTree
     ) == [(DAY, 1763132400000, 1234567.89, 15000.0)]
 
 
-def test_market_state_without_timestamp_is_keyed_by_received_at(
+def test_market_state_without_timestamp_is_stamped_with_received_at(
     con, uw_staging: UwStagingTree
 ) -> None:
     message = _market(timestamp=None)
@@ -206,15 +180,29 @@ def test_market_state_without_timestamp_is_keyed_by_received_at(
     assert _rows(con, "SELECT trade_date, timestamp FROM market_agg_state") == [(DAY, 123_456)]
 
 
-def test_second_market_state_for_the_same_time_is_a_counted_duplicate(
+def test_distinct_market_states_of_one_time_each_keep_their_row(
     con, uw_staging: UwStagingTree
 ) -> None:
     first, second = _market(call_premium="1"), _market(call_premium="2")
     load_uw_segments(con, [uw_staging.seal(uw_staging.records([first]))])
-    report = load_uw_segments(con, [uw_staging.seal(uw_staging.records([second]))])
-    assert (report.total("market_added"), report.total("duplicates")) == (0, 1)
-    assert _rows(con, "SELECT call_premium FROM market_agg_state") == [(1.0,)]
+    report = load_uw_segments(con, [uw_staging.seal(uw_staging.records([second, second]))])
+    assert (report.total("market_added"), report.total("duplicates")) == (1, 1)
+    assert _rows(con, "SELECT call_premium FROM market_agg_state ORDER BY 1") == [(1.0,), (2.0,)]
     assert _count(con, "universal_webhooks") == 2
+
+
+def test_microsecond_execution_times_are_truncated_like_the_ingest_parser(
+    con, uw_staging: UwStagingTree
+) -> None:
+    trades = [
+        _trade("t-1", executed_at="2025-11-14T15:02:11.482812Z"),
+        _trade("t-2", executed_at="2025-11-14T15:02:11.4829Z"),
+        _trade("t-3", executed_at=1_763_132_531_482_999),
+    ]
+    load_uw_segments(con, [uw_staging.seal(uw_staging.records(trades))])
+    assert _rows(con, "SELECT DISTINCT executed_at FROM option_trades_events") == [
+        (1_763_132_531_482,)
+    ]
 
 
 def test_first_arrival_of_a_trade_id_wins_and_later_ones_are_counted(
@@ -290,7 +278,9 @@ def test_evening_trade_lands_in_its_new_york_trading_date(con, uw_staging: UwSta
 def test_figures_are_reported_per_trading_date(con, uw_staging: UwStagingTree) -> None:
     next_day = _trade("t-2", executed_at="2025-11-17T15:00:00Z")
     other = [None, None, "dark_pool_socket", "new_msg", {"data": {"x": 1}}]
-    records = uw_staging.records([_trade("t-1"), _market(), other, next_day, _trade("t-1")])
+    records = uw_staging.records([_trade("t-1"), _market(), other])
+    records += uw_staging.records([next_day], received_at=1_763_391_600_500)  # 11-17 15:00 UTC
+    records += uw_staging.records([_trade("t-1")])
     report = load_uw_segments(con, [uw_staging.seal(records)])
     summary = [
         (d.trade_date, d.messages_added, d.trades_added, d.market_added, d.other_added)

@@ -305,6 +305,44 @@ _V4 = (
     """,
 )
 
+# Every distinct market-state message keeps its typed row: `market_agg_state` is keyed by its
+# message id (messages without `data.timestamp`, stamped with their arrival millisecond, collided
+# on the old key `trade_date, timestamp`). Webhook messages keep the hash of their upstream content
+# (duplicates and conflicts are told apart on it, client annotations left out) and the fields of
+# object messages beyond channel, event, refs and payload (`extra`). Existing rows are kept as
+# they are; rows stored before have no `content_hash` and are compared on their payload.
+_V5 = (
+    """
+    CREATE TABLE market_agg_state_v5 (
+        trade_date DATE NOT NULL,
+        timestamp BIGINT NOT NULL,
+        received_at BIGINT NOT NULL,
+        call_premium DOUBLE,
+        put_premium DOUBLE,
+        call_premium_otm_only DOUBLE,
+        put_premium_otm_only DOUBLE,
+        call_volume DOUBLE,
+        put_volume DOUBLE,
+        put_call_ratio DOUBLE,
+        delta DOUBLE,
+        gamma DOUBLE,
+        theta DOUBLE,
+        vega DOUBLE,
+        net_call_premium DOUBLE,
+        net_put_premium DOUBLE,
+        net_volume DOUBLE,
+        cast_failures VARCHAR[] NOT NULL,
+        message_id VARCHAR NOT NULL PRIMARY KEY,
+        ingested_at TIMESTAMPTZ NOT NULL
+    )
+    """,
+    "INSERT INTO market_agg_state_v5 SELECT * FROM market_agg_state ORDER BY trade_date, timestamp",
+    "DROP TABLE market_agg_state",
+    "ALTER TABLE market_agg_state_v5 RENAME TO market_agg_state",
+    "ALTER TABLE universal_webhooks ADD COLUMN content_hash VARCHAR",
+    "ALTER TABLE universal_webhooks ADD COLUMN extra JSON",
+)
+
 # The lake (Delta tables) holds the closed partitions; `gex_data.db` keeps the open ones. A partition
 # sealed once (moved to the lake, `lib/lake/seal.py`) is noted here, so rows that arrive for it
 # later are compared with everything the lake holds. `feed` is '' for a date of the webhook tables.
@@ -338,5 +376,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "webhook messages, option trades, market states, conflicts, load figures", _V2),
     Migration(3, "rows history imports dropped, live snapshots history imports replaced", _V3),
     Migration(4, "per-partition figures of gex_strikes kept at load time", _V4),
+    Migration(5, "market states keyed by message; webhook content hash and extra fields", _V5),
     Migration(6, "partitions sealed into the lake", _V6),
 )

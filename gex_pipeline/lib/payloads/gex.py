@@ -5,7 +5,11 @@ The record is the "gex record" of `docs/staging.md`. Rules beyond the contract:
   both are given and disagree after normalisation, the snapshot is refused (it could not be filed
   under the right feed).
 - aliases (`spot`/`spot_price`, `sum_gex_vol`/`net_gex_vol`/`net_gex`, `sum_gex_oi`/`net_gex_oi`):
-  every alias sent is validated; the first non-zero value wins, else 0.0, else None.
+  every alias sent is validated; the first non-zero value wins, else 0.0, else None. An alias sent
+  with another non-zero value is kept in `extra` under its name.
+- older clients' shapes are accepted without loss: `max_priors` as bare strikes or as a string
+  holding JSON (a string that does not is kept in `extra.max_priors`), `max_change` as
+  `{window: number}` (see `normalise_pairs`, `normalise_max_change`).
 - the timestamp falls back to `timestamp`/`received_at` of the envelope, then to the arrival time;
   `timestamp_source` says which (`timestamp`, `received_at` or `arrival`).
 - a snapshot without any market data (no spot, zero_gamma, net GEX, majors, risk reversal, strikes,
@@ -26,7 +30,7 @@ from typing import Any
 import orjson
 
 from gex_pipeline.lib.payloads.errors import PayloadError
-from gex_pipeline.lib.payloads.jsonbody import check_depth, json_type, load_json_object
+from gex_pipeline.lib.payloads.jsonbody import check_depth, json_type, load_json, load_json_object
 from gex_pipeline.lib.payloads.numbers import optional_float, optional_int
 from gex_pipeline.lib.payloads.strikes import (
     normalise_max_change,
@@ -117,14 +121,17 @@ def parse_gex(
         "timestamp": timestamp,
         "timestamp_source": timestamp_source,
     }
+    legacy: dict[str, Any] = {}
     for name, aliases in _ALIASED:
-        record[name] = _aliased(snap, prefix, aliases)
+        record[name] = _aliased(snap, prefix, aliases, legacy)
     for name in _INTS:
         record[name] = optional_int(snap.get(name), prefix + name)
     record["delta_risk_reversal"] = optional_float(
         snap.get("delta_risk_reversal"), prefix + "delta_risk_reversal"
     )
-    record["max_priors"] = normalise_pairs(snap.get("max_priors"), prefix + "max_priors")
+    record["max_priors"] = normalise_pairs(
+        _json_text(snap.get("max_priors"), "max_priors", legacy), prefix + "max_priors"
+    )
     record["max_change"] = normalise_max_change(snap.get("max_change"), prefix + "max_change")
     leftovers: list[list[Any]] = []
     record["strikes"] = normalise_strikes(
@@ -138,7 +145,9 @@ def parse_gex(
         )
     record["extra"] = _extra(envelope, snap, prefix)
     if leftovers:
-        record["extra"] = {**(record["extra"] or {}), "strike_row_fields": leftovers}
+        legacy["strike_row_fields"] = leftovers
+    if legacy:
+        record["extra"] = {**(record["extra"] or {}), **legacy}
     record["content_hash"] = content_hash(record)
     return record
 
@@ -226,13 +235,36 @@ def _timestamp(
     return received_at_ms, "arrival"
 
 
-def _aliased(snap: dict[str, Any], prefix: str, names: tuple[str, ...]) -> float | None:
+def _aliased(
+    snap: dict[str, Any], prefix: str, names: tuple[str, ...], legacy: dict[str, Any]
+) -> float | None:
+    """The first non-zero value of the aliases `names`; other non-zero values go to `legacy`."""
     chosen: float | None = None
+    sent: dict[str, float] = {}
     for name in names:
         value = optional_float(snap.get(name), prefix + name)
-        if value is not None and (chosen is None or (chosen == 0.0 and value != 0.0)):
-            chosen = value
+        if value is not None:
+            sent[name] = value
+            if chosen is None or (chosen == 0.0 and value != 0.0):
+                chosen = value
+    if len(sent) > 1:  # a 0 beside the real value is a provider's placeholder, not data
+        legacy.update((name, value) for name, value in sent.items() if value not in (chosen, 0.0))
     return chosen
+
+
+def _json_text(value: Any, name: str, legacy: dict[str, Any]) -> Any:
+    """`value`, or the array/object a string `value` holds as JSON; a string that holds neither is
+    kept in `legacy` under `name` (None returned)."""
+    if type(value) is not str:
+        return value
+    try:
+        decoded = load_json(value)
+    except PayloadError:
+        decoded = None
+    if type(decoded) in (list, dict):
+        return decoded
+    legacy[name] = value
+    return None
 
 
 def _extra(envelope: dict[str, Any], snap: dict[str, Any], prefix: str) -> dict[str, Any] | None:

@@ -122,18 +122,32 @@ def normalise_pairs(pairs: Any, field: str) -> list[list[float | None]] | None:
     return out or None
 
 
-def normalise_max_change(value: Any, field: str) -> dict[str, list[float] | None] | None:
-    """`{window: [strike, delta] | null}` with floats; None for null or `{}`."""
+def normalise_max_change(value: Any, field: str) -> dict[str, list[float] | float | None] | None:
+    """`{window: [strike, delta] | number | null}` with floats; None for null or `{}`.
+
+    A plain number per window is the older clients' shape (`{"1h": 0.05}`, the predecessor's
+    `Dict[str, float]`): kept as that number.
+    """
     if value is None:
         return None
     if type(value) is not dict:
         raise PayloadError(
-            field, f"must be an object of [strike, delta] pairs, got {json_type(value)}"
+            field, f"must be an object of [strike, delta] pairs or numbers, got {json_type(value)}"
         )
     return {
-        str(window): None if pair is None else _pair(pair, f"{field}.{window}")
-        for window, pair in value.items()
+        str(window): _change(change, f"{field}.{window}") for window, change in value.items()
     } or None
+
+
+def _change(change: Any, field: str) -> list[float] | float | None:
+    if change is None:
+        return None
+    if type(change) is list:
+        return _pair(change, field)
+    try:
+        return to_float(change, field)
+    except PayloadError:
+        raise PayloadError(field, "must be a [strike, delta] pair or a number") from None
 
 
 def _pair(pair: Any, field: str) -> list[float]:

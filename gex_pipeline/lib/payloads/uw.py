@@ -9,9 +9,17 @@ A body is one of:
 
 Control frames (events `phx_*` and `heartbeat`, the `phoenix` channel) become `UwControl`; every
 other message, unknown channels included, becomes a staging "uw record" (`docs/staging.md`).
-A record's `id` is the trade `data.id` on `option_trades*` channels when present, otherwise the
-sha256 of the canonical JSON of `{"channel", "event", "payload"}` (join_ref/ref and the form left
-out, so the same message relayed twice or in either form gets one id).
+
+Messages are identified and compared on their upstream content: client annotations, the keys of
+the payload starting with `_`, are left out (the capture userscripts add
+`_computed: {is_sweep, ..., captured_at}` to each copy they forward). A record's `id` is the
+trade `data.id` on `option_trades*` channels when present, otherwise the sha256 of the canonical
+JSON of `{"channel", "event", "payload"}` (join_ref/ref and the form left out, so the same message
+relayed twice or in either form gets one id). Its `content_hash` is the sha256 of the payload as
+orjson writes it with sorted keys: two records of one id are duplicates when it is equal (one trade
+relayed on two channels, with other annotations), conflicts otherwise.
+Nothing is dropped: the payload is staged as sent, and fields of an object message beyond its
+channel, event, refs and payload are kept in `extra`.
 """
 
 from __future__ import annotations
@@ -21,10 +29,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from gex_pipeline.lib.payloads.errors import PayloadError
 from gex_pipeline.lib.payloads.jsonbody import check_depth, json_type, load_json
 
 MAX_BATCH = 1000
+_OBJECT_KEYS = ("join_ref", "ref", "payload")
 TRADE_CHANNEL_PREFIX = "option_trades"
 FRAME_ARRAY = "Phoenix [join_ref, ref, topic, event, payload] array"
 FRAME_SHAPE = f"a {FRAME_ARRAY} or a message object"
@@ -91,7 +102,7 @@ def _message(value: Any, at: str, received_at_ms: int) -> UwItem:
                 at or "body", f"a {FRAME_ARRAY} must have 5 elements, got {len(value)}"
             )
         join_ref, ref, channel, event, payload = value
-        form = "phoenix"
+        form, extra = "phoenix", None
         _check_ref(join_ref, f"{at}[0]")
         _check_ref(ref, f"{at}[1]")
         _check_name(channel, f"{at}[2]")
@@ -110,13 +121,17 @@ def _message(value: Any, at: str, received_at_ms: int) -> UwItem:
         _check_ref(join_ref, f"{at}.join_ref" if at else "join_ref")
         _check_ref(ref, f"{at}.ref" if at else "ref")
         check_depth(payload, f"{at}.payload" if at else "payload")
+        used = {channel_at.rpartition(".")[2], event_at.rpartition(".")[2], *_OBJECT_KEYS}
+        extra = {key: item for key, item in value.items() if key not in used} or None
+        check_depth(extra, at or "body")
     else:
         raise PayloadError(at or "body", f"must be {FRAME_SHAPE}, got {json_type(value)}")
     control = control_reason(channel, event)
     if control is not None:
         return UwControl(control)
+    upstream = upstream_payload(payload)
     return {
-        "id": message_id(channel, event, payload),
+        "id": trade_id(channel, payload) or message_hash(channel, event, upstream),
         "received_at": received_at_ms,
         "form": form,
         "channel": channel,
@@ -124,6 +139,10 @@ def _message(value: Any, at: str, received_at_ms: int) -> UwItem:
         "join_ref": join_ref,
         "ref": ref,
         "payload": payload,
+        "content_hash": hashlib.sha256(
+            orjson.dumps(upstream, option=orjson.OPT_SORT_KEYS)
+        ).hexdigest(),
+        "extra": extra,
     }
 
 
@@ -138,15 +157,29 @@ def control_reason(channel: str, event: str | None) -> str | None:
     return None
 
 
-def message_id(channel: str, event: str | None, payload: Any) -> str:
-    """The trade id of an option trade, else the sha256 hex of the canonical message JSON."""
+def trade_id(channel: str, payload: Any) -> str | None:
+    """The non-empty string `data.id` of a message on an `option_trades*` channel, else None."""
     if channel.startswith(TRADE_CHANNEL_PREFIX) and type(payload) is dict:
         data = payload.get("data")
-        trade_id = data.get("id") if type(data) is dict else None
-        if type(trade_id) is str and trade_id.strip():
-            return trade_id.strip()
+        found = data.get("id") if type(data) is dict else None
+        if type(found) is str and found.strip():
+            return found.strip()
+    return None
+
+
+def upstream_payload(payload: Any) -> Any:
+    """`payload` without client annotations (its keys starting with `_`); the same object when
+    there are none."""
+    if type(payload) is not dict or not any(key[:1] == "_" for key in payload):
+        return payload
+    return {key: item for key, item in payload.items() if key[:1] != "_"}
+
+
+def message_hash(channel: str, event: str | None, upstream: Any) -> str:
+    """sha256 hex of the canonical JSON (sorted keys, no spaces, non-ASCII as is) of the message
+    `{"channel", "event", "payload": upstream}`."""
     canonical = json.dumps(
-        {"channel": channel, "event": event, "payload": payload},
+        {"channel": channel, "event": event, "payload": upstream},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

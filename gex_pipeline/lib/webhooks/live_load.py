@@ -4,9 +4,13 @@ One transaction per batch: DuckDB parses the segments (`read_json` with an expli
 types the message data in bulk. Every message goes to `universal_webhooks` (unknown channels
 included), keyed by its id (the trade id, or the content hash given by the ingest API); option
 trades are flattened into `option_trades_events` (key: trade id, OCC symbol decoded in SQL) and
-`market-state` aggregates into `market_agg_state` (key: trade date, timestamp). The first arrival
-of a key wins (segment seq, then line); later ones are counted as duplicates, or, when a message id
-comes again with a different payload, as conflicts kept in `webhook_conflicts`. Numbers arrive as
+`market-state` aggregates into `market_agg_state` (key: message id, so every distinct state keeps
+its row, with or without a `data.timestamp`). The first arrival of an id wins (segment seq, then
+line); later ones are counted as duplicates, or, when an id comes again with different upstream
+content, as conflicts kept in `webhook_conflicts`. Content is compared on the records'
+`content_hash` (client annotations left out), or on the payload text when a side has none
+(records staged, rows stored before it existed). Times in text are
+converted by `payloads.timestamps.epoch_ms_sql`, the ingest API's rules. Numbers arrive as
 strings: a present value that does not cast is stored as NULL and its field named in the row's
 `cast_failures`, and counted. Segments are recorded in `loaded_segments` in the same transaction,
 so a retry after a crash loads nothing twice.
@@ -28,7 +32,7 @@ from gex_pipeline.lib.live.microbatch import (
     sql_string,
 )
 from gex_pipeline.lib.payloads.occ import ROOT_UNDERLYING
-from gex_pipeline.lib.payloads.timestamps import MIN_MS, MS_THRESHOLD, US_THRESHOLD
+from gex_pipeline.lib.payloads.timestamps import epoch_ms_sql
 from gex_pipeline.lib.payloads.uw import TRADE_CHANNEL_PREFIX
 from gex_pipeline.lib.staging.layout import UW_STREAM
 from gex_pipeline.lib.staging.reader import Segment
@@ -48,6 +52,8 @@ UW_RECORD_COLUMNS: dict[str, str] = {
     "join_ref": "VARCHAR",
     "ref": "VARCHAR",
     "payload": "JSON",
+    "content_hash": "VARCHAR",
+    "extra": "JSON",
 }
 
 # Option trade fields typed by TRY_CAST (name -> SQL type), in table order.
@@ -120,24 +126,6 @@ DATA_STRUCT = "{" + ", ".join(f'"{name}": "VARCHAR"' for name in _DATA_FIELDS) +
 
 OCC_PATTERN = r"^([A-Z][A-Z0-9]{0,5}) *(\d{2})(\d{2})(\d{2})([CP])(\d{8})$"
 _OCC_PARTS = "['root', 'yy', 'mm', 'dd', 'kind', 'strike']"
-_ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*(Z|z|[+-]\d{2}(:?\d{2})?)$"
-
-
-def epoch_ms_sql(value: str) -> str:
-    """DuckDB expression: epoch ms UTC of a text time, NULL when it is not one.
-
-    Like the ingest API (`payloads.timestamps`): numbers are seconds below 1e11, else milliseconds
-    (1e14 and above refused); ISO-8601 needs `Z` or an offset; results before 2000 are refused.
-    """
-    number = f"TRY_CAST({value} AS DOUBLE)"
-    ms = (
-        f"CASE WHEN {number} IS NOT NULL THEN"
-        f" CASE WHEN abs({number}) < {MS_THRESHOLD} THEN TRY_CAST(round({number} * 1000) AS BIGINT)"
-        f" WHEN abs({number}) < {US_THRESHOLD} THEN TRY_CAST(round({number}) AS BIGINT) END"
-        f" WHEN regexp_matches(trim({value}), '{_ISO_WITH_OFFSET}')"
-        f" THEN epoch_ms(TRY_CAST(trim({value}) AS TIMESTAMPTZ)) END"
-    )
-    return f"(CASE WHEN ({ms}) >= {MIN_MS} THEN ({ms}) END)"
 
 
 def occ_parts_sql(symbol: str) -> str:
@@ -241,8 +229,8 @@ _DAY_COLUMNS = (
 def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
     """Parse the segments once into `uw_batch_raw` (rowid = arrival order), validate them and
     classify every message in `uw_batch_records`."""
-    executed = epoch_ms_sql("d.executed_at")
-    state = epoch_ms_sql("d.timestamp")
+    executed = epoch_ms_sql("d.executed_at", "received_at")
+    state = epoch_ms_sql("d.timestamp", "received_at")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE uw_batch_raw AS
@@ -280,6 +268,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) ->
             SELECT rowid AS ord, *,
                    row_number() OVER (PARTITION BY segment ORDER BY rowid) AS line,
                    row_number() OVER by_id AS arrival,
+                   first_value(content_hash) OVER by_id AS winner_hash,
                    first_value(CAST(payload AS VARCHAR)) OVER by_id AS winner_payload
             FROM uw_batch_raw
             WINDOW by_id AS (
@@ -288,36 +277,27 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) ->
             )
         ),
         stored AS (
-            SELECT id, CAST(payload AS VARCHAR) AS payload_text
+            SELECT id, content_hash, CAST(payload AS VARCHAR) AS payload_text
             FROM universal_webhooks SEMI JOIN uw_batch_raw USING (id)
         ),
-        messages AS (
-            SELECT r.* EXCLUDE (winner_payload),
-                   CASE
-                       WHEN s.id IS NULL AND r.arrival = 1 THEN 'new'
-                       WHEN CAST(r.payload AS VARCHAR) IS NOT DISTINCT FROM
-                            (CASE WHEN s.id IS NULL THEN r.winner_payload ELSE s.payload_text END)
-                       THEN 'duplicate'
-                       ELSE 'conflict'
-                   END AS status
+        compared AS (
+            SELECT r.*, s.id IS NOT NULL AS stored,
+                   CASE WHEN s.id IS NULL THEN r.winner_hash ELSE s.content_hash END AS first_hash,
+                   CASE WHEN s.id IS NULL THEN r.winner_payload ELSE s.payload_text END
+                       AS first_payload
             FROM ranked r
             LEFT JOIN stored s ON s.id = r.id
-        ),
-        market_keys AS (
-            SELECT ord,
-                   row_number() OVER (PARTITION BY trade_date, market_ts ORDER BY ord) AS arrival
-            FROM messages WHERE status = 'new' AND kind = 'market'
-        ),
-        stored_market AS (
-            SELECT m.trade_date, m.timestamp FROM market_agg_state m
-            SEMI JOIN (SELECT trade_date, market_ts FROM uw_batch_raw WHERE kind = 'market') b
-              ON b.trade_date = m.trade_date AND b.market_ts = m.timestamp
         )
-        SELECT m.*,
-               k.arrival = 1 AND s.trade_date IS NULL AS market_new
-        FROM messages m
-        LEFT JOIN market_keys k ON k.ord = m.ord
-        LEFT JOIN stored_market s ON s.trade_date = m.trade_date AND s.timestamp = m.market_ts
+        SELECT * EXCLUDE (winner_hash, winner_payload, stored, first_hash, first_payload),
+               CASE
+                   WHEN NOT stored AND arrival = 1 THEN 'new'
+                   WHEN CASE WHEN content_hash IS NOT NULL AND first_hash IS NOT NULL
+                             THEN content_hash = first_hash
+                             ELSE CAST(payload AS VARCHAR) IS NOT DISTINCT FROM first_payload
+                        END THEN 'duplicate'
+                   ELSE 'conflict'
+               END AS status
+        FROM compared
         """
     )
 
@@ -342,7 +322,7 @@ def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
         """
         INSERT INTO universal_webhooks
         SELECT id, received_at, trade_date, form, channel, event, topic, join_ref, ref, payload,
-               now(), segment
+               now(), segment, content_hash, extra
         FROM uw_batch_records WHERE status = 'new'
         """
     )
@@ -367,7 +347,7 @@ def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE uw_batch_market AS
         SELECT {_market_select()}
-        FROM uw_batch_records WHERE status = 'new' AND kind = 'market' AND market_new
+        FROM uw_batch_records WHERE status = 'new' AND kind = 'market'
         """
     )
     con.execute("INSERT INTO option_trades_events SELECT * FROM uw_batch_trades")
@@ -403,10 +383,9 @@ class UwStreamLoad:
             SELECT b.trade_date,
                    count(*) FILTER (WHERE status = 'new'),
                    count(*) FILTER (WHERE status = 'new' AND kind = 'trade'),
-                   count(*) FILTER (WHERE status = 'new' AND kind = 'market' AND market_new),
+                   count(*) FILTER (WHERE status = 'new' AND kind = 'market'),
                    count(*) FILTER (WHERE status = 'new' AND kind = 'other'),
-                   count(*) FILTER (WHERE status = 'duplicate'
-                                       OR (status = 'new' AND kind = 'market' AND NOT market_new)),
+                   count(*) FILTER (WHERE status = 'duplicate'),
                    count(*) FILTER (WHERE status = 'conflict'),
                    coalesce(any_value(f.failed), 0),
                    min(b.received_at), max(b.received_at)
