@@ -195,6 +195,11 @@ class PathSettings(Section):
         return self.backups_dir / "db"
 
     @property
+    def metrics_dir(self) -> Path:
+        """Prometheus text files of the live loader and the runs, served by the API."""
+        return self.data_dir / "metrics"
+
+    @property
     def logs_dir(self) -> Path:
         """Logs of the supervisor and the alerts."""
         return self.data_dir / "logs"

@@ -24,6 +24,7 @@ from gex_pipeline.lib.gex.live_load import (
 )
 from gex_pipeline.lib.live.loader import LiveLoader, LiveStream
 from gex_pipeline.lib.live.throttle import ReportThrottle
+from gex_pipeline.lib.metrics.loader import LOADER_FILE, LoaderMetrics
 from gex_pipeline.lib.staging.layout import GEX_STREAM
 from gex_pipeline.lib.webhooks.live_load import DayStats, UwStreamLoad
 from gex_pipeline.settings import PathSettings, PipelineSettings, Settings
@@ -100,6 +101,7 @@ def build_loader(paths: PathSettings, pipeline: PipelineSettings, publisher: Any
         max_segments=pipeline.live_max_segments_per_batch,
         retention_days=pipeline.staging_retention_days,
         status_path=paths.data_dir / "live" / "status.json",
+        metrics=LoaderMetrics(paths.metrics_dir / LOADER_FILE),
     )
 
 

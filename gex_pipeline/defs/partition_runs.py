@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import dagster as dg
 
+from gex_pipeline.lib.metrics.pipeline import record_partitions
+
 Metadata = Mapping[str, dg.MetadataValue]
 NO_RUN_RETRY_TAGS = {"dagster/retry_on_asset_or_op_failure": "false"}
 
@@ -40,6 +42,10 @@ def materialize_each(
         except PartitionFailed as exc:
             context.log.error("%s: %s", key, exc)
             failed[key] = str(exc)
+    feed = {key: key.rpartition("|")[2] for key in context.partition_keys}  # date|feed
+    record_partitions(
+        [a.to_user_string() for a in assets], [feed[k] for k in built], [feed[k] for k in failed]
+    )
     if failed:
         for key, by_asset in built.items():
             for asset, metadata in by_asset.items():

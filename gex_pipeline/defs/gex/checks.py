@@ -35,6 +35,7 @@ from gex_pipeline.lib.gex.integrity import (
     ny_iso,
     partition_checks,
 )
+from gex_pipeline.lib.metrics.pipeline import record_checks
 from gex_pipeline.settings import Settings
 
 _DEFAULTS = Thresholds()
@@ -228,6 +229,7 @@ def _run_checks(
             if not result.passed:
                 context.log.warning("%s %s failed: %s", day, result.name, result.counts)
             checks.append(to_check_result(result))
+        record_checks((str(check.check_name), check.passed) for check in checks)
         for check in checks:
             if len(keys) == 1:
                 yield check
