@@ -18,6 +18,7 @@ from gex_pipeline.cli.restore import add_restore_parser, run_restore
 from gex_pipeline.cli.status import add_status_parser, run_status
 from gex_pipeline.cli.supervisor import Service, Supervisor, accepts_connections
 from gex_pipeline.cli.validate import add_validate_parser, run_validate
+from gex_pipeline.quiet_warnings import python_warnings
 from gex_pipeline.settings import Settings
 
 # Dagster daemon intervals (seconds) that `up` sets unless the environment does: run-retry polling
@@ -31,6 +32,7 @@ def _child_env(settings: Settings) -> dict[str, str]:
         env.setdefault(name, value)
     env["GEX_DATA_DIR"] = str(settings.paths.data_dir)
     env["DAGSTER_HOME"] = str(settings.paths.dagster_home)
+    env["PYTHONWARNINGS"] = python_warnings(env.get("PYTHONWARNINGS"))
     return env
 
 
