@@ -13,6 +13,7 @@ from gex_pipeline.cli.backup import add_backup_parsers, run_backup, run_restore_
 from gex_pipeline.cli.dagster_home import prepare_dagster_home, set_writer_pool_limit
 from gex_pipeline.cli.demo.commands import add_demo_parser, run_demo
 from gex_pipeline.cli.live_loader import run_live_loader
+from gex_pipeline.cli.plot import add_plot_parser, run_plot
 from gex_pipeline.cli.rebuild import add_rebuild_parser, run_rebuild, run_replay
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
 from gex_pipeline.cli.status import add_status_parser, run_status
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_backup_parsers(sub)
     add_rebuild_parser(sub)
     add_status_parser(sub)
+    add_plot_parser(sub)
     return parser
 
 
@@ -182,6 +184,7 @@ COMMANDS: dict[str, Command] = {
     "rebuild": run_rebuild,
     "replay": run_replay,
     "status": run_status,
+    "plot": run_plot,
 }
 
 

@@ -39,6 +39,7 @@ from gex_pipeline.defs.partitions import (
 from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
 from gex_pipeline.lib.db.views import ensure_reader_views
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+from gex_pipeline.lib.gex.day_chart import chart_markdown
 from gex_pipeline.lib.gex.parquet_export import EmptyPartition, export_partition
 
 gex_staging_spec = dg.AssetSpec(
@@ -100,12 +101,14 @@ def gex_parquet(
         import polars as pl
 
         head = pl.read_parquet(result.path, n_rows=5)
+        chart = chart_markdown(parquet.root_dir(), ticker, endpoint, trade_date)
         return {
             GEX_PARQUET: {
                 "dagster/row_count": dg.MetadataValue.int(result.rows),
                 "path": dg.MetadataValue.path(str(result.path)),
                 "bytes": dg.MetadataValue.int(result.path.stat().st_size),
                 "preview": dg.MetadataValue.md(markdown_table(head.columns, head.rows())),
+                "day_chart": dg.MetadataValue.md(chart),
             }
         }
 
