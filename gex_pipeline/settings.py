@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -48,21 +48,28 @@ MIN_TOKEN_LENGTH = 16
 # Variables whose value never appears in an error message.
 SECRETS = frozenset({"GEX_INGEST_TOKEN", "GEX_ALERT_WEBHOOK_URL", "GEX_DAGSTER_POSTGRES_URL"})
 
-# A comma-separated list in the environment (empty items dropped), not JSON.
-CommaList = Annotated[tuple[str, ...], NoDecode]
+
+def _split(raw: object) -> tuple[str, ...]:
+    """A comma-separated value's items (empty ones dropped); a tuple given directly as is."""
+    if isinstance(raw, str):
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    return tuple(raw)  # type: ignore[call-overload]
+
+
+# Comma-separated lists in the environment (not JSON): host names and web origins, lowercased.
+HostList = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(lambda raw: tuple(h.lower() for h in _split(raw)))
+]
+OriginList = Annotated[
+    tuple[str, ...],
+    NoDecode,
+    BeforeValidator(lambda raw: tuple(o.rstrip("/").lower() for o in _split(raw))),
+]
 
 
 def _var(default: Any, name: str, **constraints: Any) -> Any:
     """A field read from the environment variable `name`."""
     return Field(default, alias=name, **constraints)
-
-
-def _split(raw: object) -> object:
-    return (
-        tuple(item.strip() for item in raw.split(",") if item.strip())
-        if isinstance(raw, str)
-        else raw
-    )
 
 
 def _path(raw: Path) -> Path:
@@ -212,8 +219,8 @@ class ApiSettings(Section):
     port: int = _var(8877, "GEX_INGEST_PORT")
     token: str | None = _var(None, "GEX_INGEST_TOKEN")
     allow_remote: bool = _var(False, "GEX_INGEST_ALLOW_REMOTE")
-    allowed_hosts: CommaList = _var((), "GEX_INGEST_ALLOWED_HOSTS")
-    cors_origins: CommaList = _var(DEFAULT_CORS_ORIGINS, "GEX_INGEST_CORS_ORIGINS")
+    allowed_hosts: HostList = _var((), "GEX_INGEST_ALLOWED_HOSTS")
+    cors_origins: OriginList = _var(DEFAULT_CORS_ORIGINS, "GEX_INGEST_CORS_ORIGINS")
     max_body_gex: int = _var(2 * 2**20, "GEX_INGEST_MAX_BODY_GEX", gt=0)
     max_body_uw: int = _var(4 * 2**20, "GEX_INGEST_MAX_BODY_UW", gt=0)
     max_body_history: int = _var(64 * 2**10, "GEX_INGEST_MAX_BODY_HISTORY", gt=0)
@@ -245,16 +252,6 @@ class ApiSettings(Section):
             )
         return token
 
-    @field_validator("allowed_hosts", mode="before")
-    @classmethod
-    def _hosts(cls, raw: object) -> object:
-        return tuple(h.lower() for h in _split(raw))  # type: ignore[union-attr]
-
-    @field_validator("cors_origins", mode="before")
-    @classmethod
-    def _origins(cls, raw: object) -> object:
-        return tuple(o.rstrip("/").lower() for o in _split(raw))  # type: ignore[union-attr]
-
 
 class DownloadLimits(Section):
     """Size caps, timeouts and retry schedule of a history download."""
@@ -274,7 +271,7 @@ class HistorySettings(Section):
     """History links (allowed hosts, rate and queue limits) and imports (download limits, DuckDB
     memory cap, shrink guard, sensor interval, pre-image retention)."""
 
-    allowed_hosts: CommaList = _var(DEFAULT_HISTORY_HOSTS, "GEX_HISTORY_ALLOWED_HOSTS")
+    allowed_hosts: HostList = _var(DEFAULT_HISTORY_HOSTS, "GEX_HISTORY_ALLOWED_HOSTS")
     allow_http: bool = _var(False, "GEX_HISTORY_ALLOW_HTTP")
     allow_private: bool = _var(False, "GEX_HISTORY_ALLOW_PRIVATE")
     max_per_minute: int = _var(30, "GEX_HISTORY_MAX_PER_MINUTE", ge=1)
@@ -290,11 +287,6 @@ class HistorySettings(Section):
     shrink_percent: int = _var(50, "GEX_HISTORY_SHRINK_PERCENT", ge=0, le=100)
     sensor_interval_seconds: int = _var(15, "GEX_HISTORY_SENSOR_INTERVAL_SECONDS", ge=1)
     backup_retention_days: int = _var(30, "GEX_HISTORY_BACKUP_RETENTION_DAYS", ge=0)
-
-    @field_validator("allowed_hosts", mode="before")
-    @classmethod
-    def _hosts(cls, raw: object) -> object:
-        return tuple(h.lower() for h in _split(raw))  # type: ignore[union-attr]
 
     @property
     def shrink_ratio(self) -> float:

@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import Counter, Histogram, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from gex_pipeline.lib.metrics.textfiles import TextfileCollector, new_registry
+from gex_pipeline.lib.metrics.registry import counter, histogram, new_registry
+from gex_pipeline.lib.metrics.textfiles import TextfileCollector
 from gex_pipeline.lib.staging.layout import OPEN_SUFFIX, SEALED_SUFFIX, stream_dirs
 
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -87,36 +88,29 @@ class Metrics:
         self, staging_dir: Path, metrics_dir: Path, pending: Callable[[], Mapping[str, int]]
     ) -> None:
         self.registry = r = new_registry()
-        self.accepted = Counter(
-            "gex_ingest_accepted",
-            "Requests acknowledged (2xx) per endpoint.",
-            ["endpoint"],
-            registry=r,
+        self.accepted = counter(
+            r, "gex_ingest_accepted", "Requests acknowledged (2xx) per endpoint.", "endpoint"
         )
-        self.records = Counter(
-            "gex_ingest_records", "Records staged per endpoint.", ["endpoint"], registry=r
+        self.records = counter(r, "gex_ingest_records", "Records staged per endpoint.", "endpoint")
+        self.ignored = counter(
+            r, "gex_ingest_ignored", "Control frames acknowledged and dropped.", "endpoint"
         )
-        self.ignored = Counter(
-            "gex_ingest_ignored",
-            "Control frames acknowledged and dropped.",
-            ["endpoint"],
-            registry=r,
-        )
-        self.rejected = Counter(
+        self.rejected = counter(
+            r,
             "gex_ingest_rejected",
             "Requests refused per endpoint and reason.",
-            ["endpoint", "reason"],
-            registry=r,
+            "endpoint",
+            "reason",
         )
-        self.staged_bytes = Counter(
-            "gex_ingest_staged_bytes", "Bytes made durable per stream.", ["stream"], registry=r
+        self.staged_bytes = counter(
+            r, "gex_ingest_staged_bytes", "Bytes made durable per stream.", "stream"
         )
-        self.ack_seconds = Histogram(
+        self.ack_seconds = histogram(
+            r,
             "gex_ingest_ack_seconds",
             "Arrival to durable acknowledgement.",
-            ["endpoint"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
+            "endpoint",
         )
         self._accept_children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
         r.register(StagingCollector(staging_dir, pending))

@@ -13,9 +13,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from prometheus_client import Counter, Gauge, Histogram
-
-from gex_pipeline.lib.metrics.textfiles import new_registry, write_textfile
+from gex_pipeline.lib.metrics.registry import counter, gauge, histogram, new_registry
+from gex_pipeline.lib.metrics.textfiles import write_textfile
 from gex_pipeline.lib.staging.layout import seq_of
 
 log = logging.getLogger(__name__)
@@ -32,39 +31,25 @@ class LoaderMetrics:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self.registry = r = new_registry()
-        self.batches = Counter(
-            "gex_live_batches", "Micro-batches committed, per stream.", ["stream"], registry=r
+        self.batches = counter(r, "gex_live_batches", "Micro-batches committed.", "stream")
+        self.segments = counter(r, "gex_live_segments", "Sealed segments loaded.", "stream")
+        self.records = counter(r, "gex_live_records", "Staged records committed.", "stream")
+        self.rejected = counter(
+            r, "gex_live_rejected_segments", "Segments set aside in rejected/ (bad data).", "stream"
         )
-        self.segments = Counter(
-            "gex_live_segments", "Sealed segments loaded, per stream.", ["stream"], registry=r
-        )
-        self.records = Counter(
-            "gex_live_records", "Staged records committed, per stream.", ["stream"], registry=r
-        )
-        self.rejected = Counter(
-            "gex_live_rejected_segments",
-            "Segments set aside in staging/<stream>/rejected/ (bad data), per stream.",
-            ["stream"],
-            registry=r,
-        )
-        self.lag = Histogram(
+        self.lag = histogram(
+            r,
             "gex_live_lag_seconds",
-            "From a segment's sealing to the commit of its batch, per stream; its records arrived "
-            "at most GEX_INGEST_SEAL_AGE_MS before the sealing.",
-            ["stream"],
-            buckets=LAG_BUCKETS,
-            registry=r,
+            "From a segment's sealing to the commit of its batch; its records arrived at most "
+            "GEX_INGEST_SEAL_AGE_MS before the sealing.",
+            LAG_BUCKETS,
+            "stream",
         )
-        self.backlog = Gauge(
-            "gex_live_backlog_segments",
-            "Sealed segments waiting at the loader's last cycle, per stream.",
-            ["stream"],
-            registry=r,
+        self.backlog = gauge(
+            r, "gex_live_backlog_segments", "Sealed segments waiting at the last cycle.", "stream"
         )
-        self.published = Gauge(
-            "gex_live_published_timestamp_seconds",
-            "When the live loader last wrote these figures (Unix time).",
-            registry=r,
+        self.published = gauge(
+            r, "gex_live_published_timestamp_seconds", "When the loader last wrote these figures."
         )
         self._dirty = True
         self._published_at = float("-inf")

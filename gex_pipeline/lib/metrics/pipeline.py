@@ -12,10 +12,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 
-from gex_pipeline.lib.metrics.textfiles import new_registry, update_textfile
+from gex_pipeline.lib.metrics.registry import counter, gauge, new_registry
+from gex_pipeline.lib.metrics.textfiles import update_textfile
 
 log = logging.getLogger(__name__)
 
@@ -28,24 +29,21 @@ class PipelineMetrics:
     def __init__(self) -> None:
         self.registry = new_registry()
         r = self.registry
-        self.partitions = Counter(
+        self.partitions = counter(
+            r,
             "gex_pipeline_partitions",
-            "Partitions a run materialized (result=done) or could not build (result=failed), per "
-            "asset and feed (imports: gex_strikes; exports: gex_parquet, option_trades_parquet).",
-            ["asset", "feed", "result"],
-            registry=r,
+            "Partitions a run materialized (result=done) or could not build (result=failed) "
+            "(imports: gex_strikes; exports: gex_parquet, option_trades_parquet).",
+            *("asset", "feed", "result"),
         )
-        self.last_success = Gauge(
+        self.last_success = gauge(
+            r,
             "gex_pipeline_last_success_timestamp_seconds",
-            "When a run last materialized a partition of the asset and feed (Unix time).",
-            ["asset", "feed"],
-            registry=r,
+            "When a run last materialized a partition of the asset and feed.",
+            *("asset", "feed"),
         )
-        self.checks = Counter(
-            "gex_pipeline_check_evaluations",
-            "Asset check verdicts recorded by runs, per check and result (passed/failed).",
-            ["check", "result"],
-            registry=r,
+        self.checks = counter(
+            r, "gex_pipeline_check_evaluations", "Asset check verdicts of runs.", "check", "result"
         )
 
     def restore(self, families: Iterable[Metric]) -> None:

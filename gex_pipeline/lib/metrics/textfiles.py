@@ -10,27 +10,19 @@ reader sees a whole file). The API registers `TextfileCollector(metrics_dir)`, w
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, disable_created_metrics, write_to_textfile
+from prometheus_client import CollectorRegistry, write_to_textfile
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
+
+from gex_pipeline.lib.staging.durable_fs import flocked
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".prom"
-
-
-def new_registry() -> CollectorRegistry:
-    """An empty registry; our series carry no `<name>_created` companion (noise on a dashboard,
-    and rewritten with every update of a text file)."""
-    disable_created_metrics()
-    return CollectorRegistry()
 
 
 def write_textfile(registry: CollectorRegistry, path: Path) -> None:
@@ -50,20 +42,10 @@ def read_textfile(path: Path) -> list[Metric]:
         return []
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def update_textfile(path: Path, build: Callable[[list[Metric]], CollectorRegistry]) -> None:
     """Replace `path` with `build(current families)`, one process at a time (`<path>.lock`)."""
-    with _locked(path.with_name(path.name + ".lock")):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with flocked(path.with_name(path.name + ".lock")):
         write_textfile(build(read_textfile(path)), path)
 
 
