@@ -15,6 +15,11 @@ DAGSTER_HOME growth per session is extrapolated from whole report cycles of the 
 (`GrowthWindow`), so the first report of every partition does not count as a cycle.
 Goals (issue 8): CPU <= 15 % of a core above idle, idle <= 3 %; visible p50 <= 2 s, p95 <= 5 s;
 DAGSTER_HOME growth <= 50 MiB per 6.5 h session.
+
+After the phases (outside the measured figures) it scrapes the ingest API's `GET /metrics` for the
+live loader's series, exports one partition (`dagster asset materialize`, as the export sensor
+would after the quiet period) and scrapes again for the pipeline's series: one address shows the
+stack, or the benchmark fails saying which series are missing.
 """
 
 from __future__ import annotations
@@ -44,6 +49,17 @@ STRIKES = 100
 UW_PER_SECOND = 20
 SESSION_SECONDS = 6.5 * 3600
 TICK = os.sysconf("SC_CLK_TCK")
+LOADER_SERIES = (
+    "gex_live_records_total",
+    "gex_live_batches_total",
+    "gex_live_lag_seconds_count",
+    "gex_live_backlog_segments",
+)
+PIPELINE_SERIES = (
+    "gex_pipeline_partitions_total",
+    "gex_pipeline_last_success_timestamp_seconds",
+    "gex_pipeline_check_evaluations_total",
+)
 
 
 def _free_port() -> int:
@@ -182,14 +198,17 @@ def _percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def _start_stack(data_dir: Path, api_port: int, ui_port: int, log: Path) -> subprocess.Popen:
-    env = {
+def _stack_env(data_dir: Path, api_port: int, ui_port: int) -> dict[str, str]:
+    return {
         **os.environ,
         "GEX_DATA_DIR": str(data_dir),
         "DAGSTER_HOME": str(data_dir / "dagster_home"),
         "GEX_INGEST_PORT": str(api_port),
         "GEX_DAGSTER_PORT": str(ui_port),
     }
+
+
+def _start_stack(env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "gex_pipeline.cli", "up"],
@@ -247,6 +266,59 @@ def _load(api_port: int, seconds: int, watch: Visibility) -> list[float]:
     return sorted(acks)
 
 
+def _scrape(api_port: int, prefix: str) -> dict[str, float]:
+    """The series of `GET /metrics` whose names start with `prefix` (`name{labels}` -> value);
+    raises when there is none."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"http://127.0.0.1:{api_port}/metrics", timeout=10).text
+
+    def key(name: str, labels: dict[str, str]) -> str:
+        return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+    found = {
+        key(s.name, s.labels): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith(prefix)
+    }
+    if not found:
+        raise RuntimeError(f"GET /metrics shows no {prefix}* series")
+    return found
+
+
+def _export_one(env: dict[str, str], home: Path) -> str:
+    """Export the partition the loader reported last (`dagster asset materialize`); its key."""
+    import dagster as dg
+
+    from gex_pipeline.defs.gex.keys import GEX_STRIKES
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        event = instance.get_latest_materialization_event(GEX_STRIKES)
+    if event is None or event.asset_materialization is None:
+        raise RuntimeError("the loader reported no gex_strikes partition")
+    key = str(event.asset_materialization.partition)
+    dagster = Path(sys.executable).with_name("dagster")
+    subprocess.run(
+        [str(dagster), "asset", "materialize", "-m", "gex_pipeline.definitions",
+         "--select", "gex_parquet", "--partition", key],
+        env=env, check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    return key
+
+
+def _show(label: str, series: dict[str, float], names: tuple[str, ...]) -> None:
+    """Print the first series of each of `names`; raise naming those `series` lacks."""
+    first = {n: next((k for k in sorted(series) if k.split("{")[0] == n), None) for n in names}
+    missing = [n for n, k in first.items() if k is None]
+    if missing:
+        raise RuntimeError(f"GET /metrics {label}: missing {', '.join(missing)}")
+    print(f"GET /metrics {label}: {len(series)} series, e.g.")
+    for key in first.values():
+        print(f"  {key} {series[str(key)]:g}")
+
+
 def _phase(stack: subprocess.Popen, home: Path, seconds: float, work=None) -> dict:
     cpu0, size0, t0 = _tree_cpu_seconds(stack.pid), _dir_bytes(home), time.monotonic()
     result = work() if work else time.sleep(seconds)
@@ -271,7 +343,8 @@ def main() -> None:
         data_dir = Path(tmp) / "data"
         home = data_dir / "dagster_home"
         api_port, ui_port = _free_port(), _free_port()
-        stack = _start_stack(data_dir, api_port, ui_port, Path(tmp) / "stack.log")
+        env = _stack_env(data_dir, api_port, ui_port)
+        stack = _start_stack(env, Path(tmp) / "stack.log")
         try:
             _wait_ready(api_port, ui_port)
             time.sleep(30)  # sensors' first ticks, code location warm-up
@@ -292,6 +365,9 @@ def main() -> None:
             watcher.join()
             sampler.join()
             runs = _runs(home) - runs0
+            live_series = _scrape(api_port, "gex_live_")
+            exported = _export_one(env, home)
+            pipeline_series = _scrape(api_port, "gex_pipeline_")
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(stack.pid, signal.SIGINT)
@@ -337,6 +413,8 @@ def main() -> None:
             f"{'/gex ack':<34}{'':>12}  p50 {_percentile(acks, 0.5) * 1000:.1f} ms, "
             f"p99 {_percentile(acks, 0.99) * 1000:.1f} ms"
         )
+        _show("after the load (live loader)", live_series, LOADER_SERIES)
+        _show(f"after exporting {exported} (pipeline)", pipeline_series, PIPELINE_SERIES)
         print(
             f"phases: idle {idle_s} s, load {load_s} s (10 feeds x 1 Hz x {STRIKES} strikes + {UW_PER_SECOND} /uw msg/s)"
         )

@@ -3,7 +3,9 @@
 1. Load rate (strike rows/s) of `load_segments` against the raw DuckDB `read_json` + `UNNEST`
    statement on the same segment files, in the same run (target >= 70 % of it).
 2. Export rate of `export_partition` for one feed-day against a raw DuckDB `COPY` and a polars
-   `write_parquet` of the same rows.
+   `write_parquet` of the same rows, and the cost of the day chart each `gex_parquet`
+   materialization carries (`lib/gex/day_chart.py`) against that export, in a fresh process (as a
+   run pays it, matplotlib's import included) and warm.
 (The cost of live loading on the running stack is `python -m benchmarks live`.)
 
 Bounded: fixed sizes, each step a few seconds on 2 cores. Run: `python -m benchmarks pipeline`.
@@ -11,6 +13,8 @@ Bounded: fixed sizes, each step a few seconds on 2 cores. Run: `python -m benchm
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -217,6 +221,16 @@ def bench_export(workdir: Path) -> None:
             FROM range({EXPORT_ROWS}) r(i)
             """
         )
+        con.execute(
+            f"""
+            INSERT INTO gex_snapshots (ticker, endpoint, timestamp, trade_date, spot, zero_gamma,
+                                       sum_gex_vol, sum_gex_oi, strike_count, source, ingested_at)
+            SELECT 'SPX', 'gex_zero', {BASE_MS} + i * 1000, DATE '2025-11-14',
+                   6700 + 5 * sin(i / 900), 6650 + 8 * cos(i / 1200), 1.5e6 * sin(i / 3000),
+                   5e4 * cos(i / 2000), 100, 'bench', now()
+            FROM range({EXPORT_ROWS // 100}) r(i)
+            """
+        )
         query = partition_query(con, "SPX", "gex_zero", day)
         copy_target = workdir / "copy.parquet"
         select = (
@@ -234,12 +248,45 @@ def bench_export(workdir: Path) -> None:
             lambda: frame.write_parquet(workdir / "polars.parquet", compression="zstd")
         )
         ours = _timed(lambda: export_partition(con, workdir / "parquet", "SPX", "gex_zero", day))
+    cold = _chart_in_fresh_process(workdir / "parquet", day)
+    warm = min(_timed(lambda: _chart(workdir / "parquet", day)) for _ in range(REPEATS))
+    print(
+        f"day chart of that feed-day (gex_parquet metadata): {cold:.2f} s in a fresh process "
+        f"(+{cold / ours:.0%} of export_partition's {ours:.2f} s), {warm:.2f} s warm "
+        f"(+{warm / ours:.0%})"
+    )
     print(
         f"export {EXPORT_ROWS:,} rows: DuckDB COPY {EXPORT_ROWS / copy:,.0f} rows/s; polars "
         f"(query {frame_time:.2f} s + write {polars_write:.2f} s) "
         f"{EXPORT_ROWS / (frame_time + polars_write):,.0f} rows/s; export_partition "
         f"{EXPORT_ROWS / ours:,.0f} rows/s"
     )
+
+
+def _chart(parquet_root: Path, day: date) -> str:
+    from gex_pipeline.lib.gex.day_chart import chart_markdown
+
+    chart = chart_markdown(parquet_root, "SPX", "gex_zero", day)
+    if not chart.startswith("![SPX gex_zero"):
+        raise RuntimeError(f"no chart was drawn: {chart[:200]}")
+    return chart
+
+
+def _chart_in_fresh_process(parquet_root: Path, day: date) -> float:
+    """Seconds of `_chart` in a new interpreter that has imported what an export run has."""
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\nfrom datetime import date\n"
+        "import gex_pipeline.defs.gex.assets\n"  # what the run worker has loaded already
+        "from benchmarks.pipeline import _chart\n"
+        "start = time.perf_counter()\n"
+        f"_chart(Path({str(parquet_root)!r}), date.fromisoformat({day.isoformat()!r}))\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

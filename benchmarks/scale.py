@@ -233,7 +233,7 @@ def op_file_from_lake(data_dir: str, db: str) -> dict:
 
     Path(db).unlink(missing_ok=True)
     with duckdb.connect(db) as out:
-        migrate(out, [m for m in MIGRATIONS if m.version <= 4])
+        migrate(out, [m for m in MIGRATIONS if m.version <= 5])
     with connect_lake(Path(data_dir), ["gex_snapshots", "gex_strikes"]) as con:
         con.execute("SET memory_limit = '2GB'")
         con.execute(f"ATTACH '{db}' AS single")
@@ -282,7 +282,7 @@ def op_file_rebuild(data_dir: str, db: str) -> dict:
     started = time.perf_counter()
     rows = 0
     with connect(Path(db)) as con:
-        migrate(con, [m for m in MIGRATIONS if m.version <= 4])
+        migrate(con, [m for m in MIGRATIONS if m.version <= 5])
         con.execute(f"SET memory_limit = '{settings.history.duckdb_memory_limit}'")
         for raw in sorted(
             raw_day_files(settings.paths.source_dir).values(), key=lambda r: r.mtime_ns

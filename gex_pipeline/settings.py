@@ -1,20 +1,39 @@
-"""Every setting of gex-pipeline, read from environment variables in one place.
+"""Every setting of gex-pipeline, declared once as pydantic-settings models, one per section.
 
 `Settings.from_env()` reads and validates every variable the project uses (the README's settings
-table lists the same ones; a test compares them) and returns typed frozen sections, so each consumer
-takes only the section it needs: `paths`, `api`, `history`, `pipeline`, `ops`, `supervisor`,
-`dagster`. A malformed value raises `ValueError` naming the variable. Nothing is read at import time:
-entry points (the CLI, the ingest server, the Dagster definitions, a step or sensor at run time)
-call `from_env` when they start.
+table lists the same ones, with the same defaults; a test compares them) and returns typed frozen
+sections, so each consumer takes only the section it needs: `paths`, `api`, `history`, `pipeline`,
+`ops`, `supervisor`, `dagster`. A field's alias is its variable's name; a malformed value raises
+`ValueError` naming the variable. Nothing is read at import time: entry points (the CLI, the ingest
+server, the Dagster definitions, a step or sensor at run time) call `from_env` when they start. A
+section built directly (`PipelineSettings(export_quiet_seconds=5)`) holds its defaults and the given
+values, never the environment's.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from gex_pipeline.lib.history.day_format import MAX_DECOMPRESSED_BYTES
 
@@ -33,71 +52,121 @@ DEFAULT_CORS_ORIGINS: tuple[str, ...] = (
     "https://www.unusualwhales.com",
 )
 MIN_TOKEN_LENGTH = 16
-
-_TRUE = {"1", "true", "yes", "on"}
-_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$", re.IGNORECASE)
-
-
-# --- parsing -----------------------------------------------------------------------------------
+# Variables whose value never appears in an error message.
+SECRETS = frozenset({"GEX_INGEST_TOKEN", "GEX_ALERT_WEBHOOK_URL", "GEX_DAGSTER_POSTGRES_URL"})
 
 
-def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
-    """A boolean flag (`1/true/yes/on`, case-insensitive); unset or blank means `default`."""
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return raw.strip().lower() in _TRUE
+def _split(raw: object) -> tuple[str, ...]:
+    """A comma-separated value's items (empty ones dropped); a tuple given directly as is."""
+    if isinstance(raw, str):
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    return tuple(raw)  # type: ignore[call-overload]
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int | None = None) -> int:
-    """An integer (at least `minimum` when given); unset or blank means `default`."""
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        value = default
-    else:
+# Comma-separated lists in the environment (not JSON): host names and web origins, lowercased.
+HostList = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(lambda raw: tuple(h.lower() for h in _split(raw)))
+]
+OriginList = Annotated[
+    tuple[str, ...],
+    NoDecode,
+    BeforeValidator(lambda raw: tuple(o.rstrip("/").lower() for o in _split(raw))),
+]
+
+
+def _var(default: Any, name: str, **constraints: Any) -> Any:
+    """A field read from the environment variable `name`."""
+    return Field(default, alias=name, **constraints)
+
+
+def _path(raw: Path) -> Path:
+    return raw.expanduser().resolve()
+
+
+class _Variables(EnvSettingsSource):
+    """pydantic-settings' environment source over `env` (by default `os.environ`), limited to the
+    section's own variables; an empty value counts as unset."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        names = {f.alias for f in settings_cls.model_fields.values() if f.alias}
+        self.env_vars = {name: env[name] for name in names if env.get(name)}
+
+
+class Section(BaseSettings):
+    """A frozen group of settings; `read(env)` takes them from environment variables."""
+
+    model_config = SettingsConfigDict(
+        frozen=True, case_sensitive=True, validate_by_name=True, str_strip_whitespace=True
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Built directly, a section takes only the values it is given."""
+        return (init_settings,)
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> Self:
+        """This section (and the sections nested in it) from the variables of `env`. Raises
+        `ValueError` naming each malformed variable."""
         try:
-            value = int(raw)
-        except ValueError as exc:
-            raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+            section = cls(_build_sources=((_Variables(cls, env),), {}))
+        except ValidationError as exc:
+            raise ValueError("; ".join(_describe(error) for error in exc.errors())) from None
+        nested = {
+            name: type(value).read(env) for name, value in section if isinstance(value, Section)
+        }
+        return section.model_copy(update=nested) if nested else section
+
+    @classmethod
+    def variables(cls) -> dict[str, FieldInfo]:
+        """The fields read from the environment, by variable name (nested sections included)."""
+        found = {f.alias: f for f in cls.model_fields.values() if f.alias}
+        for f in cls.model_fields.values():
+            if isinstance(f.annotation, type) and issubclass(f.annotation, Section):
+                found |= f.annotation.variables()
+        return found
 
 
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    value = _int(env, name, default)
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
-    return value
+def _describe(error: Any) -> str:
+    """`GEX_X: <pydantic's message>, got '<value>'` (a secret's value is never shown)."""
+    name = str(error["loc"][0]) if error["loc"] else "settings"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    shown = "" if name in SECRETS or "input" not in error else f", got {error['input']!r}"
+    return f"{name}: {message}{shown}"
 
 
-def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    """A comma-separated list (empty items dropped); unset or blank means `default`."""
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
-
-
-def _text(env: Mapping[str, str], name: str) -> str | None:
-    """A string stripped of surrounding whitespace; unset or blank means None."""
-    return (env.get(name) or "").strip() or None
-
-
-def _path(raw: str) -> Path:
-    return Path(raw).expanduser().resolve()
-
-
-# --- sections ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PathSettings:
+class PathSettings(Section):
     """Where the deployment keeps its data, its Dagster instance and its secrets."""
 
-    data_dir: Path
-    dagster_home: Path
-    secrets_dir: Path
+    data_dir: Path = _var(Path("data"), "GEX_DATA_DIR", validate_default=True)
+    config_home: Path = _var(Path("~/.config"), "XDG_CONFIG_HOME", validate_default=True)
+    dagster_home: Path = _var(None, "DAGSTER_HOME", validate_default=True)
+    secrets_dir: Path = _var(None, "GEX_SECRETS_DIR", validate_default=True)
+
+    @field_validator("dagster_home", "secrets_dir", mode="before")
+    @classmethod
+    def _default_under(cls, value: object, info: ValidationInfo) -> object:
+        """`DAGSTER_HOME` defaults to `$GEX_DATA_DIR/dagster_home`, `GEX_SECRETS_DIR` to
+        `$XDG_CONFIG_HOME/gex-pipeline`."""
+        if value is not None:
+            return value
+        if info.field_name == "dagster_home":
+            return info.data.get("data_dir", Path("data")) / "dagster_home"
+        return info.data.get("config_home", Path("~/.config")) / "gex-pipeline"
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _resolved(cls, value: Path) -> Path:
+        return _path(value)
 
     @property
     def duckdb_path(self) -> Path:
@@ -150,163 +219,99 @@ class PathSettings:
         return self.backups_dir / "db"
 
     @property
+    def metrics_dir(self) -> Path:
+        """Prometheus text files of the live loader and the runs, served by the API."""
+        return self.data_dir / "metrics"
+
+    @property
     def logs_dir(self) -> Path:
         """Logs of the supervisor and the alerts."""
         return self.data_dir / "logs"
 
 
-def _paths(env: Mapping[str, str]) -> PathSettings:
-    """`GEX_DATA_DIR`, `DAGSTER_HOME`, `GEX_SECRETS_DIR` (default under `XDG_CONFIG_HOME`)."""
-    data_dir = _path(env.get("GEX_DATA_DIR") or "data")
-    config_home = env.get("XDG_CONFIG_HOME") or "~/.config"
-    return PathSettings(
-        data_dir=data_dir,
-        dagster_home=_path(env.get("DAGSTER_HOME") or str(data_dir / "dagster_home")),
-        secrets_dir=_path(env.get("GEX_SECRETS_DIR") or str(Path(config_home) / "gex-pipeline")),
-    )
-
-
-def _token(env: Mapping[str, str]) -> str | None:
-    """`GEX_INGEST_TOKEN` stripped; unset or empty means none, shorter than 16 chars is refused."""
-    raw = env.get("GEX_INGEST_TOKEN")
-    if raw is None or raw == "":
-        return None
-    token = raw.strip()
-    if len(token) < MIN_TOKEN_LENGTH:
-        raise ValueError(
-            f"GEX_INGEST_TOKEN must hold at least {MIN_TOKEN_LENGTH} characters besides "
-            f"surrounding whitespace, got {len(token)}"
-        )
-    return token
-
-
-@dataclass(frozen=True)
-class ApiSettings:
+class ApiSettings(Section):
     """Bind address, security, limits and durability of the ingest API (`GEX_INGEST_*`)."""
 
-    host: str = "127.0.0.1"
-    port: int = 8877
-    token: str | None = None
-    allow_remote: bool = False
-    lan: bool = False
-    allowed_hosts: tuple[str, ...] = ()
-    cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
-    max_body_gex: int = 2 * 2**20
-    max_body_uw: int = 4 * 2**20
-    max_body_history: int = 64 * 2**10
-    uw_max_batch: int = 5_000
-    max_strikes: int = 2_000
-    inline_parse_bytes: int = 64 * 2**10
-    parse_threads: int = 1
-    seal_age_ms: int = 2_000
-    seal_bytes: int = 8 * 2**20
-    queue_max: int = 20_000
-    parallel_fsyncs: int = 2
-    fsync: bool = True
-    min_free_mb: int = 512
-    workers: int = 1
-    max_concurrency: int = 1_000
-    max_connections: int = 4_096
-    header_timeout_s: int = 5
-    keepalive_s: int = 5
-    body_timeout_s: int = 30
+    host: str = _var("127.0.0.1", "GEX_INGEST_HOST")
+    port: int = _var(8877, "GEX_INGEST_PORT")
+    token: str | None = _var(None, "GEX_INGEST_TOKEN")
+    allow_remote: bool = _var(False, "GEX_INGEST_ALLOW_REMOTE")
+    lan: bool = _var(False, "GEX_INGEST_LAN")
+    allowed_hosts: HostList = _var((), "GEX_INGEST_ALLOWED_HOSTS")
+    cors_origins: OriginList = _var(DEFAULT_CORS_ORIGINS, "GEX_INGEST_CORS_ORIGINS")
+    max_body_gex: int = _var(2 * 2**20, "GEX_INGEST_MAX_BODY_GEX", gt=0)
+    max_body_uw: int = _var(4 * 2**20, "GEX_INGEST_MAX_BODY_UW", gt=0)
+    max_body_history: int = _var(64 * 2**10, "GEX_INGEST_MAX_BODY_HISTORY", gt=0)
+    uw_max_batch: int = _var(5_000, "GEX_INGEST_UW_MAX_BATCH", gt=0)
+    max_strikes: int = _var(2_000, "GEX_INGEST_MAX_STRIKES", gt=0)
+    inline_parse_bytes: int = _var(64 * 2**10, "GEX_INGEST_INLINE_PARSE_BYTES", gt=0)
+    parse_threads: int = _var(1, "GEX_INGEST_PARSE_THREADS", gt=0)
+    seal_age_ms: int = _var(2_000, "GEX_INGEST_SEAL_AGE_MS", gt=0)
+    seal_bytes: int = _var(8 * 2**20, "GEX_INGEST_SEAL_BYTES", gt=0)
+    queue_max: int = _var(20_000, "GEX_INGEST_QUEUE_MAX", gt=0)
+    parallel_fsyncs: int = _var(2, "GEX_INGEST_PARALLEL_FSYNCS", gt=0)
+    fsync: bool = _var(True, "GEX_INGEST_FSYNC")
+    min_free_mb: int = _var(512, "GEX_INGEST_MIN_FREE_MB")
+    workers: int = _var(1, "GEX_INGEST_WORKERS", gt=0)
+    max_concurrency: int = _var(1_000, "GEX_INGEST_MAX_CONCURRENCY", gt=0)
+    max_connections: int = _var(4_096, "GEX_INGEST_MAX_CONNECTIONS", gt=0)
+    header_timeout_s: int = _var(5, "GEX_INGEST_HEADER_TIMEOUT_S", gt=0)
+    keepalive_s: int = _var(5, "GEX_INGEST_KEEPALIVE_S", gt=0)
+    body_timeout_s: int = _var(30, "GEX_INGEST_BODY_TIMEOUT_S", gt=0)
     retry_after_s: int = 1
 
+    @model_validator(mode="after")
+    def _lan_binds_every_interface(self) -> Self:
+        """`GEX_INGEST_LAN=1` binds every interface unless `GEX_INGEST_HOST` says otherwise."""
+        if self.lan and "host" not in self.model_fields_set:
+            return self.model_copy(update={"host": "0.0.0.0"})
+        return self
 
-def _api(env: Mapping[str, str]) -> ApiSettings:
-    """The `GEX_INGEST_*` variables (`GEX_INGEST_LAN=1`: bind every interface unless
-    `GEX_INGEST_HOST` says otherwise)."""
-    lan = _flag(env, "GEX_INGEST_LAN")
-    return ApiSettings(
-        host=env.get("GEX_INGEST_HOST") or ("0.0.0.0" if lan else ApiSettings.host),
-        port=_int(env, "GEX_INGEST_PORT", ApiSettings.port),
-        token=_token(env),
-        allow_remote=_flag(env, "GEX_INGEST_ALLOW_REMOTE"),
-        lan=lan,
-        allowed_hosts=tuple(h.lower() for h in _list(env, "GEX_INGEST_ALLOWED_HOSTS", ())),
-        cors_origins=tuple(
-            o.rstrip("/").lower()
-            for o in _list(env, "GEX_INGEST_CORS_ORIGINS", DEFAULT_CORS_ORIGINS)
-        ),
-        max_body_gex=_positive(env, "GEX_INGEST_MAX_BODY_GEX", ApiSettings.max_body_gex),
-        max_body_uw=_positive(env, "GEX_INGEST_MAX_BODY_UW", ApiSettings.max_body_uw),
-        max_body_history=_positive(
-            env, "GEX_INGEST_MAX_BODY_HISTORY", ApiSettings.max_body_history
-        ),
-        uw_max_batch=_positive(env, "GEX_INGEST_UW_MAX_BATCH", ApiSettings.uw_max_batch),
-        max_strikes=_positive(env, "GEX_INGEST_MAX_STRIKES", ApiSettings.max_strikes),
-        inline_parse_bytes=_positive(
-            env, "GEX_INGEST_INLINE_PARSE_BYTES", ApiSettings.inline_parse_bytes
-        ),
-        parse_threads=_positive(env, "GEX_INGEST_PARSE_THREADS", ApiSettings.parse_threads),
-        seal_age_ms=_positive(env, "GEX_INGEST_SEAL_AGE_MS", ApiSettings.seal_age_ms),
-        seal_bytes=_positive(env, "GEX_INGEST_SEAL_BYTES", ApiSettings.seal_bytes),
-        queue_max=_positive(env, "GEX_INGEST_QUEUE_MAX", ApiSettings.queue_max),
-        parallel_fsyncs=_positive(env, "GEX_INGEST_PARALLEL_FSYNCS", ApiSettings.parallel_fsyncs),
-        fsync=_flag(env, "GEX_INGEST_FSYNC", default=True),
-        min_free_mb=_int(env, "GEX_INGEST_MIN_FREE_MB", ApiSettings.min_free_mb),
-        workers=_positive(env, "GEX_INGEST_WORKERS", ApiSettings.workers),
-        max_concurrency=_positive(env, "GEX_INGEST_MAX_CONCURRENCY", ApiSettings.max_concurrency),
-        max_connections=_positive(env, "GEX_INGEST_MAX_CONNECTIONS", ApiSettings.max_connections),
-        header_timeout_s=_positive(
-            env, "GEX_INGEST_HEADER_TIMEOUT_S", ApiSettings.header_timeout_s
-        ),
-        keepalive_s=_positive(env, "GEX_INGEST_KEEPALIVE_S", ApiSettings.keepalive_s),
-        body_timeout_s=_positive(env, "GEX_INGEST_BODY_TIMEOUT_S", ApiSettings.body_timeout_s),
-    )
+    @field_validator("token", mode="after")
+    @classmethod
+    def _long_enough(cls, token: str | None) -> str | None:
+        if token is not None and len(token) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"must hold at least {MIN_TOKEN_LENGTH} characters besides surrounding "
+                f"whitespace, got {len(token)}"
+            )
+        return token
 
 
-@dataclass(frozen=True)
-class DownloadLimits:
+class DownloadLimits(Section):
     """Size caps, timeouts and retry schedule of a history download."""
 
-    max_bytes: int = 1024**3
-    max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES
+    max_bytes: int = _var(1024**3, "GEX_HISTORY_MAX_BYTES")
+    max_decompressed_bytes: int = _var(MAX_DECOMPRESSED_BYTES, "GEX_HISTORY_MAX_DECOMPRESSED_BYTES")
     connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    total_timeout: float = 900.0
-    retries: int = 4
+    read_timeout: float = _var(60.0, "GEX_HISTORY_TIMEOUT_SECONDS")
+    total_timeout: float = _var(900.0, "GEX_HISTORY_TOTAL_TIMEOUT_SECONDS")
+    retries: int = _var(4, "GEX_HISTORY_RETRIES")
     backoff_base: float = 1.0
     backoff_max: float = 30.0
     max_redirects: int = 5
 
 
-def _download_limits(env: Mapping[str, str]) -> DownloadLimits:
-    """`GEX_HISTORY_MAX_BYTES`, `GEX_HISTORY_MAX_DECOMPRESSED_BYTES`,
-    `GEX_HISTORY_TIMEOUT_SECONDS` (connect/read), `GEX_HISTORY_TOTAL_TIMEOUT_SECONDS` (one
-    attempt) and `GEX_HISTORY_RETRIES`."""
-    return DownloadLimits(
-        max_bytes=_int(env, "GEX_HISTORY_MAX_BYTES", DownloadLimits.max_bytes),
-        max_decompressed_bytes=_int(
-            env, "GEX_HISTORY_MAX_DECOMPRESSED_BYTES", DownloadLimits.max_decompressed_bytes
-        ),
-        read_timeout=float(
-            _int(env, "GEX_HISTORY_TIMEOUT_SECONDS", int(DownloadLimits.read_timeout))
-        ),
-        total_timeout=float(
-            _int(env, "GEX_HISTORY_TOTAL_TIMEOUT_SECONDS", int(DownloadLimits.total_timeout))
-        ),
-        retries=_int(env, "GEX_HISTORY_RETRIES", DownloadLimits.retries),
-    )
-
-
-@dataclass(frozen=True)
-class HistorySettings:
+class HistorySettings(Section):
     """History links (allowed hosts, rate and queue limits) and imports (download limits, DuckDB
     memory cap, shrink guard, sensor interval, pre-image retention)."""
 
-    allowed_hosts: tuple[str, ...] = DEFAULT_HISTORY_HOSTS
-    allow_http: bool = False
-    allow_private: bool = False
-    max_per_minute: int = 30
-    max_pending: int = 50
-    retention_days: int = 7
-    max_feeds: int = 64
-    limits: DownloadLimits = field(default_factory=DownloadLimits)
-    duckdb_memory_limit: str = "1GB"
-    shrink_percent: int = 50
-    sensor_interval_seconds: int = 15
-    backup_retention_days: int = 30
+    allowed_hosts: HostList = _var(DEFAULT_HISTORY_HOSTS, "GEX_HISTORY_ALLOWED_HOSTS")
+    allow_http: bool = _var(False, "GEX_HISTORY_ALLOW_HTTP")
+    allow_private: bool = _var(False, "GEX_HISTORY_ALLOW_PRIVATE")
+    max_per_minute: int = _var(30, "GEX_HISTORY_MAX_PER_MINUTE", ge=1)
+    max_pending: int = _var(50, "GEX_HISTORY_MAX_PENDING", ge=1)
+    retention_days: int = _var(7, "GEX_HISTORY_RETENTION_DAYS", ge=0)
+    max_feeds: int = _var(64, "GEX_HISTORY_MAX_FEEDS", ge=1)
+    limits: DownloadLimits = Field(default_factory=DownloadLimits)
+    duckdb_memory_limit: str = _var(
+        "1GB",
+        "GEX_HISTORY_DUCKDB_MEMORY_LIMIT",
+        pattern=r"(?i)^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$",
+    )
+    shrink_percent: int = _var(50, "GEX_HISTORY_SHRINK_PERCENT", ge=0, le=100)
+    sensor_interval_seconds: int = _var(15, "GEX_HISTORY_SENSOR_INTERVAL_SECONDS", ge=1)
+    backup_retention_days: int = _var(30, "GEX_HISTORY_BACKUP_RETENTION_DAYS", ge=0)
 
     @property
     def shrink_ratio(self) -> float:
@@ -314,168 +319,69 @@ class HistorySettings:
         return self.shrink_percent / 100
 
 
-def _history(env: Mapping[str, str]) -> HistorySettings:
-    """The `GEX_HISTORY_*` variables."""
-    memory = (
-        env.get("GEX_HISTORY_DUCKDB_MEMORY_LIMIT") or HistorySettings.duckdb_memory_limit
-    ).strip()
-    if not _MEMORY.match(memory):
-        raise ValueError(
-            f"GEX_HISTORY_DUCKDB_MEMORY_LIMIT must look like 1GB or 512MiB, got {memory!r}"
-        )
-    shrink = _int(env, "GEX_HISTORY_SHRINK_PERCENT", HistorySettings.shrink_percent)
-    if not 0 <= shrink <= 100:
-        raise ValueError(f"GEX_HISTORY_SHRINK_PERCENT must be 0..100, got {shrink}")
-    hosts = _list(env, "GEX_HISTORY_ALLOWED_HOSTS", DEFAULT_HISTORY_HOSTS)
-    return HistorySettings(
-        allowed_hosts=tuple(h.lower() for h in hosts),
-        allow_http=_flag(env, "GEX_HISTORY_ALLOW_HTTP"),
-        allow_private=_flag(env, "GEX_HISTORY_ALLOW_PRIVATE"),
-        max_per_minute=_int(env, "GEX_HISTORY_MAX_PER_MINUTE", HistorySettings.max_per_minute, 1),
-        max_pending=_int(env, "GEX_HISTORY_MAX_PENDING", HistorySettings.max_pending, 1),
-        retention_days=_int(env, "GEX_HISTORY_RETENTION_DAYS", HistorySettings.retention_days, 0),
-        max_feeds=_int(env, "GEX_HISTORY_MAX_FEEDS", HistorySettings.max_feeds, 1),
-        limits=_download_limits(env),
-        duckdb_memory_limit=memory,
-        shrink_percent=shrink,
-        sensor_interval_seconds=_int(
-            env, "GEX_HISTORY_SENSOR_INTERVAL_SECONDS", HistorySettings.sensor_interval_seconds, 1
-        ),
-        backup_retention_days=_int(
-            env, "GEX_HISTORY_BACKUP_RETENTION_DAYS", HistorySettings.backup_retention_days, 0
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class PipelineSettings:
+class PipelineSettings(Section):
     """Tuning of the live loader, the staging retention, the Parquet export and freshness."""
 
-    live_poll_ms: int = 250
-    live_report_seconds: int = 180
-    live_max_segments_per_batch: int = 5000
-    staging_retention_days: int = 7
-    export_sensor_interval_seconds: int = 120
-    export_quiet_seconds: int = 900
-    freshness_sensor_interval_seconds: int = 60
-    freshness_max_silence_seconds: int = 420
-    lake_flush_seconds: int = 2
+    live_poll_ms: int = _var(250, "GEX_LIVE_POLL_MS", ge=1)
+    live_report_seconds: int = _var(180, "GEX_LIVE_REPORT_SECONDS", ge=0)
+    live_max_segments_per_batch: int = _var(5000, "GEX_LIVE_MAX_SEGMENTS_PER_BATCH", ge=1)
+    staging_retention_days: int = _var(7, "GEX_STAGING_RETENTION_DAYS", ge=0)
+    export_sensor_interval_seconds: int = _var(120, "GEX_EXPORT_SENSOR_INTERVAL_SECONDS", ge=1)
+    export_quiet_seconds: int = _var(900, "GEX_EXPORT_QUIET_SECONDS", ge=0)
+    freshness_sensor_interval_seconds: int = _var(60, "GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS", ge=1)
+    freshness_max_silence_seconds: int = _var(420, "GEX_FRESHNESS_MAX_SILENCE_SECONDS", ge=1)
+    lake_flush_seconds: int = _var(2, "GEX_LAKE_FLUSH_SECONDS", ge=0)
 
 
-def _pipeline(env: Mapping[str, str]) -> PipelineSettings:
-    """`GEX_LIVE_*`, `GEX_STAGING_RETENTION_DAYS`, `GEX_EXPORT_*`, `GEX_FRESHNESS_*`."""
-    return PipelineSettings(
-        live_poll_ms=_int(env, "GEX_LIVE_POLL_MS", PipelineSettings.live_poll_ms, 1),
-        live_report_seconds=_int(
-            env, "GEX_LIVE_REPORT_SECONDS", PipelineSettings.live_report_seconds, 0
-        ),
-        live_max_segments_per_batch=_int(
-            env, "GEX_LIVE_MAX_SEGMENTS_PER_BATCH", PipelineSettings.live_max_segments_per_batch, 1
-        ),
-        lake_flush_seconds=_int(
-            env, "GEX_LAKE_FLUSH_SECONDS", PipelineSettings.lake_flush_seconds, 0
-        ),
-        staging_retention_days=_int(
-            env, "GEX_STAGING_RETENTION_DAYS", PipelineSettings.staging_retention_days, 0
-        ),
-        export_sensor_interval_seconds=_int(
-            env,
-            "GEX_EXPORT_SENSOR_INTERVAL_SECONDS",
-            PipelineSettings.export_sensor_interval_seconds,
-            1,
-        ),
-        export_quiet_seconds=_int(
-            env, "GEX_EXPORT_QUIET_SECONDS", PipelineSettings.export_quiet_seconds, 0
-        ),
-        freshness_sensor_interval_seconds=_int(
-            env,
-            "GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS",
-            PipelineSettings.freshness_sensor_interval_seconds,
-            1,
-        ),
-        freshness_max_silence_seconds=_int(
-            env,
-            "GEX_FRESHNESS_MAX_SILENCE_SECONDS",
-            PipelineSettings.freshness_max_silence_seconds,
-            1,
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class OpsSettings:
+class OpsSettings(Section):
     """How many database backups to keep, how long to keep what, where alerts go.
 
     Every retention in days treats 0 as "keep everything".
     """
 
-    db_backup_keep: int = 7
-    raw_retention_days: int = 0
-    run_retention_days: int = 7
-    failed_run_retention_days: int = 30
-    alert_webhook_url: str | None = None
+    db_backup_keep: int = _var(7, "GEX_DB_BACKUP_KEEP", ge=0)
+    raw_retention_days: int = _var(0, "GEX_RAW_RETENTION_DAYS", ge=0)
+    run_retention_days: int = _var(7, "GEX_RUN_RETENTION_DAYS", ge=0)
+    failed_run_retention_days: int = _var(30, "GEX_FAILED_RUN_RETENTION_DAYS", ge=0)
+    alert_webhook_url: str | None = _var(None, "GEX_ALERT_WEBHOOK_URL")
+
+    @field_validator("alert_webhook_url", mode="after")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return url or None
 
 
-def _ops(env: Mapping[str, str]) -> OpsSettings:
-    """`GEX_DB_BACKUP_KEEP`, `GEX_*_RETENTION_DAYS` of raw files and runs, `GEX_ALERT_WEBHOOK_URL`."""
-    url = _text(env, "GEX_ALERT_WEBHOOK_URL")
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise ValueError(f"GEX_ALERT_WEBHOOK_URL must be an http(s) URL, got {url!r}")
-    return OpsSettings(
-        db_backup_keep=_int(env, "GEX_DB_BACKUP_KEEP", OpsSettings.db_backup_keep, 0),
-        raw_retention_days=_int(env, "GEX_RAW_RETENTION_DAYS", OpsSettings.raw_retention_days, 0),
-        run_retention_days=_int(env, "GEX_RUN_RETENTION_DAYS", OpsSettings.run_retention_days, 0),
-        failed_run_retention_days=_int(
-            env, "GEX_FAILED_RUN_RETENTION_DAYS", OpsSettings.failed_run_retention_days, 0
-        ),
-        alert_webhook_url=url,
-    )
-
-
-@dataclass(frozen=True)
-class SupervisorSettings:
+class SupervisorSettings(Section):
     """Backoff and give-up rule of `gex-pipeline up` (`GEX_SUPERVISOR_*`)."""
 
-    backoff_seconds: float = 1.0
-    backoff_max_seconds: float = 60.0
-    stable_seconds: float = 60.0
-    max_fast_failures: int = 5
+    backoff_ms: int = _var(1000, "GEX_SUPERVISOR_BACKOFF_MS", ge=1)
+    backoff_max_seconds: float = _var(60.0, "GEX_SUPERVISOR_BACKOFF_MAX_SECONDS")
+    stable_seconds: float = _var(60.0, "GEX_SUPERVISOR_STABLE_SECONDS")
+    max_fast_failures: int = _var(5, "GEX_SUPERVISOR_MAX_FAST_FAILURES", ge=1)
+
+    @property
+    def backoff_seconds(self) -> float:
+        """Delay before the first restart after a fast failure."""
+        return self.backoff_ms / 1000
 
     def backoff(self, fast_failures: int) -> float:
         """Delay before the next start after `fast_failures` fast failures in a row (>= 1)."""
         return min(self.backoff_max_seconds, self.backoff_seconds * 2 ** max(0, fast_failures - 1))
 
 
-def _supervisor(env: Mapping[str, str]) -> SupervisorSettings:
-    """`GEX_SUPERVISOR_BACKOFF_MS`, `GEX_SUPERVISOR_BACKOFF_MAX_SECONDS`,
-    `GEX_SUPERVISOR_STABLE_SECONDS`, `GEX_SUPERVISOR_MAX_FAST_FAILURES`."""
-    return SupervisorSettings(
-        backoff_seconds=_int(env, "GEX_SUPERVISOR_BACKOFF_MS", 1000, 1) / 1000,
-        backoff_max_seconds=float(_int(env, "GEX_SUPERVISOR_BACKOFF_MAX_SECONDS", 60)),
-        stable_seconds=float(_int(env, "GEX_SUPERVISOR_STABLE_SECONDS", 60)),
-        max_fast_failures=_int(env, "GEX_SUPERVISOR_MAX_FAST_FAILURES", 5, 1),
-    )
-
-
-@dataclass(frozen=True)
-class DagsterSettings:
+class DagsterSettings(Section):
     """Ports of the Dagster services `gex-pipeline up` starts, and the instance storage."""
 
-    port: int = 3000
-    grpc_port: int = 4266
-    postgres_url: str | None = None
+    port: int = _var(3000, "GEX_DAGSTER_PORT")
+    grpc_port: int = _var(4266, "GEX_DAGSTER_GRPC_PORT")
+    postgres_url: str | None = _var(None, "GEX_DAGSTER_POSTGRES_URL")
 
-
-def _dagster(env: Mapping[str, str]) -> DagsterSettings:
-    """`GEX_DAGSTER_PORT`, `GEX_DAGSTER_GRPC_PORT`, `GEX_DAGSTER_POSTGRES_URL`."""
-    return DagsterSettings(
-        port=_int(env, "GEX_DAGSTER_PORT", DagsterSettings.port),
-        grpc_port=_int(env, "GEX_DAGSTER_GRPC_PORT", DagsterSettings.grpc_port),
-        postgres_url=_text(env, "GEX_DAGSTER_POSTGRES_URL"),
-    )
-
-
-# --- the whole ---------------------------------------------------------------------------------
+    @field_validator("postgres_url", mode="after")
+    @classmethod
+    def _blank_is_unset(cls, url: str | None) -> str | None:
+        return url or None
 
 
 @dataclass(frozen=True)
@@ -493,14 +399,23 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate every variable of `env` (default `os.environ`); see the README's
-        settings table. Raises `ValueError` naming the first malformed variable."""
+        settings table. Raises `ValueError` naming the malformed variables of the first section
+        that has any."""
         env = os.environ if env is None else env
-        return cls(
-            paths=_paths(env),
-            api=_api(env),
-            history=_history(env),
-            pipeline=_pipeline(env),
-            ops=_ops(env),
-            supervisor=_supervisor(env),
-            dagster=_dagster(env),
-        )
+        return cls(**{name: section.read(env) for name, section in SECTIONS.items()})
+
+    @staticmethod
+    def variables() -> dict[str, FieldInfo]:
+        """Every variable the settings read, with its field (alias, default, constraints)."""
+        return {name: f for section in SECTIONS.values() for name, f in section.variables().items()}
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "paths": PathSettings,
+    "api": ApiSettings,
+    "history": HistorySettings,
+    "pipeline": PipelineSettings,
+    "ops": OpsSettings,
+    "supervisor": SupervisorSettings,
+    "dagster": DagsterSettings,
+}

@@ -11,12 +11,20 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from gex_pipeline.quiet_warnings import python_warnings
 from gex_pipeline.settings import Settings
 from gex_pipeline_tests.support.servers import HistoryHttpServer, IngestServer, free_port
 from gex_pipeline_tests.support.staging_trees import GexStagingTree
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest restores the warning filters around each test and collection, dropping the ones
+    `import gex_pipeline` installed: hand it the same list (gex_pipeline/quiet_warnings.py)."""
+    for entry in python_warnings().split(","):
+        config.addinivalue_line("filterwarnings", entry)
 
 
 @pytest.fixture

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import ast
-import dataclasses
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from gex_pipeline.settings import DEFAULT_HISTORY_HOSTS, Settings
+from gex_pipeline.settings import DEFAULT_HISTORY_HOSTS, PipelineSettings, Settings
 
 
 def test_defaults_put_everything_under_data(
@@ -90,28 +89,9 @@ SETTINGS_MODULE = ROOT / "gex_pipeline" / "settings.py"
 VARIABLE = re.compile(r"`([A-Z][A-Z0-9_]+)`")
 
 
-class RecordingEnv(Mapping[str, str]):
-    """An empty environment that records every name looked up in it."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def __getitem__(self, name: str) -> str:
-        self.names.add(name)
-        raise KeyError(name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
 def read_variables() -> set[str]:
-    """Every variable `Settings.from_env` looks up (all of them are read when none is set)."""
-    env = RecordingEnv()
-    Settings.from_env(env)
-    return env.names
+    """Every variable the settings models declare."""
+    return set(Settings.variables())
 
 
 def readme_table_variables(text: str) -> set[str]:
@@ -124,9 +104,71 @@ def readme_table_variables(text: str) -> set[str]:
 def test_readme_settings_table_lists_exactly_the_variables_the_settings_module_reads() -> None:
     read = read_variables()
     documented = readme_table_variables((ROOT / "README.md").read_text())
-    assert len(read) > 60  # every section was read
+    assert len(read) > 60  # every section is declared
     assert sorted(read - documented) == [], "read by gex_pipeline/settings.py, not in README"
     assert sorted(documented - read) == [], "in README's settings table, never read"
+
+
+UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+WORDS: dict[str, object] = {"off": False, "on": True, "unset": None}
+
+
+def documented_default(text: str) -> object:
+    """The value a README default cell states: `` `250` ``, `2 MiB`, `off`/`on`, `unset`; the
+    cell itself when it is prose (or names another variable) and states no single value."""
+    text = text.strip()
+    if (literal := re.fullmatch(r"`([^`$]*)`", text)) is not None:
+        value = literal[1]
+        return int(value) if value.isdigit() else value
+    if (size := re.fullmatch(r"(\d+) (KiB|MiB|GiB)", text)) is not None:
+        return int(size[1]) * UNITS[size[2]]
+    return WORDS.get(text, text)
+
+
+def readme_defaults(text: str) -> dict[str, object]:
+    """The default the README's settings table states for each variable it can state one for."""
+    section = text.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    stated: dict[str, object] = {}
+    for row in (line for line in section.splitlines() if line.startswith("| `")):
+        names_cell, default_cell = row.split("|")[1:3]
+        names = VARIABLE.findall(names_cell)
+        cells = default_cell.split(" / ")
+        cells = cells if len(cells) == len(names) else [default_cell] * len(names)
+        stated |= {name: documented_default(cell) for name, cell in zip(names, cells, strict=True)}
+    return stated
+
+
+def test_readme_settings_table_states_the_models_defaults() -> None:
+    fields = Settings.variables()
+    compared, wrong = 0, []
+    for name, stated in readme_defaults((ROOT / "README.md").read_text()).items():
+        default = fields[name].default
+        if isinstance(default, Path) and isinstance(stated, str):
+            stated = Path(stated)
+        elif isinstance(stated, str) and not isinstance(default, str):
+            continue  # prose: "the four vendor hosts", "loopback names, ..."
+        compared += 1
+        if stated != default:
+            wrong.append(f"{name}: README says {stated!r}, the model {default!r}")
+    assert wrong == []
+    assert compared > 55
+
+
+def test_readme_default_parser_reads_each_form() -> None:
+    assert documented_default(" `250` ") == 250
+    assert documented_default("`1GB`") == "1GB"
+    assert documented_default("64 KiB") == 64 * 1024
+    assert (documented_default("off"), documented_default("unset")) == (False, None)
+    assert documented_default("`$GEX_DATA_DIR/dagster_home`") == "`$GEX_DATA_DIR/dagster_home`"
+    table = (
+        "\n## Settings\n| `GEX_A` / `GEX_B` | `1` / 2 MiB | x |\n| `GEX_C` / `GEX_D` | on | y |\n"
+    )
+    assert readme_defaults(table + "\n## Next\n") == {
+        "GEX_A": 1,
+        "GEX_B": 2 * 2**20,
+        "GEX_C": True,
+        "GEX_D": True,
+    }
 
 
 def test_readme_table_parser_sees_a_missing_or_an_extra_row() -> None:
@@ -208,7 +250,7 @@ def test_importing_the_entry_points_reads_no_setting() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert "GEX_INGEST_PORT must be an integer" in done.stdout
+    assert "GEX_INGEST_PORT: input should be a valid integer" in done.stdout
 
 
 @pytest.mark.parametrize(
@@ -230,7 +272,7 @@ def test_every_section_refuses_a_malformed_value_naming_the_variable(name: str, 
 
 def test_sections_are_frozen() -> None:
     settings = Settings.from_env({})
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         settings.api.port = 1  # type: ignore[misc]
 
 
@@ -248,3 +290,21 @@ def test_resources_are_built_from_the_settings_with_real_paths(data_dir: Path) -
     assert resources["parquet"].root == str(data_dir / "parquet" / "gexbot")
     assert resources["parquet"].views_file == str(data_dir / "gex_views.duckdb")
     assert resources["uw_parquet"].root == str(data_dir / "parquet" / "uw")
+
+
+def test_a_section_built_directly_ignores_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEX_EXPORT_QUIET_SECONDS", "5")
+    assert PipelineSettings().export_quiet_seconds == 900
+    assert PipelineSettings(export_quiet_seconds=7).export_quiet_seconds == 7
+    assert Settings.from_env().pipeline.export_quiet_seconds == 5
+
+
+def test_a_flag_that_is_neither_on_nor_off_is_refused() -> None:
+    with pytest.raises(ValueError, match="GEX_INGEST_FSYNC"):
+        Settings.from_env({"GEX_INGEST_FSYNC": "nah"})
+
+
+def test_a_refused_secret_is_named_but_never_shown() -> None:
+    with pytest.raises(ValueError, match="GEX_INGEST_TOKEN") as refused:
+        Settings.from_env({"GEX_INGEST_TOKEN": "hunter2-short"})
+    assert "hunter2" not in str(refused.value)

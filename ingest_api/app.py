@@ -63,7 +63,11 @@ def create_app(settings: Settings, *, cors: bool = True) -> FastAPI:
     )
     staging = settings.paths.staging_dir
     app.state.settings = settings
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(
+        staging,
+        settings.paths.metrics_dir,
+        lambda: {stream: writer.pending for stream, writer in app.state.writers.items()},
+    )
     app.state.url_policy = UrlPolicy.from_settings(settings.history)
     app.state.history_store = HistoryStore(settings.paths.data_dir, settings.paths.secrets_dir)
     app.state.history_bounds = HistoryBounds(settings.history.max_per_minute)

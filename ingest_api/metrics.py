@@ -1,17 +1,25 @@
-"""Process-local Prometheus metrics of the ingest API, rendered as the text exposition format.
+"""Prometheus metrics of the ingest API (`GET /metrics`), on `prometheus_client`.
 
-Hand-rolled (a few counters and one histogram) to keep the hot path free of locks and a dependency.
-Labels never carry request data: endpoints and reasons come from fixed sets.
+One registry per app (per uvicorn worker): the request counters and the ack latency histogram of
+this worker, the staging gauges read at each scrape, and the text files the live loader and the
+pipeline's runs publish under `$GEX_DATA_DIR/metrics/` (`lib/metrics/textfiles.py`), so one
+scrape address covers the stack. Labels never carry request data: endpoints and reasons come from
+fixed sets.
 """
 
 from __future__ import annotations
 
-import bisect
 import os
-from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
+from prometheus_client import generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from gex_pipeline.lib.metrics.registry import counter, histogram, new_registry
+from gex_pipeline.lib.metrics.textfiles import TextfileCollector
 from gex_pipeline.lib.staging.layout import OPEN_SUFFIX, SEALED_SUFFIX, stream_dirs
 
 LATENCY_BUCKETS: tuple[float, ...] = (
@@ -39,99 +47,110 @@ def reason_for(status: int) -> str:
     return REASONS_BY_STATUS.get(status, f"http_{status}")
 
 
-class _Histogram:
-    def __init__(self) -> None:
-        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.total = 0.0
+class StagingCollector:
+    """Records waiting in this worker's writers and segment files per stream and state (all
+    workers), read at each scrape."""
 
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        self.total += seconds
+    def __init__(self, staging_dir: Path, pending: Callable[[], Mapping[str, int]]) -> None:
+        self.staging_dir = staging_dir
+        self.pending = pending
+
+    def describe(self) -> list[Metric]:
+        """The two gauge families, without values."""
+        return list(self._families({}))
+
+    def collect(self) -> Iterator[Metric]:
+        """The gauges now."""
+        yield from self._families(self.pending())
+
+    def _families(self, pending: Mapping[str, int]) -> Iterator[Metric]:
+        queued = GaugeMetricFamily(
+            "gex_ingest_pending_records", "Records queued or being written.", labels=["stream"]
+        )
+        segments = GaugeMetricFamily(
+            "gex_staging_segments",
+            "Segment files per stream and state (all workers).",
+            labels=["stream", "state"],
+        )
+        for stream, n in sorted(pending.items()):
+            queued.add_metric([stream], n)
+            dirs = stream_dirs(self.staging_dir, stream)
+            segments.add_metric([stream, "open"], _count(dirs.open, OPEN_SUFFIX))
+            segments.add_metric([stream, "sealed"], _count(dirs.sealed, SEALED_SUFFIX))
+        yield queued
+        yield segments
 
 
 class Metrics:
-    """Counters of accepted/refused requests, staged bytes and the ack latency histogram."""
+    """The API's registry: request counters, ack latency, staging gauges, published files."""
 
-    def __init__(self) -> None:
-        self.accepted: Counter[str] = Counter()
-        self.records: Counter[str] = Counter()
-        self.ignored: Counter[str] = Counter()
-        self.rejected: Counter[tuple[str, str]] = Counter()
-        self.staged_bytes: Counter[str] = Counter()
-        self.latency: dict[str, _Histogram] = {}
-        self.preflights: Counter[str] = Counter()
-
-    def accept(self, endpoint: str, stream: str, records: int, nbytes: int, seconds: float) -> None:
-        """Count one acknowledged request and its latency from arrival to durable."""
-        self.accepted[endpoint] += 1
-        self.records[endpoint] += records
-        self.staged_bytes[stream] += nbytes
-        self.latency.setdefault(endpoint, _Histogram()).observe(seconds)
-
-    def ignore(self, endpoint: str, count: int = 1) -> None:
-        """Count control frames acknowledged and dropped."""
-        self.ignored[endpoint] += count
-
-    def reject(self, endpoint: str, status: int) -> None:
-        """Count one refused request."""
-        self.rejected[(endpoint, reason_for(status))] += 1
+    def __init__(
+        self, staging_dir: Path, metrics_dir: Path, pending: Callable[[], Mapping[str, int]]
+    ) -> None:
+        self.registry = r = new_registry()
+        self.accepted = counter(
+            r, "gex_ingest_accepted", "Requests acknowledged (2xx) per endpoint.", "endpoint"
+        )
+        self.records = counter(r, "gex_ingest_records", "Records staged per endpoint.", "endpoint")
+        self.ignored = counter(
+            r, "gex_ingest_ignored", "Control frames acknowledged and dropped.", "endpoint"
+        )
+        self.rejected = counter(
+            r,
+            "gex_ingest_rejected",
+            "Requests refused per endpoint and reason.",
+            "endpoint",
+            "reason",
+        )
+        self.staged_bytes = counter(
+            r, "gex_ingest_staged_bytes", "Bytes made durable per stream.", "stream"
+        )
+        self.ack_seconds = histogram(
+            r,
+            "gex_ingest_ack_seconds",
+            "Arrival to durable acknowledgement.",
+            LATENCY_BUCKETS,
+            "endpoint",
+        )
+        self.preflights = counter(
+            r, "gex_ingest_preflights", "Browser CORS preflights by result.", "result"
+        )
+        self._accept_children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+        r.register(StagingCollector(staging_dir, pending))
+        r.register(TextfileCollector(metrics_dir))
 
     def preflight(self, allowed: bool) -> None:
         """Count one CORS preflight answered (allowed) or refused."""
-        self.preflights["allowed" if allowed else "refused"] += 1
+        self.preflights.labels("allowed" if allowed else "refused").inc()
 
-    def render(self, staging_dir: Path, pending: Mapping[str, int]) -> str:
-        """The Prometheus text exposition; `pending` maps each stream to its unacknowledged records."""
-        out: list[str] = []
+    def accept(self, endpoint: str, stream: str, records: int, nbytes: int, seconds: float) -> None:
+        """Count one acknowledged request and its latency from arrival to durable."""
+        key = (endpoint, stream)
+        children = self._accept_children.get(key)
+        if children is None:  # `labels()` costs ~5 us a call: looked up once per endpoint
+            children = self._accept_children[key] = (
+                self.accepted.labels(endpoint),
+                self.records.labels(endpoint),
+                self.staged_bytes.labels(stream),
+                self.ack_seconds.labels(endpoint),
+            )
+        accepted, staged_records, staged_bytes, ack_seconds = children
+        accepted.inc()
+        staged_records.inc(records)
+        staged_bytes.inc(nbytes)
+        ack_seconds.observe(seconds)
 
-        def family(name: str, kind: str, help_text: str) -> None:
-            out.append(f"# HELP {name} {help_text}")
-            out.append(f"# TYPE {name} {kind}")
+    def ignore(self, endpoint: str, count: int = 1) -> None:
+        """Count control frames acknowledged and dropped."""
+        self.ignored.labels(endpoint).inc(count)
 
-        family("gex_ingest_accepted_total", "counter", "Requests acknowledged (2xx) per endpoint.")
-        for endpoint, n in sorted(self.accepted.items()):
-            out.append(f'gex_ingest_accepted_total{{endpoint="{endpoint}"}} {n}')
-        family("gex_ingest_records_total", "counter", "Records staged per endpoint.")
-        for endpoint, n in sorted(self.records.items()):
-            out.append(f'gex_ingest_records_total{{endpoint="{endpoint}"}} {n}')
-        family("gex_ingest_ignored_total", "counter", "Control frames acknowledged and dropped.")
-        for endpoint, n in sorted(self.ignored.items()):
-            out.append(f'gex_ingest_ignored_total{{endpoint="{endpoint}"}} {n}')
-        family("gex_ingest_rejected_total", "counter", "Requests refused per endpoint and reason.")
-        for (endpoint, reason), n in sorted(self.rejected.items()):
-            out.append(f'gex_ingest_rejected_total{{endpoint="{endpoint}",reason="{reason}"}} {n}')
-        family("gex_ingest_preflights_total", "counter", "Browser CORS preflights by result.")
-        for result, n in sorted(self.preflights.items()):
-            out.append(f'gex_ingest_preflights_total{{result="{result}"}} {n}')
-        family("gex_ingest_staged_bytes_total", "counter", "Bytes made durable per stream.")
-        for stream, n in sorted(self.staged_bytes.items()):
-            out.append(f'gex_ingest_staged_bytes_total{{stream="{stream}"}} {n}')
-        family("gex_ingest_ack_seconds", "histogram", "Arrival to durable acknowledgement.")
-        for endpoint, hist in sorted(self.latency.items()):
-            cumulative = 0
-            for bound, n in zip((*LATENCY_BUCKETS, "+Inf"), hist.counts, strict=True):
-                cumulative += n
-                out.append(
-                    f'gex_ingest_ack_seconds_bucket{{endpoint="{endpoint}",le="{bound}"}} '
-                    f"{cumulative}"
-                )
-            out.append(f'gex_ingest_ack_seconds_sum{{endpoint="{endpoint}"}} {hist.total:.6f}')
-            out.append(f'gex_ingest_ack_seconds_count{{endpoint="{endpoint}"}} {cumulative}')
-        family("gex_ingest_pending_records", "gauge", "Records queued or being written.")
-        for stream, n in sorted(pending.items()):
-            out.append(f'gex_ingest_pending_records{{stream="{stream}"}} {n}')
-        family("gex_staging_segments", "gauge", "Segment files per stream and state (all workers).")
-        for stream in sorted(pending):
-            dirs = stream_dirs(staging_dir, stream)
-            for state, folder, suffix in (
-                ("open", dirs.open, OPEN_SUFFIX),
-                ("sealed", dirs.sealed, SEALED_SUFFIX),
-            ):
-                out.append(
-                    f'gex_staging_segments{{stream="{stream}",state="{state}"}} '
-                    f"{_count(folder, suffix)}"
-                )
-        return "\n".join(out) + "\n"
+    def reject(self, endpoint: str, status: int) -> None:
+        """Count one refused request."""
+        self.rejected.labels(endpoint, reason_for(status)).inc()
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of everything above."""
+        return generate_latest(self.registry)
 
 
 def _count(folder: Path, suffix: str) -> int:

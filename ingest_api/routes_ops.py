@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from gex_pipeline import __version__
 from gex_pipeline.lib.staging.writer import SegmentWriter
@@ -52,10 +53,7 @@ async def ready(settings: SettingsDep, writers: WritersDep) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(
-    settings: SettingsDep, writers: WritersDep, metrics: MetricsDep
-) -> PlainTextResponse:
-    """Prometheus text exposition of this worker's counters and the staging segment gauges."""
-    pending = {stream: writer.pending for stream, writer in writers.items()}
-    text = metrics.render(settings.paths.staging_dir, pending)
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+async def metrics(metrics: MetricsDep) -> Response:
+    """Prometheus text exposition: this worker's counters, the staging gauges, and the figures
+    the live loader and the pipeline's runs publish (docs/operations.md, "Metrics")."""
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

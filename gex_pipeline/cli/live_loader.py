@@ -30,6 +30,7 @@ from gex_pipeline.lib.lake.tables import lake_at
 from gex_pipeline.lib.live.lake_sync import LakeSync
 from gex_pipeline.lib.live.loader import LiveLoader, LiveStream
 from gex_pipeline.lib.live.throttle import ReportThrottle
+from gex_pipeline.lib.metrics.loader import LOADER_FILE, LoaderMetrics
 from gex_pipeline.lib.staging.layout import GEX_STREAM
 from gex_pipeline.lib.webhooks.live_load import DayStats, UwStreamLoad
 from gex_pipeline.settings import PathSettings, PipelineSettings, Settings
@@ -109,6 +110,7 @@ def build_loader(paths: PathSettings, pipeline: PipelineSettings, publisher: Any
         lake=LakeSync(
             lake_at(paths), flush_seconds=pipeline.lake_flush_seconds, work_dir=paths.work_dir
         ),
+        metrics=LoaderMetrics(paths.metrics_dir / LOADER_FILE),
     )
 
 

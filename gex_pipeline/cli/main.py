@@ -14,11 +14,13 @@ from gex_pipeline.cli.dagster_home import prepare_dagster_home, set_writer_pool_
 from gex_pipeline.cli.demo.commands import add_demo_parser, run_demo
 from gex_pipeline.cli.live_loader import run_live_loader
 from gex_pipeline.cli.migrate import add_migrate_parser, ensure_migrated, run_migrate
+from gex_pipeline.cli.plot import add_plot_parser, run_plot
 from gex_pipeline.cli.rebuild import add_rebuild_parser, run_rebuild, run_replay
 from gex_pipeline.cli.restore import add_restore_parser, run_restore
 from gex_pipeline.cli.status import add_status_parser, run_status
 from gex_pipeline.cli.supervisor import Service, Supervisor, accepts_connections
 from gex_pipeline.cli.validate import add_validate_parser, run_validate
+from gex_pipeline.quiet_warnings import python_warnings
 from gex_pipeline.settings import Settings
 
 # Dagster daemon intervals (seconds) that `up` sets unless the environment does: run-retry polling
@@ -34,6 +36,7 @@ def _child_env(settings: Settings) -> dict[str, str]:
     env["DAGSTER_HOME"] = str(settings.paths.dagster_home)
     if settings.api.lan:
         env["GEX_INGEST_LAN"] = "1"
+    env["PYTHONWARNINGS"] = python_warnings(env.get("PYTHONWARNINGS"))
     return env
 
 
@@ -171,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_rebuild_parser(sub)
     add_migrate_parser(sub)
     add_status_parser(sub)
+    add_plot_parser(sub)
     return parser
 
 
@@ -191,6 +195,7 @@ COMMANDS: dict[str, Command] = {
     "replay": run_replay,
     "migrate": run_migrate,
     "status": run_status,
+    "plot": run_plot,
 }
 
 

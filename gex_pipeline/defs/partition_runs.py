@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from gex_pipeline.lib.metrics.pipeline import record_partitions
+
 Metadata = Mapping[str, dg.MetadataValue]
 
 # Infrastructure faults only: data failures raise `dg.Failure(allow_retries=False)`, which skips it.
@@ -31,6 +33,11 @@ def will_retry(context: dg.AssetExecutionContext) -> bool:
     return context.retry_number < TRANSIENT_RETRY.max_retries
 
 
+def _feed(partition: str) -> str:
+    """The feed of a `date|feed` partition key (`uw` for a date of the webhook tables)."""
+    return partition.rpartition("|")[2] if "|" in partition else "uw"
+
+
 @dataclass
 class PartitionEvents:
     """What one run built, judged and could not build, reported per partition."""
@@ -39,10 +46,11 @@ class PartitionEvents:
     failed: dict[str, str] = field(default_factory=dict)
 
     def materialized(self, asset: dg.AssetKey, partition: str, metadata: Metadata) -> None:
-        """Record one partition of `asset` as materialized."""
+        """Record one partition of `asset` as materialized (and count it in the metrics)."""
         self.context.log_event(
             dg.AssetMaterialization(asset, partition=partition, metadata=dict(metadata))
         )
+        record_partitions([asset.to_user_string()], [_feed(partition)])
 
     def evaluated(self, evaluation: dg.AssetCheckEvaluation) -> None:
         """Record one check's verdict on one partition."""
@@ -59,6 +67,8 @@ class PartitionEvents:
         """Note that `partition` could not be built; the run goes on with the others."""
         self.context.log.error("%s: %s", partition, reason)
         self.failed[partition] = reason
+        assets = [a.to_user_string() for a in self.context.selected_asset_keys]
+        record_partitions(assets, [], [_feed(partition)])
 
     def raise_if_failed(self) -> None:
         """End the run with a final failure naming the partitions that could not be built."""

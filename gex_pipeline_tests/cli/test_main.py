@@ -34,5 +34,5 @@ def test_a_malformed_setting_exits_2_naming_the_variable_and_does_nothing(
     monkeypatch.setenv("GEX_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("GEX_SUPERVISOR_BACKOFF_MS", "soon")
     assert main(["init"]) == 2
-    assert "GEX_SUPERVISOR_BACKOFF_MS must be an integer" in capsys.readouterr().err
+    assert "GEX_SUPERVISOR_BACKOFF_MS: input should be a valid integer" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()

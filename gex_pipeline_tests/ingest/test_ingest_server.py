@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from gex_pipeline_tests.support.metrics import sample
 from gex_pipeline_tests.support.servers import IngestServer
 
 
@@ -75,11 +76,11 @@ def test_two_workers_posting_concurrently_yield_valid_segments_only(
 
 
 def _pending(base_url: str) -> int:
-    text = httpx.get(f"{base_url}/metrics").text
-    line = next(
-        ln for ln in text.splitlines() if ln.startswith('gex_ingest_pending_records{stream="gex"')
+    pending = sample(
+        httpx.get(f"{base_url}/metrics").text, "gex_ingest_pending_records", stream="gex"
     )
-    return int(line.rsplit(" ", 1)[1])
+    assert pending is not None
+    return int(pending)
 
 
 def test_full_queue_answers_503_with_retry_after_and_stages_nothing(

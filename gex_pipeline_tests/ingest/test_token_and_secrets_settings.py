@@ -15,7 +15,7 @@ from gex_pipeline_tests.support.servers import free_port
 
 @pytest.mark.parametrize("token", ["   ", "\t\n", "short-token"])
 def test_blank_or_short_token_is_refused_naming_the_variable(token: str) -> None:
-    with pytest.raises(ValueError, match="GEX_INGEST_TOKEN must hold at least 16"):
+    with pytest.raises(ValueError, match="GEX_INGEST_TOKEN: must hold at least 16"):
         Settings.from_env({"GEX_INGEST_TOKEN": token})
 
 
@@ -48,4 +48,4 @@ def test_serve_refuses_to_start_with_a_blank_or_short_token(data_dir: Path, toke
         timeout=30,
     )
     assert done.returncode != 0
-    assert "GEX_INGEST_TOKEN must hold at least 16" in done.stderr
+    assert "GEX_INGEST_TOKEN: must hold at least 16" in done.stderr

@@ -29,7 +29,7 @@ from gex_pipeline.lib.lake.tables import Lake
 from gex_pipeline.lib.webhooks.live_load import load_uw_segments
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree, UwStagingTree
 
-SINGLE_FILE_MIGRATIONS = tuple(m for m in MIGRATIONS if m.version <= 4)
+SINGLE_FILE_MIGRATIONS = tuple(m for m in MIGRATIONS if m.version <= 5)
 
 
 def _single_file_store(

@@ -18,7 +18,7 @@ from gex_pipeline.lib.ops.alerts import read_alerts
 from gex_pipeline.settings import Settings, SupervisorSettings
 
 FAST = SupervisorSettings(
-    backoff_seconds=0.1, backoff_max_seconds=1, stable_seconds=5, max_fast_failures=3
+    backoff_ms=100, backoff_max_seconds=1, stable_seconds=5, max_fast_failures=3
 )
 
 
@@ -85,7 +85,7 @@ def test_repeated_fast_failures_give_up_loudly_and_stop_everything(
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:
-    policy = SupervisorSettings(backoff_seconds=1, backoff_max_seconds=5)
+    policy = SupervisorSettings(backoff_ms=1000, backoff_max_seconds=5)
     assert [policy.backoff(n) for n in range(1, 6)] == [1, 2, 4, 5, 5]
 
 

@@ -113,5 +113,7 @@ def test_killed_api_comes_back_while_dagster_keeps_running(tmp_path: Path, mode:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, out.read_text()[-3000:]
+    printed = out.read_text()
+    assert "BetaWarning" not in printed and "PreviewWarning" not in printed, printed[-3000:]
     with pytest.raises(httpx.ConnectError):
         httpx.get(health)

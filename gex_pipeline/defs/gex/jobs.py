@@ -12,6 +12,7 @@ from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.integrity import FeedDay, partition_checks
 from gex_pipeline.lib.lake.tables import Partition
+from gex_pipeline.lib.metrics.pipeline import record_checks
 
 INTEGRITY_CHECKS = dg.AssetSelection.checks(*(spec.key for spec in integrity_check_specs))
 
@@ -50,6 +51,7 @@ def gex_integrity_checks(
         results = partition_checks(
             con, day, parquet.root_dir(), config.thresholds(), rescan=config.rescan
         )
+    record_checks((result.name, result.passed) for result in results)
     for result in results:
         if not result.passed:
             context.log.warning("%s %s failed: %s", key, result.name, result.counts)

@@ -59,12 +59,14 @@ from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
 from gex_pipeline.defs.resources import ParquetStore, Tables
 from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
+from gex_pipeline.lib.gex.day_chart import chart_markdown
 from gex_pipeline.lib.gex.integrity import PUBLISH_GATES, FeedDay, partition_checks
 from gex_pipeline.lib.gex.staging_rebuild import StagingIncomplete
 from gex_pipeline.lib.gex.table_rebuild import NoData, Rebuilt, rebuild_partition
 from gex_pipeline.lib.history.day_replace import ReplaceRefused
 from gex_pipeline.lib.history.partition_import import HistoryImportFailed, PartitionTarget
 from gex_pipeline.lib.lake.tables import Partition
+from gex_pipeline.lib.metrics.pipeline import record_checks
 from gex_pipeline.settings import Settings
 
 TABLES_OP = "gex_tables"
@@ -275,9 +277,10 @@ class PartitionWork:
                 names | (gates - PARQUET_CHECKS),
                 rescan=self.config.rescan,
             )
-        for result in results:
-            if result.name in names:
-                self.events.evaluated(evaluation(result, key))
+        judged = [r for r in results if r.name in names]
+        for result in judged:
+            self.events.evaluated(evaluation(result, key))
+        record_checks((r.name, r.passed) for r in judged)
         return [r.name for r in results if r.name in gates and not r.passed]
 
     def _export(self, key: str, day: FeedDay) -> None:
@@ -296,6 +299,7 @@ class PartitionWork:
         import polars as pl
 
         head = pl.read_parquet(result.path, n_rows=5)
+        chart = chart_markdown(self.parquet.root_dir(), day.ticker, day.endpoint, day.trade_date)
         self.exported += 1
         self.events.materialized(
             GEX_PARQUET,
@@ -306,6 +310,7 @@ class PartitionWork:
                 "bytes": dg.MetadataValue.int(result.path.stat().st_size),
                 "reader_views": dg.MetadataValue.path(str(self.parquet.views_path())),
                 "preview": dg.MetadataValue.md(markdown_table(head.columns, head.rows())),
+                "day_chart": dg.MetadataValue.md(chart),
             },
         )
 

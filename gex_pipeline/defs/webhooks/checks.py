@@ -19,6 +19,7 @@ from gex_pipeline.defs.webhooks.assets import OPTION_TRADES_EVENTS
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.integrity import ERROR
 from gex_pipeline.lib.lake.tables import Partition
+from gex_pipeline.lib.metrics.pipeline import record_checks
 from gex_pipeline.lib.webhooks.integrity import WEBHOOK_PUBLISH_GATES, day_checks
 
 WEBHOOK_CHECK_DESCRIPTIONS: dict[str, str] = {
@@ -57,6 +58,7 @@ def option_trades_checks(
     store.claim(Partition(day))
     with store.reader(Partition(day)) as con:
         results = day_checks(con, day, names=selected)
+    record_checks((result.name, result.passed) for result in results)
     for result in results:
         if not result.passed:
             context.log.warning("option trades %s %s failed: %s", day, result.name, result.counts)

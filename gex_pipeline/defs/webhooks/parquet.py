@@ -18,6 +18,7 @@ from gex_pipeline.defs.resources import Tables
 from gex_pipeline.defs.webhooks.assets import GROUP, OPTION_TRADES_EVENTS
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.lake.tables import Partition
+from gex_pipeline.lib.metrics.pipeline import record_partitions
 from gex_pipeline.lib.webhooks.integrity import WEBHOOK_PUBLISH_GATES, day_checks
 from gex_pipeline.lib.webhooks.parquet_export import export_option_trades
 
@@ -58,6 +59,7 @@ def option_trades_parquet(
             r for r in day_checks(con, day, names=set(WEBHOOK_PUBLISH_GATES)) if not r.passed
         ]
         if blockers:
+            record_partitions([OPTION_TRADES_PARQUET.to_user_string()], done=[], failed=["uw"])
             names = ", ".join(f"{r.name} {r.counts}" for r in blockers)
             raise dg.Failure(
                 description=f"option trades {day}: not exported to Parquet, ERROR check(s) "
@@ -65,6 +67,7 @@ def option_trades_parquet(
                 allow_retries=False,
             )
         result = export_option_trades(con, uw_parquet.root_dir(), day)
+    record_partitions([OPTION_TRADES_PARQUET.to_user_string()], done=["uw"])
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(result.rows),

@@ -34,6 +34,7 @@ from gex_pipeline.lib.live.microbatch import (
     stored_stats,
 )
 from gex_pipeline.lib.live.throttle import ReportThrottle
+from gex_pipeline.lib.metrics.loader import LoaderMetrics
 from gex_pipeline.lib.staging import reader
 from gex_pipeline.lib.staging.durable_fs import write_atomic
 from gex_pipeline.lib.staging.layout import stream_dirs
@@ -103,6 +104,7 @@ class LiveLoader:
     lake: LakeSync | None = None
     clock: Callable[[], float] = time.time
     status: dict[str, StreamStatus] = field(default_factory=dict)
+    metrics: LoaderMetrics = field(default_factory=LoaderMetrics)
     _migrated: bool = False
     _purged_at: float = 0.0
     _status_written_at: float = 0.0
@@ -173,6 +175,9 @@ class LiveLoader:
                 state.last_load_at = self.clock()
                 state.segments_loaded += len(batch.report.loaded_segments)
                 state.records_loaded += batch.report.records
+                self.metrics.batch(
+                    stream.name, batch.report.loaded_segments, batch.report.records, len(rejected)
+                )
             released = stream.throttle.take_due(self.clock())
             if released:
                 events += self.publisher.events(stream.name, con, released)
@@ -223,6 +228,7 @@ class LiveLoader:
 
     def _housekeeping(self) -> None:
         now = self.clock()
+        self.metrics.publish({n: s.backlog for n, s in self.status.items()}, now)
         if now - self._purged_at >= PURGE_EVERY_SECONDS:
             self._purged_at = now
             for stream in self.streams:
