@@ -12,7 +12,7 @@ from pathlib import Path
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.settings import Settings
-from gex_pipeline_tests.ops.conftest import all_rows
+from gex_pipeline_tests.ops.conftest import DATA_TABLES
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
 LOAD = """
@@ -27,6 +27,12 @@ with connect(Path(sys.argv[1])) as con:
     load_segments(con, [Segment(seq_of(p.name), p) for p in paths])
 print("loaded")
 """
+
+
+def all_rows(db: Path) -> dict[str, list[tuple]]:
+    """Every row of the data tables of the DuckDB file `db` (the loader's open partitions)."""
+    with connect(db, read_only=True) as con:
+        return {t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in DATA_TABLES}
 
 
 def _limit_file_size(limit: int):
