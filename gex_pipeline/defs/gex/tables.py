@@ -172,9 +172,9 @@ def _specs() -> list[dg.AssetSpec]:
     retry_policy=TRANSIENT_RETRY,
     description=(
         "Per date x feed partition: rebuild gex_snapshots and gex_strikes from the kept raw day "
-        "file, else the processed staging segments, else the newest posted link (atomic replace, "
-        "pre-image under data/backups); check it; export it to Parquet unless an ERROR check "
-        "fails; reconcile the file."
+        "file, else the processed staging segments, else the newest posted link (an atomic "
+        "replace in the lake; the previous version is the way back); check it; export it to "
+        "Parquet unless an ERROR check fails; reconcile the file."
     ),
 )
 def gex_tables(

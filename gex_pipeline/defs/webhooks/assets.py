@@ -1,4 +1,4 @@
-"""Webhook assets: the DuckDB tables of `/uw` messages and their staging source.
+"""Webhook assets: the tables of `/uw` messages (built by `tables.py`) and their staging source.
 
 `universal_webhooks`, `option_trades_events` and `market_agg_state` are partitioned by
 America/New_York trading session. Messages reach them through the live loader
@@ -67,6 +67,3 @@ webhook_table_specs = [
         ),
     )
 ]
-
-
-webhook_assets = [uw_staging_spec, *webhook_table_specs]

@@ -148,6 +148,36 @@ def _segments_by_partition(
     return {p: sorted(set(s), key=lambda x: x.seq) for p, s in found.items()}
 
 
+class StagingPurged(Exception):
+    """Some processed segments of a partition are gone: rebuilding from the rest would lose rows."""
+
+
+def webhook_day_sources(
+    con: duckdb.DuckDBPyConnection, settings: Settings, day: date
+) -> PartitionSources:
+    """The processed `/uw` segments of one trading date (`gex_data.db`'s bookkeeping).
+
+    Raises `StagingPurged` naming how many are gone (purged after the staging retention).
+    """
+    rows = con.execute(
+        "SELECT DISTINCT s.name FROM loaded_segments s JOIN loaded_webhook_days d"
+        " ON d.stream = s.stream AND d.batch = s.batch"
+        " WHERE s.stream = $stream AND d.trade_date = $day",
+        {"stream": UW_STREAM, "day": day},
+    ).fetchall()
+    processed = {
+        s.name: s for s in list_processed(stream_dirs(settings.paths.staging_dir, UW_STREAM))
+    }
+    missing = [r[0] for r in rows if r[0] not in processed]
+    if missing:
+        raise StagingPurged(
+            f"{len(missing)} of the {len(rows)} /uw segments of {day} are no longer in "
+            "processed/ (purged after GEX_STAGING_RETENTION_DAYS): a rebuild would lose their rows"
+        )
+    found = sorted((processed[r[0]] for r in rows), key=lambda s: s.seq)
+    return PartitionSources(Partition(day), segments=tuple(found))
+
+
 def plan(settings: Settings, con: duckdb.DuckDBPyConnection) -> list[PartitionSources]:
     """Every partition the kept sources can rebuild, with its sources."""
     raws = raw_day_files(settings.paths.source_dir)
