@@ -52,24 +52,6 @@ class StagingArea(dg.ConfigurableResource):
         """Directories of one stream (`gex`, `uw`)."""
         return stream_dirs(Path(self.root), stream)
 
-    def list_sealed(
-        self, stream: str, after_seq: int = 0, limit: int | None = None
-    ) -> list[reader.Segment]:
-        """Sealed segments above `after_seq`, oldest first."""
-        return reader.list_sealed(self.stream(stream), after_seq, limit)
-
-    def feeds(self, segment: reader.Segment) -> set[tuple[str, str]]:
-        """`(ticker, endpoint)` pairs present in a gex segment."""
-        return reader.segment_feeds(segment.path)
-
-    def mark_processed(self, stream: str, names: list[str]) -> int:
-        """Move committed segments to `processed/` (idempotent); return how many moved now."""
-        return reader.move_to_processed(self.stream(stream), names)
-
-    def reject(self, stream: str, name: str, reason: str) -> str:
-        """Set a segment whose content cannot be loaded aside in `rejected/`; return where it went."""
-        return str(reader.reject_segment(self.stream(stream), name, reason))
-
     def purge_processed(self, stream: str) -> list[str]:
         """Delete processed segments older than the retention; return their names."""
         return reader.purge_processed(self.stream(stream), self.retention_days)
