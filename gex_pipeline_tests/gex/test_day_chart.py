@@ -11,11 +11,13 @@ import dagster as dg
 import pytest
 
 from gex_pipeline.cli.main import main
-from gex_pipeline.defs.gex.assets import gex_parquet
 from gex_pipeline.defs.gex.keys import GEX_PARQUET
-from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
+from gex_pipeline.defs.gex.tables import gex_tables
+from gex_pipeline.defs.resources import ParquetStore
 from gex_pipeline.lib.gex.day_chart import DPI, FIGSIZE_IN, read_day
+from gex_pipeline_tests.support.dagster_events import run_materializations
 from gex_pipeline_tests.support.feed_days import ExportedDay, export_day
+from gex_pipeline_tests.support.resources import tables_for
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -77,7 +79,7 @@ def test_each_parquet_materialization_carries_the_chart(
     data_dir: Path, exported: ExportedDay
 ) -> None:
     resources = {
-        "duckdb_database": DuckDBDatabase(database=str(data_dir / "gex_data.db")),
+        "tables": tables_for(data_dir),
         "parquet": ParquetStore(
             root=str(data_dir / "parquet" / "gexbot"), views_file=str(data_dir / "views.duckdb")
         ),
@@ -85,13 +87,15 @@ def test_each_parquet_materialization_carries_the_chart(
     with dg.instance_for_test(temp_dir=str(data_dir / "dagster_home")) as instance:
         instance.add_dynamic_partitions("feed", ["SPX.gex_zero"])
         result = dg.materialize(
-            [gex_parquet],
+            [gex_tables],
+            selection=dg.AssetSelection.assets(GEX_PARQUET).without_checks(),
             resources=resources,
             instance=instance,
             partition_key="2025-11-14|SPX.gex_zero",
         )
-    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == GEX_PARQUET]
-    chart = event.materialization.metadata["day_chart"].value
+        events = run_materializations(instance, result.run_id)
+    [event] = [e for e in events if e.asset_key == GEX_PARQUET]
+    chart = event.metadata["day_chart"].value
     alt, _, data = chart.partition("](data:image/png;base64,")
     assert alt == "![SPX gex_zero 2025-11-14: 23,280 snapshots, 1 gap(s), 1 spike(s), 0 jump(s)"
     assert _png_size(base64.b64decode(data.removesuffix(")"))) == (900, 504)

@@ -9,9 +9,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from gex_pipeline.defs.gex.assets import gex_parquet
-from gex_pipeline.defs.gex.checks import gex_parquet_checks
-from gex_pipeline.defs.resources import DuckDBDatabase, ParquetStore
+from gex_pipeline.defs.gex.keys import GEX_PARQUET
+from gex_pipeline.defs.gex.tables import gex_tables
+from gex_pipeline.defs.resources import ParquetStore
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.live_load import load_segments
@@ -19,6 +19,7 @@ from gex_pipeline.lib.metrics.pipeline import PIPELINE_FILE, record_checks, reco
 from gex_pipeline.lib.staging.layout import seq_of
 from gex_pipeline.lib.staging.reader import Segment
 from gex_pipeline_tests.support.metrics import sample
+from gex_pipeline_tests.support.resources import tables_for
 from gex_pipeline_tests.support.staging_trees import GexStagingTree
 
 SPX_KEY = "2025-11-14|SPX.gex_zero"
@@ -111,19 +112,22 @@ def test_an_export_run_records_its_partition_and_check_verdicts(
         load_segments(con, [Segment(seq_of(p.name), p) for p in sealed])
     instance.add_dynamic_partitions("feed", ["SPX.gex_zero", "NQ_NDX.gex_one"])
     resources = {
-        "duckdb_database": DuckDBDatabase(database=str(data_dir / "gex_data.db")),
+        "tables": tables_for(data_dir),
         "parquet": ParquetStore(
             root=str(data_dir / "parquet" / "gexbot"), views_file=str(data_dir / "views.duckdb")
         ),
     }
+    reconciled = dg.AssetSelection.checks(dg.AssetCheckKey(GEX_PARQUET, "parquet_reconciliation"))
     dg.materialize(
-        [gex_parquet, gex_parquet_checks],
+        [gex_tables],
+        selection=dg.AssetSelection.assets(GEX_PARQUET).without_checks() | reconciled,
         resources=resources,
         instance=instance,
         partition_key=SPX_KEY,
     )
     empty = dg.materialize(
-        [gex_parquet],
+        [gex_tables],
+        selection=dg.AssetSelection.assets(GEX_PARQUET).without_checks(),
         resources=resources,
         instance=instance,
         partition_key=NQ_KEY,
