@@ -136,16 +136,15 @@ class Lapse:
 
 
 def _evaluations(instance: dg.DagsterInstance) -> list[dg.AssetCheckEvaluation]:
-    """Every check evaluation recorded, in runs and runless (the instance's check history)."""
-    storage = instance.event_log_storage
-    keys = storage.get_latest_asset_check_execution_by_key(
-        [dg.AssetCheckKey(dg.AssetKey(a), n) for a, n in CHECKS]
+    """Every check evaluation recorded, in runs (planned or logged by an op) and runless."""
+    records = instance.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION),
+        limit=100_000,
     )
     return [
-        r.event.asset_check_evaluation
-        for key in keys
-        for r in storage.get_asset_check_execution_history(key, limit=10_000)
-        if r.event is not None and r.event.asset_check_evaluation is not None
+        r.event_log_entry.asset_check_evaluation
+        for r in records
+        if r.event_log_entry.asset_check_evaluation is not None
     ]
 
 
