@@ -260,12 +260,17 @@ class ApiSettings(Section):
     body_timeout_s: int = _var(30, "GEX_INGEST_BODY_TIMEOUT_S", gt=0)
     retry_after_s: int = 1
 
-    @model_validator(mode="after")
-    def _lan_binds_every_interface(self) -> Self:
+    @model_validator(mode="before")
+    @classmethod
+    def _lan_binds_every_interface(cls, data: Any) -> Any:
         """`GEX_INGEST_LAN=1` binds every interface unless `GEX_INGEST_HOST` says otherwise."""
-        if self.lan and "host" not in self.model_fields_set:
-            return self.model_copy(update={"host": "0.0.0.0"})
-        return self
+        if not isinstance(data, dict):
+            return data
+        lan = data.get("GEX_INGEST_LAN", data.get("lan"))
+        on = lan is True or str(lan).strip().lower() in {"1", "true", "yes", "on"}
+        if on and data.get("GEX_INGEST_HOST", data.get("host")) is None:
+            return {**data, "GEX_INGEST_HOST": "0.0.0.0"}
+        return data
 
     @field_validator("token", mode="after")
     @classmethod
