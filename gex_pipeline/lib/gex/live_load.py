@@ -20,6 +20,7 @@ from gex_pipeline.lib.calendar.trading_date import ENDPOINTS, trade_date_sql
 from gex_pipeline.lib.gex.partition_figures import add_new_snapshots
 from gex_pipeline.lib.live.microbatch import (
     BatchReport,
+    Inserted,
     StagingRecordError,
     load_batch,
     raise_first_invalid,
@@ -215,7 +216,7 @@ def _strikes_select(part: int, parts: int) -> str:
         """
 
 
-def _insert_strikes(con: duckdb.DuckDBPyConnection) -> None:
+def _insert_strikes(con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
     """Insert the strike rows of the new snapshots into `gex_strikes`, one slice per thread.
 
     `batch_raw` holds a few thousand records, one row group, which DuckDB scans on one thread;
@@ -229,13 +230,14 @@ def _insert_strikes(con: duckdb.DuckDBPyConnection) -> None:
     parts = max(1, min(int(setting(con, "threads")), rows // STRIKE_ROWS_PER_SLICE))
     union = " UNION ALL ".join(_strikes_select(part, parts) for part in range(parts))
     set_insertion_order(con, preserve=False)
-    con.execute(f"INSERT INTO gex_strikes {union}")
+    inserted("gex_strikes", f"INSERT INTO gex_strikes {union}")
     set_insertion_order(con, preserve=True)
 
 
-def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
-    _insert_strikes(con)
-    con.execute(
+def _insert_batch(con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
+    _insert_strikes(con, inserted)
+    inserted(
+        "gex_snapshots",
         """
         INSERT INTO gex_snapshots
         SELECT ticker, endpoint, timestamp, trade_date, spot, zero_gamma, sum_gex_vol,
@@ -244,23 +246,25 @@ def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
                content_hash, source, now(), id
         FROM batch_records
         WHERE status = 'new' AND kind = 'snapshot'
-        """
+        """,
     )
-    con.execute(
+    inserted(
+        "gex_events",
         f"""
         INSERT INTO gex_events
         SELECT ticker, endpoint, kind, timestamp, trade_date, to_json({CONTENT_STRUCT_SQL}),
                content_hash, source, now(), id
         FROM batch_records WHERE status = 'new' AND kind <> 'snapshot'
-        """
+        """,
     )
-    con.execute(
+    inserted(
+        "gex_conflicts",
         f"""
         INSERT INTO gex_conflicts
         SELECT ticker, endpoint, kind, timestamp, trade_date, content_hash, kept_hash, id,
                source, segment, line, to_json({CONTENT_STRUCT_SQL}), now()
         FROM batch_records WHERE status = 'conflict'
-        """
+        """,
     )
     add_new_snapshots(
         con,
@@ -294,8 +298,8 @@ class GexStreamLoad:
     def stage(self, con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
         _stage_batch(con, segments, self.source)
 
-    def insert(self, con: duckdb.DuckDBPyConnection) -> None:
-        _insert_batch(con)
+    def insert(self, con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
+        _insert_batch(con, inserted)
 
     def stats_select(self) -> str:
         return """

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.lake.reads import register
-from gex_pipeline.lib.lake.tables import LIVE_TABLES, SPECS, Lake, Partition
+from gex_pipeline.lib.lake.tables import LIVE_TABLES, SPECS, Lake, Partition, TableCache
 from gex_pipeline.lib.lake.writes import append, lake_rows
 
 if TYPE_CHECKING:
@@ -34,9 +34,10 @@ _TIMESTAMP_KEYED = ("gex_snapshots", "gex_strikes", "gex_events")
 
 @dataclass
 class MirrorReport:
-    """Rows appended to each lake table by one pass."""
+    """Rows appended to each lake table by one pass, and the partitions they went to."""
 
     appended: dict[str, int] = field(default_factory=dict)
+    touched: set[tuple[str, Partition]] = field(default_factory=set)
 
     @property
     def rows(self) -> int:
@@ -76,16 +77,19 @@ def _sealed(con: duckdb.DuckDBPyConnection, partitions: list[Partition]) -> set[
     return {p for p in partitions if p in sealed}
 
 
-def _lake_key_filter(con: duckdb.DuckDBPyConnection, name: str, candidates: str) -> str:
-    """A WHERE clause restricting the lake's rows to the candidates' key or load-time range."""
+def _lake_key_range(
+    con: duckdb.DuckDBPyConnection, name: str, candidates: str
+) -> tuple[str, dict[str, tuple[object, object]]]:
+    """The candidates' key range (timestamps) or load-time range: a WHERE clause over the lake's
+    rows, and the same range to pick the lake files whose statistics overlap it."""
     if name in _TIMESTAMP_KEYED:
         lo, hi = con.execute(f"SELECT min(timestamp), max(timestamp) FROM {candidates}").fetchall()[
             0
         ]
-        return f"timestamp BETWEEN {int(lo)} AND {int(hi)}"
+        return f"timestamp BETWEEN {int(lo)} AND {int(hi)}", {"timestamp": (int(lo), int(hi))}
     recency = SPECS[name].recency
-    first = con.execute(f"SELECT min({recency}) FROM {candidates}").fetchall()[0][0]
-    return f"{recency} >= TIMESTAMPTZ '{(first - MARGIN).isoformat()}'"
+    first = con.execute(f"SELECT min({recency}) FROM {candidates}").fetchall()[0][0] - MARGIN
+    return f"{recency} >= TIMESTAMPTZ '{first.isoformat()}'", {str(recency): (first, None)}
 
 
 def mirror_table(
@@ -97,8 +101,10 @@ def mirror_table(
     only: str | None = None,
     span: tuple[int, int] | None = None,
     writer: str = MIRROR_WRITER,
-) -> int:
-    """Append the candidates of table `name` that the lake lacks; return how many."""
+    cache: TableCache | None = None,
+) -> tuple[int, list[Partition]]:
+    """Append the candidates of table `name` that the lake lacks; return how many, and the
+    partitions of the candidates."""
     spec = SPECS[name]
     candidates = f"__mirror_{name}"
     con.execute(
@@ -106,26 +112,36 @@ def mirror_table(
     )
     parts = _partitions(con, candidates, spec.by_feed)
     if not parts:
-        return 0
+        return 0, []
     sealed = _sealed(con, parts)
     keys = ", ".join(spec.key)
-    register(con, "__lake_keys", lake.open(name), name, parts)
+    table = cache.get(name) if cache is not None else lake.open(name)
+    ranged, ranges = _lake_key_range(con, name, candidates)
+    # A partition sealed once is compared whole (its rows may be anywhere in its files).
+    register(con, "__lake_keys", table, name, parts, ranges=None if sealed else ranges)
     try:
         whole = " OR ".join(f"({p.sql()})" for p in sealed)
-        ranged = _lake_key_filter(con, name, candidates)
         lake_filter = f"({ranged}) OR ({whole})" if whole else ranged
         new = (
             f"SELECT c.* FROM {candidates} c ANTI JOIN"
             f" (SELECT DISTINCT trade_date, {keys} FROM __lake_keys WHERE {lake_filter}) k"
             f" USING (trade_date, {keys})"
         )
-        count = int(con.execute(f"SELECT count(*) FROM ({new})").fetchall()[0][0])
-        if count:
-            append(lake, name, lake_rows(con, name, new), writer=writer, partitions=parts)
+        target = cache.ensure(name) if cache is not None else None
+        if since is not None:  # a few seconds of rows: computed once, in memory
+            rows = lake_rows(con, name, new).read_all()
+            count = rows.num_rows
+            if count:
+                append(lake, name, rows, writer=writer, partitions=parts, table=target)
+        else:  # whole partitions: counted, then streamed (bounded memory)
+            count = int(con.execute(f"SELECT count(*) FROM ({new})").fetchall()[0][0])
+            if count:
+                stream = lake_rows(con, name, new)
+                append(lake, name, stream, writer=writer, partitions=parts, table=target)
     finally:
         con.execute("DROP VIEW IF EXISTS __lake_keys")
         con.execute(f"DROP VIEW IF EXISTS {candidates}")
-    return count
+    return count, parts
 
 
 def mirror(
@@ -135,6 +151,7 @@ def mirror(
     since: datetime | None,
     only: Partition | None = None,
     tables: Iterable[str] = LIVE_TABLES,
+    cache: TableCache | None = None,
 ) -> MirrorReport:
     """One pass over `tables` (strikes first, see the module docstring); `only` restricts it to
     one partition."""
@@ -155,9 +172,12 @@ def mirror(
                     "SELECT min(timestamp), max(timestamp) FROM __mirror_snapshot_keys"
                 ).fetchall()[0]
                 span = (int(lo), int(hi)) if lo is not None else None
-            report.appended[name] = mirror_table(
-                con, lake, name, since=since, only=clause, span=span
+            count, parts = mirror_table(
+                con, lake, name, since=since, only=clause, span=span, cache=cache
             )
+            report.appended[name] = count
+            if count:
+                report.touched.update((name, p) for p in parts)
     finally:
         con.execute("DROP TABLE IF EXISTS __mirror_snapshot_keys")
     return report

@@ -9,7 +9,7 @@ lock and never makes a writer wait; it sees newer commits once it registers the 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,11 +49,36 @@ def table_dataset(
     return pads.dataset(pieces) if pieces else pads.dataset(lake_schema(name).empty_table())
 
 
-def _files(table: DeltaTable, name: str, partitions: Iterable[Partition] | None) -> list[str]:
-    if partitions is None:
-        return list(table.file_uris())
-    parts = sorted({p.for_table(SPECS[name]) for p in partitions})
-    return [f for p in parts for f in table.file_uris(file_pruning_predicate=p.filters())]
+def _files(
+    table: DeltaTable,
+    name: str,
+    partitions: Iterable[Partition] | None,
+    ranges: Mapping[str, tuple[object, object]] | None = None,
+) -> list[str]:
+    """Paths of the table's live files in `partitions` whose statistics overlap every
+    `column: (lo, hi)` range (a bound may be None): one pass over the log's add actions."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    actions = pa.table(table.get_add_actions(flatten=True))
+    keep = pa.array([True] * actions.num_rows, pa.bool_())
+    if partitions is not None:
+        spec = SPECS[name]
+        wanted = {tuple(v for _, _, v in p.for_table(spec).filters()) for p in partitions}
+        columns = [f"partition.{c}" for c in spec.partition_by]
+        keys = zip(*(pc.cast(actions[c], pa.string()).to_pylist() for c in columns), strict=True)
+        keep = pc.and_(keep, pa.array([k in wanted for k in keys], pa.bool_()))
+    for column, (lo, hi) in (ranges or {}).items():
+        low, high = f"min.{column}", f"max.{column}"
+        if low not in actions.column_names:
+            continue
+        if lo is not None:
+            keep = pc.and_(keep, pc.fill_null(pc.greater_equal(actions[high], lo), True))
+        if hi is not None:
+            keep = pc.and_(keep, pc.fill_null(pc.less_equal(actions[low], hi), True))
+    root = table.table_uri.removeprefix("file://").rstrip("/")
+    chosen = actions.filter(keep) if partitions is not None or ranges else actions
+    return [f"{root}/{path}" for path in chosen.column("path").to_pylist()]
 
 
 def _literal(text: str) -> str:
@@ -65,16 +90,18 @@ def scan(
     table: DeltaTable | None,
     name: str,
     partitions: Iterable[Partition] | None = None,
+    ranges: Mapping[str, tuple[object, object]] | None = None,
 ) -> str:
     """A DuckDB table expression over the rows of a lake table at the version `table` was
-    opened (only `partitions` when given), with its partition columns.
+    opened (only `partitions` when given; only the files whose statistics overlap `ranges`, a
+    superset of the rows in those ranges), with its partition columns.
 
     Files of a local lake are read by DuckDB's own Parquet reader (statistics, projection and
     filters pushed into the files, footers cached); others through the Arrow dataset.
     """
     source = f"__lake_{name}_{next(_names)}"
     if table is not None and "://" not in table.table_uri.removeprefix("file://"):
-        files = _files(table, name, partitions)
+        files = _files(table, name, partitions, ranges)
         if files:
             listed = ", ".join(_literal(f.removeprefix("file://")) for f in files)
             types = "{'trade_date': 'DATE'" + (
@@ -98,6 +125,7 @@ def register(
     partitions: Iterable[Partition] | None = None,
     *,
     with_feed: bool = True,
+    ranges: Mapping[str, tuple[object, object]] | None = None,
 ) -> None:
     """Create the temp view `view` over lake table `name` (see `scan`): its DuckDB columns, plus
     `feed` when asked."""
@@ -106,7 +134,7 @@ def register(
         columns += ", feed"
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {columns}"
-        f" FROM {scan(con, table, name, partitions)}"
+        f" FROM {scan(con, table, name, partitions, ranges)}"
     )
 
 

@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 FEED_COLUMN = "feed"
 GEX_PARTITION: tuple[str, ...] = ("trade_date", FEED_COLUMN)
 DAY_PARTITION: tuple[str, ...] = ("trade_date",)
-# Table properties: the log keeps 30 days of versions for time travel; files a version dropped are
-# kept 7 days before `vacuum` may delete them (restore points keep theirs: `restore_points.py`).
+# Table properties: files a version dropped are kept 7 days before `vacuum` may delete them, and
+# the log keeps versions as long (an older version has no files left to read; restore points keep
+# their own copies: `restore_points.py`). The live loader commits every flush (~12k commits a
+# session at 2 s), so a longer log would only grow the directory every table load lists.
 TABLE_CONFIGURATION: dict[str, str | None] = {
-    "delta.logRetentionDuration": "interval 30 days",
+    "delta.logRetentionDuration": "interval 7 days",
     "delta.deletedFileRetentionDuration": "interval 7 days",
     "delta.checkpointInterval": "100",
 }
@@ -104,6 +106,30 @@ LIVE_TABLES: tuple[str, ...] = (
     "market_agg_state",
     "webhook_conflicts",
 )
+
+
+@dataclass
+class TableCache:
+    """The lake's tables kept open between calls and brought up to date on each use, for a
+    long-running writer (the live loader): reopening a table replays its log every time."""
+
+    lake: Lake
+    opened: dict[str, DeltaTable] = field(default_factory=dict)
+
+    def get(self, name: str) -> DeltaTable | None:
+        """Table `name` at its latest version, or None when it was never written."""
+        table = self.opened.get(name)
+        if table is None:
+            table = self.lake.open(name)
+            if table is not None:
+                self.opened[name] = table
+        else:
+            table.update_incremental()
+        return table
+
+    def ensure(self, name: str) -> DeltaTable:
+        """Table `name` at its latest version, created when missing."""
+        return self.get(name) or self.opened.setdefault(name, self.lake.ensure(name))
 
 
 def lake_at(paths: PathSettings) -> Lake:

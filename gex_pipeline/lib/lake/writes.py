@@ -73,11 +73,13 @@ def append(
     *,
     writer: str,
     partitions: Iterable[Partition],
+    table: DeltaTable | None = None,
 ) -> None:
-    """Append `rows` (lake schema) to table `name`, creating the table when missing."""
+    """Append `rows` (lake schema) to table `name` (`table`: it, already open), creating the
+    table when missing."""
     from deltalake import write_deltalake
 
-    table = lake.ensure(name)
+    table = table if table is not None else lake.ensure(name)
     write_deltalake(
         table,
         rows,

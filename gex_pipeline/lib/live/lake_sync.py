@@ -1,50 +1,124 @@
 """The live loader's side of the lake: mirror the open partitions, seal the closed ones.
 
-Between micro-batches, with its connection to `gex_data.db` open, the loader
-- mirrors to the lake what it committed since its previous pass, at most every `flush_seconds`
-  (the first pass after a start compares every open partition: a kill between a commit and a
-  pass loses nothing and duplicates nothing);
+Each micro-batch hands over the rows it inserted once it committed (`add`); between batches,
+with its connection to `gex_data.db` open, the loader
+- appends those rows to the lake at most every `flush_seconds` (one commit per table, no query:
+  a pass costs the Delta writes only). The first pass after a start, or after a failed or
+  overflowing buffer, compares every open partition with the lake instead (`mirror.mirror`, by
+  natural key), so a kill between a commit and a pass loses nothing and duplicates nothing;
+- every `ROLLUP_SECONDS`, merges the small files its passes appended to a partition into files of
+  up to `ROLLUP_TARGET_BYTES` (delta-rs `optimize.compact`), so a reader of today's rows opens a
+  few files, not one per pass;
 - when it has no backlog, seals one open partition of a past date (America/New_York) per cycle,
   so it never stops loading for longer than one partition.
-A failed pass or seal is logged and tried again on a later cycle; loading goes on meanwhile.
+A failed pass, roll-up or seal is logged and tried again on a later cycle; loading goes on.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.trading_date import trading_date_of
-from gex_pipeline.lib.lake.mirror import MirrorReport, mirror
+from gex_pipeline.lib.lake.mirror import MIRROR_WRITER, MirrorReport, mirror
 from gex_pipeline.lib.lake.seal import Sealed, seal, sealable
-from gex_pipeline.lib.lake.tables import Lake
+from gex_pipeline.lib.lake.tables import (
+    FEED_COLUMN,
+    LIVE_TABLES,
+    SPECS,
+    Lake,
+    Partition,
+    TableCache,
+    lake_schema,
+    partition_files,
+)
+from gex_pipeline.lib.lake.writes import append, commit_info
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
 SEAL_CHECK_SECONDS = 60.0
+ROLLUP_SECONDS = 60.0
+ROLLUP_MIN_FILES = 20
+ROLLUP_TARGET_BYTES = 4 * 1024**2
+ROLLUP_WRITER = "live-loader-rollup"
+# Rows held for the lake beyond this (the lake unreachable for long) are dropped: the next pass
+# compares every open partition instead.
+MAX_BUFFERED_ROWS = 2_000_000
+
+
+def lake_table(name: str, pieces: Sequence[pa.Table]) -> pa.Table:
+    """Rows returned by a DuckDB INSERT of table `name`, in the lake table's schema (`feed`
+    added, timestamps in UTC)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = pa.concat_tables(pieces)
+    schema = lake_schema(name)
+    if SPECS[name].by_feed:
+        feed = pc.binary_join_element_wise(rows["ticker"], rows["endpoint"], ".")
+        rows = rows.append_column(FEED_COLUMN, feed)
+    return rows.select(schema.names).cast(schema)
+
+
+def _partitions(name: str, rows: pa.Table) -> list[Partition]:
+    import pyarrow.compute as pc
+
+    by_feed = SPECS[name].by_feed
+    columns = ["trade_date", FEED_COLUMN] if by_feed else ["trade_date"]
+    keys = pc.unique(
+        pc.binary_join_element_wise(*(pc.cast(rows[c], "string") for c in columns), "|")
+        if by_feed
+        else pc.cast(rows["trade_date"], "string")
+    ).to_pylist()
+    found = []
+    for key in keys:
+        day, _, feed = str(key).partition("|")
+        found.append(Partition(datetime.fromisoformat(day).date(), feed or None))
+    return found
 
 
 @dataclass
 class LakeSync:
-    """Mirror and seal state of one live loader (see the module docstring)."""
+    """Mirror, roll-up and seal state of one live loader (see the module docstring)."""
 
     lake: Lake
     flush_seconds: float = 2.0
     work_dir: Path | None = None
+    cache: TableCache = field(init=False)
+    _buffer: dict[str, list[pa.Table]] = field(default_factory=dict)
+    _buffered_rows: int = 0
+    _full_pass: bool = True
     _since: datetime | None = None
-    _dirty: bool = True
     _flushed_at: float = float("-inf")
+    _touched: set[tuple[str, Partition]] = field(default_factory=set)
+    _rolled_at: float = float("-inf")
     _seal_checked_at: float = float("-inf")
 
-    def changed(self) -> None:
-        """Note that a batch committed rows the lake does not have yet."""
-        self._dirty = True
+    def __post_init__(self) -> None:
+        self.cache = TableCache(self.lake)
+
+    def add(self, rows: Mapping[str, list[pa.Table]]) -> None:
+        """Keep the rows a committed batch inserted, by table, for the next pass."""
+        for name, pieces in rows.items():
+            self._buffer.setdefault(name, []).extend(pieces)
+            self._buffered_rows += sum(p.num_rows for p in pieces)
+        if self._buffered_rows > MAX_BUFFERED_ROWS:
+            log.warning("%d rows wait for the lake: the next pass compares whole partitions",
+                        self._buffered_rows)  # fmt: skip
+            self._drop_buffer()
+            self._full_pass = True
+
+    def _drop_buffer(self) -> None:
+        self._buffer.clear()
+        self._buffered_rows = 0
 
     @property
     def mirrored_since(self) -> datetime | None:
@@ -54,23 +128,80 @@ class LakeSync:
     @property
     def pending(self) -> bool:
         """Whether committed rows still wait for a mirror pass."""
-        return self._dirty
+        return self._full_pass or bool(self._buffer)
 
     def flush_if_due(
         self, con: duckdb.DuckDBPyConnection, now: float, *, force: bool = False
     ) -> MirrorReport | None:
-        """Run a mirror pass when rows wait and `flush_seconds` passed by `now` (or `force`)."""
-        if not self._dirty or (not force and now - self._flushed_at < self.flush_seconds):
+        """Run a pass when rows wait and `flush_seconds` passed by `now` (or `force`)."""
+        if not self.pending or (not force and now - self._flushed_at < self.flush_seconds):
             return None
         started = datetime.now(UTC)
+        self._flushed_at = now
         try:
-            report = mirror(con, self.lake, since=self._since)
+            if self._full_pass:
+                report = mirror(con, self.lake, since=None, cache=self.cache)
+                self._drop_buffer()
+                self._full_pass = False
+            else:
+                report = self._append_buffer()
         except Exception:
             log.exception("mirroring the open partitions to the lake failed; retrying later")
-            self._flushed_at = now
             return None
-        self._since, self._dirty, self._flushed_at = started, False, now
+        self._since = started
+        self._touched |= report.touched
         return report
+
+    def _append_buffer(self) -> MirrorReport:
+        """Append the buffered rows, strike rows first; a table appended leaves the buffer."""
+        report = MirrorReport()
+        for name in LIVE_TABLES:
+            pieces = self._buffer.get(name)
+            if not pieces:
+                continue
+            rows = lake_table(name, pieces)
+            parts = _partitions(name, rows)
+            append(self.lake, name, rows, writer=MIRROR_WRITER, partitions=parts,
+                   table=self.cache.ensure(name))  # fmt: skip
+            del self._buffer[name]
+            self._buffered_rows -= rows.num_rows
+            report.appended[name] = rows.num_rows
+            report.touched.update((name, p) for p in parts)
+        return report
+
+    def roll_up_if_due(self, now: float) -> int:
+        """Merge the small files of the partitions mirrored into since the last roll-up, once
+        `ROLLUP_SECONDS` passed; return how many partitions were compacted."""
+        if not self._touched or now - self._rolled_at < ROLLUP_SECONDS:
+            return 0
+        self._rolled_at = now
+        touched, self._touched = self._touched, set()
+        done = 0
+        for name, partition in sorted(touched, key=str):
+            try:
+                done += self._roll_up(name, partition)
+            except Exception:
+                log.exception("merging the small files of %s %s failed", name, partition)
+                self._touched.add((name, partition))
+        return done
+
+    def _roll_up(self, name: str, partition: Partition) -> int:
+        table = self.cache.get(name)
+        if table is None:
+            return 0
+        small = [
+            f
+            for f in partition_files(table, partition)
+            if int(str(f["size_bytes"])) < ROLLUP_TARGET_BYTES
+        ]
+        if len(small) < ROLLUP_MIN_FILES:
+            return 0
+        table.optimize.compact(
+            partition_filters=partition.filters(),  # type: ignore[arg-type]
+            target_size=ROLLUP_TARGET_BYTES,
+            commit_properties=commit_info(ROLLUP_WRITER, [partition]),  # type: ignore[arg-type]
+        )
+        return 1
 
     def seal_one_if_due(self, con: duckdb.DuckDBPyConnection, now: float) -> Sealed | None:
         """Seal the oldest open partition of a date before `now`'s (America/New_York), checked

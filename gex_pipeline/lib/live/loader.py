@@ -169,7 +169,11 @@ class LiveLoader:
             con = self.connection()
             if segments:
                 self._worked_at = self.clock()
-                batch = load_batch_isolating(con, stream.load, segments, self.run_id)
+                batch = load_batch_isolating(
+                    con, stream.load, segments, self.run_id, capture=self.lake is not None
+                )
+                if self.lake is not None:
+                    self.lake.add(batch.report.new_rows)
                 stream.throttle.add(batch.report.stats)
                 rejected = batch.rejected
                 state.last_load_at = self.clock()
@@ -189,20 +193,20 @@ class LiveLoader:
             loaded += len(segments) - len(rejected)
         if events:
             self.publisher.publish(events)
-        self._sync_lake(loaded, backlog)
+        self._sync_lake(backlog)
         if self.clock() - self._worked_at >= IDLE_RELEASE_SECONDS:
             self.close()
         self._housekeeping()
         return loaded
 
-    def _sync_lake(self, loaded: int, backlog: bool) -> None:
-        """Mirror what was committed to the lake when due; seal a past partition when idle."""
+    def _sync_lake(self, backlog: bool) -> None:
+        """Mirror what was committed to the lake when due, merge small lake files, and seal a
+        past partition when idle."""
         if self.lake is None:
             return
-        if loaded:
-            self.lake.changed()
         if self.lake.pending:
             self.lake.flush_if_due(self.connection(), self.clock())
+        self.lake.roll_up_if_due(self.clock())
         if not backlog and not self.lake.pending:
             self.lake.seal_one_if_due(self.connection(), self.clock())
 

@@ -19,6 +19,7 @@ from gex_pipeline.lib.staging.reader import Segment
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
 Stats = TypeVar("Stats")
 Report = TypeVar("Report")
@@ -47,6 +48,25 @@ def is_bad_data_error(exc: BaseException) -> bool:
     return isinstance(exc, StagingRecordError) or type(exc).__name__ in BAD_DATA_ERRORS
 
 
+@dataclass
+class Inserted:
+    """Runs a stream's INSERTs; with `capture`, keeps the rows each one inserted (Arrow tables by
+    table name), which the live loader mirrors to the lake once the batch committed."""
+
+    con: duckdb.DuckDBPyConnection
+    capture: bool = False
+    rows: dict[str, list[pa.Table]] = field(default_factory=dict)
+
+    def __call__(self, table: str, insert: str) -> None:
+        """Run `insert` (an `INSERT INTO table ...` statement)."""
+        if not self.capture:
+            self.con.execute(insert)
+            return
+        new = self.con.sql(f"{insert} RETURNING *").to_arrow_table()
+        if new.num_rows:
+            self.rows.setdefault(table, []).append(new)
+
+
 class StreamLoad(Protocol[Stats]):
     """What a staging stream supplies to the micro-batch mechanism."""
 
@@ -67,8 +87,8 @@ class StreamLoad(Protocol[Stats]):
         """Parse, validate (raise `StagingRecordError`) and classify the records of `segments`."""
         ...
 
-    def insert(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Insert the new rows of the staged batch."""
+    def insert(self, con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
+        """Insert the new rows of the staged batch (each INSERT through `inserted`)."""
         ...
 
     def stats_select(self) -> str:
@@ -84,6 +104,7 @@ class BatchReport(Generic[Stats]):
     already_loaded_segments: list[str] = field(default_factory=list)
     records: int = 0
     stats: list[Stats] = field(default_factory=list)
+    new_rows: dict[str, list[pa.Table]] = field(default_factory=dict)
 
     def total(self, figure: str) -> int:
         """The sum of one figure (e.g. `duplicates`) over the report's stats."""
@@ -237,8 +258,10 @@ def load_batch(
     load: StreamLoad[Stats],
     segments: Sequence[Segment],
     run_id: str | None = None,
+    capture: bool = False,
 ) -> BatchReport[Stats]:
-    """Load the records of `segments` (oldest first) in one transaction, exactly once."""
+    """Load the records of `segments` (oldest first) in one transaction, exactly once; with
+    `capture`, the report holds the rows the batch inserted (once committed)."""
     ordered = sorted(segments, key=lambda s: s.seq)
     done = already_loaded(con, [s.name for s in ordered], load.stream)
     pending = [s for s in ordered if s.name not in done]
@@ -250,10 +273,11 @@ def load_batch(
     # caller's setting is given back after COMMIT or ROLLBACK (an aborted transaction refuses SET).
     caller_order = bool(setting(con, "preserve_insertion_order"))
     set_insertion_order(con, preserve=True)
+    inserted = Inserted(con, capture)
     con.execute("BEGIN TRANSACTION")
     try:
         load.stage(con, pending)
-        load.insert(con)
+        load.insert(con, inserted)
         records = record_loaded_segments(con, pending, load.stream, run_id, load.records)
         stats = _record_stats(con, load, pending[0].name)
         con.execute("COMMIT")
@@ -266,7 +290,9 @@ def load_batch(
         for table in load.temp_tables:
             con.execute(f"DROP TABLE IF EXISTS {table}")
         set_insertion_order(con, preserve=caller_order)
-    return BatchReport([s.name for s in pending], skipped, records, [*recovered, *stats])
+    return BatchReport(
+        [s.name for s in pending], skipped, records, [*recovered, *stats], inserted.rows
+    )
 
 
 def isolate_bad_segments(
@@ -296,16 +322,22 @@ def load_batch_isolating(
     load: StreamLoad[Stats],
     segments: Sequence[Segment],
     run_id: str | None = None,
+    capture: bool = False,
 ) -> IsolatedBatch[Stats]:
     """`load_batch`, but when the batch fails on bad data, load segment by segment and return the
     bad ones (name -> reason) instead of failing; other errors propagate."""
     reports, rejected = isolate_bad_segments(
-        lambda batch: load_batch(con, load, batch, run_id), segments
+        lambda batch: load_batch(con, load, batch, run_id, capture), segments
     )
+    new_rows: dict[str, list[pa.Table]] = {}
+    for report in reports:
+        for table, rows in report.new_rows.items():
+            new_rows.setdefault(table, []).extend(rows)
     merged = BatchReport(
         loaded_segments=[n for r in reports for n in r.loaded_segments],
         already_loaded_segments=[n for r in reports for n in r.already_loaded_segments],
         records=sum(r.records for r in reports),
         stats=[s for r in reports for s in r.stats],
+        new_rows=new_rows,
     )
     return IsolatedBatch(merged, rejected)

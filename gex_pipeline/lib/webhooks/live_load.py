@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from gex_pipeline.lib.calendar.trading_date import trade_date_sql
 from gex_pipeline.lib.live.microbatch import (
     BatchReport,
+    Inserted,
     load_batch,
     raise_first_invalid,
     read_json_sql,
@@ -315,23 +316,25 @@ def _validate_batch(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
+def _insert_batch(con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
     """Insert the new rows; the typed trade and market rows are kept in temp tables for the
     figures."""
-    con.execute(
+    inserted(
+        "universal_webhooks",
         """
         INSERT INTO universal_webhooks
         SELECT id, received_at, trade_date, form, channel, event, topic, join_ref, ref, payload,
                now(), segment, content_hash, extra
         FROM uw_batch_records WHERE status = 'new'
-        """
+        """,
     )
-    con.execute(
+    inserted(
+        "webhook_conflicts",
         """
         INSERT INTO webhook_conflicts
         SELECT id, received_at, trade_date, form, channel, event, payload, segment, line, now()
         FROM uw_batch_records WHERE status = 'conflict'
-        """
+        """,
     )
     con.execute(
         f"""
@@ -350,8 +353,10 @@ def _insert_batch(con: duckdb.DuckDBPyConnection) -> None:
         FROM uw_batch_records WHERE status = 'new' AND kind = 'market'
         """
     )
-    con.execute("INSERT INTO option_trades_events SELECT * FROM uw_batch_trades")
-    con.execute("INSERT INTO market_agg_state SELECT * FROM uw_batch_market")
+    inserted(
+        "option_trades_events", "INSERT INTO option_trades_events SELECT * FROM uw_batch_trades"
+    )
+    inserted("market_agg_state", "INSERT INTO market_agg_state SELECT * FROM uw_batch_market")
 
 
 @dataclass(frozen=True)
@@ -375,8 +380,8 @@ class UwStreamLoad:
     def stage(self, con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
         _stage_batch(con, segments)
 
-    def insert(self, con: duckdb.DuckDBPyConnection) -> None:
-        _insert_batch(con)
+    def insert(self, con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
+        _insert_batch(con, inserted)
 
     def stats_select(self) -> str:
         return """
