@@ -13,7 +13,8 @@ the same days (>= 7x apart), each operation runs in its own process (peak RSS is
   file), the same aggregate on the file.
 Each figure is printed at both sizes with its ratio, its growth class (constant: < 1.5x for a
 store >= 7x larger) and its extrapolation to 1 year x 10 feeds (5.8 B strike rows; linear
-figures scaled by rows). Then, at the large size: 7 daily restore points over the store's size
+and sublinear figures scaled by rows, the sublinear ones printed as an upper bound "<= ").
+Then, at the large size: 7 daily restore points over the store's size
 on disk, and (`GEX_BENCH_SCALE_LIVE_SECONDS`, default 300, 0 skips it) a live phase: the ingest
 API and the live loader under a session load (10 feeds x 1 Hz x 100 strikes) while a reader
 loops whole-range aggregates over the lake, then again while `rebuild --into` runs: post -> row
@@ -360,10 +361,9 @@ def _day_lake_bytes(store: Store, day: date) -> int:
 def measure(store: Store, extra_day: date, work: Path) -> dict[str, dict]:
     """Every operation at the store's current size (adds `extra_day` for the daily point)."""
     data = str(store.data)
-    out: dict[str, dict] = {"rows": {"value": store.strike_rows()}}
-    first = _child("point", data)
-    out["point"] = first
+    out: dict[str, dict] = {"point": _child("point", data)}
     import_s = store.add_day(extra_day)
+    out["rows"] = {"value": store.strike_rows()}
     daily = _child("point", data)
     daily["day_bytes"] = _day_lake_bytes(store, extra_day)
     out["daily point"] = daily
@@ -610,7 +610,7 @@ def report(small: dict, large: dict) -> None:
         year = _year(a, b, rs, rl)
         print(
             f"{label:<38}{_fmt(a, unit):>12}{_fmt(b, unit):>12}{(b / a if a else float('nan')):>7.2f}x"
-            f"  {growth:<10}{_fmt(year, unit):>16}"
+            f"  {growth:<10}{('<= ' if growth == 'sublinear' else '') + _fmt(year, unit):>16}"
         )
     for label, size in (("small", small), ("large", large)):
         daily = size["daily point"]
@@ -678,7 +678,7 @@ def main() -> None:
         )
         large = measure(store, extra_large, work)
         report(small, large)
-        points_phase(store, point_days[: POINTS - 1])
+        points_phase(store, point_days[: POINTS - 1], int(large["old backup"]["bytes"]))
         if LIVE_SECONDS > 0:
             for during in (None, "rebuild"):
                 live = live_phase(store, LIVE_SECONDS, work, during)

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gex_pipeline.lib.lake.tables import SPECS, Lake, Partition
+from gex_pipeline.lib.lake.tables import SPECS, Lake, Partition, TableCache
 from gex_pipeline.lib.staging.durable_fs import fsync_dir
 
 FORMAT = "lake-restore-point/1"
@@ -202,8 +202,9 @@ def take_point(
             locked = time.monotonic()
             migrate(con)
             since = _mirror_since(status_path)
-            mirror(con, lake, since=since - timedelta(minutes=1) if since else None)
-            versions = {n: t.version() for n in SPECS if (t := lake.open(n)) is not None}
+            tables = TableCache(lake)
+            mirror(con, lake, since=since - timedelta(minutes=1) if since else None, cache=tables)
+            versions = {n: t.version() for n in SPECS if (t := tables.get(n)) is not None}
             con.execute("CHECKPOINT")
             live = _copy_live_bookkeeping_locked(con, work / LIVE_FILE)
             held = time.monotonic() - locked
