@@ -151,10 +151,12 @@ class Partition:
 @dataclass(frozen=True)
 class Lake:
     """Where the lake tables live: a local directory or an object-store URI, with the options
-    the object store needs (endpoint, credentials; see docs/deployment.md)."""
+    the object store needs (endpoint, credentials; see docs/deployment.md). `host` names the
+    writing host in a lake several hosts share (`lib/lake/arbitration.py`); None for one host."""
 
     root: str
     storage_options: Mapping[str, str] = field(default_factory=dict)
+    host: str | None = None
 
     def uri(self, name: str) -> str:
         """The URI of one table."""
