@@ -3,7 +3,7 @@
 `Settings.from_env()` reads and validates every variable the project uses (the README's settings
 table lists the same ones, with the same defaults; a test compares them) and returns typed frozen
 sections, so each consumer takes only the section it needs: `paths`, `api`, `history`, `pipeline`,
-`ops`, `supervisor`, `dagster`. A field's alias is its variable's name; a malformed value raises
+`ops`, `lake`, `supervisor`, `dagster`. A field's alias is its variable's name; a malformed value raises
 `ValueError` naming the variable. Nothing is read at import time: entry points (the CLI, the ingest
 server, the Dagster definitions, a step or sensor at run time) call `from_env` when they start. A
 section built directly (`PipelineSettings(export_quiet_seconds=5)`) holds its defaults and the given
@@ -53,7 +53,14 @@ DEFAULT_CORS_ORIGINS: tuple[str, ...] = (
 )
 MIN_TOKEN_LENGTH = 16
 # Variables whose value never appears in an error message.
-SECRETS = frozenset({"GEX_INGEST_TOKEN", "GEX_ALERT_WEBHOOK_URL", "GEX_DAGSTER_POSTGRES_URL"})
+SECRETS = frozenset(
+    {
+        "GEX_INGEST_TOKEN",
+        "GEX_ALERT_WEBHOOK_URL",
+        "GEX_DAGSTER_POSTGRES_URL",
+        "GEX_LAKE_S3_SECRET_ACCESS_KEY",
+    }
+)
 
 
 def _split(raw: object) -> tuple[str, ...]:
@@ -338,6 +345,44 @@ class PipelineSettings(Section):
     lake_flush_seconds: int = _var(2, "GEX_LAKE_FLUSH_SECONDS", ge=0)
 
 
+class LakeSettings(Section):
+    """Where the lake lives: `$GEX_DATA_DIR/lake` by default, or tables shared by several hosts on
+    S3-compatible object storage (`GEX_LAKE_URI=s3://bucket/prefix`; docs/deployment.md).
+
+    Credentials unset here are taken by the object store client from the standard `AWS_*`
+    variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE`, ...).
+    """
+
+    uri: str | None = _var(None, "GEX_LAKE_URI")
+    s3_endpoint: str | None = _var(None, "GEX_LAKE_S3_ENDPOINT")
+    s3_region: str | None = _var(None, "GEX_LAKE_S3_REGION")
+    s3_access_key_id: str | None = _var(None, "GEX_LAKE_S3_ACCESS_KEY_ID")
+    s3_secret_access_key: str | None = _var(None, "GEX_LAKE_S3_SECRET_ACCESS_KEY")
+    s3_allow_http: bool = _var(False, "GEX_LAKE_S3_ALLOW_HTTP")
+    host: str | None = _var(None, "GEX_LAKE_HOST", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+    @field_validator("uri", mode="after")
+    @classmethod
+    def _object_store_uri(cls, uri: str | None) -> str | None:
+        if uri and "://" in uri and not uri.startswith(("s3://", "file://")):
+            raise ValueError("must be an s3://bucket/prefix URI or a local directory")
+        if uri and uri.startswith("s3://") and not uri.removeprefix("s3://").strip("/"):
+            raise ValueError("must name a bucket: s3://bucket/prefix")
+        return uri or None
+
+    @field_validator("s3_endpoint", mode="after")
+    @classmethod
+    def _endpoint_url(cls, url: str | None) -> str | None:
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return url or None
+
+    @property
+    def shared(self) -> bool:
+        """Whether the lake is on object storage (shared by several hosts)."""
+        return bool(self.uri) and str(self.uri).startswith("s3://")
+
+
 class OpsSettings(Section):
     """How many database backups to keep, how long to keep what, where alerts go.
 
@@ -398,6 +443,7 @@ class Settings:
     history: HistorySettings = field(default_factory=HistorySettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     ops: OpsSettings = field(default_factory=OpsSettings)
+    lake: LakeSettings = field(default_factory=LakeSettings)
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
     dagster: DagsterSettings = field(default_factory=DagsterSettings)
 
@@ -421,6 +467,7 @@ SECTIONS: dict[str, type[Section]] = {
     "history": HistorySettings,
     "pipeline": PipelineSettings,
     "ops": OpsSettings,
+    "lake": LakeSettings,
     "supervisor": SupervisorSettings,
     "dagster": DagsterSettings,
 }

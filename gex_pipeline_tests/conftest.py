@@ -13,6 +13,7 @@ import pytest
 
 from gex_pipeline.quiet_warnings import python_warnings
 from gex_pipeline.settings import Settings
+from gex_pipeline_tests.support.object_store import ObjectStore, start_object_store
 from gex_pipeline_tests.support.servers import HistoryHttpServer, IngestServer, free_port
 from gex_pipeline_tests.support.staging_trees import GexStagingTree
 
@@ -42,6 +43,16 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def settings(data_dir: Path) -> Settings:
     """Settings for the temp data directory."""
     return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
+    """A moto S3 server on 127.0.0.1 with the bucket `gex-lake` (each test takes a prefix)."""
+    store = start_object_store(tmp_path_factory.mktemp("object-store"))
+    try:
+        yield store
+    finally:
+        store.stop()
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ def add_backup_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def run_backup(args: argparse.Namespace, settings: Settings) -> int:
     """Take (or verify) a restore point; exit 0 on success, 1 when one is invalid, 2 on bad input."""
+    from gex_pipeline.lib.lake.remote import SharedLakeUnsupported, settings_lake
     from gex_pipeline.lib.lake.restore_points import (
         BackupInvalid,
         BackupRoots,
@@ -41,7 +42,6 @@ def run_backup(args: argparse.Namespace, settings: Settings) -> int:
         take_point,
         verify_point,
     )
-    from gex_pipeline.lib.lake.tables import lake_at
 
     if args.verify is not None:
         try:
@@ -58,12 +58,12 @@ def run_backup(args: argparse.Namespace, settings: Settings) -> int:
     try:
         point = take_point(
             paths.duckdb_path,
-            lake_at(paths),
+            settings_lake(settings),
             backups,
             status_path=paths.data_dir / "live" / "status.json",
         )
-    except FileExistsError as exc:  # a point this second already
-        print(exc)
+    except (FileExistsError, SharedLakeUnsupported) as exc:  # a point this second already
+        print(f"refused: {exc}")
         return 2
     print(f"backup written: {point.path}")
     print(
@@ -76,23 +76,23 @@ def run_backup(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_restore_db(args: argparse.Namespace, settings: Settings) -> int:
     """Restore the whole store to a point; exit 0 on success, 1 invalid point, 2 refused."""
+    from gex_pipeline.lib.lake.remote import SharedLakeUnsupported, settings_lake
     from gex_pipeline.lib.lake.restore_points import (
         BackupInvalid,
         RestoreRefused,
         load_point,
         restore_store,
     )
-    from gex_pipeline.lib.lake.tables import lake_at
 
     paths = settings.paths
     try:
         replaced = restore_store(
-            load_point(args.path), lake_at(paths), paths.duckdb_path, force=args.force
+            load_point(args.path), settings_lake(settings), paths.duckdb_path, force=args.force
         )
     except BackupInvalid as exc:
         print(f"INVALID backup, nothing changed: {exc}")
         return 1
-    except RestoreRefused as exc:
+    except (RestoreRefused, SharedLakeUnsupported) as exc:
         print(f"refused: {exc}")
         return 2
     print(f"restored {paths.duckdb_path} and the lake from {args.path}")

@@ -26,14 +26,14 @@ from gex_pipeline.lib.gex.live_load import (
     PartitionStats,
     partition_of,
 )
-from gex_pipeline.lib.lake.tables import lake_at
+from gex_pipeline.lib.lake.remote import lake_of
 from gex_pipeline.lib.live.lake_sync import LakeSync
 from gex_pipeline.lib.live.loader import LiveLoader, LiveStream
 from gex_pipeline.lib.live.throttle import ReportThrottle
 from gex_pipeline.lib.metrics.loader import LOADER_FILE, LoaderMetrics
 from gex_pipeline.lib.staging.layout import GEX_STREAM
 from gex_pipeline.lib.webhooks.live_load import DayStats, UwStreamLoad
-from gex_pipeline.settings import PathSettings, PipelineSettings, Settings
+from gex_pipeline.settings import LakeSettings, PathSettings, PipelineSettings, Settings
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -86,8 +86,14 @@ class DagsterPublisher:
             self.instance.add_dynamic_partitions(FEED_PARTITIONS_NAME, sorted(feeds - known))
 
 
-def build_loader(paths: PathSettings, pipeline: PipelineSettings, publisher: Any) -> LiveLoader:
-    """The loader of both streams with their report throttles."""
+def build_loader(
+    paths: PathSettings,
+    pipeline: PipelineSettings,
+    publisher: Any,
+    lake: LakeSettings | None = None,
+) -> LiveLoader:
+    """The loader of both streams with their report throttles, mirroring into the lake `lake`
+    describes (default `$GEX_DATA_DIR/lake`)."""
     interval = float(pipeline.live_report_seconds)
     streams = [
         LiveStream(
@@ -108,7 +114,9 @@ def build_loader(paths: PathSettings, pipeline: PipelineSettings, publisher: Any
         retention_days=pipeline.staging_retention_days,
         status_path=paths.data_dir / "live" / "status.json",
         lake=LakeSync(
-            lake_at(paths), flush_seconds=pipeline.lake_flush_seconds, work_dir=paths.work_dir
+            lake_of(paths, lake or LakeSettings()).cached(),
+            flush_seconds=pipeline.lake_flush_seconds,
+            work_dir=paths.work_dir,
         ),
         metrics=LoaderMetrics(paths.metrics_dir / LOADER_FILE),
     )
@@ -127,7 +135,7 @@ def run_live_loader(settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     with dg.DagsterInstance.get() as instance:
-        loader = build_loader(settings.paths, pipeline, DagsterPublisher(instance))
+        loader = build_loader(settings.paths, pipeline, DagsterPublisher(instance), settings.lake)
         loader.recover()
         log.info("live loader started (poll %d ms)", pipeline.live_poll_ms)
         backoff = 0.0

@@ -25,13 +25,14 @@ def add_migrate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 def ensure_migrated(settings: Settings) -> None:
     """Migrate the store when it still has the single-file layout (printing what happened)."""
     from gex_pipeline.lib.lake.migrate import migrate_store, needs_migration
-    from gex_pipeline.lib.lake.tables import lake_at
+    from gex_pipeline.lib.lake.remote import settings_lake
 
     db_path = settings.paths.duckdb_path
     if not needs_migration(db_path):
         return
-    print(f"migrating {db_path} into the lake {settings.paths.lake_dir} ...", flush=True)
-    report = migrate_store(db_path, lake_at(settings.paths))
+    lake = settings_lake(settings)
+    print(f"migrating {db_path} into the lake {lake.root} ...", flush=True)
+    report = migrate_store(db_path, lake)
     total = sum(report.rows.values())
     print(
         f"migrated {report.partitions} partitions, {total} rows verified (counts and hashes); "

@@ -45,7 +45,7 @@ def run_restore(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         print(f"--feed: {exc}")
         return 2
-    store = TableStore.from_paths(settings.paths)
+    store = TableStore.from_settings(settings)
     partition = Partition(args.date, feed_key(ticker, endpoint))
     found = changes(store.lake, partition)
     points = list_points(BackupRoots(settings.paths.backups_dir).points)

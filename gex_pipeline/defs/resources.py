@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from gex_pipeline.lib.lake.remote import settings_lake
 from gex_pipeline.lib.lake.store import DEFAULT_MEMORY_LIMIT, TableStore
 from gex_pipeline.lib.lake.tables import Lake
 from gex_pipeline.lib.staging import reader
@@ -24,7 +25,20 @@ class Tables(dg.ConfigurableResource):
     (`gex_pipeline.lib.lake.store.TableStore`)."""
 
     database: str = Field(description="the live DuckDB file ($GEX_DATA_DIR/gex_data.db)")
-    lake: str = Field(description="root of the Delta tables ($GEX_DATA_DIR/lake)")
+    lake: str = Field(description="root of the Delta tables ($GEX_DATA_DIR/lake or GEX_LAKE_URI)")
+    lake_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="object store options of a shared lake (GEX_LAKE_S3_*), credentials aside",
+    )
+    lake_access_key_id: str | None = Field(
+        default=None, description="GEX_LAKE_S3_ACCESS_KEY_ID (read from the environment)"
+    )
+    lake_secret_access_key: str | None = Field(
+        default=None, description="GEX_LAKE_S3_SECRET_ACCESS_KEY (read from the environment)"
+    )
+    lake_host: str | None = Field(
+        default=None, description="this host's name in a shared lake (GEX_LAKE_HOST)"
+    )
     work_dir: str = Field(description="scratch space of batch jobs ($GEX_DATA_DIR/tmp)")
     memory_limit: str = Field(
         default=DEFAULT_MEMORY_LIMIT,
@@ -37,7 +51,18 @@ class Tables(dg.ConfigurableResource):
 
     def store(self) -> TableStore:
         """The store batch jobs work through."""
-        return TableStore(self.db_path(), Lake(self.lake), Path(self.work_dir), self.memory_limit)
+        return TableStore(
+            self.db_path(), self.lake_location(), Path(self.work_dir), self.memory_limit
+        )
+
+    def lake_location(self) -> Lake:
+        """The lake with its object store options and credentials."""
+        options = dict(self.lake_options)
+        if self.lake_access_key_id:
+            options["AWS_ACCESS_KEY_ID"] = self.lake_access_key_id
+        if self.lake_secret_access_key:
+            options["AWS_SECRET_ACCESS_KEY"] = self.lake_secret_access_key
+        return Lake(self.lake, options, host=self.lake_host)
 
 
 class StagingArea(dg.ConfigurableResource):
@@ -78,10 +103,22 @@ def build_resources(settings: Settings) -> dict[str, object]:
     """The shared resources with every path resolved from the settings (shown on the UI's
     Resources page)."""
     paths = settings.paths
+    lake = settings_lake(settings)
+    secrets = {"AWS_ACCESS_KEY_ID": "GEX_LAKE_S3_ACCESS_KEY_ID"}
+    secrets["AWS_SECRET_ACCESS_KEY"] = "GEX_LAKE_S3_SECRET_ACCESS_KEY"
+    credentials = {  # shown by name on the Resources page, read from the environment by runs
+        option: dg.EnvVar(variable)
+        for option, variable in secrets.items()
+        if option in lake.storage_options
+    }
     return {
         "tables": Tables(
             database=str(paths.duckdb_path),
-            lake=str(paths.lake_dir.resolve()),
+            lake=lake.root,
+            lake_options={k: v for k, v in lake.storage_options.items() if k not in secrets},
+            lake_access_key_id=credentials.get("AWS_ACCESS_KEY_ID"),
+            lake_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY"),
+            lake_host=lake.host,
             work_dir=str(paths.work_dir),
             memory_limit=settings.history.duckdb_memory_limit,
         ),

@@ -18,6 +18,7 @@ from gex_pipeline.lib.lake.seal import hot_partitions, seal
 from gex_pipeline.lib.lake.tables import Lake
 from gex_pipeline.reader import connect as connect_reader
 from gex_pipeline.reader import refresh
+from gex_pipeline_tests.support.object_store import ObjectStore
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -62,10 +63,16 @@ def test_a_reader_holding_a_connection_never_blocks_loads_or_seals(
     reader.close()
 
 
-def _readme_snippets() -> list[str]:
+SHARED = "### From another machine"
+
+
+def _readme_snippets(shared: bool = False) -> list[str]:
+    """The python snippets of the README's reading section: of a local data directory, or of
+    its subsection on a shared lake."""
     text = README.read_text()
     section = text.split("## Reading the data", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    local, _, remote = section.partition(SHARED)
+    return re.findall(r"```python\n(.*?)```", remote if shared else local, flags=re.S)
 
 
 def test_the_readme_reading_snippets_run_against_a_data_directory(
@@ -87,3 +94,49 @@ def test_the_readme_reading_snippets_run_against_a_data_directory(
         )
         assert done.returncode == 0, done.stderr
         assert "snippet ok" in done.stdout
+
+
+def test_the_readme_shared_lake_snippet_reads_closed_and_open_partitions_from_object_storage(
+    tmp_path: Path, object_store: ObjectStore
+) -> None:
+    """Two hosts load into one lake on the object store: one sealed its day (closed), the other
+    only mirrored today's rows (open). The snippet runs on a "research machine": an empty
+    working directory and data directory, only the lake's settings."""
+    prefix = f"readers-{time.time_ns()}"
+    yesterday, today = GEX_BASE_MS - 86_400_000, GEX_BASE_MS
+    for n, (base, sealed) in enumerate(((yesterday, True), (today, False))):
+        host = tmp_path / f"host{n}"
+        staging = GexStagingTree(host / "staging")
+        records = [staging.record(timestamp=base + s * 1000, spot=1.0 + s) for s in range(3)]
+        lake = object_store.lake(prefix, host=f"host{n}")
+        with connect(host / "gex_data.db") as con:
+            migrate(con)
+            load_segments(con, [staging.seal(records)])
+            mirror(con, lake, since=None)
+            for partition in hot_partitions(con) if sealed else []:
+                seal(con, lake, partition)
+    (snippet,) = _readme_snippets(shared=True)
+    research = tmp_path / "research"
+    research.mkdir()
+    script = research / "snippet.py"
+    script.write_text(
+        snippet
+        + "\nrows = con.sql('SELECT count(*), count(DISTINCT trade_date) FROM gex_snapshots')"
+        + "\nassert rows.fetchall() == [(6, 2)], rows.fetchall()"
+        + "\nassert strikes.height == 18, strikes.height"
+        + "\nprint('snippet ok')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEX_", "AWS_"))}
+    env |= object_store.env(prefix)
+    env |= {"PYTHONPATH": str(README.parent), "GEX_DATA_DIR": str(research / "no-data")}
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=research,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "snippet ok" in done.stdout
+    assert sorted(p.name for p in research.iterdir()) == ["snippet.py"]

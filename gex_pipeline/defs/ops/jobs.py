@@ -13,10 +13,18 @@ from gex_pipeline.settings import Settings
 def backup_database(context: dg.OpExecutionContext, tables: Tables) -> None:
     """Take a restore point under `$GEX_DATA_DIR/backups/db/` (incremental: only files no earlier
     point copied), keep the newest GEX_DB_BACKUP_KEEP."""
+    from gex_pipeline.lib.lake.remote import is_shared
     from gex_pipeline.lib.lake.restore_points import BackupRoots, prune_points, take_point
 
     settings = Settings.from_env()
     store = tables.store()
+    if is_shared(store.lake):
+        context.log.info(
+            f"no restore point: the lake {store.lake.root} is on object storage, whose"
+            " versioning or replication keeps it (docs/deployment.md)"
+        )
+        context.add_output_metadata({"skipped": "shared lake"})
+        return
     backups = BackupRoots(settings.paths.backups_dir)
     point = take_point(
         store.db_path,
@@ -48,8 +56,8 @@ def housekeeping(context: dg.OpExecutionContext, staging: StagingArea) -> None:
 
     from gex_pipeline.defs.ops.run_retention import purge_runs
     from gex_pipeline.lib.lake.maintenance import vacuum_lake
+    from gex_pipeline.lib.lake.remote import settings_lake
     from gex_pipeline.lib.lake.restore_points import BackupRoots, prune_points
-    from gex_pipeline.lib.lake.tables import lake_at
     from gex_pipeline.lib.ops.housekeeping import (
         purge_finished_requests,
         purge_pre_images,
@@ -68,7 +76,7 @@ def housekeeping(context: dg.OpExecutionContext, staging: StagingArea) -> None:
         "history_requests": purge_finished_requests(paths, history.retention_days, int(now * 1000)),
         "db_backups": len(prune_points(BackupRoots(paths.backups_dir), ops.db_backup_keep)),
         "lake_files_vacuumed": sum(
-            vacuum_lake(lake_at(paths), history.backup_retention_days).values()
+            vacuum_lake(settings_lake(settings), history.backup_retention_days).values()
         ),
     }
     if ops.run_retention_days:

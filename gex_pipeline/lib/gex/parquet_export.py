@@ -11,7 +11,6 @@ the nested `priors` column faster than DuckDB's COPY (see benchmarks/pipeline.py
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -153,13 +152,13 @@ def export_lake_partition(
     """
     from gex_pipeline.lib.gex.parquet_manifest import manifest_path, write_manifest
     from gex_pipeline.lib.gex.partition_figures import StrikeFigures, StrikeState
+    from gex_pipeline.lib.lake.remote import copy_file
     from gex_pipeline.lib.lake.tables import Partition, partition_files
 
     partition = Partition(trade_date, feed_key(ticker, endpoint))
     table = store.lake.open("gex_strikes")
     files = partition_files(table, partition) if table is not None else []
-    local = store.lake.local_path("gex_strikes")
-    if len(files) != 1 or local is None:
+    if len(files) != 1:
         return export_partition(con, parquet_root, ticker, endpoint, trade_date)
     file = files[0]
     rows = int(str(file["num_records"]))
@@ -177,7 +176,8 @@ def export_lake_partition(
     manifest_path(target).unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        shutil.copyfile(local / str(file["path"]), tmp)
+        with tmp.open("wb") as out:  # a shared lake's file is fetched from the object store
+            copy_file(store.lake, "gex_strikes", str(file["path"]), out)
         _fsync_path(tmp)
         os.replace(tmp, target)
     finally:

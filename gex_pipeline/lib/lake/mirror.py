@@ -1,15 +1,24 @@
 """Mirror the live loader's open partitions from `gex_data.db` to the lake, exactly once by key.
 
 The live loader commits each micro-batch to its DuckDB file (the open partitions) and, every
-`GEX_LAKE_FLUSH_SECONDS`, appends to the lake the rows committed since its previous pass that the
-lake does not hold yet: the candidates (rows whose load time is at or after the previous pass,
-minus a margin) are anti-joined with the lake's rows of the same partitions on the table's natural
-key, within the candidates' key range (timestamps) or load-time range, so a pass reads only the
-newest files. Strike rows go before their snapshots: a snapshot in the lake means its strike rows
-are there. A pass repeated after a crash, or over rows already mirrored, appends nothing, so the
-first pass after a start looks at every open partition (`since=None`). Partitions that were sealed
-once (`sealed_partitions`) are compared whole: rows arriving late for them are still
-deduplicated against everything the lake holds.
+`GEX_LAKE_FLUSH_SECONDS`, hands the lake what it committed since its previous pass
+(`lib/live/lake_sync.py`). A pass here compares candidates with the lake: rows whose load time is
+at or after the previous pass, minus a margin (`since`), or every row of the open partitions
+(`since=None`: the first pass after a start, a seal). They are anti-joined with the lake's rows
+of the same partitions on the table's natural key, within the candidates' key range (timestamps)
+or load-time range, so a pass reads only the newest files. Partitions that were sealed once
+(`sealed_partitions`) are compared whole: rows arriving late for them are still deduplicated
+against everything the lake holds. Strike rows go before their snapshots: a snapshot in the lake
+means its strike rows are there. A pass repeated after a crash, or over rows already mirrored,
+commits nothing.
+
+How the rows go in depends on who writes the lake (`Lake.shared`, decided in `mirror_table`):
+- a local lake has one writer of its open partitions, this host's live loader (a batch job claims
+  a partition first): the new rows are appended;
+- a lake shared by several hosts (`GEX_LAKE_URI`) is written by every host's loader: the rows are
+  inserted with a MERGE on the key, conflict-checked against the other writers of those
+  partitions (`merge.py`), so no key is inserted twice, and what a host may insert when another
+  host's content of a key came first is decided in `arbitration.py`.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from gex_pipeline.lib.lake import arbitration
+from gex_pipeline.lib.lake.merge import insert_absent
 from gex_pipeline.lib.lake.reads import register
 from gex_pipeline.lib.lake.tables import LIVE_TABLES, SPECS, Lake, Partition, TableCache
 from gex_pipeline.lib.lake.writes import append, lake_rows
@@ -34,14 +45,14 @@ _TIMESTAMP_KEYED = ("gex_snapshots", "gex_strikes", "gex_events")
 
 @dataclass
 class MirrorReport:
-    """Rows appended to each lake table by one pass, and the partitions they went to."""
+    """Rows inserted into each lake table by one pass, and the partitions they went to."""
 
     appended: dict[str, int] = field(default_factory=dict)
     touched: set[tuple[str, Partition]] = field(default_factory=set)
 
     @property
     def rows(self) -> int:
-        """Rows appended over all tables."""
+        """Rows inserted over all tables."""
         return sum(self.appended.values())
 
 
@@ -65,7 +76,8 @@ def _candidate_sql(
     return f"SELECT * FROM {name}" + (f" WHERE {' AND '.join(where)}" if where else "")
 
 
-def _partitions(con: duckdb.DuckDBPyConnection, table: str, by_feed: bool) -> list[Partition]:
+def partitions_of(con: duckdb.DuckDBPyConnection, table: str, by_feed: bool) -> list[Partition]:
+    """The partitions the rows of DuckDB table or view `table` belong to."""
     columns = "trade_date, ticker || '.' || endpoint" if by_feed else "trade_date"
     rows = con.execute(f"SELECT DISTINCT {columns} FROM {table}").fetchall()
     return [Partition(r[0], r[1] if by_feed else None) for r in rows]
@@ -78,18 +90,142 @@ def _sealed(con: duckdb.DuckDBPyConnection, partitions: list[Partition]) -> set[
 
 
 def _lake_key_range(
-    con: duckdb.DuckDBPyConnection, name: str, candidates: str
-) -> tuple[str, dict[str, tuple[object, object]]]:
-    """The candidates' key range (timestamps) or load-time range: a WHERE clause over the lake's
-    rows, and the same range to pick the lake files whose statistics overlap it."""
+    con: duckdb.DuckDBPyConnection, name: str, candidates: str, *, whole: bool = False
+) -> tuple[str, dict[str, tuple[object, object]] | None]:
+    """The candidates' key range (timestamps) or, unless `whole`, load-time range: a WHERE clause
+    over the lake's rows, and the same range to pick the lake files whose statistics overlap it.
+    Load times are one host's clock: in a shared lake another host's rows of the same keys may be
+    older, so those tables are compared `whole` there."""
     if name in _TIMESTAMP_KEYED:
         lo, hi = con.execute(f"SELECT min(timestamp), max(timestamp) FROM {candidates}").fetchall()[
             0
         ]
         return f"timestamp BETWEEN {int(lo)} AND {int(hi)}", {"timestamp": (int(lo), int(hi))}
     recency = SPECS[name].recency
+    if whole or recency is None:
+        return "TRUE", None
     first = con.execute(f"SELECT min({recency}) FROM {candidates}").fetchall()[0][0] - MARGIN
     return f"{recency} >= TIMESTAMPTZ '{first.isoformat()}'", {str(recency): (first, None)}
+
+
+def _lake_filter(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    candidates: str,
+    parts: list[Partition],
+    *,
+    whole: bool = False,
+) -> tuple[str, dict[str, tuple[object, object]] | None]:
+    """The WHERE clause over the lake's rows of the candidates' partitions a pass compares with,
+    and the ranges that pick their files. A partition sealed once is compared whole (its rows may
+    be anywhere in its files)."""
+    sealed = _sealed(con, parts)
+    ranged, ranges = _lake_key_range(con, name, candidates, whole=whole)
+    whole_parts = " OR ".join(f"({p.sql()})" for p in sealed)
+    if not whole_parts:
+        return ranged, ranges
+    return f"({ranged}) OR ({whole_parts})", None
+
+
+def _append_absent(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    name: str,
+    candidates: str,
+    parts: list[Partition],
+    *,
+    in_memory: bool,
+    writer: str,
+    cache: TableCache | None,
+) -> int:
+    """Append the candidates whose key the lake lacks (the lake's only writer: a blind append);
+    `in_memory`: a few seconds of rows, computed once, else counted, then streamed (bounded
+    memory). Returns how many."""
+    keys = ", ".join(SPECS[name].key)
+    table = cache.get(name) if cache is not None else lake.open(name)
+    lake_filter, ranges = _lake_filter(con, name, candidates, parts)
+    register(con, "__lake_keys", table, name, parts, ranges=ranges)
+    try:
+        new = (
+            f"SELECT c.* FROM {candidates} c ANTI JOIN"
+            f" (SELECT DISTINCT trade_date, {keys} FROM __lake_keys WHERE {lake_filter}) k"
+            f" USING (trade_date, {keys})"
+        )
+        target = cache.ensure(name) if cache is not None else None
+        if in_memory:
+            rows = lake_rows(con, name, new).read_all()
+            count = rows.num_rows
+            if count:
+                append(lake, name, rows, writer=writer, partitions=parts, table=target)
+        else:
+            count = int(con.execute(f"SELECT count(*) FROM ({new})").fetchall()[0][0])
+            if count:
+                stream = lake_rows(con, name, new)
+                append(lake, name, stream, writer=writer, partitions=parts, table=target)
+    finally:
+        con.execute("DROP VIEW IF EXISTS __lake_keys")
+    return count
+
+
+def _read_kept(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    name: str,
+    candidates: str,
+    parts: list[Partition],
+    *,
+    whole: bool = False,
+) -> str:
+    """Read the keys (and content hashes) the lake holds in the candidates' partitions into the
+    temp table `__mirror_kept` (see `_lake_filter`)."""
+    spec = SPECS[name]
+    whole = whole or name in arbitration.LOST_ROWS
+    lake_filter, ranges = _lake_filter(con, name, candidates, parts, whole=whole)
+    register(con, "__lake_keys", lake.open(name), name, parts, ranges=ranges)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __mirror_kept AS SELECT DISTINCT trade_date,"
+            f" {', '.join(spec.key)}{arbitration.lake_columns(name)}"
+            f" FROM __lake_keys WHERE {lake_filter}"
+        )
+    finally:
+        con.execute("DROP VIEW IF EXISTS __lake_keys")
+    return "__mirror_kept"
+
+
+def _insert_arbitrated(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    name: str,
+    candidates: str,
+    parts: list[Partition],
+    *,
+    writer: str,
+) -> int:
+    """Insert the candidates that the lake lacks and this host may commit (`arbitration.py`),
+    conflict-checked against the other hosts (`merge.py`); note the ones that lost. Returns how
+    many were inserted."""
+    keys = ", ".join(SPECS[name].key)
+    try:
+        kept = _read_kept(con, lake, name, candidates, parts)
+        new = f"SELECT c.* FROM {candidates} c ANTI JOIN {kept} k USING (trade_date, {keys})"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __mirror_new AS {arbitration.admit(con, lake, name, new)}"
+        )
+        count = int(con.execute("SELECT count(*) FROM __mirror_new").fetchall()[0][0])
+        inserted = 0
+        if count:
+            rows = lake_rows(con, name, "SELECT * FROM __mirror_new").read_all()
+            inserted = insert_absent(lake, name, rows, writer=writer, partitions=parts)
+            if inserted < count:  # another writer committed some of these keys meanwhile
+                kept = _read_kept(con, lake, name, candidates, parts, whole=True)
+            elif name == "gex_strikes":
+                arbitration.note_strikes_written(con, "SELECT * FROM __mirror_new")
+        arbitration.note_lost(con, lake, name, candidates, kept)
+    finally:
+        con.execute("DROP TABLE IF EXISTS __mirror_new")
+        con.execute("DROP TABLE IF EXISTS __mirror_kept")
+    return inserted
 
 
 def mirror_table(
@@ -103,43 +239,31 @@ def mirror_table(
     writer: str = MIRROR_WRITER,
     cache: TableCache | None = None,
 ) -> tuple[int, list[Partition]]:
-    """Append the candidates of table `name` that the lake lacks; return how many, and the
-    partitions of the candidates."""
-    spec = SPECS[name]
+    """Commit the candidates of table `name` that the lake lacks: appended when this host is the
+    lake's only writer, inserted conflict-checked and arbitrated when several hosts share it
+    (`Lake.shared`). Returns how many rows went in, and the partitions of the candidates."""
     candidates = f"__mirror_{name}"
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {candidates} AS {_candidate_sql(name, since, only, span)}"
-    )
-    parts = _partitions(con, candidates, spec.by_feed)
-    if not parts:
-        return 0, []
-    sealed = _sealed(con, parts)
-    keys = ", ".join(spec.key)
-    table = cache.get(name) if cache is not None else lake.open(name)
-    ranged, ranges = _lake_key_range(con, name, candidates)
-    # A partition sealed once is compared whole (its rows may be anywhere in its files).
-    register(con, "__lake_keys", table, name, parts, ranges=None if sealed else ranges)
+    local = _candidate_sql(name, since, only, span)
+    source = arbitration.candidates(lake, name, local) if lake.shared else local
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {candidates} AS {source}")
     try:
-        whole = " OR ".join(f"({p.sql()})" for p in sealed)
-        lake_filter = f"({ranged}) OR ({whole})" if whole else ranged
-        new = (
-            f"SELECT c.* FROM {candidates} c ANTI JOIN"
-            f" (SELECT DISTINCT trade_date, {keys} FROM __lake_keys WHERE {lake_filter}) k"
-            f" USING (trade_date, {keys})"
-        )
-        target = cache.ensure(name) if cache is not None else None
-        if since is not None:  # a few seconds of rows: computed once, in memory
-            rows = lake_rows(con, name, new).read_all()
-            count = rows.num_rows
-            if count:
-                append(lake, name, rows, writer=writer, partitions=parts, table=target)
-        else:  # whole partitions: counted, then streamed (bounded memory)
-            count = int(con.execute(f"SELECT count(*) FROM ({new})").fetchall()[0][0])
-            if count:
-                stream = lake_rows(con, name, new)
-                append(lake, name, stream, writer=writer, partitions=parts, table=target)
+        parts = partitions_of(con, candidates, SPECS[name].by_feed)
+        if not parts:
+            return 0, []
+        if lake.shared:
+            count = _insert_arbitrated(con, lake, name, candidates, parts, writer=writer)
+        else:
+            count = _append_absent(
+                con,
+                lake,
+                name,
+                candidates,
+                parts,
+                in_memory=since is not None,
+                writer=writer,
+                cache=cache,
+            )
     finally:
-        con.execute("DROP VIEW IF EXISTS __lake_keys")
         con.execute(f"DROP VIEW IF EXISTS {candidates}")
     return count, parts
 
@@ -157,6 +281,7 @@ def mirror(
     one partition."""
     report = MirrorReport()
     names = [n for n in LIVE_TABLES if n in set(tables)]
+    arbitration.begin(con)
     try:
         for name in names:
             clause = only.for_table(SPECS[name]).sql() if only else None
@@ -180,4 +305,5 @@ def mirror(
                 report.touched.update((name, p) for p in parts)
     finally:
         con.execute("DROP TABLE IF EXISTS __mirror_snapshot_keys")
+        arbitration.end(con)
     return report

@@ -186,7 +186,9 @@ def take_point(
     """Take a restore point (see the module docstring); returns it once published."""
     from gex_pipeline.lib.db.connection import connect
     from gex_pipeline.lib.lake.mirror import mirror
+    from gex_pipeline.lib.lake.remote import require_local
 
+    require_local(lake, "a restore point")
     now = now or datetime.now(UTC)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     final = backups.points / stamp
@@ -437,7 +439,9 @@ def restore_store(
     from deltalake import DeltaTable
 
     from gex_pipeline.lib.db.writer import writer_lock
+    from gex_pipeline.lib.lake.remote import require_local
 
+    require_local(lake, "restoring the whole store")
     verify_point(point.path)
     backups = BackupRoots(point.path.parent.parent)
     root = _local_root(lake)

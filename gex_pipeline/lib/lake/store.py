@@ -24,7 +24,7 @@ from gex_pipeline.lib.lake.workspace import Workspace, workspace
 if TYPE_CHECKING:
     import duckdb
 
-    from gex_pipeline.settings import PathSettings
+    from gex_pipeline.settings import PathSettings, Settings
 
 DEFAULT_MEMORY_LIMIT = "1GB"
 
@@ -44,6 +44,15 @@ class TableStore:
     ) -> TableStore:
         """The deployment's store (`$GEX_DATA_DIR/gex_data.db`, `$GEX_DATA_DIR/lake`)."""
         return cls(paths.duckdb_path, lake_at(paths), paths.work_dir, memory_limit)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, memory_limit: str | None = None) -> TableStore:
+        """The deployment's store with its lake where the settings put it (`GEX_LAKE_URI`)."""
+        from gex_pipeline.lib.lake.remote import settings_lake
+
+        paths = settings.paths
+        limit = memory_limit or settings.history.duckdb_memory_limit
+        return cls(paths.duckdb_path, settings_lake(settings), paths.work_dir, limit)
 
     def claim(self, partition: Partition) -> Sealed | None:
         """Seal `partition` out of `gex_data.db` when the loader still holds rows of it."""

@@ -177,10 +177,27 @@ class Partition:
 @dataclass(frozen=True)
 class Lake:
     """Where the lake tables live: a local directory or an object-store URI, with the options
-    the object store needs (endpoint, credentials; see docs/deployment.md)."""
+    the object store needs (endpoint, credentials; see docs/deployment.md). `host` names the
+    writing host in a lake several hosts share (`lib/lake/arbitration.py`); None for one host."""
 
     root: str
     storage_options: Mapping[str, str] = field(default_factory=dict)
+    host: str | None = None
+    # Tables kept open between calls (`cached()`): `open` brings them up to date incrementally.
+    _open: dict[str, DeltaTable] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def shared(self) -> bool:
+        """Whether several hosts write this lake (it names this host): the mirror then commits
+        conflict-checked and arbitrated between hosts instead of appending (`mirror.py`)."""
+        return self.host is not None
+
+    def cached(self) -> Lake:
+        """This lake, its tables kept open between calls and updated incrementally (reading only
+        the commits since): for one long-lived, single-threaded writer (the live loader), whose
+        every `open` on a lake in object storage would otherwise replay the log since the last
+        checkpoint. A table `open` returned moves forward at the next `open` of the same name."""
+        return Lake(self.root, self.storage_options, self.host, {})
 
     def uri(self, name: str) -> str:
         """The URI of one table."""
@@ -200,10 +217,17 @@ class Lake:
         """The table (at `version`, else the latest), or None when it was never written."""
         from deltalake import DeltaTable
 
+        if version is None and self._open is not None and name in self._open:
+            table = self._open[name]
+            table.update_incremental()
+            return table
         uri = self.uri(name)
         if not DeltaTable.is_deltatable(uri, storage_options=self.options()):
             return None
-        return DeltaTable(uri, version=version, storage_options=self.options())
+        table = DeltaTable(uri, version=version, storage_options=self.options())
+        if version is None and self._open is not None:
+            self._open[name] = table
+        return table
 
     def ensure(self, name: str) -> DeltaTable:
         """The table, created empty with its schema and partitioning when missing."""

@@ -50,7 +50,8 @@ def lake_rows(
     return relation.to_arrow_reader().cast(_lake_schema(name))
 
 
-def _writer_properties() -> object:
+def writer_properties() -> object:
+    """Parquet writer settings of every lake file (zstd, `COMPRESSION_LEVEL`)."""
     from deltalake import WriterProperties
 
     return WriterProperties(compression="ZSTD", compression_level=COMPRESSION_LEVEL)
@@ -85,7 +86,7 @@ def append(
         rows,
         mode="append",
         partition_by=list(SPECS[name].partition_by),
-        writer_properties=_writer_properties(),  # type: ignore[arg-type]
+        writer_properties=writer_properties(),  # type: ignore[arg-type]
         target_file_size=TARGET_FILE_BYTES,
         commit_properties=commit_info(writer, partitions),  # type: ignore[arg-type]
     )
@@ -116,7 +117,7 @@ def replace(
         mode="overwrite",
         predicate=part.predicate(),
         partition_by=list(spec.partition_by),
-        writer_properties=_writer_properties(),  # type: ignore[arg-type]
+        writer_properties=writer_properties(),  # type: ignore[arg-type]
         target_file_size=TARGET_FILE_BYTES,
         commit_properties=commit_info(writer, [part]),  # type: ignore[arg-type]
     )

@@ -312,7 +312,7 @@ def rebuild_lake(
     """
     from gex_pipeline.lib.db.schema import migrate
 
-    base = TableStore.from_paths(settings.paths, WORKER_MEMORY_LIMIT)
+    base = TableStore.from_settings(settings, WORKER_MEMORY_LIMIT)
     lake = Lake(str(into.resolve())) if into is not None else base.lake
     store = TableStore(base.db_path, lake, base.work_dir, WORKER_MEMORY_LIMIT)
     progress = Progress(
@@ -360,7 +360,7 @@ def replay_staging(settings: Settings) -> tuple[int, int]:
     from gex_pipeline.lib.lake.mirror import mirror
     from gex_pipeline.lib.webhooks.live_load import load_uw_segments
 
-    store = TableStore.from_paths(settings.paths)
+    store = TableStore.from_settings(settings)
     counts = []
     with store.live() as con:
         migrate(con)

@@ -1,0 +1,93 @@
+"""The lake on S3-compatible object storage, shared by several hosts (`GEX_LAKE_URI=s3://...`).
+
+Delta Lake keeps a table's log beside its files, so a shared lake needs no catalog database:
+every commit is a new log object written with a conditional put (`If-None-Match`), which the
+store grants to one writer only; the others re-read the log, check for conflicts and retry
+(`lib/lake/merge.py`). The object store client takes the endpoint, region and credentials given
+here, else the standard `AWS_*` variables of the environment.
+
+What stays local on each host: staging, `gex_data.db`, the Parquet exports, the raw day files and
+the restore points (they copy local lake files; `gex-pipeline backup` refuses a shared lake, whose
+history is the object store's own versions: see docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from typing import TYPE_CHECKING, BinaryIO
+
+from gex_pipeline.lib.lake.tables import Lake, lake_at
+
+if TYPE_CHECKING:
+    from gex_pipeline.settings import LakeSettings, PathSettings, Settings
+
+# Concurrent writers need conditional puts; S3 (since 2024), MinIO and moto honour `If-None-Match`.
+CONDITIONAL_PUT = {"conditional_put": "etag"}
+
+
+class SharedLakeUnsupported(RuntimeError):
+    """An operation that needs a local lake was asked of a shared one."""
+
+
+def storage_options(lake: LakeSettings) -> dict[str, str]:
+    """The object store options of a shared lake (empty for a local one)."""
+    if not lake.shared:
+        return {}
+    options = dict(CONDITIONAL_PUT)
+    given = {
+        "AWS_ENDPOINT_URL": lake.s3_endpoint,
+        "AWS_REGION": lake.s3_region,
+        "AWS_ACCESS_KEY_ID": lake.s3_access_key_id,
+        "AWS_SECRET_ACCESS_KEY": lake.s3_secret_access_key,
+    }
+    options.update({k: v for k, v in given.items() if v})
+    if lake.s3_allow_http:
+        options["AWS_ALLOW_HTTP"] = "true"
+    return options
+
+
+def lake_of(paths: PathSettings, lake: LakeSettings) -> Lake:
+    """The deployment's lake: `GEX_LAKE_URI` when set (a shared lake names this host:
+    `GEX_LAKE_HOST`, else the machine's host name), else `$GEX_DATA_DIR/lake`."""
+    if lake.uri is None:
+        local = lake_at(paths)
+        return Lake(local.root, host=lake.host) if lake.host else local
+    if not lake.shared:
+        return Lake(lake.uri, host=lake.host)
+    return Lake(lake.uri.rstrip("/"), storage_options(lake), host=lake.host or socket.gethostname())
+
+
+def settings_lake(settings: Settings) -> Lake:
+    """`lake_of` for a whole `Settings`."""
+    return lake_of(settings.paths, settings.lake)
+
+
+def is_shared(lake: Lake) -> bool:
+    """Whether the lake is on object storage."""
+    return lake.local_path("") is None
+
+
+def require_local(lake: Lake, what: str) -> None:
+    """Refuse `what` on a shared lake, saying what to use instead."""
+    if is_shared(lake):
+        raise SharedLakeUnsupported(
+            f"{what} copies local lake files; the lake is {lake.root} (object storage). Use the"
+            " object store's versioning or replication for it, and `gex-pipeline restore` (the"
+            " lake's own history) for a feed-day (docs/deployment.md)"
+        )
+
+
+def copy_file(lake: Lake, name: str, path: str, target: BinaryIO) -> None:
+    """Copy the data file `path` (relative to table `name`, as the log lists it) into `target`."""
+    local = lake.local_path(name)
+    if local is not None:
+        with (local / path).open("rb") as source:
+            shutil.copyfileobj(source, target, 1 << 20)
+        return
+    table = lake.open(name)
+    if table is None:
+        raise FileNotFoundError(f"{lake.uri(name)} is no Delta table")
+    filesystem = table.to_pyarrow_dataset().filesystem
+    with filesystem.open_input_stream(path) as source:
+        shutil.copyfileobj(source, target, 1 << 20)

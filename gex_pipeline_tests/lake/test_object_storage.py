@@ -1,0 +1,140 @@
+"""The lake on S3-compatible object storage (a moto server on 127.0.0.1): every lake path works.
+
+Imports, the export's byte copy, `restore` of a feed-day, the live mirror and seal, readers; the
+restore points, which copy local files, refuse clearly and change nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from gex_pipeline.cli import main
+from gex_pipeline.cli.demo.history_day import make_day_file
+from gex_pipeline.lib.db.connection import connect
+from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.gex.live_load import load_segments
+from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
+from gex_pipeline.lib.history.sources import raw_dir, raw_file_name
+from gex_pipeline.lib.lake.mirror import mirror
+from gex_pipeline.lib.lake.reads import connect_lake
+from gex_pipeline.lib.lake.remote import SharedLakeUnsupported, settings_lake
+from gex_pipeline.lib.lake.restore_points import BackupRoots, take_point
+from gex_pipeline.lib.lake.seal import hot_partitions, seal
+from gex_pipeline.lib.lake.store import TableStore
+from gex_pipeline.lib.lake.tables import Lake
+from gex_pipeline.settings import Settings
+from gex_pipeline_tests.support.object_store import ObjectStore
+from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
+
+DAY = date(2025, 11, 14)
+FEED = ["--feed", "SPX.gex_zero", "--date", "2025-11-14"]
+ROWS = "SELECT timestamp, strike, gamma, oi_gamma, priors FROM gex_strikes ORDER BY ALL"
+
+
+@pytest.fixture
+def shared(data_dir: Path, object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings whose lake is a fresh prefix of the moto bucket."""
+    for name, value in object_store.env(uuid.uuid4().hex).items():
+        monkeypatch.setenv(name, value)
+    return Settings.from_env()
+
+
+def _rows(lake: Lake, sql: str) -> list[tuple]:
+    with connect_lake(lake) as con:
+        return con.execute(sql).fetchall()
+
+
+def _import(settings: Settings, tmp_path: Path, seed: int) -> None:
+    day = make_day_file(tmp_path / f"files{seed}", "2025-11-14", "SPX", "gex_zero", seed=seed,
+                        snapshots=60, strikes=20)  # fmt: skip
+    folder = raw_dir(settings.paths.source_dir, "SPX", "gex_zero")
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(day.path, folder / raw_file_name(DAY, "SPX", "gex_zero", True))
+    import_partition(
+        PartitionTarget(DAY, "SPX", "gex_zero"),
+        store=TableStore.from_settings(settings),
+        paths=settings.paths,
+        history=settings.history,
+    )
+
+
+def test_object_storage_settings_name_the_bucket_endpoint_and_host(
+    shared: Settings, object_store: ObjectStore
+) -> None:
+    lake = settings_lake(shared)
+    assert lake.root.startswith("s3://gex-lake/") and lake.local_path("gex_strikes") is None
+    assert lake.storage_options["AWS_ENDPOINT_URL"] == object_store.endpoint
+    assert lake.storage_options["conditional_put"] == "etag"
+    assert lake.host  # the machine's name unless GEX_LAKE_HOST says otherwise
+    with pytest.raises(ValueError, match="GEX_LAKE_URI"):
+        Settings.from_env({"GEX_LAKE_URI": "gs://elsewhere/lake"})
+    with pytest.raises(ValueError, match="GEX_LAKE_S3_ENDPOINT"):
+        Settings.from_env({"GEX_LAKE_S3_ENDPOINT": "minio:9000"})
+    local = settings_lake(Settings.from_env({"GEX_DATA_DIR": "/srv/gex"}))
+    assert local.root == "/srv/gex/lake" and local.storage_options == {} and local.host is None
+
+
+def test_object_storage_import_restore_and_export_copy_the_lake_file(
+    shared: Settings, tmp_path: Path, object_store: ObjectStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = settings_lake(shared)
+    _import(shared, tmp_path, seed=1)
+    original = _rows(lake, ROWS)
+    _import(shared, tmp_path, seed=2)
+    assert original and _rows(lake, ROWS) != original
+    assert not (shared.paths.data_dir / "lake").exists()  # nothing of the lake on this host
+    prefix = lake.root.removeprefix("s3://gex-lake/")
+    assert any(
+        k.startswith(f"{prefix}/gex_strikes/_delta_log/") for k in object_store.object_keys()
+    )
+
+    assert main(["restore", "--list", *FEED]) == 0
+    assert "history" in capsys.readouterr().out
+    assert main(["restore", *FEED]) == 0
+    assert _rows(lake, ROWS) == original
+    parquet = shared.paths.parquet_dir / "SPX" / "gex_zero" / "20251114.strikes.parquet"
+    exported = pl.read_parquet(parquet)
+    assert exported.height == len(original)
+    # the export is the lake's one file of the partition, fetched from the object store
+    table = lake.open("gex_strikes")
+    assert table is not None
+    files = [f for f in table.file_uris() if "feed=SPX.gex_zero" in f]
+    assert len(files) == 1
+    assert pl.read_parquet(files[0], storage_options=lake.options()).equals(exported)
+
+
+def test_object_storage_live_rows_are_mirrored_sealed_and_read(
+    shared: Settings, gex_staging: GexStagingTree
+) -> None:
+    lake = settings_lake(shared)
+    records = [gex_staging.record(timestamp=GEX_BASE_MS + s * 1000, spot=1.0 + s) for s in range(5)]
+    with connect(shared.paths.duckdb_path) as con:
+        migrate(con)
+        load_segments(con, [gex_staging.seal(records)])
+        assert mirror(con, lake, since=None).appended["gex_snapshots"] == 5
+        assert mirror(con, lake, since=None).rows == 0
+        assert _rows(lake, "SELECT count(*) FROM gex_strikes") == [(15,)]
+        for partition in hot_partitions(con):
+            seal(con, lake, partition)
+        assert hot_partitions(con) == []
+    assert _rows(lake, "SELECT count(*), sum(spot) FROM gex_snapshots") == [(5, 15.0)]
+    figures = _rows(lake, "SELECT strike_rows FROM gex_partition_figures")
+    assert figures == [(15,)]
+
+
+def test_object_storage_restore_points_refuse_and_write_nothing(
+    shared: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = settings_lake(shared)
+    backups = BackupRoots(shared.paths.backups_dir)
+    with pytest.raises(SharedLakeUnsupported, match="object storage"):
+        take_point(shared.paths.duckdb_path, lake, backups)
+    assert main(["backup"]) == 2
+    assert "refused" in capsys.readouterr().out
+    assert not backups.points.exists() or list(backups.points.iterdir()) == []
