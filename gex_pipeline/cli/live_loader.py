@@ -114,7 +114,7 @@ def build_loader(
         retention_days=pipeline.staging_retention_days,
         status_path=paths.data_dir / "live" / "status.json",
         lake=LakeSync(
-            lake_of(paths, lake or LakeSettings()).cached(),
+            lake_of(paths, lake or LakeSettings()),
             flush_seconds=pipeline.lake_flush_seconds,
             work_dir=paths.work_dir,
         ),

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import duckdb
 
-    from gex_pipeline.lib.lake.tables import Lake
+    from gex_pipeline.lib.lake.tables import Lake, TableCache
 
 LOST_ROWS = {"gex_conflicts": "__lost_gex_conflicts", "webhook_conflicts": "__lost_webhook_rows"}
 LOST_IDS = "__lost_message_ids"
@@ -91,7 +91,7 @@ def lake_columns(name: str) -> str:
     )
 
 
-def admit(con: duckdb.DuckDBPyConnection, lake: Lake, name: str, new: str) -> str:
+def admit(con: duckdb.DuckDBPyConnection, tables: TableCache, name: str, new: str) -> str:
     """The rows of `new` (absent from the lake) that this host may insert into table `name`."""
     if name in MESSAGE_ROWS:
         column = MESSAGE_ROWS[name]
@@ -101,11 +101,11 @@ def admit(con: duckdb.DuckDBPyConnection, lake: Lake, name: str, new: str) -> st
         )
     if name != "gex_snapshots":
         return new
-    _refuse_foreign_strikes(con, lake, new)
+    _refuse_foreign_strikes(con, tables, new)
     return f"SELECT * FROM ({new}) ANTI JOIN {REFUSED} USING ({_SNAPSHOT_KEY})"
 
 
-def _refuse_foreign_strikes(con: duckdb.DuckDBPyConnection, lake: Lake, new: str) -> None:
+def _refuse_foreign_strikes(con: duckdb.DuckDBPyConnection, tables: TableCache, new: str) -> None:
     """Note in `REFUSED` the new snapshots whose strike rows in the lake differ from ours (only
     those whose strike rows this pass did not write itself are looked at)."""
     from gex_pipeline.lib.gex.partition_figures import ROW_HASH
@@ -121,7 +121,7 @@ def _refuse_foreign_strikes(con: duckdb.DuckDBPyConnection, lake: Lake, new: str
         if span[0] is None:
             return
         parts = partitions_of(con, "__unchecked", by_feed=True)
-        register(con, "__lake_strikes", lake.open("gex_strikes"), "gex_strikes", parts)
+        register(con, "__lake_strikes", tables.get("gex_strikes"), "gex_strikes", parts)
         fingerprint = f"count(*) AS n, sum({ROW_HASH}) AS h"
         con.execute(
             f"""

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from gex_pipeline.lib.lake.tables import FEED_COLUMN, SPECS, Lake, Partition
+from gex_pipeline.lib.lake.tables import FEED_COLUMN, SPECS, Partition, TableCache
 from gex_pipeline.lib.lake.writes import commit_info, writer_properties
 
 if TYPE_CHECKING:
@@ -54,10 +54,16 @@ def merge_predicate(name: str, partitions: Iterable[Partition]) -> str:
 
 
 def insert_absent(
-    lake: Lake, name: str, rows: pa.Table, *, writer: str, partitions: Iterable[Partition]
+    tables: TableCache,
+    name: str,
+    rows: pa.Table,
+    *,
+    writer: str,
+    partitions: Iterable[Partition],
 ) -> int:
-    """Insert the rows of `rows` (lake schema) whose partition and key the table lacks, in one
-    commit; retried on the latest version while other writers win. Returns rows inserted."""
+    """Insert the rows of `rows` (lake schema) whose partition and key table `name` lacks, in one
+    commit; retried on the latest version (`tables` brings it up to date) while other writers
+    win. Returns rows inserted."""
     from deltalake.exceptions import CommitFailedError
 
     if rows.num_rows == 0:
@@ -65,7 +71,7 @@ def insert_absent(
     parts = sorted({p.for_table(SPECS[name]) for p in partitions})
     predicate = merge_predicate(name, parts)
     for attempt in range(MAX_ATTEMPTS):
-        table = lake.ensure(name)
+        table = tables.ensure(name)
         try:
             metrics = (
                 table.merge(

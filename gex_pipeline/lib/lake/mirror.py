@@ -136,22 +136,21 @@ def _append_absent(
     *,
     in_memory: bool,
     writer: str,
-    cache: TableCache | None,
+    cache: TableCache,
 ) -> int:
     """Append the candidates whose key the lake lacks (the lake's only writer: a blind append);
     `in_memory`: a few seconds of rows, computed once, else counted, then streamed (bounded
     memory). Returns how many."""
     keys = ", ".join(SPECS[name].key)
-    table = cache.get(name) if cache is not None else lake.open(name)
     lake_filter, ranges = _lake_filter(con, name, candidates, parts)
-    register(con, "__lake_keys", table, name, parts, ranges=ranges)
+    register(con, "__lake_keys", cache.get(name), name, parts, ranges=ranges)
     try:
         new = (
             f"SELECT c.* FROM {candidates} c ANTI JOIN"
             f" (SELECT DISTINCT trade_date, {keys} FROM __lake_keys WHERE {lake_filter}) k"
             f" USING (trade_date, {keys})"
         )
-        target = cache.ensure(name) if cache is not None else None
+        target = cache.ensure(name)
         if in_memory:
             rows = lake_rows(con, name, new).read_all()
             count = rows.num_rows
@@ -169,7 +168,7 @@ def _append_absent(
 
 def _read_kept(
     con: duckdb.DuckDBPyConnection,
-    lake: Lake,
+    cache: TableCache,
     name: str,
     candidates: str,
     parts: list[Partition],
@@ -181,7 +180,7 @@ def _read_kept(
     spec = SPECS[name]
     whole = whole or name in arbitration.LOST_ROWS
     lake_filter, ranges = _lake_filter(con, name, candidates, parts, whole=whole)
-    register(con, "__lake_keys", lake.open(name), name, parts, ranges=ranges)
+    register(con, "__lake_keys", cache.get(name), name, parts, ranges=ranges)
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE __mirror_kept AS SELECT DISTINCT trade_date,"
@@ -201,24 +200,25 @@ def _insert_arbitrated(
     parts: list[Partition],
     *,
     writer: str,
+    cache: TableCache,
 ) -> int:
     """Insert the candidates that the lake lacks and this host may commit (`arbitration.py`),
     conflict-checked against the other hosts (`merge.py`); note the ones that lost. Returns how
     many were inserted."""
     keys = ", ".join(SPECS[name].key)
     try:
-        kept = _read_kept(con, lake, name, candidates, parts)
+        kept = _read_kept(con, cache, name, candidates, parts)
         new = f"SELECT c.* FROM {candidates} c ANTI JOIN {kept} k USING (trade_date, {keys})"
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __mirror_new AS {arbitration.admit(con, lake, name, new)}"
+            f"CREATE OR REPLACE TEMP TABLE __mirror_new AS {arbitration.admit(con, cache, name, new)}"
         )
         count = int(con.execute("SELECT count(*) FROM __mirror_new").fetchall()[0][0])
         inserted = 0
         if count:
             rows = lake_rows(con, name, "SELECT * FROM __mirror_new").read_all()
-            inserted = insert_absent(lake, name, rows, writer=writer, partitions=parts)
+            inserted = insert_absent(cache, name, rows, writer=writer, partitions=parts)
             if inserted < count:  # another writer committed some of these keys meanwhile
-                kept = _read_kept(con, lake, name, candidates, parts, whole=True)
+                kept = _read_kept(con, cache, name, candidates, parts, whole=True)
             elif name == "gex_strikes":
                 arbitration.note_strikes_written(con, "SELECT * FROM __mirror_new")
         arbitration.note_lost(con, lake, name, candidates, kept)
@@ -237,7 +237,7 @@ def mirror_table(
     only: str | None = None,
     span: tuple[int, int] | None = None,
     writer: str = MIRROR_WRITER,
-    cache: TableCache | None = None,
+    cache: TableCache,
 ) -> tuple[int, list[Partition]]:
     """Commit the candidates of table `name` that the lake lacks: appended when this host is the
     lake's only writer, inserted conflict-checked and arbitrated when several hosts share it
@@ -251,7 +251,9 @@ def mirror_table(
         if not parts:
             return 0, []
         if lake.shared:
-            count = _insert_arbitrated(con, lake, name, candidates, parts, writer=writer)
+            count = _insert_arbitrated(
+                con, lake, name, candidates, parts, writer=writer, cache=cache
+            )
         else:
             count = _append_absent(
                 con,
@@ -278,7 +280,8 @@ def mirror(
     cache: TableCache | None = None,
 ) -> MirrorReport:
     """One pass over `tables` (strikes first, see the module docstring); `only` restricts it to
-    one partition."""
+    one partition. `cache`: the caller's open tables (else opened once for this pass)."""
+    cache = cache if cache is not None else TableCache(lake)
     report = MirrorReport()
     names = [n for n in LIVE_TABLES if n in set(tables)]
     arbitration.begin(con)

@@ -110,8 +110,10 @@ LIVE_TABLES: tuple[str, ...] = (
 
 @dataclass
 class TableCache:
-    """The lake's tables kept open between calls and brought up to date on each use, for a
-    long-running writer (the live loader): reopening a table replays its log every time."""
+    """The lake's tables kept open between calls and brought up to date on each use (reading
+    only the commits since), for a long-running writer (the live loader) or the many reads and
+    commits of one pass: reopening a table replays its log since the last checkpoint every time,
+    a round trip per log object on object storage."""
 
     lake: Lake
     opened: dict[str, DeltaTable] = field(default_factory=dict)
@@ -183,21 +185,12 @@ class Lake:
     root: str
     storage_options: Mapping[str, str] = field(default_factory=dict)
     host: str | None = None
-    # Tables kept open between calls (`cached()`): `open` brings them up to date incrementally.
-    _open: dict[str, DeltaTable] | None = field(default=None, compare=False, repr=False)
 
     @property
     def shared(self) -> bool:
         """Whether several hosts write this lake (it names this host): the mirror then commits
         conflict-checked and arbitrated between hosts instead of appending (`mirror.py`)."""
         return self.host is not None
-
-    def cached(self) -> Lake:
-        """This lake, its tables kept open between calls and updated incrementally (reading only
-        the commits since): for one long-lived, single-threaded writer (the live loader), whose
-        every `open` on a lake in object storage would otherwise replay the log since the last
-        checkpoint. A table `open` returned moves forward at the next `open` of the same name."""
-        return Lake(self.root, self.storage_options, self.host, {})
 
     def uri(self, name: str) -> str:
         """The URI of one table."""
@@ -217,17 +210,10 @@ class Lake:
         """The table (at `version`, else the latest), or None when it was never written."""
         from deltalake import DeltaTable
 
-        if version is None and self._open is not None and name in self._open:
-            table = self._open[name]
-            table.update_incremental()
-            return table
         uri = self.uri(name)
         if not DeltaTable.is_deltatable(uri, storage_options=self.options()):
             return None
-        table = DeltaTable(uri, version=version, storage_options=self.options())
-        if version is None and self._open is not None:
-            self._open[name] = table
-        return table
+        return DeltaTable(uri, version=version, storage_options=self.options())
 
     def ensure(self, name: str) -> DeltaTable:
         """The table, created empty with its schema and partitioning when missing."""
