@@ -378,8 +378,8 @@ class LakeSettings(Section):
         return url or None
 
     @property
-    def shared(self) -> bool:
-        """Whether the lake is on object storage (shared by several hosts)."""
+    def object_store(self) -> bool:
+        """Whether the lake is on object storage."""
         return bool(self.uri) and str(self.uri).startswith("s3://")
 
 

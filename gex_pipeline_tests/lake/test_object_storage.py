@@ -71,13 +71,16 @@ def test_object_storage_settings_name_the_bucket_endpoint_and_host(
     assert lake.root.startswith("s3://gex-lake/") and lake.local_path("gex_strikes") is None
     assert lake.storage_options["AWS_ENDPOINT_URL"] == object_store.endpoint
     assert lake.storage_options["conditional_put"] == "etag"
-    assert lake.host  # the machine's name unless GEX_LAKE_HOST says otherwise
+    assert lake.host and lake.shared  # the machine's name unless GEX_LAKE_HOST says otherwise
     with pytest.raises(ValueError, match="GEX_LAKE_URI"):
         Settings.from_env({"GEX_LAKE_URI": "gs://elsewhere/lake"})
     with pytest.raises(ValueError, match="GEX_LAKE_S3_ENDPOINT"):
         Settings.from_env({"GEX_LAKE_S3_ENDPOINT": "minio:9000"})
-    local = settings_lake(Settings.from_env({"GEX_DATA_DIR": "/srv/gex"}))
+    local = settings_lake(Settings.from_env({"GEX_DATA_DIR": "/srv/gex", "GEX_LAKE_HOST": "h1"}))
     assert local.root == "/srv/gex/lake" and local.storage_options == {} and local.host is None
+    assert not local.shared  # this host's loader is the only writer of its open partitions
+    mounted = settings_lake(Settings.from_env({"GEX_LAKE_URI": "/mnt/lake", "GEX_LAKE_HOST": "h1"}))
+    assert (mounted.root, mounted.host, mounted.shared) == ("/mnt/lake", "h1", True)
 
 
 def test_object_storage_import_restore_and_export_copy_the_lake_file(

@@ -13,12 +13,12 @@ from gex_pipeline.settings import Settings
 def backup_database(context: dg.OpExecutionContext, tables: Tables) -> None:
     """Take a restore point under `$GEX_DATA_DIR/backups/db/` (incremental: only files no earlier
     point copied), keep the newest GEX_DB_BACKUP_KEEP."""
-    from gex_pipeline.lib.lake.remote import is_shared
+    from gex_pipeline.lib.lake.remote import on_object_storage
     from gex_pipeline.lib.lake.restore_points import BackupRoots, prune_points, take_point
 
     settings = Settings.from_env()
     store = tables.store()
-    if is_shared(store.lake):
+    if on_object_storage(store.lake):
         context.log.info(
             f"no restore point: the lake {store.lake.root} is on object storage, whose"
             " versioning or replication keeps it (docs/deployment.md)"

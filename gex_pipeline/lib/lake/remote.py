@@ -32,7 +32,7 @@ class SharedLakeUnsupported(RuntimeError):
 
 def storage_options(lake: LakeSettings) -> dict[str, str]:
     """The object store options of a shared lake (empty for a local one)."""
-    if not lake.shared:
+    if not lake.object_store:
         return {}
     options = dict(CONDITIONAL_PUT)
     given = {
@@ -48,14 +48,15 @@ def storage_options(lake: LakeSettings) -> dict[str, str]:
 
 
 def lake_of(paths: PathSettings, lake: LakeSettings) -> Lake:
-    """The deployment's lake: `GEX_LAKE_URI` when set (a shared lake names this host:
-    `GEX_LAKE_HOST`, else the machine's host name), else `$GEX_DATA_DIR/lake`."""
+    """The deployment's lake: `$GEX_DATA_DIR/lake`, this host its only writer, unless
+    `GEX_LAKE_URI` names a lake several hosts share (on object storage, or a directory they all
+    mount), which names this host (`GEX_LAKE_HOST`, else the machine's host name): `Lake.shared`."""
     if lake.uri is None:
-        local = lake_at(paths)
-        return Lake(local.root, host=lake.host) if lake.host else local
-    if not lake.shared:
-        return Lake(lake.uri, host=lake.host)
-    return Lake(lake.uri.rstrip("/"), storage_options(lake), host=lake.host or socket.gethostname())
+        return lake_at(paths)
+    host = lake.host or socket.gethostname()
+    if not lake.object_store:
+        return Lake(lake.uri, host=host)
+    return Lake(lake.uri.rstrip("/"), storage_options(lake), host=host)
 
 
 def settings_lake(settings: Settings) -> Lake:
@@ -63,14 +64,14 @@ def settings_lake(settings: Settings) -> Lake:
     return lake_of(settings.paths, settings.lake)
 
 
-def is_shared(lake: Lake) -> bool:
+def on_object_storage(lake: Lake) -> bool:
     """Whether the lake is on object storage."""
     return lake.local_path("") is None
 
 
 def require_local(lake: Lake, what: str) -> None:
-    """Refuse `what` on a shared lake, saying what to use instead."""
-    if is_shared(lake):
+    """Refuse `what` on a lake on object storage, saying what to use instead."""
+    if on_object_storage(lake):
         raise SharedLakeUnsupported(
             f"{what} copies local lake files; the lake is {lake.root} (object storage). Use the"
             " object store's versioning or replication for it, and `gex-pipeline restore` (the"
