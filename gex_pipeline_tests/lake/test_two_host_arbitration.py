@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import copy
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
-from gex_pipeline.lib.gex.live_load import load_segments
+from gex_pipeline.lib.gex.live_load import GexStreamLoad, load_segments
 from gex_pipeline.lib.lake.mirror import mirror
 from gex_pipeline.lib.lake.reads import connect_lake
 from gex_pipeline.lib.lake.seal import hot_partitions, seal
 from gex_pipeline.lib.lake.tables import Lake
+from gex_pipeline.lib.live.lake_sync import LakeSync
+from gex_pipeline.lib.live.loader import LiveLoader, LiveStream
+from gex_pipeline.lib.live.throttle import ReportThrottle
 from gex_pipeline.lib.webhooks.live_load import load_uw_segments
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree, UwStagingTree
 
@@ -175,3 +179,65 @@ def test_two_hosts_mirroring_the_same_feed_at_once_never_duplicate_a_key(tmp_pat
     ]
     assert _rows(a.lake, "SELECT count(*) FROM gex_strikes") == [(expected * 3,)]
     assert _rows(a.lake, "SELECT count(*) FROM gex_conflicts") == [(0,)]
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Publisher:
+    def events(self, stream, con, stats):  # type: ignore[no-untyped-def]
+        return []
+
+    def publish(self, events) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+
+def _live_loader(host: Host, clock: _Clock) -> LiveLoader:
+    """The host's live loader: its batches' rows go to the lake through its buffer."""
+    return LiveLoader(
+        db_path=host.db,
+        staging_dir=host.dir / "staging",
+        streams=[LiveStream(GexStreamLoad(), ReportThrottle(lambda s: s.trade_date, 0.0))],
+        publisher=_Publisher(),
+        status_path=host.dir / "live" / "status.json",
+        clock=clock,
+        lake=LakeSync(host.lake, flush_seconds=1.0),
+    )
+
+
+def test_two_host_loaders_buffered_flushes_keep_the_first_commit_and_the_loser_as_conflict(
+    tmp_path: Path,
+) -> None:
+    a, b = _hosts(tmp_path)
+    clock = _Clock(datetime(2025, 11, 14, 15, 0, tzinfo=UTC).timestamp())  # during the session
+    loaders = {a: _live_loader(a, clock), b: _live_loader(b, clock)}
+    t = [GEX_BASE_MS + s * 1000 for s in range(4)]
+    for host, loader in loaders.items():  # each loader's first pass compares whole partitions
+        host.gex.seal([host.gex.record(timestamp=t[0], spot=1.0)])
+        assert loader.run_once() == 1
+    # from here on each pass commits the rows the loader's batches inserted (its buffer)
+    a.gex.seal([a.gex.record(timestamp=t[1], spot=2.0), a.gex.record(timestamp=t[2], spot=3.0)])
+    b.gex.seal(
+        [
+            b.gex.record(timestamp=t[1], spot=2.0),  # the same content: a duplicate
+            b.gex.record(timestamp=t[2], spot=99.0, strikes=[[6700.0, 9.0, 9.0, None]]),
+            b.gex.record(timestamp=t[3], spot=4.0),
+        ]
+    )
+    clock.now += 5
+    for loader in loaders.values():
+        assert loader.run_once() == 1
+        loader.close()
+    snapshots = _rows(a.lake, "SELECT timestamp, spot, strike_count FROM gex_snapshots ORDER BY 1")
+    assert snapshots == [(t[0], 1.0, 3), (t[1], 2.0, 3), (t[2], 3.0, 3), (t[3], 4.0, 3)]
+    strikes = _rows(a.lake, "SELECT timestamp, count(*) FROM gex_strikes GROUP BY 1 ORDER BY 1")
+    assert strikes == [(t[0], 3), (t[1], 3), (t[2], 3), (t[3], 3)]
+    conflicts = _rows(a.lake, "SELECT timestamp, segment, record->>'spot' FROM gex_conflicts")
+    assert len(conflicts) == 1
+    timestamp, segment, spot = conflicts[0]
+    assert (timestamp, float(spot)) == (t[2], 99.0) and segment.startswith("host-b/lost/")

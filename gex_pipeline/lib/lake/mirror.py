@@ -23,7 +23,8 @@ How the rows go in depends on who writes the lake (`Lake.shared`, decided in `mi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -31,11 +32,20 @@ from typing import TYPE_CHECKING
 from gex_pipeline.lib.lake import arbitration
 from gex_pipeline.lib.lake.merge import insert_absent
 from gex_pipeline.lib.lake.reads import register
-from gex_pipeline.lib.lake.tables import LIVE_TABLES, SPECS, Lake, Partition, TableCache
+from gex_pipeline.lib.lake.tables import (
+    FEED_COLUMN,
+    LIVE_TABLES,
+    SPECS,
+    Lake,
+    Partition,
+    TableCache,
+    lake_schema,
+)
 from gex_pipeline.lib.lake.writes import append, lake_rows
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
 MIRROR_WRITER = "live-loader"
 # Rows loaded this long before the previous pass are looked at again (clock steps, slow commits).
@@ -228,6 +238,77 @@ def _insert_arbitrated(
     return inserted
 
 
+@contextmanager
+def _local_rows(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    since: datetime | None,
+    only: str | None,
+    span: tuple[int, int] | None,
+    buffered: Sequence[pa.Table] | None,
+) -> Iterator[str]:
+    """SQL over the rows of DuckDB table `name` a pass looks at: `buffered` (registered with
+    the connection for the pass; no rows when empty) or those `_candidate_sql` selects."""
+    if buffered is None:
+        yield _candidate_sql(name, since, only, span)
+        return
+    if not buffered:
+        yield f"SELECT * FROM {name} WHERE false"
+        return
+    import pyarrow as pa
+
+    view = f"__buffered_{name}"
+    con.register(view, pa.concat_tables(buffered))
+    try:
+        yield f"SELECT * FROM {view}"
+    finally:
+        con.unregister(view)
+
+
+def lake_table(name: str, pieces: Sequence[pa.Table]) -> pa.Table:
+    """Rows returned by a DuckDB INSERT of table `name`, in the lake table's schema (`feed`
+    added, timestamps in UTC)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = pa.concat_tables(pieces)
+    schema = lake_schema(name)
+    if SPECS[name].by_feed:
+        feed = pc.binary_join_element_wise(rows["ticker"], rows["endpoint"], ".")
+        rows = rows.append_column(FEED_COLUMN, feed)
+    return rows.select(schema.names).cast(schema)
+
+
+def _row_partitions(name: str, rows: pa.Table) -> list[Partition]:
+    """The partitions of lake rows `rows` of table `name`."""
+    import pyarrow.compute as pc
+
+    by_feed = SPECS[name].by_feed
+    columns = ["trade_date", FEED_COLUMN] if by_feed else ["trade_date"]
+    keys = pc.unique(
+        pc.binary_join_element_wise(*(pc.cast(rows[c], "string") for c in columns), "|")
+        if by_feed
+        else pc.cast(rows["trade_date"], "string")
+    ).to_pylist()
+    found = []
+    for key in keys:
+        day, _, feed = str(key).partition("|")
+        found.append(Partition(datetime.fromisoformat(day).date(), feed or None))
+    return found
+
+
+def _append_rows(
+    lake: Lake, name: str, buffered: Sequence[pa.Table], *, writer: str, cache: TableCache
+) -> tuple[int, list[Partition]]:
+    """Append rows the live loader inserted into DuckDB table `name` as they are, no query."""
+    if not buffered:
+        return 0, []
+    rows = lake_table(name, buffered)
+    parts = _row_partitions(name, rows)
+    append(lake, name, rows, writer=writer, partitions=parts, table=cache.ensure(name))
+    return rows.num_rows, parts
+
+
 def mirror_table(
     con: duckdb.DuckDBPyConnection,
     lake: Lake,
@@ -238,35 +319,42 @@ def mirror_table(
     span: tuple[int, int] | None = None,
     writer: str = MIRROR_WRITER,
     cache: TableCache,
+    buffered: Sequence[pa.Table] | None = None,
 ) -> tuple[int, list[Partition]]:
-    """Commit the candidates of table `name` that the lake lacks: appended when this host is the
-    lake's only writer, inserted conflict-checked and arbitrated when several hosts share it
-    (`Lake.shared`). Returns how many rows went in, and the partitions of the candidates."""
+    """Commit the candidates of table `name` that the lake lacks: the rows of `gex_data.db` the
+    pass looks at or, with `buffered`, the rows the live loader's batches inserted into it since
+    its previous pass (DuckDB's RETURNING rows). The one place that picks how (module
+    docstring): in a lake several hosts share (`Lake.shared`) conflict-checked and arbitrated;
+    in a local lake appended, buffered rows without a query (each was inserted once, by its only
+    writer). Returns how many rows went in, and the partitions of the candidates."""
+    shared = lake.shared
+    if buffered is not None and not shared:
+        return _append_rows(lake, name, buffered, writer=writer, cache=cache)
     candidates = f"__mirror_{name}"
-    local = _candidate_sql(name, since, only, span)
-    source = arbitration.candidates(lake, name, local) if lake.shared else local
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {candidates} AS {source}")
-    try:
-        parts = partitions_of(con, candidates, SPECS[name].by_feed)
-        if not parts:
-            return 0, []
-        if lake.shared:
-            count = _insert_arbitrated(
-                con, lake, name, candidates, parts, writer=writer, cache=cache
-            )
-        else:
-            count = _append_absent(
-                con,
-                lake,
-                name,
-                candidates,
-                parts,
-                in_memory=since is not None,
-                writer=writer,
-                cache=cache,
-            )
-    finally:
-        con.execute(f"DROP VIEW IF EXISTS {candidates}")
+    with _local_rows(con, name, since, only, span, buffered) as local:
+        source = arbitration.candidates(lake, name, local) if shared else local
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {candidates} AS {source}")
+        try:
+            parts = partitions_of(con, candidates, SPECS[name].by_feed)
+            if not parts:
+                return 0, []
+            if shared:
+                count = _insert_arbitrated(
+                    con, lake, name, candidates, parts, writer=writer, cache=cache
+                )
+            else:
+                count = _append_absent(
+                    con,
+                    lake,
+                    name,
+                    candidates,
+                    parts,
+                    in_memory=since is not None,
+                    writer=writer,
+                    cache=cache,
+                )
+        finally:
+            con.execute(f"DROP VIEW IF EXISTS {candidates}")
     return count, parts
 
 
@@ -278,9 +366,12 @@ def mirror(
     only: Partition | None = None,
     tables: Iterable[str] = LIVE_TABLES,
     cache: TableCache | None = None,
+    buffer: Mapping[str, Sequence[pa.Table]] | None = None,
 ) -> MirrorReport:
     """One pass over `tables` (strikes first, see the module docstring); `only` restricts it to
-    one partition. `cache`: the caller's open tables (else opened once for this pass)."""
+    one partition. `cache`: the caller's open tables (else opened once for this pass). `buffer`:
+    the rows the live loader's batches inserted since its previous pass, by table, which are then
+    the candidates (`since` and `only` unused)."""
     cache = cache if cache is not None else TableCache(lake)
     report = MirrorReport()
     names = [n for n in LIVE_TABLES if n in set(tables)]
@@ -289,7 +380,7 @@ def mirror(
         for name in names:
             clause = only.for_table(SPECS[name]).sql() if only else None
             span = None
-            if name == "gex_strikes" and since is not None:
+            if name == "gex_strikes" and since is not None and buffer is None:
                 # The strike rows to look at are those of the snapshot candidates.
                 snapshots = _candidate_sql("gex_snapshots", since, clause)
                 con.execute(
@@ -300,8 +391,9 @@ def mirror(
                     "SELECT min(timestamp), max(timestamp) FROM __mirror_snapshot_keys"
                 ).fetchall()[0]
                 span = (int(lo), int(hi)) if lo is not None else None
+            buffered = None if buffer is None else buffer.get(name, ())
             count, parts = mirror_table(
-                con, lake, name, since=since, only=clause, span=span, cache=cache
+                con, lake, name, since=since, only=clause, span=span, cache=cache, buffered=buffered
             )
             report.appended[name] = count
             if count:

@@ -2,10 +2,13 @@
 
 Each micro-batch hands over the rows it inserted once it committed (`add`); between batches,
 with its connection to `gex_data.db` open, the loader
-- appends those rows to the lake at most every `flush_seconds` (one commit per table, no query:
-  a pass costs the Delta writes only). The first pass after a start, or after a failed or
-  overflowing buffer, compares every open partition with the lake instead (`mirror.mirror`, by
-  natural key), so a kill between a commit and a pass loses nothing and duplicates nothing;
+- commits those rows to the lake at most every `flush_seconds` (`mirror.mirror` with the
+  buffer): a local lake, whose only writer of open partitions the loader is, gets them appended
+  (one commit per table, no query: a pass costs the Delta writes only); a lake several hosts
+  share gets them conflict-checked and arbitrated between hosts (`lib/lake/mirror.py`). The
+  first pass after a start, or after a failed pass or an overflowing buffer, compares every open
+  partition with the lake instead (by natural key), so a kill between a commit and a pass loses
+  nothing and duplicates nothing;
 - every `ROLLUP_SECONDS`, merges the small files its passes appended to a partition into files of
   up to `ROLLUP_TARGET_BYTES` (delta-rs `optimize.compact`), so a reader of today's rows opens a
   few files, not one per pass;
@@ -17,26 +20,17 @@ A failed pass, roll-up or seal is logged and tried again on a later cycle; loadi
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.trading_date import trading_date_of
-from gex_pipeline.lib.lake.mirror import MIRROR_WRITER, MirrorReport, mirror
+from gex_pipeline.lib.lake.mirror import MirrorReport, mirror
 from gex_pipeline.lib.lake.seal import Sealed, seal, sealable
-from gex_pipeline.lib.lake.tables import (
-    FEED_COLUMN,
-    LIVE_TABLES,
-    SPECS,
-    Lake,
-    Partition,
-    TableCache,
-    lake_schema,
-    partition_files,
-)
-from gex_pipeline.lib.lake.writes import append, commit_info
+from gex_pipeline.lib.lake.tables import Lake, Partition, TableCache, partition_files
+from gex_pipeline.lib.lake.writes import commit_info
 
 if TYPE_CHECKING:
     import duckdb
@@ -52,37 +46,6 @@ ROLLUP_WRITER = "live-loader-rollup"
 # Rows held for the lake beyond this (the lake unreachable for long) are dropped: the next pass
 # compares every open partition instead.
 MAX_BUFFERED_ROWS = 2_000_000
-
-
-def lake_table(name: str, pieces: Sequence[pa.Table]) -> pa.Table:
-    """Rows returned by a DuckDB INSERT of table `name`, in the lake table's schema (`feed`
-    added, timestamps in UTC)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    rows = pa.concat_tables(pieces)
-    schema = lake_schema(name)
-    if SPECS[name].by_feed:
-        feed = pc.binary_join_element_wise(rows["ticker"], rows["endpoint"], ".")
-        rows = rows.append_column(FEED_COLUMN, feed)
-    return rows.select(schema.names).cast(schema)
-
-
-def _partitions(name: str, rows: pa.Table) -> list[Partition]:
-    import pyarrow.compute as pc
-
-    by_feed = SPECS[name].by_feed
-    columns = ["trade_date", FEED_COLUMN] if by_feed else ["trade_date"]
-    keys = pc.unique(
-        pc.binary_join_element_wise(*(pc.cast(rows[c], "string") for c in columns), "|")
-        if by_feed
-        else pc.cast(rows["trade_date"], "string")
-    ).to_pylist()
-    found = []
-    for key in keys:
-        day, _, feed = str(key).partition("|")
-        found.append(Partition(datetime.fromisoformat(day).date(), feed or None))
-    return found
 
 
 @dataclass
@@ -138,35 +101,19 @@ class LakeSync:
             return None
         started = datetime.now(UTC)
         self._flushed_at = now
+        buffer = None if self._full_pass else self._buffer
         try:
-            if self._full_pass:
-                report = mirror(con, self.lake, since=None, cache=self.cache)
-                self._drop_buffer()
-                self._full_pass = False
-            else:
-                report = self._append_buffer()
+            report = mirror(con, self.lake, since=None, cache=self.cache, buffer=buffer)
         except Exception:
             log.exception("mirroring the open partitions to the lake failed; retrying later")
+            # Some tables of the pass may have committed: the next pass compares whole partitions.
+            self._drop_buffer()
+            self._full_pass = True
             return None
+        self._drop_buffer()
+        self._full_pass = False
         self._since = started
         self._touched |= report.touched
-        return report
-
-    def _append_buffer(self) -> MirrorReport:
-        """Append the buffered rows, strike rows first; a table appended leaves the buffer."""
-        report = MirrorReport()
-        for name in LIVE_TABLES:
-            pieces = self._buffer.get(name)
-            if not pieces:
-                continue
-            rows = lake_table(name, pieces)
-            parts = _partitions(name, rows)
-            append(self.lake, name, rows, writer=MIRROR_WRITER, partitions=parts,
-                   table=self.cache.ensure(name))  # fmt: skip
-            del self._buffer[name]
-            self._buffered_rows -= rows.num_rows
-            report.appended[name] = rows.num_rows
-            report.touched.update((name, p) for p in parts)
         return report
 
     def roll_up_if_due(self, now: float) -> int:
