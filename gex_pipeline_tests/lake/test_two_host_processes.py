@@ -15,6 +15,7 @@ import sys
 import textwrap
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ PER_FEED = 5
 DEADLINE_S = 240.0
 # (ticker, hosts that receive it); NQ_NDX reaches both with other content every 3rd second
 FEEDS = {"SPX": ("a", "b"), "NQ_NDX": ("a", "b"), "VIX": ("a",), "QQQ": ("b",)}
+STARTED = "live loader started"
 
 
 def _loader(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -67,6 +69,15 @@ def _record(tree: GexStagingTree, ticker: str, host: str, timestamp: int) -> dic
     return tree.record(ticker, timestamp=timestamp, spot=spot, strikes=strikes)
 
 
+def _wait_started(logs: Iterable[Path], starts: int = 1, timeout: float = 120.0) -> None:
+    """Wait until every loader's log shows its `starts`-th start (interpreter and Dagster
+    instance up), so the posts meet running loaders."""
+    deadline = time.monotonic() + timeout
+    while not all(p.exists() and p.read_text().count(STARTED) >= starts for p in logs):
+        assert time.monotonic() < deadline, "a live loader did not start"
+        time.sleep(0.2)
+
+
 def _lake_rows(lake: Lake, sql: str) -> list[tuple]:
     with connect_lake(lake) as con:
         return con.execute(sql).fetchall()
@@ -83,7 +94,7 @@ def test_two_host_loaders_share_the_lake_through_kills(
     procs = {h: _loader(env[h], logs[h]) for h in ("a", "b")}
     expected: set[tuple[str, int]] = set()
     try:
-        time.sleep(4)  # both loaders up
+        _wait_started(logs.values())
         for n in range(ROUNDS):
             for host, tree in trees.items():
                 records = [
@@ -100,6 +111,7 @@ def test_two_host_loaders_share_the_lake_through_kills(
                 os.killpg(procs[victim].pid, signal.SIGKILL)
                 procs[victim].wait(timeout=30)
                 procs[victim] = _loader(env[victim], logs[victim])
+                _wait_started([logs[victim]], starts=2)
             time.sleep(0.4)
         deadline = time.monotonic() + DEADLINE_S
         while time.monotonic() < deadline:
