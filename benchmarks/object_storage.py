@@ -9,8 +9,9 @@ Starts a moto S3 server on 127.0.0.1 (the one the tests use) and measures, for t
    A POST waits up to `GEX_INGEST_SEAL_AGE_MS` (2 s) in its open segment before the seal, so
    post -> row is at most that plus the figure (goal: p95 <= 5 s);
 2. import: one day file (`GEX_BENCH_OS_SNAPSHOTS` x 150 strikes, default 1500) imported into
-   each lake (`import_partition`: parse, workspace, replace, figures, export), median of 3
-   (goal: object storage <= 1.5x the local figure).
+   the store each live phase wrote (`import_partition`: parse, workspace, replace, figures,
+   export; the same table history on both sides), median of 3 (goal: object storage <= 1.5x the
+   local figure).
 moto keeps objects in memory on this machine: the figures show the cost of the object-store
 protocol and of the conflict-checked commits, not a WAN's latency.
 """
@@ -123,16 +124,15 @@ def _live(root: Path, lake_env: dict[str, str], seconds: int) -> dict[str, float
     }
 
 
-def _import_once(root: Path, lake_env: dict[str, str], day_file: Path) -> float:
+def _import_once(data: Path, lake_env: dict[str, str], day_file: Path) -> float:
     from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
     from gex_pipeline.lib.history.sources import raw_dir, raw_file_name
     from gex_pipeline.lib.lake.store import TableStore
     from gex_pipeline.settings import Settings
 
-    data = root / uuid.uuid4().hex
     settings = Settings.from_env({**lake_env, "GEX_DATA_DIR": str(data)})
     folder = raw_dir(settings.paths.source_dir, "SPX", "gex_zero")
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(day_file, folder / raw_file_name(DAY, "SPX", "gex_zero", True))
     started = time.perf_counter()
     import_partition(
@@ -158,15 +158,16 @@ def main() -> None:
         try:
             configs = {"local lake": {}, "object storage": store.env(f"bench-{uuid.uuid4().hex}")}
             live = {}
+            stores = {label: root / f"live-{n}" for n, label in enumerate(configs)}
             for label, env in configs.items():
                 print(f"live load into the {label} ({seconds} s) ...", flush=True)
-                live[label] = _live(root / f"live-{len(live)}", env, seconds)
+                live[label] = _live(stores[label], env, seconds)
             day = make_day_file(root / "day", DAY.isoformat(), "SPX", "gex_zero", seed=5,
                                 snapshots=snapshots, strikes=150)  # fmt: skip
             imports: dict[str, list[float]] = {label: [] for label in configs}
             for _ in range(3):  # interleaved: both see the same machine load
                 for label, env in configs.items():
-                    imports[label].append(_import_once(root / "imports", env, day.path))
+                    imports[label].append(_import_once(stores[label] / "data", env, day.path))
         finally:
             store.stop()
     print(f"\n{'':38s}{'local lake':>16s}{'object storage':>18s}")
