@@ -28,6 +28,7 @@ from gex_pipeline.lib.gex.integrity import (
     TABLE_CHECKS,
     FeedDay,
     IntegrityResult,
+    PartitionContext,
     Thresholds,
     new_york_day_ms,
 )
@@ -118,7 +119,8 @@ def _load_day(
 
 
 def _reads_strikes(exported: StrikeState | None, snaps: Snapshots, day: FeedDay) -> bool:
-    """Whether a table check will read the strike rows of `day` (see `_shared`)."""
+    """Whether a table check will read the strike rows of `day`: the export manifest stands for
+    them unless it is missing or records a duplicate or a row outside the day."""
     if exported is None or exported.figures is None or snaps.zero_sums.any():
         return True
     if exported.figures.key_duplicates or exported.first_timestamp is None:
@@ -126,16 +128,6 @@ def _reads_strikes(exported: StrikeState | None, snaps: Snapshots, day: FeedDay)
     start_ms, end_ms = new_york_day_ms(day.trade_date)
     assert exported.last_timestamp is not None
     return exported.first_timestamp < start_ms or exported.last_timestamp >= end_ms
-
-
-def _shared(exported: StrikeState | None) -> dict[str, dict[str, object]]:
-    """What the export manifest stands for, per check: nothing when the file must be read."""
-    if exported is None:
-        return {}
-    return {
-        "duplicate_rows": {"figures": exported.figures},
-        "trade_date_mismatch": {"strikes": exported},
-    }
 
 
 def validate(
@@ -170,11 +162,9 @@ def validate(
                     yield DayReport(day, MISSING)
                     continue
                 snaps = snapshots[trade_date]
-                shared = _shared(_load_day(con, parquet_root, day, snaps))
-                results = tuple(
-                    check(con, day, limits, snaps=snaps, **shared.get(name, {}))
-                    for name, check in TABLE_CHECKS.items()
-                )
+                exported = _load_day(con, parquet_root, day, snaps)
+                context = PartitionContext(con, day, limits, snaps=snaps, strikes=exported)
+                results = tuple(check.run(context) for check in TABLE_CHECKS.values())
                 coverage = next(r for r in results if r.name == "session_coverage")
                 if trade_date not in sessions:
                     status = NOT_A_SESSION
