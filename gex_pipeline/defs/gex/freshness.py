@@ -24,8 +24,13 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
+from gex_pipeline.defs.freshness import (
+    freshness_evaluation,
+    latest_record,
+    latest_report_ms,
+    watched_report,
+)
 from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_SNAPSHOTS, GEX_STRIKES
-from gex_pipeline.defs.metadata import freshness_metadata
 from gex_pipeline.defs.ops.run_retention import event_time
 from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME, gex_partitions
 from gex_pipeline.defs.webhooks.freshness import WEBHOOK_STREAM, stream_evaluation, watched_stream
@@ -41,26 +46,14 @@ PARQUET_FRESHNESS = "parquet_freshness"
 EXPORT_DEADLINE_HOUR = 8
 
 
-def latest_report_ms(instance: dg.DagsterInstance, partition_key: str) -> int | None:
-    """Epoch ms of the latest `gex_snapshots` materialization of one partition, or None."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(GEX_SNAPSHOTS, asset_partitions=[partition_key]),
-        limit=1,
-        ascending=False,
-    ).records
-    return int(records[0].timestamp * 1000) if records else None
-
-
 def watched_feeds(instance: dg.DagsterInstance, now_ms: int) -> dict[str, int | None]:
     """Feeds that reported today or on the previous session, with today's latest report."""
-    today = trading_date_of(now_ms)
-    before = previous_session(today)
     watched: dict[str, int | None] = {}
     for feed in instance.get_dynamic_partitions(FEED_PARTITIONS_NAME):
-        seen = latest_report_ms(instance, f"{date_key(today)}|{feed}")
-        if seen is not None or (
-            before is not None and latest_report_ms(instance, f"{date_key(before.day)}|{feed}")
-        ):
+        held, seen = watched_report(
+            instance, GEX_SNAPSHOTS, now_ms, lambda day, feed=feed: f"{day}|{feed}"
+        )
+        if held:
             watched[feed] = seen
     return watched
 
@@ -76,16 +69,9 @@ def stale_feeds(
     return [v for v in verdicts if v.stale]
 
 
-def freshness_evaluation(verdict: FeedFreshness, partition_key: str) -> dg.AssetCheckEvaluation:
+def feed_evaluation(verdict: FeedFreshness, partition_key: str) -> dg.AssetCheckEvaluation:
     """The `feed_freshness` check evaluation of one verdict (reported by the sensor)."""
-    return dg.AssetCheckEvaluation(
-        asset_key=GEX_SNAPSHOTS,
-        check_name=FEED_FRESHNESS,
-        passed=not verdict.stale,
-        severity=dg.AssetCheckSeverity.WARN,
-        partition=partition_key,
-        metadata=freshness_metadata(verdict),
-    )
+    return freshness_evaluation(GEX_SNAPSHOTS, FEED_FRESHNESS, verdict, partition_key)
 
 
 def export_deadline_ms(day: date) -> int | None:
@@ -110,24 +96,15 @@ def due_session(now_ms: int) -> date | None:
     return before.day if before else None
 
 
-def _latest(
-    instance: dg.DagsterInstance, asset: dg.AssetKey, partition: str
-) -> dg.EventLogRecord | None:
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset, asset_partitions=[partition]), limit=1
-    ).records
-    return records[0] if records else None
-
-
 def export_evaluation(
     instance: dg.DagsterInstance, partition: str, deadline_ms: int
 ) -> dg.AssetCheckEvaluation | None:
     """`parquet_freshness` of one partition past its deadline: exported after its last change?
     None when the tables hold nothing for it (nothing to export)."""
-    changed = _latest(instance, GEX_STRIKES, partition)
+    changed = latest_record(instance, GEX_STRIKES, partition)
     if changed is None:
         return None
-    exported = _latest(instance, GEX_PARQUET, partition)
+    exported = latest_record(instance, GEX_PARQUET, partition)
     changed_at = event_time(changed)
     exported_at = event_time(exported) if exported is not None else None
     metadata: dict[str, dg.MetadataValue] = {
@@ -235,7 +212,7 @@ def build_freshness_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
         today = date_key(trading_date_of(now_ms))
         silence = settings.freshness_max_silence_seconds
         watched = [
-            (judge_feed(feed, seen, now_ms, silence), f"{today}|{feed}", freshness_evaluation)
+            (judge_feed(feed, seen, now_ms, silence), f"{today}|{feed}", feed_evaluation)
             for feed, seen in sorted(watched_feeds(context.instance, now_ms).items())
         ]
         stream_watched, stream_seen = watched_stream(context.instance, now_ms)
@@ -297,8 +274,9 @@ def gex_freshness_checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.
         day, _, feed = key.partition("|")
         verdicts: list[dg.AssetCheckEvaluation | None] = []
         if FEED_FRESHNESS in selected and day == today:
-            verdict = judge_feed(feed, latest_report_ms(context.instance, key), now_ms, silence)
-            verdicts.append(freshness_evaluation(verdict, key) if verdict.judged else None)
+            seen = latest_report_ms(context.instance, GEX_SNAPSHOTS, key)
+            verdict = judge_feed(feed, seen, now_ms, silence)
+            verdicts.append(feed_evaluation(verdict, key) if verdict.judged else None)
         deadline = export_deadline_ms(date.fromisoformat(day))
         if PARQUET_FRESHNESS in selected and deadline is not None and now_ms >= deadline:
             verdicts.append(export_evaluation(context.instance, key, deadline))

@@ -14,10 +14,14 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from gex_pipeline.defs.metadata import freshness_metadata
+from gex_pipeline.defs.freshness import (
+    freshness_evaluation,
+    freshness_result,
+    latest_report_ms,
+    watched_report,
+)
 from gex_pipeline.defs.partitions import trading_date_partitions
 from gex_pipeline.defs.webhooks.assets import UNIVERSAL_WEBHOOKS
-from gex_pipeline.lib.calendar.sessions import previous_session
 from gex_pipeline.lib.calendar.trading_date import date_key, trading_date_of
 from gex_pipeline.lib.gex.freshness import FeedFreshness, judge_feed
 from gex_pipeline.settings import Settings
@@ -26,38 +30,15 @@ STREAM_FRESHNESS = "stream_freshness"
 WEBHOOK_STREAM = "uw"
 
 
-def latest_stream_report_ms(instance: dg.DagsterInstance, day_key: str) -> int | None:
-    """Epoch ms of the latest `universal_webhooks` materialization of one date, or None."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(UNIVERSAL_WEBHOOKS, asset_partitions=[day_key]),
-        limit=1,
-        ascending=False,
-    ).records
-    return int(records[0].timestamp * 1000) if records else None
-
-
 def watched_stream(instance: dg.DagsterInstance, now_ms: int) -> tuple[bool, int | None]:
     """Whether the stream is watched (it loaded today or on the previous session) and its
     latest report today."""
-    today = trading_date_of(now_ms)
-    seen = latest_stream_report_ms(instance, date_key(today))
-    before = previous_session(today)
-    watched = seen is not None or (
-        before is not None and latest_stream_report_ms(instance, date_key(before.day)) is not None
-    )
-    return watched, seen
+    return watched_report(instance, UNIVERSAL_WEBHOOKS, now_ms)
 
 
 def stream_evaluation(verdict: FeedFreshness, day_key: str) -> dg.AssetCheckEvaluation:
     """The `stream_freshness` evaluation of one verdict (reported by the freshness sensor)."""
-    return dg.AssetCheckEvaluation(
-        asset_key=UNIVERSAL_WEBHOOKS,
-        check_name=STREAM_FRESHNESS,
-        passed=not verdict.stale,
-        severity=dg.AssetCheckSeverity.WARN,
-        partition=day_key,
-        metadata=freshness_metadata(verdict),
-    )
+    return freshness_evaluation(UNIVERSAL_WEBHOOKS, STREAM_FRESHNESS, verdict, day_key)
 
 
 @dg.multi_asset_check(
@@ -83,13 +64,7 @@ def stream_freshness(context: dg.AssetCheckExecutionContext) -> Iterator[dg.Asse
     if day != date_key(trading_date_of(now_ms)):
         return
     silence = Settings.from_env().pipeline.freshness_max_silence_seconds
-    seen = latest_stream_report_ms(context.instance, day)
+    seen = latest_report_ms(context.instance, UNIVERSAL_WEBHOOKS, day)
     verdict = judge_feed(WEBHOOK_STREAM, seen, now_ms, silence)
     if verdict.judged:
-        yield dg.AssetCheckResult(
-            asset_key=UNIVERSAL_WEBHOOKS,
-            check_name=STREAM_FRESHNESS,
-            passed=not verdict.stale,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata=freshness_metadata(verdict),
-        )
+        yield freshness_result(UNIVERSAL_WEBHOOKS, STREAM_FRESHNESS, verdict)
