@@ -9,6 +9,7 @@ would satisfy it. Freshness is judged by calendar-aware checks the freshness sen
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 
 import dagster as dg
 
@@ -148,3 +149,24 @@ def freshness_metadata(verdict: FeedFreshness) -> dict[str, dg.MetadataValue]:
         metadata["session_open"] = dg.MetadataValue.timestamp(verdict.session.open_ms / 1000)
         metadata["session_close"] = dg.MetadataValue.timestamp(verdict.session.close_ms / 1000)
     return metadata
+
+
+def load_metadata(
+    rows: int,
+    added: Mapping[str, int],
+    duplicates: int,
+    conflicts: int,
+    span: tuple[str, int, int],
+    **more: int,
+) -> dict[str, dg.MetadataValue]:
+    """Metadata of a partition a live load changed: the rows stored now, what the batch added,
+    skipped as duplicates and refused as conflicts (and `more` figures), and the span it covered
+    (`span`: a name, first and last epoch ms, shown as `first_<name>` and `last_<name>`)."""
+    name, first_ms, last_ms = span
+    figures = {**added, "duplicates_skipped": duplicates, "conflicts": conflicts, **more}
+    return {
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        **{key: dg.MetadataValue.int(value) for key, value in figures.items()},
+        f"first_{name}": dg.MetadataValue.timestamp(first_ms / 1000),
+        f"last_{name}": dg.MetadataValue.timestamp(last_ms / 1000),
+    }
