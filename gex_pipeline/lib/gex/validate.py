@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.sessions import sessions_between
 from gex_pipeline.lib.calendar.trading_date import ENDPOINTS, feed_key, parse_feed_key
+from gex_pipeline.lib.checks.reports import MISSING, PRESENT, CheckedDay, file_days, file_reader
 from gex_pipeline.lib.gex.integrity import (
-    ERROR,
     TABLE_CHECKS,
     FeedDay,
     IntegrityResult,
@@ -40,14 +40,14 @@ from gex_pipeline.lib.gex.snapshot_scan import Snapshots, read_snapshot_files
 if TYPE_CHECKING:
     import duckdb
 
-PRESENT, INCOMPLETE, MISSING, NOT_A_SESSION = "present", "incomplete", "missing", "not_a_session"
+INCOMPLETE, NOT_A_SESSION = "incomplete", "not_a_session"
 # Strike columns the checks read (priors are not needed and cost the most to read).
 _STRIKE_COLUMNS = "ticker, endpoint, timestamp, strike, gamma, oi_gamma"
 _DEFAULTS = Thresholds()
 
 
 @dataclass(frozen=True)
-class DayReport:
+class DayReport(CheckedDay):
     """The verdicts and the coverage status of one feed-day."""
 
     day: FeedDay
@@ -55,14 +55,14 @@ class DayReport:
     results: tuple[IntegrityResult, ...] = ()
 
     @property
-    def failed(self) -> list[IntegrityResult]:
-        """Checks that failed, in report order."""
-        return [r for r in self.results if not r.passed]
+    def feed(self) -> str:
+        """`TICKER.endpoint`."""
+        return feed_key(self.day.ticker, self.day.endpoint)
 
     @property
-    def has_error(self) -> bool:
-        """True when an ERROR check failed."""
-        return any(r.severity == ERROR for r in self.failed)
+    def trade_date(self) -> date:
+        """The feed-day's date."""
+        return self.day.trade_date
 
 
 def discover_feeds(parquet_root: Path) -> list[str]:
@@ -75,18 +75,6 @@ def discover_feeds(parquet_root: Path) -> list[str]:
                 if folder.is_dir() and any(folder.glob("*.snapshots.parquet")):
                     feeds.append(feed_key(ticker_dir.name, endpoint))
     return feeds
-
-
-def _file_days(parquet_root: Path, ticker: str, endpoint: str, start: date, end: date) -> set[date]:
-    days = set()
-    for path in (parquet_root / ticker / endpoint).glob("*.snapshots.parquet"):
-        try:
-            day = datetime.strptime(path.name.split(".")[0], "%Y%m%d").date()
-        except ValueError:
-            continue
-        if start <= day <= end:
-            days.add(day)
-    return days
 
 
 def _quote(path: Path) -> str:
@@ -143,17 +131,13 @@ def validate(
     `feeds` defaults to every feed with an exported file. A feed key that is not `TICKER.endpoint`
     raises ValueError naming it.
     """
-    import duckdb
-
     chosen = sorted(feeds) if feeds is not None else discover_feeds(parquet_root)
     parsed = [parse_feed_key(feed) for feed in chosen]
     sessions = {s.day for s in sessions_between(start, end)}
-    own = con is None
-    con = con or duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
-    try:
+    with file_reader(con) as con:
         for ticker, endpoint in parsed:
-            with_files = _file_days(parquet_root, ticker, endpoint, start, end)
+            folder = parquet_root / ticker / endpoint
+            with_files = file_days(folder, "*.snapshots.parquet", start, end)
             files = {d: snapshots_path(parquet_root, ticker, endpoint, d) for d in with_files}
             snapshots = read_snapshot_files(con, files, ticker, endpoint)
             for trade_date in sorted(sessions | with_files):
@@ -171,6 +155,3 @@ def validate(
                 else:
                     status = PRESENT if coverage.passed else INCOMPLETE
                 yield DayReport(day, status, results)
-    finally:
-        if own:
-            con.close()
