@@ -3,15 +3,15 @@
 A domain makes a `CheckRegistry` with the context its checks read (`PartitionContext` of
 `gex_pipeline.lib.gex.integrity`, `TradeDayContext` of `gex_pipeline.lib.webhooks.integrity`) and
 declares each check with `@registry.check(name, severity, judges=..., reads=...)` on its
-evaluation, whose docstring is the check's description. An evaluation returns a `Verdict`; the
-check adds its name and severity to make the `IntegrityResult` every caller sees (Dagster asset
-checks, `gex-pipeline validate`). Timestamps are epoch ms.
+evaluation, whose docstring is the check's description. An evaluation returns what it found as an
+`IntegrityResult`; the check adds its name and severity to make the result every caller sees
+(Dagster asset checks, `gex-pipeline validate`). Timestamps are epoch ms.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 WARN = "WARN"
@@ -28,28 +28,17 @@ class Block:
     length: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IntegrityResult:
     """Verdict of one check on one partition; `severity` applies when `passed` is False.
 
-    `examples` and `instants` hold epoch-ms timestamps; `blocks` runs of defects.
+    `examples` and `instants` hold epoch-ms timestamps; `blocks` runs of defects. An evaluation
+    returns it without `name` and `severity`: the check that ran it fills them in.
     """
 
-    name: str
+    name: str = ""
     passed: bool
-    severity: str
-    counts: dict[str, int]
-    examples: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    blocks: dict[str, tuple[Block, ...]] = field(default_factory=dict)
-    instants: dict[str, int | None] = field(default_factory=dict)
-    details: dict[str, str | float | None] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What an evaluation found: an `IntegrityResult` without the check's name and severity."""
-
-    passed: bool
+    severity: str = ""
     counts: dict[str, int]
     examples: dict[str, tuple[int, ...]] = field(default_factory=dict)
     blocks: dict[str, tuple[Block, ...]] = field(default_factory=dict)
@@ -73,15 +62,12 @@ class IntegrityCheck(Generic[C]):
     reads: tuple[str, ...]
     description: str
     gate: bool
-    evaluate: Callable[[C], Verdict]
+    evaluate: Callable[[C], IntegrityResult]
     context: Callable[..., C]
 
-    def result(self, verdict: Verdict) -> IntegrityResult:
-        """The verdict under this check's name and severity."""
-        return IntegrityResult(
-            self.name, verdict.passed, self.severity, verdict.counts, verdict.examples,
-            verdict.blocks, verdict.instants, verdict.details,
-        )  # fmt: skip
+    def result(self, found: IntegrityResult) -> IntegrityResult:
+        """What an evaluation found, under this check's name and severity."""
+        return replace(found, name=self.name, severity=self.severity)
 
     def run(self, context: C) -> IntegrityResult:
         """Evaluate the check over `context`."""
@@ -100,11 +86,11 @@ class CheckRegistry(Generic[C]):
 
     def check(
         self, name: str, severity: str, *, judges: str, reads: tuple[str, ...], gate: bool = False
-    ) -> Callable[[Callable[[C], Verdict]], IntegrityCheck[C]]:
+    ) -> Callable[[Callable[[C], IntegrityResult]], IntegrityCheck[C]]:
         """Declare the decorated evaluation as the check `name`; its docstring is the check's
         description (what passing means, as the UI shows it)."""
 
-        def declare(evaluate: Callable[[C], Verdict]) -> IntegrityCheck[C]:
+        def declare(evaluate: Callable[[C], IntegrityResult]) -> IntegrityCheck[C]:
             description = " ".join((evaluate.__doc__ or "").split())
             if not description:
                 raise ValueError(f"{name}: the evaluation's docstring describes the check")

@@ -31,7 +31,6 @@ from gex_pipeline.lib.checks.registry import (
     CheckRegistry,
     IntegrityCheck,
     IntegrityResult,
-    Verdict,
 )
 from gex_pipeline.lib.gex.parquet_export import parquet_path
 from gex_pipeline.lib.gex.parquet_manifest import file_state
@@ -233,7 +232,7 @@ def new_york_day_ms(day: date) -> tuple[int, int]:
 
 
 @GEX_CHECKS.check("timestamp_gaps", WARN, judges=SNAPSHOTS, reads=(SNAPSHOTS,))
-def timestamp_gaps(c: PartitionContext) -> Verdict:
+def timestamp_gaps(c: PartitionContext) -> IntegrityResult:
     """No two consecutive in-session snapshots (exchange calendar) further apart than
     max_gap_seconds; gaps are listed as blocks."""
     # Each gap is a block from the last snapshot before it to the first after it.
@@ -241,7 +240,7 @@ def timestamp_gaps(c: PartitionContext) -> Verdict:
     rows = gaps(_in_session(c.snaps, c.day), round(c.limits.max_gap_seconds * 1000))
     blocks = tuple(Block(b, a, round((a - b - cadence_ms) / 1000)) for b, a in rows)
     longest = max(blocks, key=lambda g: (g.length, -g.start_ms), default=None)
-    return Verdict(
+    return IntegrityResult(
         passed=not rows,
         counts={"gaps": len(rows), "missing_seconds": sum(g.length for g in blocks)},
         examples={"gap_after": tuple(g.start_ms for g in blocks[: c.limits.examples])},
@@ -258,14 +257,14 @@ def timestamp_gaps(c: PartitionContext) -> Verdict:
 
 
 @GEX_CHECKS.check("session_coverage", WARN, judges=SNAPSHOTS, reads=(SNAPSHOTS,))
-def session_coverage(c: PartitionContext) -> Verdict:
+def session_coverage(c: PartitionContext) -> IntegrityResult:
     """Snapshots start at the session's open and end at its close (early closes included) and at
     least min_completeness of the expected snapshots at the feed's cadence are present."""
     # A late start or an early end counts beyond `max_gap_seconds`.
     instants, details = _session_details(c.day)
     window = c.day.window()
     if window is None:
-        return Verdict(True, {}, details=details)
+        return IntegrityResult(passed=True, counts={}, details=details)
     open_ms, close_ms = window
     inside = _in_session(c.snaps, c.day)
     present = int(inside.size)
@@ -281,7 +280,7 @@ def session_coverage(c: PartitionContext) -> Verdict:
     if present and last_due - last > tolerance_ms:
         blocks["early_end"] = (Block(last, close_ms, round((last_due - last) / 1000)),)
     completeness = present / expected if expected else 1.0
-    return Verdict(
+    return IntegrityResult(
         passed=bool(present) and not blocks and completeness >= c.limits.min_completeness,
         counts={"expected_snapshots": expected, "present_snapshots": int(present)},
         blocks=blocks,
@@ -296,7 +295,7 @@ def session_coverage(c: PartitionContext) -> Verdict:
 
 
 @GEX_CHECKS.check("duplicate_rows", ERROR, judges=STRIKES, reads=(SNAPSHOTS, STRIKES), gate=True)
-def duplicate_rows(c: PartitionContext) -> Verdict:
+def duplicate_rows(c: PartitionContext) -> IntegrityResult:
     """No natural-key duplicate in gex_snapshots (ticker, endpoint, timestamp) or gex_strikes (+
     strike): no snapshot stored twice, no strike repeated in a snapshot."""
     # The strike rows are grouped (to find where) unless their figures (load-time, or an export
@@ -318,7 +317,7 @@ def duplicate_rows(c: PartitionContext) -> Verdict:
     )
     whole = [r[0] for r in strike_keys if r[2]]
     partial = [r[0] for r in strike_keys if not r[2]]
-    return Verdict(
+    return IntegrityResult(
         passed=not snapshot_keys and not strike_keys,
         counts={
             "snapshot_key_duplicates": sum(n - 1 for _, n in snapshot_keys),
@@ -335,7 +334,7 @@ def duplicate_rows(c: PartitionContext) -> Verdict:
 
 
 @GEX_CHECKS.check("spot_spikes", WARN, judges=SNAPSHOTS, reads=(SNAPSHOTS,))
-def spot_spikes(c: PartitionContext) -> Verdict:
+def spot_spikes(c: PartitionContext) -> IntegrityResult:
     """No spot move between consecutive snapshots beyond both spike_min_move and
     spike_robust_deviations robust deviations (spikes revert, jumps stay)."""
     # A move counts when larger than both `spike_min_move` and `spike_robust_deviations` x the
@@ -350,7 +349,7 @@ def spot_spikes(c: PartitionContext) -> Verdict:
     )
     spikes = [ts for ts, kind in rows if kind == "spike"]
     jumps = [ts for ts, kind in rows if kind == "jump"]
-    return Verdict(
+    return IntegrityResult(
         passed=not rows,
         counts={"spikes": len(spikes), "jumps": len(jumps)},
         examples={
@@ -365,7 +364,7 @@ def spot_spikes(c: PartitionContext) -> Verdict:
 
 
 @GEX_CHECKS.check("zero_snapshots", WARN, judges=SNAPSHOTS, reads=(SNAPSHOTS, STRIKES))
-def zero_snapshots(c: PartitionContext) -> Verdict:
+def zero_snapshots(c: PartitionContext) -> IntegrityResult:
     """No snapshot whose sums and every strike's gamma and oi_gamma are 0 (blocks listed)."""
     # Only the strike rows of the zero-sum snapshots are read (none on a day without one).
     snaps = c.snaps
@@ -386,7 +385,7 @@ def zero_snapshots(c: PartitionContext) -> Verdict:
         if live:
             flag &= ~np.isin(snaps.timestamp, np.array([r[0] for r in live], dtype=np.int64))
     blocks = tuple(Block(*run) for run in runs(snaps.timestamp, flag))
-    return Verdict(
+    return IntegrityResult(
         passed=not blocks,
         counts={"zero_snapshots": sum(b.length for b in blocks), "blocks": len(blocks)},
         examples={"zero_snapshot": tuple(b.start_ms for b in blocks[: c.limits.examples])},
@@ -395,13 +394,13 @@ def zero_snapshots(c: PartitionContext) -> Verdict:
 
 
 @GEX_CHECKS.check("out_of_session_rows", WARN, judges=SNAPSHOTS, reads=(SNAPSHOTS,))
-def out_of_session_rows(c: PartitionContext) -> Verdict:
+def out_of_session_rows(c: PartitionContext) -> IntegrityResult:
     """No snapshot outside the session's open-close (exchange calendar), none on a holiday."""
     instants, details = _session_details(c.day)
     stamps = c.snaps.timestamp
     open_ms, close_ms = c.day.window() or (0, 0)
     blocks = tuple(Block(*run) for run in runs(stamps, (stamps < open_ms) | (stamps >= close_ms)))
-    return Verdict(
+    return IntegrityResult(
         passed=not blocks,
         counts={"out_of_session_rows": sum(b.length for b in blocks)},
         examples={"out_of_session": tuple(b.start_ms for b in blocks[: c.limits.examples])},
@@ -418,7 +417,7 @@ def out_of_session_rows(c: PartitionContext) -> Verdict:
 @GEX_CHECKS.check(
     "trade_date_mismatch", ERROR, judges=SNAPSHOTS, reads=(SNAPSHOTS, STRIKES), gate=True
 )
-def trade_date_mismatch(c: PartitionContext) -> Verdict:
+def trade_date_mismatch(c: PartitionContext) -> IntegrityResult:
     """Every snapshot and strike row's trade_date is the New York date of its timestamp."""
     # The strike rows are grouped only when their first or last timestamp is outside the day.
     start_ms, end_ms = new_york_day_ms(c.day.trade_date)
@@ -443,7 +442,7 @@ def trade_date_mismatch(c: PartitionContext) -> Verdict:
     counts["gex_strikes_rows"] = sum(n for _, n in rows)
     wrong.update(ts for ts, _ in rows)
     stamps = sorted(wrong)
-    return Verdict(
+    return IntegrityResult(
         passed=not stamps,
         counts=counts,
         examples={"wrong_date": tuple(stamps[: c.limits.examples])},
@@ -455,7 +454,7 @@ def _rejects(c: PartitionContext, reasons: tuple[str, ...]) -> list[Reject]:
 
 
 @GEX_CHECKS.check("history_dropped_rows", WARN, judges=SNAPSHOTS, reads=(REJECTS,))
-def history_dropped_rows(c: PartitionContext) -> Verdict:
+def history_dropped_rows(c: PartitionContext) -> IntegrityResult:
     """The imported day file holds no second twice with different content and no unreadable
     timestamp (dropped rows are kept in gex_history_rejects)."""
     # Identical repeats are counted but pass; every dropped row is in `gex_history_rejects`.
@@ -463,7 +462,7 @@ def history_dropped_rows(c: PartitionContext) -> Verdict:
     conflicts = [r for r in rows if r[1] == "duplicate_timestamp" and r[2]]
     bad = [r for r in rows if r[1] == "bad_timestamp"]
     first = conflicts[0] if conflicts else None
-    return Verdict(
+    return IntegrityResult(
         passed=not conflicts and not bad,
         counts={
             "conflicting_duplicates": len(conflicts),
@@ -483,13 +482,13 @@ def history_dropped_rows(c: PartitionContext) -> Verdict:
 
 
 @GEX_CHECKS.check("history_foreign_rows", ERROR, judges=SNAPSHOTS, reads=(REJECTS,), gate=True)
-def history_foreign_rows(c: PartitionContext) -> Verdict:
+def history_foreign_rows(c: PartitionContext) -> IntegrityResult:
     """The imported day file holds no row of another date, ticker or endpoint (kept in
     gex_history_rejects)."""
     reasons = ("wrong_date", "wrong_ticker", "wrong_endpoint")
     rows = _rejects(c, reasons)
     stamps = sorted(r[0] for r in rows if r[0] is not None)
-    return Verdict(
+    return IntegrityResult(
         passed=not rows,
         counts={reason: sum(1 for r in rows if r[1] == reason) for reason in reasons},
         examples={"foreign_row": tuple(stamps[: c.limits.examples])},
@@ -499,7 +498,7 @@ def history_foreign_rows(c: PartitionContext) -> Verdict:
 
 
 @GEX_CHECKS.check("live_history_drift", WARN, judges=SNAPSHOTS, reads=(SNAPSHOTS, LIVE_SHADOW))
-def live_history_drift(c: PartitionContext) -> Verdict:
+def live_history_drift(c: PartitionContext) -> IntegrityResult:
     """Live snapshots replaced by a history import agree with the imported ones on spot and
     zero_gamma within the drift tolerances."""
     # Compares the imported rows with the live ones kept in `gex_live_shadow`.
@@ -527,7 +526,7 @@ def live_history_drift(c: PartitionContext) -> Verdict:
         )
     )
     differing = [r for r in rows if r[3]]
-    return Verdict(
+    return IntegrityResult(
         passed=not differing,
         counts={"compared_snapshots": len(rows), "differing_snapshots": len(differing)},
         examples={"differing": tuple(r[0] for r in differing[: limits.examples])},
@@ -578,7 +577,7 @@ def _differing_timestamps(c: PartitionContext, path: Path) -> list[int]:
     return [r[0] for r in rows]
 
 
-def _reconcile(c: PartitionContext, held_back: Collection[str]) -> Verdict:
+def _reconcile(c: PartitionContext, held_back: Collection[str]) -> IntegrityResult:
     """The row count and checksum of the partition's Parquet file against `gex_strikes`."""
     path = parquet_path(c.parquet_root, c.day.ticker, c.day.endpoint, c.day.trade_date)
     details: dict[str, str | float | None] = {"path": str(path)}
@@ -593,7 +592,7 @@ def _reconcile(c: PartitionContext, held_back: Collection[str]) -> Verdict:
         details["problem"] = "parquet file missing" if db_rows else None
         if db_rows and held_back:
             details["problem"] = f"not exported: held back by {', '.join(held_back)}"
-        return Verdict(
+        return IntegrityResult(
             passed=db_rows == 0 or bool(held_back),
             counts={"duckdb_rows": db_rows, "parquet_rows": 0},
             details=details,
@@ -609,7 +608,7 @@ def _reconcile(c: PartitionContext, held_back: Collection[str]) -> Verdict:
     passed = error is None and pq_rows == db_rows and pq_sum == db_sum
     differing = [] if passed or error else _differing_timestamps(c, path)
     details["problem"] = error or (None if passed else "rows differ")
-    return Verdict(
+    return IntegrityResult(
         passed=passed,
         counts={"duckdb_rows": db_rows, "parquet_rows": pq_rows},
         examples={"differing_timestamp": tuple(differing)},
@@ -618,7 +617,7 @@ def _reconcile(c: PartitionContext, held_back: Collection[str]) -> Verdict:
 
 
 @GEX_CHECKS.check("parquet_reconciliation", ERROR, judges=PARQUET, reads=(STRIKES, PARQUET))
-def _reconciliation(c: PartitionContext) -> Verdict:
+def _reconciliation(c: PartitionContext) -> IntegrityResult:
     """The partition's Parquet file holds exactly the gex_strikes rows (count and checksum)."""
     # A missing file is excused while the partition fails a publish gate.
     return _reconcile(c, c.held_back())

@@ -14,7 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.trading_date import trade_date_sql
-from gex_pipeline.lib.checks.registry import ERROR, WARN, CheckRegistry, IntegrityResult, Verdict
+from gex_pipeline.lib.checks.registry import ERROR, WARN, CheckRegistry, IntegrityResult
 from gex_pipeline.lib.gex.integrity import Thresholds
 from gex_pipeline.lib.webhooks.live_load import occ_parts_sql, occ_sql
 
@@ -49,13 +49,13 @@ WEBHOOK_CHECKS: CheckRegistry[TradeDayContext] = CheckRegistry(TradeDayContext)
 
 
 @WEBHOOK_CHECKS.check("unique_trade_ids", ERROR, judges=TRADES, reads=(TRADES,), gate=True)
-def unique_trade_ids(c: TradeDayContext) -> Verdict:
+def unique_trade_ids(c: TradeDayContext) -> IntegrityResult:
     """Every option trade id is stored once for the day."""
     rows = c.fetch(
         f"SELECT id, count(*) FROM {c.table} WHERE {_DAY} GROUP BY id HAVING count(*) > 1"
         " ORDER BY id"
     )
-    return Verdict(
+    return IntegrityResult(
         passed=not rows,
         counts={"repeated_ids": len(rows), "extra_rows": sum(n - 1 for _, n in rows)},
         details={"example_ids": c.ids(rows)},
@@ -63,7 +63,7 @@ def unique_trade_ids(c: TradeDayContext) -> Verdict:
 
 
 @WEBHOOK_CHECKS.check("occ_symbols_parse", WARN, judges=TRADES, reads=(TRADES,))
-def occ_symbols_parse(c: TradeDayContext) -> Verdict:
+def occ_symbols_parse(c: TradeDayContext) -> IntegrityResult:
     """Every option_chain_id is an OCC symbol (root, expiry, type, strike)."""
     rows = c.fetch(
         f"""
@@ -74,7 +74,7 @@ def occ_symbols_parse(c: TradeDayContext) -> Verdict:
         """
     )
     symbols = ", ".join(repr(r[1]) for r in rows[: c.limits.examples]) or None
-    return Verdict(
+    return IntegrityResult(
         passed=not rows,
         counts={"unparsed_symbols": len(rows)},
         details={"example_ids": c.ids(rows), "example_symbols": symbols},
@@ -82,7 +82,7 @@ def occ_symbols_parse(c: TradeDayContext) -> Verdict:
 
 
 @WEBHOOK_CHECKS.check("executed_at_in_day", ERROR, judges=TRADES, reads=(TRADES,), gate=True)
-def executed_at_in_day(c: TradeDayContext) -> Verdict:
+def executed_at_in_day(c: TradeDayContext) -> IntegrityResult:
     """Every trade has an executed_at on the partition's New York date."""
     rows = c.fetch(
         f"""
@@ -92,7 +92,7 @@ def executed_at_in_day(c: TradeDayContext) -> Verdict:
         """
     )
     stamps = tuple(r[1] for r in rows if r[1] is not None)
-    return Verdict(
+    return IntegrityResult(
         passed=not rows,
         counts={
             "missing_executed_at": sum(1 for r in rows if r[1] is None),
@@ -104,14 +104,14 @@ def executed_at_in_day(c: TradeDayContext) -> Verdict:
 
 
 @WEBHOOK_CHECKS.check("trade_cast_failures", WARN, judges=TRADES, reads=(TRADES,))
-def trade_cast_failures(c: TradeDayContext) -> Verdict:
+def trade_cast_failures(c: TradeDayContext) -> IntegrityResult:
     """No present trade value failed its cast (cast_failures is empty)."""
     rows = c.fetch(
         f"SELECT id, cast_failures FROM {c.table} WHERE {_DAY} AND len(cast_failures) > 0"
         " ORDER BY id"
     )
     fields = sorted({f for r in rows for f in r[1]})
-    return Verdict(
+    return IntegrityResult(
         passed=not rows,
         counts={"rows_with_cast_failures": len(rows)},
         details={"example_ids": c.ids(rows), "fields": ", ".join(fields) or None},
