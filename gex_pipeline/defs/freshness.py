@@ -4,13 +4,14 @@ whether a stream is watched, and the verdict Dagster records.
 A feed or stream is watched once it reported today or on the previous session (so a feed that
 stopped for good stops being flagged after a session); it is judged by
 `gex_pipeline.lib.gex.freshness.judge_feed`. The domains' checks and the sensor that records them
-live in `defs/gex/freshness.py` and `defs/webhooks/freshness.py`.
+live in `defs/gex/freshness.py` and `defs/webhooks/freshness.py`; `freshness_checks` builds the
+check op the UI runs for either.
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
+# No `from __future__ import annotations` here: Dagster reads the context type from the
+# annotations of the check function when the definitions load.
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 import dagster as dg
 
@@ -18,6 +19,13 @@ from gex_pipeline.defs.metadata import freshness_metadata
 from gex_pipeline.lib.calendar.sessions import previous_session
 from gex_pipeline.lib.calendar.trading_date import date_key, trading_date_of
 from gex_pipeline.lib.gex.freshness import FeedFreshness
+from gex_pipeline.settings import Settings
+
+# What a domain judges for one partition: (instance, partition key, selected check names, now in
+# epoch ms, the allowed silence in seconds) -> the verdicts there are (none when there is none).
+Judge = Callable[
+    [dg.DagsterInstance, str, Collection[str], int, int], Iterable[dg.AssetCheckEvaluation]
+]
 
 
 def latest_record(
@@ -56,25 +64,36 @@ def watched_report(
     return watched, seen
 
 
-def _verdict(asset: dg.AssetKey, check_name: str, verdict: FeedFreshness) -> dict[str, Any]:
-    return {
-        "asset_key": asset,
-        "check_name": check_name,
-        "passed": not verdict.stale,
-        "severity": dg.AssetCheckSeverity.WARN,
-        "metadata": freshness_metadata(verdict),
-    }
-
-
 def freshness_evaluation(
     asset: dg.AssetKey, check_name: str, verdict: FeedFreshness, partition: str
 ) -> dg.AssetCheckEvaluation:
     """The freshness check evaluation of one verdict on one partition (WARN when stale)."""
-    return dg.AssetCheckEvaluation(**_verdict(asset, check_name, verdict), partition=partition)
+    return dg.AssetCheckEvaluation(
+        asset_key=asset,
+        check_name=check_name,
+        passed=not verdict.stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        partition=partition,
+        metadata=freshness_metadata(verdict),
+    )
 
 
-def freshness_result(
-    asset: dg.AssetKey, check_name: str, verdict: FeedFreshness
-) -> dg.AssetCheckResult:
-    """The same verdict as the result of an asset check of the run's partition."""
-    return dg.AssetCheckResult(**_verdict(asset, check_name, verdict))
+def freshness_checks(
+    name: str, specs: list[dg.AssetCheckSpec], description: str, judge: Judge
+) -> dg.AssetChecksDefinition:
+    """The check op that records, for each partition of the run, the verdicts `judge` gives now
+    (`GEX_FRESHNESS_MAX_SILENCE_SECONDS` read at run time), and nothing where there is none."""
+
+    def evaluate(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+        now_ms = int(time.time() * 1000)
+        selected = {key.name for key in context.selected_asset_check_keys}
+        silence = Settings.from_env().pipeline.freshness_max_silence_seconds
+        for key in context.partition_keys:
+            for verdict in judge(context.instance, key, selected, now_ms, silence):
+                context.op_execution_context.log_event(verdict)
+        yield from ()
+
+    evaluate.__doc__ = description
+    return dg.multi_asset_check(specs=specs, name=name, can_subset=True, description=description)(
+        evaluate
+    )

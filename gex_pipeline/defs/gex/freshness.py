@@ -18,13 +18,14 @@ there is one to give (today's session for a feed, a passed deadline for an expor
 # the annotations of decorated functions when the definitions load.
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
 import dagster as dg
 
 from gex_pipeline.defs.freshness import (
+    freshness_checks,
     freshness_evaluation,
     latest_record,
     latest_report_ms,
@@ -38,7 +39,7 @@ from gex_pipeline.lib.calendar.sessions import previous_session, sessions_betwee
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ, date_key, trading_date_of
 from gex_pipeline.lib.gex.freshness import FeedFreshness, judge_feed
 from gex_pipeline.lib.ops.alerts import send_alert
-from gex_pipeline.settings import PipelineSettings, Settings
+from gex_pipeline.settings import PipelineSettings
 
 FEED_FRESHNESS = "feed_freshness"
 PARQUET_FRESHNESS = "parquet_freshness"
@@ -257,30 +258,28 @@ freshness_check_specs = [
 ]
 
 
-@dg.multi_asset_check(
-    specs=freshness_check_specs,
-    name="gex_freshness_checks",
-    can_subset=True,
-    description="Judges feed_freshness (today's session only) and parquet_freshness (past the "
-    "deadline only) for the run's partitions; records nothing where there is no verdict.",
+def judge_partition(
+    instance: dg.DagsterInstance, key: str, selected: Collection[str], now_ms: int, silence: int
+) -> Iterator[dg.AssetCheckEvaluation]:
+    """The verdicts there are for one partition now: `feed_freshness` on today's session only,
+    `parquet_freshness` past the export deadline only."""
+    day, _, feed = key.partition("|")
+    if FEED_FRESHNESS in selected and day == date_key(trading_date_of(now_ms)):
+        seen = latest_report_ms(instance, GEX_SNAPSHOTS, key)
+        verdict = judge_feed(feed, seen, now_ms, silence)
+        if verdict.judged:
+            yield feed_evaluation(verdict, key)
+    deadline = export_deadline_ms(date.fromisoformat(day))
+    if PARQUET_FRESHNESS in selected and deadline is not None and now_ms >= deadline:
+        exported = export_evaluation(instance, key, deadline)
+        if exported is not None:
+            yield exported
+
+
+gex_freshness_checks = freshness_checks(
+    "gex_freshness_checks",
+    freshness_check_specs,
+    "Judges feed_freshness (today's session only) and parquet_freshness (past the deadline only) "
+    "for the run's partitions; records nothing where there is no verdict.",
+    judge_partition,
 )
-def gex_freshness_checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-    """The verdicts there are for the run's partitions, logged per partition."""
-    now_ms = int(time.time() * 1000)
-    selected = {key.name for key in context.selected_asset_check_keys}
-    silence = Settings.from_env().pipeline.freshness_max_silence_seconds
-    today = date_key(trading_date_of(now_ms))
-    for key in context.partition_keys:
-        day, _, feed = key.partition("|")
-        verdicts: list[dg.AssetCheckEvaluation | None] = []
-        if FEED_FRESHNESS in selected and day == today:
-            seen = latest_report_ms(context.instance, GEX_SNAPSHOTS, key)
-            verdict = judge_feed(feed, seen, now_ms, silence)
-            verdicts.append(feed_evaluation(verdict, key) if verdict.judged else None)
-        deadline = export_deadline_ms(date.fromisoformat(day))
-        if PARQUET_FRESHNESS in selected and deadline is not None and now_ms >= deadline:
-            verdicts.append(export_evaluation(context.instance, key, deadline))
-        for verdict in verdicts:
-            if verdict is not None:
-                context.op_execution_context.log_event(verdict)
-    yield from ()

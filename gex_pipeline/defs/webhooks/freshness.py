@@ -7,16 +7,15 @@ recovers. Run from the UI, the check records a verdict only for today's date dur
 and nothing otherwise (no verdict is no "passed").
 """
 
-# No `from __future__ import annotations` here: Dagster reads the context type from the
-# annotations of decorated functions when the definitions load.
-import time
-from collections.abc import Iterator
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
 
 import dagster as dg
 
 from gex_pipeline.defs.freshness import (
+    freshness_checks,
     freshness_evaluation,
-    freshness_result,
     latest_report_ms,
     watched_report,
 )
@@ -24,7 +23,6 @@ from gex_pipeline.defs.partitions import trading_date_partitions
 from gex_pipeline.defs.webhooks.assets import UNIVERSAL_WEBHOOKS
 from gex_pipeline.lib.calendar.trading_date import date_key, trading_date_of
 from gex_pipeline.lib.gex.freshness import FeedFreshness, judge_feed
-from gex_pipeline.settings import Settings
 
 STREAM_FRESHNESS = "stream_freshness"
 WEBHOOK_STREAM = "uw"
@@ -41,8 +39,20 @@ def stream_evaluation(verdict: FeedFreshness, day_key: str) -> dg.AssetCheckEval
     return freshness_evaluation(UNIVERSAL_WEBHOOKS, STREAM_FRESHNESS, verdict, day_key)
 
 
-@dg.multi_asset_check(
-    specs=[
+def judge_day(
+    instance: dg.DagsterInstance, day: str, selected: Collection[str], now_ms: int, silence: int
+) -> Iterator[dg.AssetCheckEvaluation]:
+    """The stream's verdict on `day` when it is today during the session; none otherwise."""
+    if STREAM_FRESHNESS in selected and day == date_key(trading_date_of(now_ms)):
+        seen = latest_report_ms(instance, UNIVERSAL_WEBHOOKS, day)
+        verdict = judge_feed(WEBHOOK_STREAM, seen, now_ms, silence)
+        if verdict.judged:
+            yield stream_evaluation(verdict, day)
+
+
+stream_freshness = freshness_checks(
+    "stream_freshness_check",
+    [
         dg.AssetCheckSpec(
             STREAM_FRESHNESS,
             asset=UNIVERSAL_WEBHOOKS,
@@ -52,19 +62,7 @@ def stream_evaluation(verdict: FeedFreshness, day_key: str) -> dg.AssetCheckEval
             "then; recorded by gex_freshness_sensor).",
         )
     ],
-    name="stream_freshness_check",
-    can_subset=True,
-    description="Judges the /uw stream's freshness on today's date during the session; records "
-    "nothing otherwise.",
+    "Judges the /uw stream's freshness on today's date during the session; records nothing "
+    "otherwise.",
+    judge_day,
 )
-def stream_freshness(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-    """Judge the run's date when it is today during the session; record nothing otherwise."""
-    now_ms = int(time.time() * 1000)
-    day = str(context.partition_key)
-    if day != date_key(trading_date_of(now_ms)):
-        return
-    silence = Settings.from_env().pipeline.freshness_max_silence_seconds
-    seen = latest_report_ms(context.instance, UNIVERSAL_WEBHOOKS, day)
-    verdict = judge_feed(WEBHOOK_STREAM, seen, now_ms, silence)
-    if verdict.judged:
-        yield freshness_result(UNIVERSAL_WEBHOOKS, STREAM_FRESHNESS, verdict)
