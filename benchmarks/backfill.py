@@ -1,4 +1,4 @@
-"""A 20-session backfill of one feed as one run, against 20 single-day imports.
+"""A 20-session backfill of one feed in chunks (one run each), against 20 single-day imports.
 
 Generates one kept raw day file per NYSE session (20 sessions of NQ_NDX gex_zero, 1,000 snapshots
 x 50 strikes each) with the demo generator, then materializes `gex_snapshots`, `gex_strikes`,

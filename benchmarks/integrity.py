@@ -102,7 +102,7 @@ def one_day(work: Path) -> None:
             raise SystemExit(f"refusing to print: the checks did not use the figures ({used})")
         # What partition_checks does, step by step: the shared reads, then each check.
         shared = integrity.read_shared(con, day)
-        figures = shared.strikes.figures
+        figures = shared.figures
         if figures is None:
             raise SystemExit("refusing to print: no load-time figures for the partition")
         reads = {
@@ -112,10 +112,9 @@ def one_day(work: Path) -> None:
         }
         for label, read in reads.items():
             _row(f"  {label}", _best(read), base)
-        limits = integrity.Thresholds()
-        for name, check in {**integrity.TABLE_CHECKS, **integrity.IMPORT_CHECKS}.items():
-            args = shared.arguments(name)
-            _row(f"  {name}", _best(lambda c=check, a=args: c(con, day, limits, **a)), base)
+        for name, check in integrity.GEX_CHECKS.checks.items():
+            if name != "parquet_reconciliation":
+                _row(f"  {name}", _best(lambda c=check: c.run(shared)), base)
         root = work / "parquet-day"
         _row(
             "  parquet_reconciliation",

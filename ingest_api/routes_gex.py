@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from gex_pipeline.lib.payloads.gex import parse_gex
 from gex_pipeline.lib.staging.layout import GEX_STREAM
 from ingest_api.auth import require_allowed_origin, require_token
-from ingest_api.body import read_body
-from ingest_api.deps import DiskGuardDep, MetricsDep, ParseLimiterDep, SettingsDep, WritersDep
 from ingest_api.docs import REFUSALS, json_body
-from ingest_api.intake import now_ms, stage
-from ingest_api.offload import parse_body
+from ingest_api.intake import IntakeDep
 
 router = APIRouter(
     dependencies=[Depends(require_allowed_origin), Depends(require_token)], tags=["live"]
@@ -27,34 +22,11 @@ router = APIRouter(
     responses=REFUSALS,
     openapi_extra=json_body("A flat snapshot, an envelope, or either double-encoded as a string."),
 )
-async def post_gex(
-    request: Request,
-    settings: SettingsDep,
-    writers: WritersDep,
-    metrics: MetricsDep,
-    limiter: ParseLimiterDep,
-    disk_guard: DiskGuardDep,
-) -> JSONResponse:
+async def post_gex(intake: IntakeDep) -> JSONResponse:
     """Stage one snapshot; 202 once it is fsync'ed in the staging area."""
-    started = time.perf_counter()
-    body = await read_body(request, settings.api.max_body_gex, settings.api.body_timeout_s)
-    record = await parse_body(
-        parse_gex,
-        body,
-        now_ms(),
-        max_strikes=settings.api.max_strikes,
-        inline_bytes=settings.api.inline_parse_bytes,
-        limiter=limiter,
-    )
-    await stage(
-        writers[GEX_STREAM],
-        [record],
-        metrics=metrics,
-        disk_guard=disk_guard,
-        endpoint="/gex",
-        retry_after_s=settings.api.retry_after_s,
-        started=started,
-    )
+    api = intake.settings.api
+    record = await intake.parse(parse_gex, api.max_body_gex, max_strikes=api.max_strikes)
+    await intake.stage(GEX_STREAM, [record], "/gex")
     return JSONResponse(
         {
             "status": "ok",

@@ -61,6 +61,7 @@ def run_backup(args: argparse.Namespace, settings: Settings) -> int:
             settings_lake(settings),
             backups,
             status_path=paths.data_dir / "live" / "status.json",
+            memory_limit=settings.history.duckdb_memory_limit,
         )
     except (FileExistsError, SharedLakeUnsupported) as exc:  # a point this second already
         print(f"refused: {exc}")

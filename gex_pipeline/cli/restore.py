@@ -142,7 +142,9 @@ def _restore_point(settings: Settings, store: TableStore, partition: Partition, 
     store.claim(partition)
     names = [n for n in point.versions if n != "gex_partition_changes"]
     current = {n: (t.version() if (t := store.lake.open(n)) else -1) for n in names}
-    restored = restore_partition(point, store.lake, partition, names)
+    restored = restore_partition(
+        point, store.lake, partition, names, settings.history.duckdb_memory_limit
+    )
     after = {n: t.version() for n in restored if (t := store.lake.open(n)) is not None}
     with store.workspace(partition) as ws:
         record_change(ws.con, store.lake, partition, RESTORE_WRITER, current, after, restored)

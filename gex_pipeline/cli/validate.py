@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
@@ -64,10 +65,10 @@ def _result_json(result: IntegrityResult) -> dict[str, object]:
     return data
 
 
-def _report_json(report: DayReport) -> dict[str, object]:
+def _report_json(report: DayReport | TradeDayReport) -> dict[str, object]:
     return {
-        "date": report.day.trade_date.isoformat(),
-        "feed": f"{report.day.ticker}.{report.day.endpoint}",
+        "date": report.trade_date.isoformat(),
+        "feed": report.feed,
         "status": report.status,
         "failed": [r.name for r in report.failed],
         "results": [_result_json(r) for r in report.results],
@@ -92,42 +93,24 @@ def _evidence(result: IntegrityResult, day: date) -> str:
     return f"{counts}" + (f" at {where}" if where else "")
 
 
-def _trades_json(report: TradeDayReport) -> dict[str, object]:
-    return {
-        "date": report.trade_date.isoformat(),
-        "feed": "option_trades",
-        "status": report.status,
-        "failed": [r.name for r in report.failed],
-        "results": [_result_json(r) for r in report.results],
-    }
-
-
-def _print_trades(reports: list[TradeDayReport]) -> None:
-    print()
-    print("option trades:")
+def _print_rows(reports: Sequence[DayReport | TradeDayReport]) -> None:
+    """One line per day (status, failed checks), then the evidence of each failed check."""
     for report in reports:
         failed = ", ".join(f"{r.name} ({r.severity})" for r in report.failed) or "-"
-        print(
-            f"{report.trade_date.isoformat():<11} {'option_trades':<22} {report.status:<14} {failed}"
-        )
+        day = report.trade_date
+        print(f"{day.isoformat():<11} {report.feed:<22} {report.status:<14} {failed}")
         for result in report.failed:
-            print(f"{'':<11}   {result.name}: {_evidence(result, report.trade_date)}")
+            print(f"{'':<11}   {result.name}: {_evidence(result, day)}")
 
 
 def _print_table(reports: list[DayReport]) -> None:
     print(f"{'date':<11} {'feed':<22} {'status':<14} failed checks")
-    for report in reports:
-        failed = ", ".join(f"{r.name} ({r.severity})" for r in report.failed) or "-"
-        feed = f"{report.day.ticker}.{report.day.endpoint}"
-        print(f"{report.day.trade_date.isoformat():<11} {feed:<22} {report.status:<14} {failed}")
-        for result in report.failed:
-            print(f"{'':<11}   {result.name}: {_evidence(result, report.day.trade_date)}")
+    _print_rows(reports)
     print()
     print("coverage:")
     by_feed: dict[str, Counter[str]] = {}
     for report in reports:
-        feed = f"{report.day.ticker}.{report.day.endpoint}"
-        by_feed.setdefault(feed, Counter())[report.status] += 1
+        by_feed.setdefault(report.feed, Counter())[report.status] += 1
     for feed, counts in sorted(by_feed.items()):
         print(f"  {feed:<22} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
@@ -152,10 +135,12 @@ def run_validate(args: argparse.Namespace, settings: Settings) -> int:
     uw_root = args.uw_root or settings.paths.uw_parquet_dir
     trades = [] if args.feed else list(validate_option_trades(uw_root, start, end))
     if args.json:
-        print(json.dumps([*map(_report_json, reports), *map(_trades_json, trades)], indent=2))
+        print(json.dumps([_report_json(r) for r in [*reports, *trades]], indent=2))
     else:
         print(f"{root}  {start} .. {end} ({TRADING_TZ.key} sessions)")
         _print_table(reports)
         if trades:
-            _print_trades(trades)
+            print()
+            print("option trades:")
+            _print_rows(trades)
     return 1 if any(r.has_error for r in [*reports, *trades]) else 0

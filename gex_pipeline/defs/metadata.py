@@ -9,9 +9,11 @@ would satisfy it. Freshness is judged by calendar-aware checks the freshness sen
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
+from gex_pipeline.defs.gex.keys import SOURCES_GROUP
 from gex_pipeline.lib.gex.freshness import FeedFreshness
 
 OWNERS = ["team:gex-pipeline"]
@@ -127,12 +129,29 @@ def table_metadata(table: str, schema: dg.TableSchema) -> dict[str, object]:
     return {"dagster/table_name": f"{DATABASE}.main.{table}", "dagster/column_schema": schema}
 
 
-def defined_here() -> dict[str, dg.CodeReferencesMetadataValue]:
-    """`dagster/code_references` pointing at the caller's line, for `AssetSpec`s (decorated assets
-    get theirs from `dg.with_source_code_references`)."""
-    caller = inspect.stack()[1]
+def defined_here(depth: int = 1) -> dict[str, dg.CodeReferencesMetadataValue]:
+    """`dagster/code_references` pointing at the caller's line (`depth` frames up), for
+    `AssetSpec`s (decorated assets get theirs from `dg.with_source_code_references`)."""
+    caller = inspect.stack()[depth]
     reference = dg.LocalFileCodeReference(file_path=caller.filename, line_number=caller.lineno)
     return {"dagster/code_references": dg.CodeReferencesMetadataValue(code_references=[reference])}
+
+
+def source_spec(
+    key: dg.AssetKey, domain: str, description: str, deps: Sequence[dg.AssetKey] = ()
+) -> dg.AssetSpec:
+    """An external source the pipeline reads and never produces (files the ingest API writes or
+    the imports download), in the sources group, defined at the caller's line."""
+    return dg.AssetSpec(
+        key,
+        deps=deps,
+        group_name=SOURCES_GROUP,
+        kinds={"file"},
+        owners=OWNERS,
+        tags=tags(domain, "source"),
+        metadata=defined_here(depth=2),
+        description=description,
+    )
 
 
 def freshness_metadata(verdict: FeedFreshness) -> dict[str, dg.MetadataValue]:
@@ -148,3 +167,24 @@ def freshness_metadata(verdict: FeedFreshness) -> dict[str, dg.MetadataValue]:
         metadata["session_open"] = dg.MetadataValue.timestamp(verdict.session.open_ms / 1000)
         metadata["session_close"] = dg.MetadataValue.timestamp(verdict.session.close_ms / 1000)
     return metadata
+
+
+def load_metadata(
+    rows: int,
+    added: Mapping[str, int],
+    duplicates: int,
+    conflicts: int,
+    span: tuple[str, int, int],
+    **more: int,
+) -> dict[str, dg.MetadataValue]:
+    """Metadata of a partition a live load changed: the rows stored now, what the batch added,
+    skipped as duplicates and refused as conflicts (and `more` figures), and the span it covered
+    (`span`: a name, first and last epoch ms, shown as `first_<name>` and `last_<name>`)."""
+    name, first_ms, last_ms = span
+    figures = {**added, "duplicates_skipped": duplicates, "conflicts": conflicts, **more}
+    return {
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        **{key: dg.MetadataValue.int(value) for key, value in figures.items()},
+        f"first_{name}": dg.MetadataValue.timestamp(first_ms / 1000),
+        f"last_{name}": dg.MetadataValue.timestamp(last_ms / 1000),
+    }

@@ -223,3 +223,34 @@ def test_a_quiet_holiday_is_not_judged(instance):
         result = sensor(dg.build_sensor_context(instance=instance))
     assert result.asset_events == []
     assert stale_feeds(instance, _ms(2025, 11, 27, 12, 0), 180) == []
+
+
+def test_freshness_checks_run_from_the_ui_record_only_what_they_judge(instance):
+    """Run from the UI, `feed_freshness` and `stream_freshness` judge today's partition during the
+    session (stale after the allowed silence) and give no verdict for another day."""
+    from gex_pipeline.defs.gex.freshness import judge_partition
+    from gex_pipeline.defs.webhooks.assets import UNIVERSAL_WEBHOOKS
+    from gex_pipeline.defs.webhooks.freshness import judge_day
+
+    _report(instance, f"2025-11-14|{FEED}", _ms(2025, 11, 14, 10, 0))
+    with mock.patch("time.time", return_value=_ms(2025, 11, 14, 10, 0) / 1000):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(UNIVERSAL_WEBHOOKS, partition="2025-11-14")
+        )
+    later = _ms(2025, 11, 14, 10, 5)
+    selected = {"feed_freshness", "parquet_freshness", "stream_freshness"}
+    (feed,) = judge_partition(instance, f"2025-11-14|{FEED}", selected, later, 180)
+    assert (feed.check_name, feed.partition, feed.passed) == (
+        "feed_freshness",
+        f"2025-11-14|{FEED}",
+        False,
+    )
+    (stream,) = judge_day(instance, "2025-11-14", selected, later, 180)
+    assert (stream.check_name, stream.partition, stream.passed) == (
+        "stream_freshness",
+        "2025-11-14",
+        False,
+    )
+    assert list(judge_day(instance, "2025-11-13", selected, later, 180)) == []
+    (fresh,) = judge_day(instance, "2025-11-14", selected, later, 420)
+    assert fresh.passed

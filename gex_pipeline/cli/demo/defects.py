@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gex_pipeline.lib.payloads.gex import LEVEL_FIELDS
+
 DEFECT_KINDS: tuple[str, ...] = (
     "gap",
     "duplicate",
@@ -175,17 +177,7 @@ def zeroed(snapshot: dict[str, Any]) -> dict[str, Any]:
     """A copy of `snapshot` with every number 0 (strike prices kept, priors zeroed)."""
     zero = 0.0
     out = dict(snapshot)
-    for key in (
-        "spot",
-        "zero_gamma",
-        "major_pos_vol",
-        "major_pos_oi",
-        "major_neg_vol",
-        "major_neg_oi",
-        "sum_gex_vol",
-        "sum_gex_oi",
-        "delta_risk_reversal",
-    ):
+    for key in (*LEVEL_FIELDS, "delta_risk_reversal"):
         out[key] = zero
     out["strikes"] = [[row[0], zero, zero, [zero] * 5] for row in snapshot["strikes"]]
     out["max_priors"] = [[zero, zero] for _ in snapshot["max_priors"]]

@@ -6,21 +6,15 @@ live-loader`, outside runs), which reports a runless materialization of each par
 the staging backlog and the last arrival are observed on the source by `gex_freshness_sensor`.
 """
 
-import dagster as dg
-
-from gex_pipeline.defs.gex.keys import GEX_STAGING_STREAM, SOURCES_GROUP
+from gex_pipeline.defs.gex.keys import GEX_STAGING_STREAM
 from gex_pipeline.defs.gex.tables import gex_tables
-from gex_pipeline.defs.metadata import OWNERS, defined_here, tags
+from gex_pipeline.defs.metadata import source_spec
 
-gex_staging_spec = dg.AssetSpec(
+gex_staging_spec = source_spec(
     GEX_STAGING_STREAM,
-    group_name=SOURCES_GROUP,
-    kinds={"file"},
-    owners=OWNERS,
-    tags=tags("gex", "source"),
-    metadata=defined_here(),
-    description="Sealed /gex payload segments written by the ingest API under "
-    "data/staging/gex/ (NDJSON, docs/staging.md); moved to processed/ once loaded.",
+    "gex",
+    "Sealed /gex payload segments written by the ingest API under data/staging/gex/ (NDJSON, "
+    "docs/staging.md); moved to processed/ once loaded.",
 )
 
 gex_assets = [gex_staging_spec, gex_tables]

@@ -18,14 +18,20 @@ there is one to give (today's session for a feed, a passed deadline for an expor
 # the annotations of decorated functions when the definitions load.
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
 import dagster as dg
 
+from gex_pipeline.defs.freshness import (
+    freshness_checks,
+    freshness_evaluation,
+    latest_record,
+    latest_report_ms,
+    watched_report,
+)
 from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_SNAPSHOTS, GEX_STRIKES
-from gex_pipeline.defs.metadata import freshness_metadata
 from gex_pipeline.defs.ops.run_retention import event_time
 from gex_pipeline.defs.partitions import FEED_PARTITIONS_NAME, gex_partitions
 from gex_pipeline.defs.webhooks.freshness import WEBHOOK_STREAM, stream_evaluation, watched_stream
@@ -33,7 +39,7 @@ from gex_pipeline.lib.calendar.sessions import previous_session, sessions_betwee
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ, date_key, trading_date_of
 from gex_pipeline.lib.gex.freshness import FeedFreshness, judge_feed
 from gex_pipeline.lib.ops.alerts import send_alert
-from gex_pipeline.settings import PipelineSettings, Settings
+from gex_pipeline.settings import PipelineSettings
 
 FEED_FRESHNESS = "feed_freshness"
 PARQUET_FRESHNESS = "parquet_freshness"
@@ -41,26 +47,14 @@ PARQUET_FRESHNESS = "parquet_freshness"
 EXPORT_DEADLINE_HOUR = 8
 
 
-def latest_report_ms(instance: dg.DagsterInstance, partition_key: str) -> int | None:
-    """Epoch ms of the latest `gex_snapshots` materialization of one partition, or None."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(GEX_SNAPSHOTS, asset_partitions=[partition_key]),
-        limit=1,
-        ascending=False,
-    ).records
-    return int(records[0].timestamp * 1000) if records else None
-
-
 def watched_feeds(instance: dg.DagsterInstance, now_ms: int) -> dict[str, int | None]:
     """Feeds that reported today or on the previous session, with today's latest report."""
-    today = trading_date_of(now_ms)
-    before = previous_session(today)
     watched: dict[str, int | None] = {}
     for feed in instance.get_dynamic_partitions(FEED_PARTITIONS_NAME):
-        seen = latest_report_ms(instance, f"{date_key(today)}|{feed}")
-        if seen is not None or (
-            before is not None and latest_report_ms(instance, f"{date_key(before.day)}|{feed}")
-        ):
+        held, seen = watched_report(
+            instance, GEX_SNAPSHOTS, now_ms, lambda day, feed=feed: f"{day}|{feed}"
+        )
+        if held:
             watched[feed] = seen
     return watched
 
@@ -76,16 +70,9 @@ def stale_feeds(
     return [v for v in verdicts if v.stale]
 
 
-def freshness_evaluation(verdict: FeedFreshness, partition_key: str) -> dg.AssetCheckEvaluation:
+def feed_evaluation(verdict: FeedFreshness, partition_key: str) -> dg.AssetCheckEvaluation:
     """The `feed_freshness` check evaluation of one verdict (reported by the sensor)."""
-    return dg.AssetCheckEvaluation(
-        asset_key=GEX_SNAPSHOTS,
-        check_name=FEED_FRESHNESS,
-        passed=not verdict.stale,
-        severity=dg.AssetCheckSeverity.WARN,
-        partition=partition_key,
-        metadata=freshness_metadata(verdict),
-    )
+    return freshness_evaluation(GEX_SNAPSHOTS, FEED_FRESHNESS, verdict, partition_key)
 
 
 def export_deadline_ms(day: date) -> int | None:
@@ -110,24 +97,15 @@ def due_session(now_ms: int) -> date | None:
     return before.day if before else None
 
 
-def _latest(
-    instance: dg.DagsterInstance, asset: dg.AssetKey, partition: str
-) -> dg.EventLogRecord | None:
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset, asset_partitions=[partition]), limit=1
-    ).records
-    return records[0] if records else None
-
-
 def export_evaluation(
     instance: dg.DagsterInstance, partition: str, deadline_ms: int
 ) -> dg.AssetCheckEvaluation | None:
     """`parquet_freshness` of one partition past its deadline: exported after its last change?
     None when the tables hold nothing for it (nothing to export)."""
-    changed = _latest(instance, GEX_STRIKES, partition)
+    changed = latest_record(instance, GEX_STRIKES, partition)
     if changed is None:
         return None
-    exported = _latest(instance, GEX_PARQUET, partition)
+    exported = latest_record(instance, GEX_PARQUET, partition)
     changed_at = event_time(changed)
     exported_at = event_time(exported) if exported is not None else None
     metadata: dict[str, dg.MetadataValue] = {
@@ -235,7 +213,7 @@ def build_freshness_sensor(settings: PipelineSettings) -> dg.SensorDefinition:
         today = date_key(trading_date_of(now_ms))
         silence = settings.freshness_max_silence_seconds
         watched = [
-            (judge_feed(feed, seen, now_ms, silence), f"{today}|{feed}", freshness_evaluation)
+            (judge_feed(feed, seen, now_ms, silence), f"{today}|{feed}", feed_evaluation)
             for feed, seen in sorted(watched_feeds(context.instance, now_ms).items())
         ]
         stream_watched, stream_seen = watched_stream(context.instance, now_ms)
@@ -280,29 +258,28 @@ freshness_check_specs = [
 ]
 
 
-@dg.multi_asset_check(
-    specs=freshness_check_specs,
-    name="gex_freshness_checks",
-    can_subset=True,
-    description="Judges feed_freshness (today's session only) and parquet_freshness (past the "
-    "deadline only) for the run's partitions; records nothing where there is no verdict.",
+def judge_partition(
+    instance: dg.DagsterInstance, key: str, selected: Collection[str], now_ms: int, silence: int
+) -> Iterator[dg.AssetCheckEvaluation]:
+    """The verdicts there are for one partition now: `feed_freshness` on today's session only,
+    `parquet_freshness` past the export deadline only."""
+    day, _, feed = key.partition("|")
+    if FEED_FRESHNESS in selected and day == date_key(trading_date_of(now_ms)):
+        seen = latest_report_ms(instance, GEX_SNAPSHOTS, key)
+        verdict = judge_feed(feed, seen, now_ms, silence)
+        if verdict.judged:
+            yield feed_evaluation(verdict, key)
+    deadline = export_deadline_ms(date.fromisoformat(day))
+    if PARQUET_FRESHNESS in selected and deadline is not None and now_ms >= deadline:
+        exported = export_evaluation(instance, key, deadline)
+        if exported is not None:
+            yield exported
+
+
+gex_freshness_checks = freshness_checks(
+    "gex_freshness_checks",
+    freshness_check_specs,
+    "Judges feed_freshness (today's session only) and parquet_freshness (past the deadline only) "
+    "for the run's partitions; records nothing where there is no verdict.",
+    judge_partition,
 )
-def gex_freshness_checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-    """The verdicts there are for the run's partitions, logged per partition."""
-    now_ms = int(time.time() * 1000)
-    selected = {key.name for key in context.selected_asset_check_keys}
-    silence = Settings.from_env().pipeline.freshness_max_silence_seconds
-    today = date_key(trading_date_of(now_ms))
-    for key in context.partition_keys:
-        day, _, feed = key.partition("|")
-        verdicts: list[dg.AssetCheckEvaluation | None] = []
-        if FEED_FRESHNESS in selected and day == today:
-            verdict = judge_feed(feed, latest_report_ms(context.instance, key), now_ms, silence)
-            verdicts.append(freshness_evaluation(verdict, key) if verdict.judged else None)
-        deadline = export_deadline_ms(date.fromisoformat(day))
-        if PARQUET_FRESHNESS in selected and deadline is not None and now_ms >= deadline:
-            verdicts.append(export_evaluation(context.instance, key, deadline))
-        for verdict in verdicts:
-            if verdict is not None:
-                context.op_execution_context.log_event(verdict)
-    yield from ()

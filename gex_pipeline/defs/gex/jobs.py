@@ -4,15 +4,15 @@
 # from the annotations of decorated functions when the definitions load.
 import dagster as dg
 
-from gex_pipeline.defs.gex.checks import IntegrityConfig, evaluation, integrity_check_specs
+from gex_pipeline.defs.gex.checks import IntegrityConfig, integrity_check_specs
 from gex_pipeline.defs.gex.keys import GEX_PARQUET, GEX_TABLES
+from gex_pipeline.defs.integrity import checks_job, record_verdicts
 from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
 from gex_pipeline.defs.resources import ParquetStore, Tables
 from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
-from gex_pipeline.lib.gex.integrity import FeedDay, partition_checks
+from gex_pipeline.lib.gex.integrity import GEX_CHECKS, FeedDay, partition_checks
 from gex_pipeline.lib.lake.tables import Partition
-from gex_pipeline.lib.metrics.pipeline import record_checks
 
 INTEGRITY_CHECKS = dg.AssetSelection.checks(*(spec.key for spec in integrity_check_specs))
 
@@ -51,20 +51,15 @@ def gex_integrity_checks(
         results = partition_checks(
             con, day, parquet.root_dir(), config.thresholds(), rescan=config.rescan
         )
-    record_checks((result.name, result.passed) for result in results)
-    for result in results:
-        if not result.passed:
-            context.log.warning("%s %s failed: %s", key, result.name, result.counts)
-        context.log_event(evaluation(result, key))
+    record_verdicts(context, GEX_CHECKS, key, results)
 
 
-@dg.job(
-    partitions_def=gex_partitions,
-    description="Integrity checks of date x feed partitions without rebuilding them (one run per "
+gex_integrity_job = checks_job(
+    "gex_integrity_job",
+    gex_integrity_checks,
+    gex_partitions,
+    "Integrity checks of date x feed partitions without rebuilding them (one run per "
     "partition; a range from the job's Partitions tab is a backfill).",
 )
-def gex_integrity_job() -> None:
-    gex_integrity_checks()
-
 
 gex_jobs = [gex_parquet_job, gex_integrity_job]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import dagster as dg
 
+from gex_pipeline.defs.metadata import load_metadata
 from gex_pipeline.lib.gex.live_load import PartitionStats
 
 if TYPE_CHECKING:
@@ -46,16 +47,13 @@ def segment_metadata(report: SegmentReport, moved: int, purged: int) -> dict[str
 
 def partition_metadata(stats: PartitionStats, total_rows: int) -> dict[str, dg.MetadataValue]:
     """Metadata of one date x feed materialization reported by a live load."""
-    return {
-        "dagster/row_count": dg.MetadataValue.int(total_rows),
-        "snapshots_added": dg.MetadataValue.int(stats.snapshots_added),
-        "strikes_added": dg.MetadataValue.int(stats.strikes_added),
-        "events_added": dg.MetadataValue.int(stats.events_added),
-        "duplicates_skipped": dg.MetadataValue.int(stats.duplicates),
-        "conflicts": dg.MetadataValue.int(stats.conflicts),
-        "first_timestamp": dg.MetadataValue.timestamp(stats.first_timestamp / 1000),
-        "last_timestamp": dg.MetadataValue.timestamp(stats.last_timestamp / 1000),
+    added = {
+        "snapshots_added": stats.snapshots_added,
+        "strikes_added": stats.strikes_added,
+        "events_added": stats.events_added,
     }
+    span = ("timestamp", stats.first_timestamp, stats.last_timestamp)
+    return load_metadata(total_rows, added, stats.duplicates, stats.conflicts, span)
 
 
 def partition_counts(

@@ -22,12 +22,7 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
-from gex_pipeline.defs.gex.checks import (
-    CHECK_DESCRIPTIONS,
-    IntegrityConfig,
-    evaluation,
-    integrity_check_specs,
-)
+from gex_pipeline.defs.gex.checks import IntegrityConfig, integrity_check_specs
 from gex_pipeline.defs.gex.keys import (
     GEX_PARQUET,
     GEX_SNAPSHOTS,
@@ -40,6 +35,7 @@ from gex_pipeline.defs.gex.keys import (
     REQUEST_TAG,
 )
 from gex_pipeline.defs.gex.reporting import markdown_table
+from gex_pipeline.defs.integrity import check_evaluation
 from gex_pipeline.defs.metadata import (
     GEX_PARQUET_SCHEMA,
     GEX_SNAPSHOTS_SCHEMA,
@@ -60,7 +56,13 @@ from gex_pipeline.defs.resources import ParquetStore, Tables
 from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.day_chart import chart_markdown
-from gex_pipeline.lib.gex.integrity import PUBLISH_GATES, FeedDay, partition_checks
+from gex_pipeline.lib.gex.integrity import (
+    GEX_CHECKS,
+    PARQUET,
+    PUBLISH_GATES,
+    FeedDay,
+    partition_checks,
+)
 from gex_pipeline.lib.gex.staging_rebuild import StagingIncomplete
 from gex_pipeline.lib.gex.table_rebuild import NoData, Rebuilt, rebuild_partition
 from gex_pipeline.lib.history.day_replace import ReplaceRefused
@@ -73,9 +75,7 @@ TABLES_OP = "gex_tables"
 SOURCE_DEPS = [GEX_STAGING_STREAM, RAW_DAY_FILES, HISTORY_REQUESTS]
 # Partitions per backfill run: an import (higher priority) waits for one chunk at most.
 BACKFILL_CHUNK_SESSIONS = 10
-PARQUET_CHECKS = frozenset(
-    n for n, (asset, _) in CHECK_DESCRIPTIONS.items() if asset == GEX_PARQUET
-)
+PARQUET_CHECKS = frozenset(n for n, c in GEX_CHECKS.checks.items() if c.judges == PARQUET)
 
 
 class PartitionConfig(IntegrityConfig):
@@ -279,7 +279,7 @@ class PartitionWork:
             )
         judged = [r for r in results if r.name in names]
         for result in judged:
-            self.events.evaluated(evaluation(result, key))
+            self.events.evaluated(check_evaluation(result, GEX_CHECKS, key))
         record_checks((r.name, r.passed) for r in judged)
         return [r.name for r in results if r.name in gates and not r.passed]
 

@@ -8,34 +8,24 @@ slice and exports the partition to Parquet (`gex_parquet`) in the same run.
 
 from __future__ import annotations
 
-import dagster as dg
-
-from gex_pipeline.defs.gex.keys import HISTORY_REQUESTS, RAW_DAY_FILES, REQUEST_TAG, SOURCES_GROUP
-from gex_pipeline.defs.metadata import OWNERS, defined_here, tags
+from gex_pipeline.defs.gex.keys import HISTORY_REQUESTS, RAW_DAY_FILES, REQUEST_TAG
+from gex_pipeline.defs.metadata import source_spec
 
 __all__ = ["REQUEST_TAG", "history_assets"]
 
-history_request_spec = dg.AssetSpec(
+history_request_spec = source_spec(
     HISTORY_REQUESTS,
-    group_name=SOURCES_GROUP,
-    kinds={"file"},
-    owners=OWNERS,
-    tags=tags("history", "source"),
-    metadata=defined_here(),
-    description="Day-file links posted to /gex_history_url, one request file per day file under "
+    "history",
+    "Day-file links posted to /gex_history_url, one request file per day file under "
     "data/staging/history/requests/ (signed URL encrypted; docs/staging.md).",
 )
-raw_day_file_spec = dg.AssetSpec(
+raw_day_file_spec = source_spec(
     RAW_DAY_FILES,
-    deps=[HISTORY_REQUESTS],
-    group_name=SOURCES_GROUP,
-    kinds={"file"},
-    owners=OWNERS,
-    tags=tags("history", "source"),
-    metadata=defined_here(),
-    description="Downloaded GEXBot day files kept under "
+    "history",
+    "Downloaded GEXBot day files kept under "
     "data/source/gexbot/<TICKER>/<endpoint>/<YYYY-MM-DD>_<TICKER>_classic_<endpoint>.json[.gz]; "
     "a table rebuild re-imports them without downloading.",
+    deps=[HISTORY_REQUESTS],
 )
 
 history_assets = [history_request_spec, raw_day_file_spec]

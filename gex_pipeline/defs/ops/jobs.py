@@ -31,6 +31,7 @@ def backup_database(context: dg.OpExecutionContext, tables: Tables) -> None:
         store.lake,
         backups,
         status_path=settings.paths.data_dir / "live" / "status.json",
+        memory_limit=settings.history.duckdb_memory_limit,
     )
     pruned = prune_points(backups, settings.ops.db_backup_keep)
     context.log.info(f"restore point {point.path}: {point.bytes_added} bytes copied")

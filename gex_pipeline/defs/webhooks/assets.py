@@ -8,13 +8,13 @@ trading date of each table that received rows, at most every `GEX_LIVE_REPORT_SE
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.keys import SOURCES_GROUP
 from gex_pipeline.defs.metadata import (
     MARKET_AGG_STATE_SCHEMA,
     OPTION_TRADES_EVENTS_SCHEMA,
     OWNERS,
     UNIVERSAL_WEBHOOKS_SCHEMA,
     defined_here,
+    source_spec,
     table_metadata,
     tags,
 )
@@ -26,15 +26,11 @@ UNIVERSAL_WEBHOOKS = dg.AssetKey("universal_webhooks")
 OPTION_TRADES_EVENTS = dg.AssetKey("option_trades_events")
 MARKET_AGG_STATE = dg.AssetKey("market_agg_state")
 
-uw_staging_spec = dg.AssetSpec(
+uw_staging_spec = source_spec(
     UW_STAGING_STREAM,
-    group_name=SOURCES_GROUP,
-    kinds={"file"},
-    owners=OWNERS,
-    tags=tags("webhooks", "source"),
-    metadata=defined_here(),
-    description="Sealed /uw webhook message segments written by the ingest API under "
-    "data/staging/uw/ (NDJSON, docs/staging.md); moved to processed/ once loaded.",
+    "webhooks",
+    "Sealed /uw webhook message segments written by the ingest API under data/staging/uw/ "
+    "(NDJSON, docs/staging.md); moved to processed/ once loaded.",
 )
 
 webhook_table_specs = [

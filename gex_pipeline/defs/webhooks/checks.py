@@ -1,8 +1,9 @@
 """Daily integrity checks of option trades, on `option_trades_events` per trading date.
 
-One partitioned multi-asset check op runs `gex_pipeline.lib.webhooks.integrity` over one day with
-one DuckDB connection. ERROR checks block: in the export job they run before
-`option_trades_parquet`, and a failure keeps the day out of Parquet.
+One partitioned multi-asset check op runs the registry `WEBHOOK_CHECKS`
+(`gex_pipeline.lib.webhooks.integrity`) over one day with one DuckDB connection. ERROR checks
+block: in the export job they run before `option_trades_parquet`, and a failure keeps the day out
+of Parquet.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the config and resource types
@@ -12,33 +13,14 @@ from datetime import date
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.checks import check_metadata
+from gex_pipeline.defs.integrity import check_result, check_specs, judged
 from gex_pipeline.defs.partitions import trading_date_partitions
 from gex_pipeline.defs.resources import Tables
-from gex_pipeline.defs.webhooks.assets import OPTION_TRADES_EVENTS
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
-from gex_pipeline.lib.gex.integrity import ERROR
 from gex_pipeline.lib.lake.tables import Partition
-from gex_pipeline.lib.metrics.pipeline import record_checks
-from gex_pipeline.lib.webhooks.integrity import WEBHOOK_PUBLISH_GATES, day_checks
+from gex_pipeline.lib.webhooks.integrity import WEBHOOK_CHECKS, day_checks
 
-WEBHOOK_CHECK_DESCRIPTIONS: dict[str, str] = {
-    "unique_trade_ids": "Every option trade id is stored once for the day.",
-    "occ_symbols_parse": "Every option_chain_id is an OCC symbol (root, expiry, type, strike).",
-    "executed_at_in_day": "Every trade has an executed_at on the partition's New York date.",
-    "trade_cast_failures": "No present trade value failed its cast (cast_failures is empty).",
-}
-
-webhook_check_specs = [
-    dg.AssetCheckSpec(
-        name,
-        asset=OPTION_TRADES_EVENTS,
-        description=text,
-        partitions_def=trading_date_partitions,
-        blocking=name in WEBHOOK_PUBLISH_GATES,
-    )
-    for name, text in WEBHOOK_CHECK_DESCRIPTIONS.items()
-]
+webhook_check_specs = check_specs(WEBHOOK_CHECKS, trading_date_partitions)
 
 
 @dg.multi_asset_check(
@@ -58,19 +40,8 @@ def option_trades_checks(
     store.claim(Partition(day))
     with store.reader(Partition(day)) as con:
         results = day_checks(con, day, names=selected)
-    record_checks((result.name, result.passed) for result in results)
-    for result in results:
-        if not result.passed:
-            context.log.warning("option trades %s %s failed: %s", day, result.name, result.counts)
-        yield dg.AssetCheckResult(
-            asset_key=OPTION_TRADES_EVENTS,
-            check_name=result.name,
-            passed=result.passed,
-            severity=dg.AssetCheckSeverity.ERROR
-            if result.severity == ERROR
-            else dg.AssetCheckSeverity.WARN,
-            metadata=check_metadata(result),
-        )
+    for result in judged(context.log, f"option trades {day}", results):
+        yield check_result(result, WEBHOOK_CHECKS)
 
 
 webhook_checks = [option_trades_checks]

@@ -7,61 +7,52 @@ recovers. Run from the UI, the check records a verdict only for today's date dur
 and nothing otherwise (no verdict is no "passed").
 """
 
-# No `from __future__ import annotations` here: Dagster reads the context type from the
-# annotations of decorated functions when the definitions load.
-import time
-from collections.abc import Iterator
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
 
 import dagster as dg
 
-from gex_pipeline.defs.metadata import freshness_metadata
+from gex_pipeline.defs.freshness import (
+    freshness_checks,
+    freshness_evaluation,
+    latest_report_ms,
+    watched_report,
+)
 from gex_pipeline.defs.partitions import trading_date_partitions
 from gex_pipeline.defs.webhooks.assets import UNIVERSAL_WEBHOOKS
-from gex_pipeline.lib.calendar.sessions import previous_session
 from gex_pipeline.lib.calendar.trading_date import date_key, trading_date_of
 from gex_pipeline.lib.gex.freshness import FeedFreshness, judge_feed
-from gex_pipeline.settings import Settings
 
 STREAM_FRESHNESS = "stream_freshness"
 WEBHOOK_STREAM = "uw"
 
 
-def latest_stream_report_ms(instance: dg.DagsterInstance, day_key: str) -> int | None:
-    """Epoch ms of the latest `universal_webhooks` materialization of one date, or None."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(UNIVERSAL_WEBHOOKS, asset_partitions=[day_key]),
-        limit=1,
-        ascending=False,
-    ).records
-    return int(records[0].timestamp * 1000) if records else None
-
-
 def watched_stream(instance: dg.DagsterInstance, now_ms: int) -> tuple[bool, int | None]:
     """Whether the stream is watched (it loaded today or on the previous session) and its
     latest report today."""
-    today = trading_date_of(now_ms)
-    seen = latest_stream_report_ms(instance, date_key(today))
-    before = previous_session(today)
-    watched = seen is not None or (
-        before is not None and latest_stream_report_ms(instance, date_key(before.day)) is not None
-    )
-    return watched, seen
+    return watched_report(instance, UNIVERSAL_WEBHOOKS, now_ms)
 
 
 def stream_evaluation(verdict: FeedFreshness, day_key: str) -> dg.AssetCheckEvaluation:
     """The `stream_freshness` evaluation of one verdict (reported by the freshness sensor)."""
-    return dg.AssetCheckEvaluation(
-        asset_key=UNIVERSAL_WEBHOOKS,
-        check_name=STREAM_FRESHNESS,
-        passed=not verdict.stale,
-        severity=dg.AssetCheckSeverity.WARN,
-        partition=day_key,
-        metadata=freshness_metadata(verdict),
-    )
+    return freshness_evaluation(UNIVERSAL_WEBHOOKS, STREAM_FRESHNESS, verdict, day_key)
 
 
-@dg.multi_asset_check(
-    specs=[
+def judge_day(
+    instance: dg.DagsterInstance, day: str, selected: Collection[str], now_ms: int, silence: int
+) -> Iterator[dg.AssetCheckEvaluation]:
+    """The stream's verdict on `day` when it is today during the session; none otherwise."""
+    if STREAM_FRESHNESS in selected and day == date_key(trading_date_of(now_ms)):
+        seen = latest_report_ms(instance, UNIVERSAL_WEBHOOKS, day)
+        verdict = judge_feed(WEBHOOK_STREAM, seen, now_ms, silence)
+        if verdict.judged:
+            yield stream_evaluation(verdict, day)
+
+
+stream_freshness = freshness_checks(
+    "stream_freshness_check",
+    [
         dg.AssetCheckSpec(
             STREAM_FRESHNESS,
             asset=UNIVERSAL_WEBHOOKS,
@@ -71,25 +62,7 @@ def stream_evaluation(verdict: FeedFreshness, day_key: str) -> dg.AssetCheckEval
             "then; recorded by gex_freshness_sensor).",
         )
     ],
-    name="stream_freshness_check",
-    can_subset=True,
-    description="Judges the /uw stream's freshness on today's date during the session; records "
-    "nothing otherwise.",
+    "Judges the /uw stream's freshness on today's date during the session; records nothing "
+    "otherwise.",
+    judge_day,
 )
-def stream_freshness(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-    """Judge the run's date when it is today during the session; record nothing otherwise."""
-    now_ms = int(time.time() * 1000)
-    day = str(context.partition_key)
-    if day != date_key(trading_date_of(now_ms)):
-        return
-    silence = Settings.from_env().pipeline.freshness_max_silence_seconds
-    seen = latest_stream_report_ms(context.instance, day)
-    verdict = judge_feed(WEBHOOK_STREAM, seen, now_ms, silence)
-    if verdict.judged:
-        yield dg.AssetCheckResult(
-            asset_key=UNIVERSAL_WEBHOOKS,
-            check_name=STREAM_FRESHNESS,
-            passed=not verdict.stale,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata=freshness_metadata(verdict),
-        )

@@ -6,16 +6,14 @@ from datetime import date
 
 import dagster as dg
 
-from gex_pipeline.defs.gex.checks import check_metadata
+from gex_pipeline.defs.integrity import checks_job, record_verdicts
 from gex_pipeline.defs.partitions import trading_date_partitions
 from gex_pipeline.defs.resources import Tables
-from gex_pipeline.defs.webhooks.assets import OPTION_TRADES_EVENTS
 from gex_pipeline.defs.webhooks.checks import webhook_check_specs
 from gex_pipeline.defs.webhooks.parquet import OPTION_TRADES_PARQUET
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
-from gex_pipeline.lib.gex.integrity import ERROR
 from gex_pipeline.lib.lake.tables import Partition
-from gex_pipeline.lib.webhooks.integrity import day_checks
+from gex_pipeline.lib.webhooks.integrity import WEBHOOK_CHECKS, day_checks
 
 # The day's checks run first: a failed ERROR check (blocking) skips the export.
 option_trades_parquet_job = dg.define_asset_job(
@@ -32,36 +30,20 @@ option_trades_parquet_job = dg.define_asset_job(
 )
 def option_trades_day_checks(context: dg.OpExecutionContext, tables: Tables) -> None:
     """Every option-trade check of one date, as asset check evaluations."""
-    key = str(context.partition_key)
-    day = date.fromisoformat(key)
+    day = date.fromisoformat(str(context.partition_key))
     store = tables.store()
     store.claim(Partition(day))
     with store.reader(Partition(day)) as con:
         results = day_checks(con, day)
-    for result in results:
-        if not result.passed:
-            context.log.warning("option trades %s %s failed: %s", key, result.name, result.counts)
-        context.log_event(
-            dg.AssetCheckEvaluation(
-                asset_key=OPTION_TRADES_EVENTS,
-                check_name=result.name,
-                passed=result.passed,
-                severity=dg.AssetCheckSeverity.ERROR
-                if result.severity == ERROR
-                else dg.AssetCheckSeverity.WARN,
-                metadata=check_metadata(result),
-                partition=key,
-            )
-        )
+    record_verdicts(context, WEBHOOK_CHECKS, f"option trades {day}", results)
 
 
-@dg.job(
-    partitions_def=trading_date_partitions,
-    description="Daily checks of option trades (one run per trading date; a range from the job's "
+option_trades_checks_job = checks_job(
+    "option_trades_checks_job",
+    option_trades_day_checks,
+    trading_date_partitions,
+    "Daily checks of option trades (one run per trading date; a range from the job's "
     "Partitions tab is a backfill).",
 )
-def option_trades_checks_job() -> None:
-    option_trades_day_checks()
-
 
 webhook_jobs = [option_trades_parquet_job, option_trades_checks_job]

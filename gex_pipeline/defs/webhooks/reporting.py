@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from gex_pipeline.defs.metadata import load_metadata
 from gex_pipeline.lib.webhooks.live_load import DayStats
 
 if TYPE_CHECKING:
@@ -34,15 +35,13 @@ def day_counts(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> dict[str
 
 def day_metadata(stats: DayStats, rows: int) -> dict[str, dg.MetadataValue]:
     """Metadata of one trading-date materialization of a webhook table."""
-    return {
-        "dagster/row_count": dg.MetadataValue.int(rows),
-        "messages_added": dg.MetadataValue.int(stats.messages_added),
-        "trades_added": dg.MetadataValue.int(stats.trades_added),
-        "market_states_added": dg.MetadataValue.int(stats.market_added),
-        "other_messages_added": dg.MetadataValue.int(stats.other_added),
-        "duplicates_skipped": dg.MetadataValue.int(stats.duplicates),
-        "conflicts": dg.MetadataValue.int(stats.conflicts),
-        "cast_failures": dg.MetadataValue.int(stats.cast_failures),
-        "first_received_at": dg.MetadataValue.timestamp(stats.first_received_at / 1000),
-        "last_received_at": dg.MetadataValue.timestamp(stats.last_received_at / 1000),
+    added = {
+        "messages_added": stats.messages_added,
+        "trades_added": stats.trades_added,
+        "market_states_added": stats.market_added,
+        "other_messages_added": stats.other_added,
     }
+    span = ("received_at", stats.first_received_at, stats.last_received_at)
+    return load_metadata(
+        rows, added, stats.duplicates, stats.conflicts, span, cast_failures=stats.cast_failures
+    )

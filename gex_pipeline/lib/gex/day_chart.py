@@ -62,8 +62,8 @@ def read_day(parquet_root: Path, ticker: str, endpoint: str, trade_date: date) -
         if len(snaps) == 0:
             raise NoSnapshots(f"the snapshots file of {day} holds no row: {path}")
         limits = Thresholds(examples=len(snaps))
-        found = spot_spikes(con, day, limits, snaps).examples
-        gaps = timestamp_gaps(con, day, limits, snaps).blocks["gap"]
+        found = spot_spikes(con, day, limits, snaps=snaps).examples
+        gaps = timestamp_gaps(con, day, limits, snaps=snaps).blocks["gap"]
 
     def column(name: str) -> np.ndarray:
         return np.asarray(rows[name], dtype=np.float64)  # NULL -> nan: a break in the line

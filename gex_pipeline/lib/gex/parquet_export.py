@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.trading_date import feed_key
+from gex_pipeline.lib.payloads.gex import SCALAR_FIELDS
 
 if TYPE_CHECKING:
     import duckdb
@@ -38,17 +39,7 @@ SNAPSHOT_EXPORT_COLUMNS: tuple[str, ...] = (
     "endpoint",
     "timestamp",
     "trade_date",
-    "spot",
-    "zero_gamma",
-    "sum_gex_vol",
-    "sum_gex_oi",
-    "major_pos_vol",
-    "major_neg_vol",
-    "major_pos_oi",
-    "major_neg_oi",
-    "min_dte",
-    "sec_min_dte",
-    "delta_risk_reversal",
+    *SCALAR_FIELDS,
     "strike_count",
     "source",
 )

@@ -17,17 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.sessions import sessions_between
 from gex_pipeline.lib.calendar.trading_date import ENDPOINTS, feed_key, parse_feed_key
+from gex_pipeline.lib.checks.reports import MISSING, PRESENT, CheckedDay, file_days, file_reader
 from gex_pipeline.lib.gex.integrity import (
-    ERROR,
     TABLE_CHECKS,
     FeedDay,
     IntegrityResult,
+    PartitionContext,
     Thresholds,
     new_york_day_ms,
 )
@@ -39,14 +40,14 @@ from gex_pipeline.lib.gex.snapshot_scan import Snapshots, read_snapshot_files
 if TYPE_CHECKING:
     import duckdb
 
-PRESENT, INCOMPLETE, MISSING, NOT_A_SESSION = "present", "incomplete", "missing", "not_a_session"
+INCOMPLETE, NOT_A_SESSION = "incomplete", "not_a_session"
 # Strike columns the checks read (priors are not needed and cost the most to read).
 _STRIKE_COLUMNS = "ticker, endpoint, timestamp, strike, gamma, oi_gamma"
 _DEFAULTS = Thresholds()
 
 
 @dataclass(frozen=True)
-class DayReport:
+class DayReport(CheckedDay):
     """The verdicts and the coverage status of one feed-day."""
 
     day: FeedDay
@@ -54,14 +55,14 @@ class DayReport:
     results: tuple[IntegrityResult, ...] = ()
 
     @property
-    def failed(self) -> list[IntegrityResult]:
-        """Checks that failed, in report order."""
-        return [r for r in self.results if not r.passed]
+    def feed(self) -> str:
+        """`TICKER.endpoint`."""
+        return feed_key(self.day.ticker, self.day.endpoint)
 
     @property
-    def has_error(self) -> bool:
-        """True when an ERROR check failed."""
-        return any(r.severity == ERROR for r in self.failed)
+    def trade_date(self) -> date:
+        """The feed-day's date."""
+        return self.day.trade_date
 
 
 def discover_feeds(parquet_root: Path) -> list[str]:
@@ -74,18 +75,6 @@ def discover_feeds(parquet_root: Path) -> list[str]:
                 if folder.is_dir() and any(folder.glob("*.snapshots.parquet")):
                     feeds.append(feed_key(ticker_dir.name, endpoint))
     return feeds
-
-
-def _file_days(parquet_root: Path, ticker: str, endpoint: str, start: date, end: date) -> set[date]:
-    days = set()
-    for path in (parquet_root / ticker / endpoint).glob("*.snapshots.parquet"):
-        try:
-            day = datetime.strptime(path.name.split(".")[0], "%Y%m%d").date()
-        except ValueError:
-            continue
-        if start <= day <= end:
-            days.add(day)
-    return days
 
 
 def _quote(path: Path) -> str:
@@ -118,7 +107,8 @@ def _load_day(
 
 
 def _reads_strikes(exported: StrikeState | None, snaps: Snapshots, day: FeedDay) -> bool:
-    """Whether a table check will read the strike rows of `day` (see `_shared`)."""
+    """Whether a table check will read the strike rows of `day`: the export manifest stands for
+    them unless it is missing or records a duplicate or a row outside the day."""
     if exported is None or exported.figures is None or snaps.zero_sums.any():
         return True
     if exported.figures.key_duplicates or exported.first_timestamp is None:
@@ -126,16 +116,6 @@ def _reads_strikes(exported: StrikeState | None, snaps: Snapshots, day: FeedDay)
     start_ms, end_ms = new_york_day_ms(day.trade_date)
     assert exported.last_timestamp is not None
     return exported.first_timestamp < start_ms or exported.last_timestamp >= end_ms
-
-
-def _shared(exported: StrikeState | None) -> dict[str, dict[str, object]]:
-    """What the export manifest stands for, per check: nothing when the file must be read."""
-    if exported is None:
-        return {}
-    return {
-        "duplicate_rows": {"figures": exported.figures},
-        "trade_date_mismatch": {"strikes": exported},
-    }
 
 
 def validate(
@@ -151,17 +131,13 @@ def validate(
     `feeds` defaults to every feed with an exported file. A feed key that is not `TICKER.endpoint`
     raises ValueError naming it.
     """
-    import duckdb
-
     chosen = sorted(feeds) if feeds is not None else discover_feeds(parquet_root)
     parsed = [parse_feed_key(feed) for feed in chosen]
     sessions = {s.day for s in sessions_between(start, end)}
-    own = con is None
-    con = con or duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
-    try:
+    with file_reader(con) as con:
         for ticker, endpoint in parsed:
-            with_files = _file_days(parquet_root, ticker, endpoint, start, end)
+            folder = parquet_root / ticker / endpoint
+            with_files = file_days(folder, "*.snapshots.parquet", start, end)
             files = {d: snapshots_path(parquet_root, ticker, endpoint, d) for d in with_files}
             snapshots = read_snapshot_files(con, files, ticker, endpoint)
             for trade_date in sorted(sessions | with_files):
@@ -170,17 +146,12 @@ def validate(
                     yield DayReport(day, MISSING)
                     continue
                 snaps = snapshots[trade_date]
-                shared = _shared(_load_day(con, parquet_root, day, snaps))
-                results = tuple(
-                    check(con, day, limits, snaps=snaps, **shared.get(name, {}))
-                    for name, check in TABLE_CHECKS.items()
-                )
+                exported = _load_day(con, parquet_root, day, snaps)
+                context = PartitionContext(con, day, limits, snaps=snaps, strikes=exported)
+                results = tuple(check.run(context) for check in TABLE_CHECKS.values())
                 coverage = next(r for r in results if r.name == "session_coverage")
                 if trade_date not in sessions:
                     status = NOT_A_SESSION
                 else:
                     status = PRESENT if coverage.passed else INCOMPLETE
                 yield DayReport(day, status, results)
-    finally:
-        if own:
-            con.close()

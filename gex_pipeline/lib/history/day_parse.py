@@ -35,6 +35,7 @@ from gex_pipeline.lib.history.day_format import (
     sniff_day_file,
     unwrap_array,
 )
+from gex_pipeline.lib.payloads.gex import SCALAR_NAMES
 
 if TYPE_CHECKING:
     import duckdb
@@ -55,23 +56,8 @@ _MIN_MS = 946_684_800_000  # 2000-01-01
 _MAX_MS = 4_102_444_800_000  # 2100-01-01
 _MAX_OBJECT_BYTES = 64 * 1024**2
 
-_NUMERIC = (
-    "spot",
-    "spot_price",
-    "zero_gamma",
-    "sum_gex_vol",
-    "net_gex_vol",
-    "net_gex",
-    "sum_gex_oi",
-    "net_gex_oi",
-    "major_pos_vol",
-    "major_neg_vol",
-    "major_pos_oi",
-    "major_neg_oi",
-    "min_dte",
-    "sec_min_dte",
-    "delta_risk_reversal",
-)
+# Snapshot figures a day file may hold, under every accepted name.
+_NUMERIC = SCALAR_NAMES
 # Fields of a snapshot record that carry its content (two copies of a second differ in one of them).
 CONTENT_COLUMNS: tuple[str, ...] = (*_NUMERIC, "strikes", "max_priors", "max_change")
 

@@ -36,6 +36,7 @@ from gex_pipeline.lib.lake.tables import SPECS, Lake, Partition, TableCache
 from gex_pipeline.lib.staging.durable_fs import fsync_dir
 
 FORMAT = "lake-restore-point/1"
+DEFAULT_MEMORY_LIMIT = "1GB"
 MANIFEST_FILE = "manifest.json"
 LIVE_FILE = "live.db"
 MIRROR_DIR = "lake"
@@ -182,8 +183,10 @@ def take_point(
     *,
     now: datetime | None = None,
     status_path: Path | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
 ) -> RestorePoint:
-    """Take a restore point (see the module docstring); returns it once published."""
+    """Take a restore point (see the module docstring); returns it once published. DuckDB's
+    work (the mirror of open partitions, the bookkeeping copy) stays within `memory_limit`."""
     from gex_pipeline.lib.db.connection import connect
     from gex_pipeline.lib.lake.mirror import mirror
     from gex_pipeline.lib.lake.remote import require_local
@@ -202,6 +205,7 @@ def take_point(
             from gex_pipeline.lib.db.schema import migrate
 
             locked = time.monotonic()
+            con.execute(f"SET memory_limit = '{memory_limit}'")
             migrate(con)
             since = _mirror_since(status_path)
             tables = TableCache(lake)
@@ -374,11 +378,15 @@ def mirror_table_at(backups: BackupRoots, name: str, version: int) -> Any:
 
 
 def restore_partition(
-    point: RestorePoint, lake: Lake, partition: Partition, tables: Iterable[str] | None = None
+    point: RestorePoint,
+    lake: Lake,
+    partition: Partition,
+    tables: Iterable[str] | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
 ) -> dict[str, int]:
     """Make `partition` of each table what it was at the point (one commit per table; the
-    replaced rows stay reachable in the lake's history). Returns the rows restored per table.
-    The caller claims the partition first."""
+    replaced rows stay reachable in the lake's history), DuckDB within `memory_limit`. Returns
+    the rows restored per table. The caller claims the partition first."""
     import duckdb
 
     from gex_pipeline.lib.lake.reads import register
@@ -395,6 +403,7 @@ def restore_partition(
         old = mirror_table_at(backups, name, point.versions[name])
         part = partition.for_table(SPECS[name])
         with duckdb.connect() as con:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
             register(con, name, old, name, [part], with_feed=False)
             restored[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
             replace(

@@ -59,20 +59,21 @@ _ALIASED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("major_neg_oi", ("major_neg_oi",)),
 )
 _INTS = ("min_dte", "sec_min_dte")
-# The content of a record: everything but its key (ticker, endpoint, kind, timestamp), its
-# identity (id, received_at) and `extra`.
-CONTENT_FIELDS: tuple[str, ...] = (
-    *(name for name, _ in _ALIASED),
+# The levels of a snapshot: spot, zero gamma, the net GEX sums and the majors.
+LEVEL_FIELDS: tuple[str, ...] = tuple(name for name, _ in _ALIASED)
+# Every scalar figure of a record, in record order, and every name it is accepted under.
+SCALAR_FIELDS: tuple[str, ...] = (*LEVEL_FIELDS, *_INTS, "delta_risk_reversal")
+SCALAR_NAMES: tuple[str, ...] = (
+    *(alias for _, names in _ALIASED for alias in names),
     *_INTS,
     "delta_risk_reversal",
-    "max_priors",
-    "max_change",
-    "strikes",
 )
+# The content of a record: everything but its key (ticker, endpoint, kind, timestamp), its
+# identity (id, received_at) and `extra`.
+CONTENT_FIELDS: tuple[str, ...] = (*SCALAR_FIELDS, "max_priors", "max_change", "strikes")
 _KNOWN: frozenset[str] = frozenset(
-    {name for _, names in _ALIASED for name in names}
-    | set(_INTS)
-    | {"delta_risk_reversal", "ticker", "endpoint", "kind", "timestamp", "received_at"}
+    set(SCALAR_NAMES)
+    | {"ticker", "endpoint", "kind", "timestamp", "received_at"}
     | {"strikes", "max_priors", "max_change", "payload"}
 )
 _KNOWN_IN_PAYLOAD = _KNOWN - {"payload"}

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from gex_pipeline.lib.calendar.sessions import sessions_between
-from gex_pipeline.lib.gex.integrity import ERROR, IntegrityResult
+from gex_pipeline.lib.checks.registry import IntegrityResult
+from gex_pipeline.lib.checks.reports import MISSING, PRESENT, CheckedDay, file_days, file_reader
 from gex_pipeline.lib.webhooks.integrity import day_checks
 from gex_pipeline.lib.webhooks.parquet_export import option_trades_path
 
@@ -25,57 +26,28 @@ _VIEW = "option_trades_file"
 
 
 @dataclass(frozen=True)
-class TradeDayReport:
+class TradeDayReport(CheckedDay):
     """The verdicts of one day of option trades (`missing`: a session without a file)."""
 
     trade_date: date
     status: str
     results: tuple[IntegrityResult, ...] = ()
-
-    @property
-    def failed(self) -> list[IntegrityResult]:
-        """Checks that failed, in report order."""
-        return [r for r in self.results if not r.passed]
-
-    @property
-    def has_error(self) -> bool:
-        """True when an ERROR check failed."""
-        return any(r.severity == ERROR for r in self.failed)
-
-
-def _file_days(uw_root: Path, start: date, end: date) -> set[date]:
-    days = set()
-    for path in (uw_root / "option_trades").glob("*.parquet"):
-        try:
-            day = datetime.strptime(path.stem, "%Y%m%d").date()
-        except ValueError:
-            continue
-        if start <= day <= end:
-            days.add(day)
-    return days
+    feed: ClassVar[str] = "option_trades"
 
 
 def validate_option_trades(
     uw_root: Path, start: date, end: date, con: duckdb.DuckDBPyConnection | None = None
 ) -> Iterator[TradeDayReport]:
     """Check every day of option trades from `start` to `end` that is a session or has a file."""
-    import duckdb
-
-    with_files = _file_days(uw_root, start, end)
+    with_files = file_days(uw_root / "option_trades", "*.parquet", start, end)
     if not with_files:
         return
     sessions = {s.day for s in sessions_between(start, end)}
-    own = con is None
-    con = con or duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
-    try:
+    with file_reader(con) as con:
         for day in sorted(sessions | with_files):
             if day not in with_files:
-                yield TradeDayReport(day, "missing")
+                yield TradeDayReport(day, MISSING)
                 continue
             path = str(option_trades_path(uw_root, day)).replace("'", "''")
             con.execute(f"CREATE OR REPLACE VIEW {_VIEW} AS SELECT * FROM read_parquet('{path}')")
-            yield TradeDayReport(day, "present", tuple(day_checks(con, day, table=_VIEW)))
-    finally:
-        if own:
-            con.close()
+            yield TradeDayReport(day, PRESENT, tuple(day_checks(con, day, table=_VIEW)))

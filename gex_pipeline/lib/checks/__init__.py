@@ -1,0 +1,1 @@
+"""Integrity check machinery shared by the domains."""
