@@ -184,19 +184,17 @@ def zeroed(snapshot: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass
 class DefectInjector:
     """Applies a `DefectPlan` to a stream of clean snapshots and records what it did."""
 
-    def __init__(
-        self, plan: DefectPlan, open_ts: int, close_ts: int, tick: float, cadence: int = 1
-    ) -> None:
-        self.plan = plan
-        self.cadence = cadence
-        self.open_ts = open_ts
-        self.close_ts = close_ts
-        self.tick = tick
-        self.defects: list[Defect] = []
-        self.records = 0
+    plan: DefectPlan
+    open_ts: int
+    close_ts: int
+    tick: float
+    cadence: int = 1
+    defects: list[Defect] = field(default_factory=list, init=False)
+    records: int = field(default=0, init=False)
 
     def _outside_timestamps(self, side: str, count: int, block: int) -> list[int]:
         if side == "before":

@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,14 +21,6 @@ from gex_pipeline.cli.demo.session import NEW_YORK, SESSION_CLOSE
 
 TRADE_CHANNEL = "option_trades_super_algo"
 MARKET_AGG_CHANNEL = "market_agg_socket"
-MESSAGE_KINDS: tuple[str, ...] = (
-    "stock_trade",
-    "index_trade",
-    "market_agg",
-    "heartbeat",
-    "phx_reply",
-    "object_trade",
-)
 _EXCHANGES = ("XCBO", "CBOE", "XPHL", "MPRL", "AMXO", "XISX", "EDGO", "XBOX")
 _SIZES = (1, 2, 5, 10, 20, 25, 50, 100, 150, 200, 250, 500, 1000)
 _RATE = 0.04
@@ -251,26 +243,28 @@ class UwStream:
 
     def message(self, kind: str) -> list[Any] | dict[str, Any]:
         """One message of `kind` (see `MESSAGE_KINDS`)."""
-        if kind == "stock_trade":
-            return self.option_trade()
-        if kind == "index_trade":
-            return self.option_trade(index=True)
-        if kind == "market_agg":
-            return self.market_agg()
-        if kind == "heartbeat":
-            return self.heartbeat()
-        if kind == "phx_reply":
-            return self.phx_reply()
-        if kind == "object_trade":
-            return to_object_form(self.option_trade())
-        raise ValueError(f"kind: must be one of {', '.join(MESSAGE_KINDS)}, got {kind!r}")
+        if kind not in _KINDS:
+            raise ValueError(f"kind: must be one of {', '.join(MESSAGE_KINDS)}, got {kind!r}")
+        return _KINDS[kind][1](self)
 
     def messages(self, count: int) -> Iterator[list[Any] | dict[str, Any]]:
         """`count` messages: one of each kind first, then a mix dominated by option trades."""
-        weights = (60, 20, 6, 5, 5, 4)
+        weights = [weight for weight, _ in _KINDS.values()]
         for i in range(count):
             if i < len(MESSAGE_KINDS):
                 kind = MESSAGE_KINDS[i]
             else:
                 kind = self._rng.choices(MESSAGE_KINDS, weights)[0]
             yield self.message(kind)
+
+
+# Each kind of message: its weight in the mix that follows one of each, and how one is made.
+_KINDS: dict[str, tuple[int, Callable[[UwStream], list[Any] | dict[str, Any]]]] = {
+    "stock_trade": (60, UwStream.option_trade),
+    "index_trade": (20, lambda stream: stream.option_trade(index=True)),
+    "market_agg": (6, UwStream.market_agg),
+    "heartbeat": (5, UwStream.heartbeat),
+    "phx_reply": (5, UwStream.phx_reply),
+    "object_trade": (4, lambda stream: to_object_form(stream.option_trade())),
+}
+MESSAGE_KINDS: tuple[str, ...] = tuple(_KINDS)

@@ -26,6 +26,7 @@ from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.live_load import LIVE_SOURCE, STAGED_COLUMNS, load_segments, read_json_sql
 from gex_pipeline.lib.gex.partition_figures import record_slices
+from gex_pipeline.lib.history.day_parse import slice_params
 from gex_pipeline.lib.history.day_replace import (
     DEFAULT_SHRINK_RATIO,
     ReplaceRefused,
@@ -99,7 +100,7 @@ def _load_scratch(
 ) -> None:
     """Load the feed-day's records of `segments` into the scratch database with the live loader."""
     records = scratch.with_name("feed_day.jsonl")
-    params = {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
+    params = slice_params(ticker, endpoint, trade_date)
     with connect(scratch) as con:
         migrate(con)
         con.execute("SET SESSION preserve_insertion_order = true")
@@ -131,7 +132,7 @@ def rebuild_from_staging(
     lake workspace: the lake's versions are the way back, no pre-image is written). Raises
     `ReplaceRefused` (sharp shrink without `force`); nothing stored changes then.
     """
-    params = {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
+    params = slice_params(ticker, endpoint, trade_date)
     old_snapshots, old_strikes = stored or slice_counts(con, ticker, endpoint, trade_date)
     work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".rebuild-", dir=work_dir) as tmp:

@@ -13,6 +13,7 @@ back.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex.staging_rebuild import (
@@ -25,6 +26,7 @@ from gex_pipeline.lib.history.partition_import import (
     PartitionImport,
     PartitionTarget,
     import_partition,
+    replace_in_lake,
 )
 from gex_pipeline.lib.history.sources import find_raw_file, find_request, raw_dir
 from gex_pipeline.lib.lake.store import TableStore
@@ -88,24 +90,19 @@ def _rebuild_from_staging(
     force: bool,
 ) -> Rebuilt:
     """Replace the lake partition with the feed-day's records in `segments`."""
-    partition = target.partition
-    store.claim(partition)
-    with store.workspace(partition) as ws:
-        stored = (ws.count("gex_snapshots"), ws.count("gex_strikes"))
-        done = rebuild_from_staging(
-            ws.con,
-            segments,
-            ticker=target.ticker,
-            endpoint=target.endpoint,
-            trade_date=target.trade_date,
-            backups_dir=None,
+    done, pre_image = replace_in_lake(
+        store,
+        target,
+        partial(
+            rebuild_from_staging,
+            segments=segments,
             work_dir=paths.work_dir,
             force=force,
             shrink_ratio=history.shrink_ratio,
-            stored=stored,
-        )
-        before = ws.write_back(STAGING_TABLES, writer=STAGING_WRITER)
-        pre_image = before["gex_strikes"] if stored[1] else None
+        ),
+        tables=STAGING_TABLES,
+        writer=STAGING_WRITER,
+    )
     return _from_staging(done, pre_image)
 
 

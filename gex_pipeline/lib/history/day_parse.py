@@ -44,16 +44,20 @@ HISTORY_SOURCE = "history"
 # Kept strikes per timestamp (`timestamp`, `strike_count`), filled by the replace before snapshots.
 COUNTS_TABLE = "hist_day_counts"
 
-DROP_REASONS: tuple[str, ...] = (
-    "bad_timestamp",
-    "wrong_ticker",
-    "wrong_endpoint",
-    "wrong_date",
-    "duplicate_timestamp",
-)
-
 _MIN_MS = 946_684_800_000  # 2000-01-01
 _MAX_MS = 4_102_444_800_000  # 2100-01-01
+# Why a snapshot is dropped, tested in this order (SQL over the columns `_raw_sql` reads); a
+# repeated timestamp among the rest is marked afterwards (`_MARK_DUPLICATES_SQL`).
+_DROP_RULES: tuple[tuple[str, str], ...] = (
+    ("bad_timestamp", f"ts_ms IS NULL OR ts_ms < {_MIN_MS} OR ts_ms >= {_MAX_MS}"),
+    ("wrong_ticker", "f_ticker IS NOT NULL AND upper(trim(f_ticker)) <> $ticker"),
+    ("wrong_endpoint", "f_endpoint IS NOT NULL AND lower(trim(f_endpoint)) <> $endpoint"),
+    (
+        "wrong_date",
+        f"(to_timestamp(ts_ms / 1000) AT TIME ZONE '{TRADING_TZ_NAME}')::DATE <> $trade_date",
+    ),
+)
+DROP_REASONS: tuple[str, ...] = (*(reason for reason, _ in _DROP_RULES), "duplicate_timestamp")
 _MAX_OBJECT_BYTES = 64 * 1024**2
 
 # Snapshot figures a day file may hold, under every accepted name.
@@ -130,13 +134,7 @@ def _raw_sql(source: str, strikes: str = "strikes") -> str:
         FROM r
     )
     SELECT *,
-           CASE
-               WHEN ts_ms IS NULL OR ts_ms < {_MIN_MS} OR ts_ms >= {_MAX_MS} THEN 'bad_timestamp'
-               WHEN f_ticker IS NOT NULL AND upper(trim(f_ticker)) <> $ticker THEN 'wrong_ticker'
-               WHEN f_endpoint IS NOT NULL AND lower(trim(f_endpoint)) <> $endpoint
-                   THEN 'wrong_endpoint'
-               WHEN (to_timestamp(ts_ms / 1000) AT TIME ZONE '{TRADING_TZ_NAME}')::DATE
-                   <> $trade_date THEN 'wrong_date'
+           CASE {" ".join(f"WHEN {test} THEN '{reason}'" for reason, test in _DROP_RULES)}
            END AS reason,
            coalesce(len(strikes), 0) AS n_strikes
     FROM t
@@ -206,6 +204,12 @@ ORDER BY ts_ms
 """
 
 
+def slice_params(ticker: str, endpoint: str, trade_date: date) -> dict[str, object]:
+    """The slice (ticker, endpoint, trade_date) as the parameters `$ticker`, `$endpoint`,
+    `$trade_date` of the SQL here; they are also the keyword arguments that name it."""
+    return {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
+
+
 def parse_day_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -225,7 +229,7 @@ def parse_day_file(
     import duckdb
 
     form = sniff_day_file(path)
-    params = {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
+    params = slice_params(ticker, endpoint, trade_date)
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="gex-unwrap-") as tmp:
         source = path
         if form.layout == "wrapped":

@@ -20,6 +20,7 @@ from gex_pipeline.lib.history.day_parse import (
     SNAPSHOTS_SELECT,
     STRIKES_DEDUP_SELECT,
     STRIKES_SELECT,
+    slice_params,
 )
 from gex_pipeline.lib.history.day_rejects import keep_dropped_and_replaced
 
@@ -56,15 +57,11 @@ class ReplaceResult:
     ordered: bool = False
 
 
-def _params(ticker: str, endpoint: str, trade_date: date) -> dict[str, object]:
-    return {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
-
-
 def slice_counts(
     con: duckdb.DuckDBPyConnection, ticker: str, endpoint: str, trade_date: date
 ) -> tuple[int, int]:
     """(snapshots, strike rows) stored for the slice."""
-    params = _params(ticker, endpoint, trade_date)
+    params = slice_params(ticker, endpoint, trade_date)
     # fetchall drains each result: DuckDB 2.0 refuses a later `con.sql()` while one is unfinished.
     snapshots, strikes = (
         con.execute(f"SELECT count(*) FROM {table} WHERE {_SLICE}", params).fetchall()[0][0]
@@ -88,7 +85,7 @@ def backup_slice(
         snapshots=folder / f"{trade_date:%Y%m%d}-{stamp}.snapshots.parquet",
         strikes=folder / f"{trade_date:%Y%m%d}-{stamp}.strikes.parquet",
     )
-    params = _params(ticker, endpoint, trade_date)
+    params = slice_params(ticker, endpoint, trade_date)
     for table, path in zip(_TABLES, (backup.snapshots, backup.strikes), strict=True):
         tmp = path.with_name(f".{path.name}.tmp")
         con.execute(
@@ -190,7 +187,7 @@ def replace_slice(
     backup = None
     if stored is None and backups_dir is not None and (old_snapshots or old_strikes):
         backup = backup_slice(con, backups_dir, ticker, endpoint, trade_date)
-    params = _params(ticker, endpoint, trade_date)
+    params = slice_params(ticker, endpoint, trade_date)
     con.execute("BEGIN TRANSACTION")
     try:
         keep_dropped_and_replaced(con, params)
@@ -224,7 +221,7 @@ def restore_slice(
     trade_date: date,
 ) -> None:
     """Put a pre-image back: the slice becomes exactly the rows of `backup`, in one transaction."""
-    params = _params(ticker, endpoint, trade_date)
+    params = slice_params(ticker, endpoint, trade_date)
     con.execute("BEGIN TRANSACTION")
     try:
         for table, path in zip(_TABLES, (backup.snapshots, backup.strikes), strict=True):

@@ -24,9 +24,12 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.gex.integrity import FeedDay, publish_blockers
@@ -49,6 +52,7 @@ from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
 from gex_pipeline.settings import HistorySettings, PathSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 IMPORT_WRITER = "history-import"
 # What an import replaces in the lake (strike rows before their snapshots; figures last).
@@ -93,6 +97,38 @@ class PartitionImport:
     request_id: str | None
     blocked: tuple[str, ...] = ()
     pre_image: int | None = None
+
+
+def replace_in_lake(
+    store: TableStore,
+    target: PartitionTarget,
+    replace: Callable[..., T],
+    *,
+    tables: tuple[str, ...],
+    writer: str,
+    load: tuple[str, ...] = (),
+    presorted: Callable[[T], tuple[str, ...]] = lambda _: (),
+) -> tuple[T, int | None]:
+    """Claim `target`'s partition, copy its `load` tables into a workspace and replace the slice
+    there with `replace(con, ticker=, endpoint=, trade_date=, backups_dir=None, stored=)` (`stored`:
+    the lake's snapshots and strike rows of it); then write `tables` back to the lake, those in
+    `presorted(result)` in their insertion order. Returns the result and the lake version of
+    `gex_strikes` before the replace (None when the partition held no strike rows)."""
+    partition = target.partition
+    store.claim(partition)
+    with store.workspace(partition) as ws:
+        ws.load(*load)
+        stored = (ws.count("gex_snapshots"), ws.count("gex_strikes"))
+        result = replace(
+            ws.con,
+            ticker=target.ticker,
+            endpoint=target.endpoint,
+            trade_date=target.trade_date,
+            backups_dir=None,
+            stored=stored,
+        )
+        before = ws.write_back(tables, writer=writer, presorted=presorted(result))
+    return result, before["gex_strikes"] if stored[1] else None
 
 
 def _now_ms() -> int:
@@ -238,31 +274,26 @@ def _import_into_lake(
     """Parse `source` in a workspace of the partition and replace the partition in the lake;
     export it when `parquet_root` is given and no ERROR check blocks it. Returns the stats, the
     export, the blocking checks and the lake version of `gex_strikes` before the replace."""
-    partition = target.partition
-    store.claim(partition)
-    with store.workspace(partition) as ws:
-        ws.load("gex_snapshots", "gex_live_shadow")
-        stored = (ws.count("gex_snapshots"), ws.count("gex_strikes"))
-        stats = import_day_file(
-            ws.con,
-            source,
-            ticker=target.ticker,
-            endpoint=target.endpoint,
-            trade_date=target.trade_date,
-            backups_dir=None,
+    stats, pre_image = replace_in_lake(
+        store,
+        target,
+        partial(
+            import_day_file,
+            path=source,
             force=force,
             shrink_ratio=history.shrink_ratio,
             max_decompressed=history.limits.max_decompressed_bytes,
-            stored=stored,
-        )
-        presorted = ("gex_strikes",) if stats.ordered else ()
-        before = ws.write_back(IMPORT_TABLES, writer=IMPORT_WRITER, presorted=presorted)
-        pre_image = before["gex_strikes"] if stored[1] else None
+        ),
+        tables=IMPORT_TABLES,
+        writer=IMPORT_WRITER,
+        load=("gex_snapshots", "gex_live_shadow"),
+        presorted=lambda stats: ("gex_strikes",) if stats.ordered else (),
+    )
     blocked: tuple[str, ...] = ()
     exported = None
     if parquet_root is not None:
         day = FeedDay(target.trade_date, target.ticker, target.endpoint)
-        with store.reader(partition) as con:
+        with store.reader(target.partition) as con:
             blocked = tuple(r.name for r in publish_blockers(con, day))
             if not blocked:  # an ERROR check keeps the partition (and the old file) unpublished
                 exported = export_lake_partition(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -45,18 +46,45 @@ _NAME_ENDPOINT = re.compile(r"_classic_(gex_zero|gex_one|gex_full)(?=\.)", re.IG
 
 
 @dataclass(frozen=True)
-class HistoryRequest:
-    """A validated import request. `url` holds the signature: it is left out of `repr`."""
+class DayRequest:
+    """What a request for one day file names: its feed-day, the file, what the body said
+    differently from the file name (`overrides`) and the client's `metadata`."""
 
-    url: str = field(repr=False)
-    url_key: str
-    url_hash: str
     ticker: str
     endpoint: str
     trade_date: date
     file_name: str
     overrides: dict[str, str]
     metadata: dict[str, Any] | None
+
+    def day_record(self) -> dict[str, Any]:
+        """These fields, JSON-ready (the inverse of `day_fields`)."""
+        return {
+            "ticker": self.ticker,
+            "endpoint": self.endpoint,
+            "trade_date": self.trade_date.isoformat(),
+            "file_name": self.file_name,
+            "overrides": dict(self.overrides),
+            "metadata": self.metadata,
+        }
+
+    @staticmethod
+    def day_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+        """The keyword arguments of these fields read from a `day_record`."""
+        return {
+            **{name: record[name] for name in ("ticker", "endpoint", "file_name", "overrides")},
+            "trade_date": date.fromisoformat(record["trade_date"]),
+            "metadata": record["metadata"],
+        }
+
+
+@dataclass(frozen=True)
+class HistoryRequest(DayRequest):
+    """A validated import request. `url` holds the signature: it is left out of `repr`."""
+
+    url: str = field(repr=False)
+    url_key: str
+    url_hash: str
 
 
 def parse_history_request(body: bytes | str, policy: UrlPolicy) -> HistoryRequest:

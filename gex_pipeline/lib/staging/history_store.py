@@ -16,12 +16,12 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import InvalidToken, MultiFernet
 
+from gex_pipeline.lib.payloads.history import DayRequest
 from gex_pipeline.lib.staging.durable_fs import flocked, write_atomic
 from gex_pipeline.lib.staging.layout import HistoryDirs, history_dirs
 from gex_pipeline.lib.staging.link_key import KEY_FILE_NAME, link_cipher
@@ -68,7 +68,7 @@ class SavedRequest:
 
 
 @dataclass(frozen=True)
-class StoredRequest:
+class StoredRequest(DayRequest):
     """A saved historical-import request, with the signed URL decrypted (left out of `repr`).
 
     `signed_url` is None once the request finished (the link is erased then).
@@ -78,12 +78,6 @@ class StoredRequest:
     url: str
     url_hash: str
     signed_url: str | None = field(repr=False)
-    ticker: str
-    endpoint: str
-    trade_date: date
-    file_name: str
-    overrides: dict[str, str]
-    metadata: dict[str, Any] | None
     first_posted_at: int
     last_posted_at: int
     post_count: int
@@ -149,12 +143,7 @@ class HistoryStore:
                 "url": request.url_key,
                 "url_hash": request.url_hash,
                 "signed_url": self._cipher().encrypt(request.url.encode()).decode(),
-                "ticker": request.ticker,
-                "endpoint": request.endpoint,
-                "trade_date": request.trade_date.isoformat(),
-                "file_name": request.file_name,
-                "overrides": dict(request.overrides),
-                "metadata": request.metadata,
+                **request.day_record(),
                 "first_posted_at": previous["first_posted_at"] if previous else now_ms,
                 "last_posted_at": now_ms,
                 "post_count": previous["post_count"] + 1 if previous else 1,
@@ -231,12 +220,7 @@ class HistoryStore:
             url=raw["url"],
             url_hash=raw["url_hash"],
             signed_url=None if signed_url is None else signed_url.decode(),
-            ticker=raw["ticker"],
-            endpoint=raw["endpoint"],
-            trade_date=date.fromisoformat(raw["trade_date"]),
-            file_name=raw["file_name"],
-            overrides=raw["overrides"],
-            metadata=raw["metadata"],
+            **DayRequest.day_fields(raw),
             first_posted_at=raw["first_posted_at"],
             last_posted_at=raw["last_posted_at"],
             post_count=raw["post_count"],

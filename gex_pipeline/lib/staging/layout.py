@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Self
 
 GEX_STREAM = "gex"
 UW_STREAM = "uw"
@@ -43,37 +44,42 @@ def seq_of(name: str) -> int | None:
     return int(stem)
 
 
-@dataclass(frozen=True)
-class StreamDirs:
-    """The directories of one staging stream."""
+class _Below:
+    """The path `name` below the `root` of a directories object (a class attribute)."""
 
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, dirs: _Dirs | None, owner: type | None = None) -> Path:
+        if dirs is None:
+            raise AttributeError(self.name)
+        return dirs.root / self.name
+
+
+@dataclass(frozen=True)
+class _Dirs:
+    """Directories below `root`; `MADE` names those `ensure` creates."""
+
+    MADE: ClassVar[tuple[str, ...]] = ()
     root: Path
 
-    @property
-    def open(self) -> Path:
-        return self.root / "open"
-
-    @property
-    def sealed(self) -> Path:
-        return self.root / "sealed"
-
-    @property
-    def processed(self) -> Path:
-        return self.root / "processed"
-
-    @property
-    def seal_lock(self) -> Path:
-        return self.root / ".seal.lock"
-
-    @property
-    def seal_seq(self) -> Path:
-        return self.root / ".seal.seq"
-
-    def ensure(self) -> StreamDirs:
+    def ensure(self) -> Self:
         """Create the directories when missing; return self."""
-        for path in (self.open, self.sealed, self.processed):
-            path.mkdir(parents=True, exist_ok=True)
+        for name in self.MADE:
+            (self.root / name).mkdir(parents=True, exist_ok=True)
         return self
+
+
+@dataclass(frozen=True)
+class StreamDirs(_Dirs):
+    """The directories of one staging stream."""
+
+    MADE = ("open", "sealed", "processed")
+    open = _Below("open")
+    sealed = _Below("sealed")
+    processed = _Below("processed")
+    seal_lock = _Below(".seal.lock")
+    seal_seq = _Below(".seal.seq")
 
 
 def stream_dirs(staging_dir: Path, stream: str) -> StreamDirs:
@@ -84,24 +90,12 @@ def stream_dirs(staging_dir: Path, stream: str) -> StreamDirs:
 
 
 @dataclass(frozen=True)
-class HistoryDirs:
+class HistoryDirs(_Dirs):
     """Directories of historical-import requests and their status records."""
 
-    root: Path
-
-    @property
-    def requests(self) -> Path:
-        return self.root / "requests"
-
-    @property
-    def status(self) -> Path:
-        return self.root / "status"
-
-    def ensure(self) -> HistoryDirs:
-        """Create the directories when missing; return self."""
-        for path in (self.requests, self.status):
-            path.mkdir(parents=True, exist_ok=True)
-        return self
+    MADE = ("requests", "status")
+    requests = _Below("requests")
+    status = _Below("status")
 
 
 def history_dirs(staging_dir: Path) -> HistoryDirs:
