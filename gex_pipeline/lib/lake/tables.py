@@ -209,11 +209,14 @@ class Lake:
     def open(self, name: str, version: int | None = None) -> DeltaTable | None:
         """The table (at `version`, else the latest), or None when it was never written."""
         from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
 
-        uri = self.uri(name)
-        if not DeltaTable.is_deltatable(uri, storage_options=self.options()):
+        # Opening and catching costs one listing of the log; asking `is_deltatable` first cost
+        # another round trip per open on object storage.
+        try:
+            return DeltaTable(self.uri(name), version=version, storage_options=self.options())
+        except TableNotFoundError:
             return None
-        return DeltaTable(uri, version=version, storage_options=self.options())
 
     def ensure(self, name: str) -> DeltaTable:
         """The table, created empty with its schema and partitioning when missing."""

@@ -86,10 +86,10 @@ class Workspace:
             before[name] = base.version() if base is not None else -1
             order = "" if name in presorted else f" ORDER BY {spec.sort}"
             ordered = lake_rows(self.con, name, query + order)
-            replace(self.lake, name, part, ordered, writer=writer, base=base)
+            after[name] = replace(
+                self.lake, name, part, ordered, writer=writer, base=base
+            ).version()
             self.bases.pop(name, None)
-            table = self.lake.open(name)
-            after[name] = table.version() if table is not None else -1
         if self.partition.feed is not None:
             record_change(self.con, self.lake, self.partition, writer, before, after, rows)
         return before

@@ -100,8 +100,9 @@ def replace(
     *,
     writer: str,
     base: DeltaTable | None = None,
-) -> None:
-    """Make `rows` the whole content of `partition` of table `name`, in one commit.
+) -> DeltaTable:
+    """Make `rows` the whole content of `partition` of table `name`, in one commit; returns the
+    table at the version the commit made.
 
     `base` is the table as the caller read it; when another writer changed the partition since,
     the commit fails (`deltalake.exceptions.CommitFailedError`) and nothing changes.
@@ -121,6 +122,7 @@ def replace(
         target_file_size=TARGET_FILE_BYTES,
         commit_properties=commit_info(writer, [part]),  # type: ignore[arg-type]
     )
+    return table
 
 
 def empty_rows(name: str) -> pa.Table:
