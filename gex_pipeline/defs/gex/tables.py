@@ -53,7 +53,6 @@ from gex_pipeline.defs.partition_runs import (
 )
 from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
 from gex_pipeline.defs.resources import ParquetStore, Tables
-from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.day_chart import chart_markdown
 from gex_pipeline.lib.gex.integrity import (
@@ -67,7 +66,6 @@ from gex_pipeline.lib.gex.staging_rebuild import StagingIncomplete
 from gex_pipeline.lib.gex.table_rebuild import NoData, Rebuilt, rebuild_partition
 from gex_pipeline.lib.history.day_replace import ReplaceRefused
 from gex_pipeline.lib.history.partition_import import HistoryImportFailed, PartitionTarget
-from gex_pipeline.lib.lake.tables import Partition
 from gex_pipeline.lib.metrics.pipeline import record_checks
 from gex_pipeline.settings import Settings
 
@@ -266,9 +264,8 @@ class PartitionWork:
         gates = set(PUBLISH_GATES) if GEX_PARQUET in self.assets else set()
         if not names and not gates:
             return []
-        partition = Partition(day.trade_date, feed_key(day.ticker, day.endpoint))
-        self.store.claim(partition)
-        with self.store.reader(partition) as con:
+        self.store.claim(day.partition)
+        with self.store.reader(day.partition) as con:
             results = partition_checks(
                 con,
                 day,
@@ -286,14 +283,10 @@ class PartitionWork:
     def _export(self, key: str, day: FeedDay) -> None:
         from gex_pipeline.lib.gex.parquet_export import EmptyPartition, export_lake_partition
 
-        partition = Partition(day.trade_date, feed_key(day.ticker, day.endpoint))
-        self.store.claim(partition)
-        with self.store.reader(partition) as con:
+        self.store.claim(day.partition)
+        with self.store.reader(day.partition) as con:
             try:
-                result = export_lake_partition(
-                    self.store, con, self.parquet.root_dir(), day.ticker, day.endpoint,
-                    day.trade_date,
-                )  # fmt: skip
+                result = export_lake_partition(self.store, con, self.parquet.root_dir(), day)
             except EmptyPartition as exc:
                 raise PartitionFailed(f"no data for this feed-day: {exc}") from None
         import polars as pl

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from gex_pipeline.lib.calendar.trading_date import trade_date_sql
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.gex.feed_day import SLICE_SQL
 from gex_pipeline.lib.gex.live_load import LIVE_SOURCE, STAGED_COLUMNS, load_segments, read_json_sql
 from gex_pipeline.lib.gex.partition_figures import record_slices
 from gex_pipeline.lib.history.day_parse import slice_params
@@ -40,7 +41,6 @@ from gex_pipeline.lib.staging.reader import Segment
 if TYPE_CHECKING:
     import duckdb
 
-_SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
 _TABLES = ("gex_snapshots", "gex_strikes")
 
 
@@ -143,7 +143,7 @@ def rebuild_from_staging(
             snapshots, strikes = (
                 int(
                     con.execute(
-                        f"SELECT count(*) FROM rebuild.{table} WHERE {_SLICE}", params
+                        f"SELECT count(*) FROM rebuild.{table} WHERE {SLICE_SQL}", params
                     ).fetchall()[0][0]
                 )
                 for table in _TABLES
@@ -164,9 +164,9 @@ def rebuild_from_staging(
             con.execute("BEGIN TRANSACTION")
             try:
                 for table in _TABLES:
-                    con.execute(f"DELETE FROM {table} WHERE {_SLICE}", params)
+                    con.execute(f"DELETE FROM {table} WHERE {SLICE_SQL}", params)
                     con.execute(
-                        f"INSERT INTO {table} BY NAME SELECT * FROM rebuild.{table} WHERE {_SLICE}",
+                        f"INSERT INTO {table} BY NAME SELECT * FROM rebuild.{table} WHERE {SLICE_SQL}",
                         params,
                     )
                 record_slices(con, [(ticker, endpoint, trade_date)])

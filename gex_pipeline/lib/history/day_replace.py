@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gex_pipeline.lib.gex.feed_day import SLICE_SQL
 from gex_pipeline.lib.gex.partition_figures import record_slices
 from gex_pipeline.lib.history.day_parse import (
     COUNTS_TABLE,
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     import duckdb
 
 DEFAULT_SHRINK_RATIO = 0.5
-_SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
 _TABLES: tuple[str, str] = ("gex_snapshots", "gex_strikes")
 
 
@@ -64,7 +64,7 @@ def slice_counts(
     params = slice_params(ticker, endpoint, trade_date)
     # fetchall drains each result: DuckDB 2.0 refuses a later `con.sql()` while one is unfinished.
     snapshots, strikes = (
-        con.execute(f"SELECT count(*) FROM {table} WHERE {_SLICE}", params).fetchall()[0][0]
+        con.execute(f"SELECT count(*) FROM {table} WHERE {SLICE_SQL}", params).fetchall()[0][0]
         for table in _TABLES
     )
     return int(snapshots), int(strikes)
@@ -89,7 +89,7 @@ def backup_slice(
     for table, path in zip(_TABLES, (backup.snapshots, backup.strikes), strict=True):
         tmp = path.with_name(f".{path.name}.tmp")
         con.execute(
-            f"COPY (SELECT * FROM {table} WHERE {_SLICE}) TO '{_quote(tmp)}' "
+            f"COPY (SELECT * FROM {table} WHERE {SLICE_SQL}) TO '{_quote(tmp)}' "
             "(FORMAT parquet, COMPRESSION zstd)",
             params,
         )
@@ -192,7 +192,7 @@ def replace_slice(
     try:
         keep_dropped_and_replaced(con, params)
         for table in _TABLES:
-            con.execute(f"DELETE FROM {table} WHERE {_SLICE}", params)
+            con.execute(f"DELETE FROM {table} WHERE {SLICE_SQL}", params)
         kept, duplicates, ordered = _insert_strikes(con, params)
         if guard and kept < shrink_ratio * old_strikes:
             raise _shrink_refusal(ticker, endpoint, trade_date, kept, old_strikes, shrink_ratio)
@@ -225,7 +225,7 @@ def restore_slice(
     con.execute("BEGIN TRANSACTION")
     try:
         for table, path in zip(_TABLES, (backup.snapshots, backup.strikes), strict=True):
-            con.execute(f"DELETE FROM {table} WHERE {_SLICE}", params)
+            con.execute(f"DELETE FROM {table} WHERE {SLICE_SQL}", params)
             con.execute(f"INSERT INTO {table} SELECT * FROM read_parquet('{_quote(path)}')")
         record_slices(con, [(ticker, endpoint, trade_date)])
         con.execute("COMMIT")

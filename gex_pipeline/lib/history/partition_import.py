@@ -296,7 +296,5 @@ def _import_into_lake(
         with store.reader(target.partition) as con:
             blocked = tuple(r.name for r in publish_blockers(con, day))
             if not blocked:  # an ERROR check keeps the partition (and the old file) unpublished
-                exported = export_lake_partition(
-                    store, con, parquet_root, target.ticker, target.endpoint, target.trade_date
-                )
+                exported = export_lake_partition(store, con, parquet_root, day)
     return stats, exported, blocked, pre_image
