@@ -65,7 +65,7 @@ from gex_pipeline.lib.gex.integrity import (
 from gex_pipeline.lib.gex.staging_rebuild import StagingIncomplete
 from gex_pipeline.lib.gex.table_rebuild import NoData, Rebuilt, rebuild_partition
 from gex_pipeline.lib.history.day_replace import ReplaceRefused
-from gex_pipeline.lib.history.partition_import import HistoryImportFailed, PartitionTarget
+from gex_pipeline.lib.history.partition_import import HistoryImportFailed
 from gex_pipeline.lib.metrics.pipeline import record_checks
 from gex_pipeline.settings import Settings
 
@@ -214,7 +214,7 @@ class PartitionWork:
         day = FeedDay(*parse_gex_partition_key(key))
         try:
             if self.assets & set(GEX_TABLES):
-                self._rebuild(key)
+                self._rebuild(key, day)
             blocked = self._judge(key, day, self.checks - PARQUET_CHECKS)
             if GEX_PARQUET in self.assets:
                 if blocked and set(blocked) <= self.checks:  # recorded: the failed check says it
@@ -230,12 +230,11 @@ class PartitionWork:
         except PartitionFailed as exc:
             self.events.fail(key, str(exc))
 
-    def _rebuild(self, key: str) -> None:
-        target = PartitionTarget(*parse_gex_partition_key(key))
+    def _rebuild(self, key: str, day: FeedDay) -> None:
         settings = Settings.from_env()
         try:
             done = rebuild_partition(
-                target,
+                day,
                 store=self.store,
                 paths=settings.paths,
                 history=settings.history,
@@ -248,7 +247,7 @@ class PartitionWork:
             raise PartitionFailed(str(exc)) from None
         self.context.log.info(
             "%s rebuilt from %s: %d snapshots, %d strike rows (replaced %d)",
-            target,
+            day,
             done.source,
             done.snapshots,
             done.strike_rows,
