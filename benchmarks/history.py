@@ -72,7 +72,8 @@ def run_import(url: str, data_dir: Path) -> dict[str, float]:
     """The pipeline: post the link into the request store, then import the partition."""
     os.environ["GEX_DATA_DIR"] = str(data_dir)
     os.environ["GEX_SECRETS_DIR"] = str(data_dir.parent / f"{data_dir.name}-secrets")
-    from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
+    from gex_pipeline.lib.gex.feed_day import FeedDay
+    from gex_pipeline.lib.history.partition_import import import_partition
     from gex_pipeline.lib.history.url_policy import UrlPolicy
     from gex_pipeline.lib.lake.store import TableStore
     from gex_pipeline.lib.payloads.history import parse_history_request
@@ -88,7 +89,7 @@ def run_import(url: str, data_dir: Path) -> dict[str, float]:
     store = TableStore.from_paths(paths, settings.history.duckdb_memory_limit)
     started = time.perf_counter()
     done = import_partition(
-        PartitionTarget(TRADE_DATE, TICKER, ENDPOINT),
+        FeedDay(TRADE_DATE, TICKER, ENDPOINT),
         store=store,
         paths=paths,
         history=settings.history,

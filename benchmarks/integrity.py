@@ -26,6 +26,7 @@ from gex_pipeline.lib.calendar.sessions import sessions_between
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
 from gex_pipeline.lib.gex import integrity
+from gex_pipeline.lib.gex.feed_day import SLICE_SQL
 from gex_pipeline.lib.gex.parquet_export import export_partition, parquet_path
 from gex_pipeline.lib.gex.parquet_manifest import manifest_path
 from gex_pipeline.lib.gex.partition_figures import strike_state
@@ -45,7 +46,6 @@ FEEDS = (("SPX", "gex_zero"), ("NDX", "gex_zero"), ("QQQ", "gex_one"))
 ROUNDS = 3
 DEFECTS = "gap,duplicate,spike,zero,out_of_session"
 DAY_MS = 86_400_000
-_SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
 GAP_SQL = """
 SELECT count(*) FROM (
     SELECT timestamp - lag(timestamp) OVER (PARTITION BY ticker, endpoint, trade_date
@@ -86,9 +86,9 @@ def one_day(work: Path) -> None:
         print(f"one day: {rows:,} strike rows generated, imported, exported in "
               f"{time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
         day = integrity.FeedDay(DAY, *FEED)
-        source = f"(SELECT * FROM gex_snapshots WHERE {_SLICE})"
+        source = f"(SELECT * FROM gex_snapshots WHERE {SLICE_SQL})"
         base = _best(lambda: con.execute(GAP_SQL.format(source=source), day.params()).fetchall())
-        strikes = f"(SELECT * FROM gex_strikes WHERE {_SLICE})"
+        strikes = f"(SELECT * FROM gex_strikes WHERE {SLICE_SQL})"
         rows_base = _best(
             lambda: con.execute(GAP_SQL.format(source=strikes), day.params()).fetchall()
         )

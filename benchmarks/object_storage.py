@@ -125,7 +125,8 @@ def _live(root: Path, lake_env: dict[str, str], seconds: int) -> dict[str, float
 
 
 def _import_once(data: Path, lake_env: dict[str, str], day_file: Path) -> float:
-    from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
+    from gex_pipeline.lib.gex.feed_day import FeedDay
+    from gex_pipeline.lib.history.partition_import import import_partition
     from gex_pipeline.lib.history.sources import raw_dir, raw_file_name
     from gex_pipeline.lib.lake.store import TableStore
     from gex_pipeline.settings import Settings
@@ -136,7 +137,7 @@ def _import_once(data: Path, lake_env: dict[str, str], day_file: Path) -> float:
     shutil.copy(day_file, folder / raw_file_name(DAY, "SPX", "gex_zero", True))
     started = time.perf_counter()
     import_partition(
-        PartitionTarget(DAY, "SPX", "gex_zero"),
+        FeedDay(DAY, "SPX", "gex_zero"),
         store=TableStore.from_settings(settings),
         paths=settings.paths,
         history=settings.history,

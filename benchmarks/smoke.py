@@ -125,7 +125,8 @@ def import_ratio(work: Path) -> float:
 
     from benchmarks.history import run_raw
     from gex_pipeline.cli.demo.history_day import make_day_file
-    from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
+    from gex_pipeline.lib.gex.feed_day import FeedDay
+    from gex_pipeline.lib.history.partition_import import import_partition
     from gex_pipeline.lib.history.sources import raw_dir
     from gex_pipeline.lib.lake.store import TableStore
     from gex_pipeline.settings import Settings
@@ -143,7 +144,7 @@ def import_ratio(work: Path) -> float:
         (folder / day.path.name).write_bytes(day.path.read_bytes())
         started = time.perf_counter()
         import_partition(
-            PartitionTarget(date(2025, 11, 14), "SPX", "gex_zero"),
+            FeedDay(date(2025, 11, 14), "SPX", "gex_zero"),
             store=TableStore.from_paths(settings.paths),
             paths=settings.paths,
             history=settings.history,

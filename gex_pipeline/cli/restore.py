@@ -92,13 +92,17 @@ def _finish(
     restored: dict[str, int],
     source: str,
 ) -> int:
+    from gex_pipeline.lib.gex.feed_day import FeedDay
     from gex_pipeline.lib.gex.parquet_export import export_lake_partition
 
     ticker, _, endpoint = str(partition.feed).partition(".")
     if restored.get("gex_strikes"):
         with store.reader(partition) as con:
             export_lake_partition(
-                store, con, settings.paths.parquet_dir, ticker, endpoint, partition.trade_date
+                store,
+                con,
+                settings.paths.parquet_dir,
+                FeedDay(partition.trade_date, ticker, endpoint),
             )
     print(
         f"restored {partition.feed} {partition.trade_date} from {source}: "

@@ -56,7 +56,7 @@ def test_imports_reimports_and_restores_keep_the_figures(con, tmp_path):
     _assert_figures_hold(con)
     assert recorded_figures(con)[0][3] == 300 * 6
     assert second.backup is not None
-    restore_slice(con, second.backup, ticker="SPX", endpoint="gex_zero", trade_date=DAY)
+    restore_slice(con, second.backup, FeedDay(DAY, "SPX", "gex_zero"))
     _assert_figures_hold(con)
     assert recorded_figures(con)[0][3] == first.strike_rows
 

@@ -14,6 +14,7 @@ import pytest
 from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.gex.feed_day import FeedDay
 from gex_pipeline.lib.gex.parquet_export import export_partition
 from gex_pipeline.lib.history.day_format import DayFileInvalid
 from gex_pipeline.lib.history.day_import import import_day_file
@@ -202,7 +203,7 @@ def test_replace_keeps_a_pre_image_that_restores_the_old_slice(con, tmp_path):
     stats = _import(con, _day(tmp_path, "new", seed=2).path, tmp_path)
     assert _rows(con) != old
     assert stats.backup is not None and stats.removed_strike_rows == len(old)
-    restore_slice(con, stats.backup, TICKER, ENDPOINT, DAY)
+    restore_slice(con, stats.backup, FeedDay(DAY, TICKER, ENDPOINT))
     assert _rows(con) == old
     assert _rows(con, "gex_snapshots", "*") == old_snaps
 

@@ -11,7 +11,8 @@ import pytest
 
 from gex_pipeline.cli import main
 from gex_pipeline.cli.demo.history_day import make_day_file
-from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
+from gex_pipeline.lib.gex.feed_day import FeedDay
+from gex_pipeline.lib.history.partition_import import import_partition
 from gex_pipeline.lib.history.sources import raw_dir, raw_file_name
 from gex_pipeline.lib.lake.store import TableStore
 from gex_pipeline.settings import Settings
@@ -30,7 +31,7 @@ def _import(settings: Settings, tmp_path: Path, seed: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(day.path, folder / raw_file_name(DAY, "SPX", "gex_zero", True))
     import_partition(
-        PartitionTarget(DAY, "SPX", "gex_zero"),
+        FeedDay(DAY, "SPX", "gex_zero"),
         store=TableStore.from_paths(settings.paths),
         paths=settings.paths,
         history=settings.history,

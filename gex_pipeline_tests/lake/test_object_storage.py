@@ -18,8 +18,9 @@ from gex_pipeline.cli import main
 from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.gex.feed_day import FeedDay
 from gex_pipeline.lib.gex.live_load import load_segments
-from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
+from gex_pipeline.lib.history.partition_import import import_partition
 from gex_pipeline.lib.history.sources import raw_dir, raw_file_name
 from gex_pipeline.lib.lake.mirror import mirror
 from gex_pipeline.lib.lake.reads import connect_lake
@@ -57,7 +58,7 @@ def _import(settings: Settings, tmp_path: Path, seed: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(day.path, folder / raw_file_name(DAY, "SPX", "gex_zero", True))
     import_partition(
-        PartitionTarget(DAY, "SPX", "gex_zero"),
+        FeedDay(DAY, "SPX", "gex_zero"),
         store=TableStore.from_settings(settings),
         paths=settings.paths,
         history=settings.history,

@@ -163,7 +163,8 @@ HISTORY_SCRIPT = textwrap.dedent(
     import sys, time
     from datetime import date
     from deltalake.exceptions import CommitFailedError
-    from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
+    from gex_pipeline.lib.gex.feed_day import FeedDay
+    from gex_pipeline.lib.history.partition_import import import_partition
     from gex_pipeline.lib.lake.store import TableStore
     from gex_pipeline.settings import Settings
 
@@ -171,7 +172,7 @@ HISTORY_SCRIPT = textwrap.dedent(
     for attempt in range(6):  # what gex_tables' RetryPolicy does for a failed step
         try:
             import_partition(
-                PartitionTarget(date(2025, 11, 14), "SPX", "gex_zero"),
+                FeedDay(date(2025, 11, 14), "SPX", "gex_zero"),
                 store=TableStore.from_settings(settings),
                 paths=settings.paths,
                 history=settings.history,

@@ -13,9 +13,10 @@ import pytest
 from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.gex.feed_day import FeedDay
 from gex_pipeline.lib.gex.live_load import load_segments
 from gex_pipeline.lib.gex.parquet_export import export_partition
-from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
+from gex_pipeline.lib.history.partition_import import import_partition
 from gex_pipeline.lib.history.sources import raw_dir
 from gex_pipeline.lib.lake.reads import connect_lake
 from gex_pipeline.lib.lake.seal import hot_partitions, seal
@@ -96,7 +97,7 @@ def populated(settings: Settings, tmp_path: Path) -> Populated:
     uw_segments = [uw.seal(uw.records(uw.messages(40, seed=s))) for s in (1, 2)]
     store = TableStore.from_paths(settings.paths)
     import_partition(
-        PartitionTarget(HISTORY_DAY, "NQ_NDX", "gex_zero"),
+        FeedDay(HISTORY_DAY, "NQ_NDX", "gex_zero"),
         store=store,
         paths=settings.paths,
         history=settings.history,

@@ -198,25 +198,14 @@ def make_day_file(
     ticker: str = "SPX",
     endpoint: str = "gex_zero",
     *,
-    seed: int = 0,
     snapshots: int | None = 300,
-    strikes: int = 100,
-    compressed: bool = True,
-    form: str = "array",
     defects: str | tuple[str, ...] = (),
-    cadence: int = 1,
+    **options: Any,
 ) -> DayFile:
-    """Test/benchmark helper: a small day file (300 snapshots unless told) in `out_dir`."""
-    spec = DaySpec(
-        trade_date=parse_trade_date(trade_date),
-        ticker=ticker,
-        endpoint=endpoint,
-        seed=seed,
-        snapshots=snapshots,
-        strikes=strikes,
-        compressed=compressed,
-        form=form,
-        defects=parse_defect_kinds(defects),
-        cadence=cadence,
-    )
-    return write_day_file(out_dir, spec)
+    """Test/benchmark helper: a small day file (300 snapshots unless told) in `out_dir`.
+
+    `options` are the other `DaySpec` fields (seed, strikes, compressed, form, cadence), with its
+    defaults."""
+    day = parse_trade_date(trade_date)
+    spec = DaySpec(day, ticker, endpoint, snapshots=snapshots, defects=parse_defect_kinds(defects))
+    return write_day_file(out_dir, replace(spec, **options))

@@ -53,7 +53,6 @@ from gex_pipeline.defs.partition_runs import (
 )
 from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
 from gex_pipeline.defs.resources import ParquetStore, Tables
-from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.day_chart import chart_markdown
 from gex_pipeline.lib.gex.integrity import (
@@ -66,8 +65,7 @@ from gex_pipeline.lib.gex.integrity import (
 from gex_pipeline.lib.gex.staging_rebuild import StagingIncomplete
 from gex_pipeline.lib.gex.table_rebuild import NoData, Rebuilt, rebuild_partition
 from gex_pipeline.lib.history.day_replace import ReplaceRefused
-from gex_pipeline.lib.history.partition_import import HistoryImportFailed, PartitionTarget
-from gex_pipeline.lib.lake.tables import Partition
+from gex_pipeline.lib.history.partition_import import HistoryImportFailed
 from gex_pipeline.lib.metrics.pipeline import record_checks
 from gex_pipeline.settings import Settings
 
@@ -216,7 +214,7 @@ class PartitionWork:
         day = FeedDay(*parse_gex_partition_key(key))
         try:
             if self.assets & set(GEX_TABLES):
-                self._rebuild(key)
+                self._rebuild(key, day)
             blocked = self._judge(key, day, self.checks - PARQUET_CHECKS)
             if GEX_PARQUET in self.assets:
                 if blocked and set(blocked) <= self.checks:  # recorded: the failed check says it
@@ -232,12 +230,11 @@ class PartitionWork:
         except PartitionFailed as exc:
             self.events.fail(key, str(exc))
 
-    def _rebuild(self, key: str) -> None:
-        target = PartitionTarget(*parse_gex_partition_key(key))
+    def _rebuild(self, key: str, day: FeedDay) -> None:
         settings = Settings.from_env()
         try:
             done = rebuild_partition(
-                target,
+                day,
                 store=self.store,
                 paths=settings.paths,
                 history=settings.history,
@@ -250,7 +247,7 @@ class PartitionWork:
             raise PartitionFailed(str(exc)) from None
         self.context.log.info(
             "%s rebuilt from %s: %d snapshots, %d strike rows (replaced %d)",
-            target,
+            day,
             done.source,
             done.snapshots,
             done.strike_rows,
@@ -266,9 +263,8 @@ class PartitionWork:
         gates = set(PUBLISH_GATES) if GEX_PARQUET in self.assets else set()
         if not names and not gates:
             return []
-        partition = Partition(day.trade_date, feed_key(day.ticker, day.endpoint))
-        self.store.claim(partition)
-        with self.store.reader(partition) as con:
+        self.store.claim(day.partition)
+        with self.store.reader(day.partition) as con:
             results = partition_checks(
                 con,
                 day,
@@ -286,14 +282,10 @@ class PartitionWork:
     def _export(self, key: str, day: FeedDay) -> None:
         from gex_pipeline.lib.gex.parquet_export import EmptyPartition, export_lake_partition
 
-        partition = Partition(day.trade_date, feed_key(day.ticker, day.endpoint))
-        self.store.claim(partition)
-        with self.store.reader(partition) as con:
+        self.store.claim(day.partition)
+        with self.store.reader(day.partition) as con:
             try:
-                result = export_lake_partition(
-                    self.store, con, self.parquet.root_dir(), day.ticker, day.endpoint,
-                    day.trade_date,
-                )  # fmt: skip
+                result = export_lake_partition(self.store, con, self.parquet.root_dir(), day)
             except EmptyPartition as exc:
                 raise PartitionFailed(f"no data for this feed-day: {exc}") from None
         import polars as pl

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gex_pipeline.lib.calendar.sessions import session
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ
 from gex_pipeline.lib.checks.registry import (
     ERROR,
@@ -32,6 +31,7 @@ from gex_pipeline.lib.checks.registry import (
     IntegrityCheck,
     IntegrityResult,
 )
+from gex_pipeline.lib.gex.feed_day import SLICE_SQL, FeedDay
 from gex_pipeline.lib.gex.parquet_export import parquet_path
 from gex_pipeline.lib.gex.parquet_manifest import file_state
 from gex_pipeline.lib.gex.partition_figures import (
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 SNAPSHOTS, STRIKES, PARQUET = "gex_snapshots", "gex_strikes", "gex_parquet"
 REJECTS, LIVE_SHADOW = "gex_history_rejects", "gex_live_shadow"
 
-_SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
 # 1.4826 x MAD estimates the standard deviation of normally distributed moves.
 _MAD_TO_SIGMA = 1.4826
 
@@ -99,27 +98,6 @@ class Thresholds:
             raise ValueError(f"examples: must be >= 1, got {self.examples}")
 
 
-@dataclass(frozen=True)
-class FeedDay:
-    """One date x feed partition."""
-
-    trade_date: date
-    ticker: str
-    endpoint: str
-
-    def params(self) -> dict[str, object]:
-        """SQL parameters `$ticker`, `$endpoint`, `$trade_date`."""
-        return {"ticker": self.ticker, "endpoint": self.endpoint, "trade_date": self.trade_date}
-
-    def window(self) -> tuple[int, int] | None:
-        """(open, close) epoch ms of the partition's session; None when it is not a session."""
-        held = session(self.trade_date)
-        return None if held is None else (held.open_ms, held.close_ms)
-
-    def __str__(self) -> str:
-        return f"{self.ticker} {self.endpoint} {self.trade_date.isoformat()}"
-
-
 def ny_iso(epoch_ms: int) -> str:
     """ISO-8601 New York time of an epoch-ms timestamp, e.g. `2025-11-14T09:31:07.000-05:00`."""
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).astimezone(TRADING_TZ)
@@ -137,7 +115,7 @@ def read_rejects(con: duckdb.DuckDBPyConnection, day: FeedDay) -> list[Reject]:
     spot, kept_spot."""
     return con.execute(
         f"SELECT timestamp, reason, differs, spot, kept_spot FROM {REJECTS}"
-        f" WHERE {_SLICE} ORDER BY position",
+        f" WHERE {SLICE_SQL} ORDER BY position",
         day.params(),
     ).fetchall()
 
@@ -307,7 +285,7 @@ def duplicate_rows(c: PartitionContext) -> IntegrityResult:
         else c.fetch(
             f"""
         WITH k AS (
-            SELECT timestamp, strike, count(*) AS n FROM {STRIKES} WHERE {_SLICE}
+            SELECT timestamp, strike, count(*) AS n FROM {STRIKES} WHERE {SLICE_SQL}
             GROUP BY timestamp, strike
         )
         SELECT timestamp, sum(n - 1)::BIGINT AS extra, min(n) > 1 AS whole_snapshot
@@ -374,7 +352,7 @@ def zero_snapshots(c: PartitionContext) -> IntegrityResult:
         live = c.fetch(
             f"""
             SELECT DISTINCT timestamp FROM {STRIKES}
-            WHERE {_SLICE} AND timestamp BETWEEN $first AND $last
+            WHERE {SLICE_SQL} AND timestamp BETWEEN $first AND $last
               AND timestamp IN (SELECT unnest($candidates::BIGINT[]))
               AND (coalesce(gamma, 0) <> 0 OR coalesce(oi_gamma, 0) <> 0)
             """,
@@ -427,14 +405,14 @@ def trade_date_mismatch(c: PartitionContext) -> IntegrityResult:
     wrong: set[int] = {int(ts) for ts in outside}
     if c.strikes is None:
         first, last = c.fetch(
-            f"SELECT min(timestamp), max(timestamp) FROM {STRIKES} WHERE {_SLICE}"
+            f"SELECT min(timestamp), max(timestamp) FROM {STRIKES} WHERE {SLICE_SQL}"
         )[0]
     else:
         first, last = c.strikes.first_timestamp, c.strikes.last_timestamp
     rows: list[tuple] = []
     if first is not None and (first < start_ms or last >= end_ms):
         rows = c.fetch(
-            f"SELECT timestamp, count(*) FROM {STRIKES} WHERE {_SLICE}"
+            f"SELECT timestamp, count(*) FROM {STRIKES} WHERE {SLICE_SQL}"
             " AND (timestamp < $start_ms OR timestamp >= $end_ms) GROUP BY timestamp",
             start_ms=start_ms,
             end_ms=end_ms,
@@ -503,7 +481,7 @@ def live_history_drift(c: PartitionContext) -> IntegrityResult:
     zero_gamma within the drift tolerances."""
     # Compares the imported rows with the live ones kept in `gex_live_shadow`.
     limits = c.limits
-    shadowed = c.fetch(f"SELECT count(*) FROM {LIVE_SHADOW} WHERE {_SLICE}")
+    shadowed = c.fetch(f"SELECT count(*) FROM {LIVE_SHADOW} WHERE {SLICE_SQL}")
     rows = (
         []
         if not shadowed[0][0]
@@ -563,7 +541,7 @@ def _differing_timestamps(c: PartitionContext, path: Path) -> list[int]:
         f"""
         WITH d AS (
             SELECT timestamp, count(*) AS n, sum({ROW_HASH}) AS h FROM {STRIKES}
-            WHERE {_SLICE} GROUP BY timestamp
+            WHERE {SLICE_SQL} GROUP BY timestamp
         ),
         p AS (
             SELECT timestamp, count(*) AS n, sum({ROW_HASH}) AS h
@@ -582,7 +560,7 @@ def _reconcile(c: PartitionContext, held_back: Collection[str]) -> IntegrityResu
     path = parquet_path(c.parquet_root, c.day.ticker, c.day.endpoint, c.day.trade_date)
     details: dict[str, str | float | None] = {"path": str(path)}
     if c.figures is None:
-        stored = c.fetch(f"SELECT count(*), sum({ROW_HASH}) FROM {STRIKES} WHERE {_SLICE}")
+        stored = c.fetch(f"SELECT count(*), sum({ROW_HASH}) FROM {STRIKES} WHERE {SLICE_SQL}")
         db_rows, db_sum = int(stored[0][0]), stored[0][1]
         details["duckdb_figures"] = "scanned"
     else:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.trading_date import feed_key
+from gex_pipeline.lib.gex.feed_day import SLICE_SQL, FeedDay
 from gex_pipeline.lib.payloads.gex import SCALAR_FIELDS
 
 if TYPE_CHECKING:
@@ -76,9 +77,8 @@ def partition_query(
     """DuckDB relation of one partition's strike rows in export order and columns."""
     return con.sql(
         f"SELECT {', '.join(EXPORT_COLUMNS)} FROM gex_strikes"
-        " WHERE ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
-        " ORDER BY timestamp, strike",
-        params={"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date},
+        f" WHERE {SLICE_SQL} ORDER BY timestamp, strike",
+        params=FeedDay(trade_date, ticker, endpoint).params(),
     )
 
 
@@ -115,9 +115,8 @@ def export_partition(
     target.parent.mkdir(parents=True, exist_ok=True)
     snapshots = con.sql(
         f"SELECT {', '.join(SNAPSHOT_EXPORT_COLUMNS)} FROM gex_snapshots"
-        " WHERE ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
-        " ORDER BY timestamp",
-        params={"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date},
+        f" WHERE {SLICE_SQL} ORDER BY timestamp",
+        params=FeedDay(trade_date, ticker, endpoint).params(),
     ).pl()
     _write_atomic(snapshots, snapshots_path(parquet_root, ticker, endpoint, trade_date))
     manifest_path(target).unlink(missing_ok=True)
@@ -128,12 +127,7 @@ def export_partition(
 
 
 def export_lake_partition(
-    store: TableStore,
-    con: duckdb.DuckDBPyConnection,
-    parquet_root: Path,
-    ticker: str,
-    endpoint: str,
-    trade_date: date,
+    store: TableStore, con: duckdb.DuckDBPyConnection, parquet_root: Path, day: FeedDay
 ) -> ExportResult:
     """Export a feed-day from the lake (`con`: a reader of its partition, `store.reader`).
 
@@ -144,11 +138,11 @@ def export_lake_partition(
     from gex_pipeline.lib.gex.parquet_manifest import manifest_path, write_manifest
     from gex_pipeline.lib.gex.partition_figures import StrikeFigures, StrikeState
     from gex_pipeline.lib.lake.remote import copy_file
-    from gex_pipeline.lib.lake.tables import Partition, partition_files
+    from gex_pipeline.lib.lake.tables import partition_files
 
-    partition = Partition(trade_date, feed_key(ticker, endpoint))
+    ticker, endpoint, trade_date = day.ticker, day.endpoint, day.trade_date
     table = store.lake.open("gex_strikes")
-    files = partition_files(table, partition) if table is not None else []
+    files = partition_files(table, day.partition) if table is not None else []
     if len(files) != 1:
         return export_partition(con, parquet_root, ticker, endpoint, trade_date)
     file = files[0]

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from gex_pipeline.lib.gex.feed_day import SLICE_SQL
 from gex_pipeline.lib.gex.parquet_export import EXPORT_COLUMNS
 
 if TYPE_CHECKING:
     import duckdb
 
 ROW_HASH = f"hash({', '.join(EXPORT_COLUMNS)})::HUGEINT"
-_SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
-_ROWS = f"gex_strikes WHERE {_SLICE}"
+_ROWS = f"gex_strikes WHERE {SLICE_SQL}"
 # The figures of a set of strike rows, grouped by partition (keys counted first: cheaper than a
 # count of distinct keys).
 _FIGURES = f"""
@@ -78,7 +78,7 @@ def record_slices(
     figures = _UNIQUE_FIGURES if unique_keys else _FIGURES
     for ticker, endpoint, trade_date in slices:
         params = {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
-        con.execute(f"DELETE FROM gex_partition_figures WHERE {_SLICE}", params)
+        con.execute(f"DELETE FROM gex_partition_figures WHERE {SLICE_SQL}", params)
         con.execute("INSERT INTO gex_partition_figures " + figures.format(rows=_ROWS), params)
 
 
@@ -137,7 +137,7 @@ def strike_state(
         f"""
         SELECT s.n, s.first, s.last, f.strike_rows, f.strike_key_duplicates, f.strike_hash
         FROM (SELECT count(*) AS n, min(timestamp) AS first, max(timestamp) AS last
-              FROM gex_strikes WHERE {_SLICE}) s
+              FROM gex_strikes WHERE {SLICE_SQL}) s
         LEFT JOIN gex_partition_figures f
           ON f.ticker = $ticker AND f.endpoint = $endpoint AND f.trade_date = $trade_date
         """,

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gex_pipeline.lib.gex.feed_day import SLICE_SQL
+
 if TYPE_CHECKING:
     import duckdb
-
-_SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def read_snapshots(
         f"""
         SELECT timestamp, coalesce(spot, 0)::DOUBLE AS spot, coalesce(spot > 0, false) AS spot_ok,
                coalesce(sum_gex_vol, 0) = 0 AND coalesce(sum_gex_oi, 0) = 0 AS zero_sums
-        FROM {source} WHERE {_SLICE}
+        FROM {source} WHERE {SLICE_SQL}
         """,
         params,
     ).fetchnumpy()

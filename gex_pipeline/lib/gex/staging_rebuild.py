@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 from gex_pipeline.lib.calendar.trading_date import trade_date_sql
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.gex.feed_day import SLICE_SQL, FeedDay
 from gex_pipeline.lib.gex.live_load import LIVE_SOURCE, STAGED_COLUMNS, load_segments, read_json_sql
 from gex_pipeline.lib.gex.partition_figures import record_slices
-from gex_pipeline.lib.history.day_parse import slice_params
 from gex_pipeline.lib.history.day_replace import (
     DEFAULT_SHRINK_RATIO,
     ReplaceRefused,
@@ -40,7 +40,6 @@ from gex_pipeline.lib.staging.reader import Segment
 if TYPE_CHECKING:
     import duckdb
 
-_SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
 _TABLES = ("gex_snapshots", "gex_strikes")
 
 
@@ -61,7 +60,7 @@ class StagingRebuild:
 
 
 def feed_day_segments(
-    con: duckdb.DuckDBPyConnection, dirs: StreamDirs, ticker: str, endpoint: str, trade_date: date
+    con: duckdb.DuckDBPyConnection, dirs: StreamDirs, day: FeedDay
 ) -> list[Segment]:
     """The staged segments whose loads touched the feed-day, oldest first.
 
@@ -73,7 +72,7 @@ def feed_day_segments(
         " WHERE s.stream = $stream AND p.ticker = $ticker AND p.endpoint = $endpoint"
         " AND p.trade_date = $trade_date"
         " ORDER BY s.seq",
-        {"stream": GEX_STREAM, "ticker": ticker, "endpoint": endpoint, "trade_date": trade_date},
+        {"stream": GEX_STREAM, **day.params()},
     ).fetchall()
     found, missing = [], []
     for name, seq in rows:
@@ -84,8 +83,7 @@ def feed_day_segments(
             found.append(Segment(int(seq), path))
     if missing:
         raise StagingIncomplete(
-            f"{len(missing)} of the {len(rows)} staging segments of {ticker} {endpoint} "
-            f"{trade_date} are no longer in {dirs.processed} (purged after "
+            f"{len(missing)} of the {len(rows)} staging segments of {day} are no longer in {dirs.processed} (purged after "
             f"GEX_STAGING_RETENTION_DAYS), e.g. {missing[0]}: a rebuild would lose their rows"
         )
     return found
@@ -95,12 +93,9 @@ def _quote(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _load_scratch(
-    scratch: Path, segments: list[Segment], ticker: str, endpoint: str, trade_date: date
-) -> None:
+def _load_scratch(scratch: Path, segments: list[Segment], day: FeedDay) -> None:
     """Load the feed-day's records of `segments` into the scratch database with the live loader."""
     records = scratch.with_name("feed_day.jsonl")
-    params = slice_params(ticker, endpoint, trade_date)
     with connect(scratch) as con:
         migrate(con)
         con.execute("SET SESSION preserve_insertion_order = true")
@@ -108,7 +103,7 @@ def _load_scratch(
             f"COPY (SELECT * FROM {read_json_sql([str(s.path) for s in segments], STAGED_COLUMNS)}"
             f" WHERE ticker = $ticker AND endpoint = $endpoint"
             f" AND {trade_date_sql('timestamp')} = $trade_date) TO {_quote(records)} (FORMAT json)",
-            params,
+            day.params(),
         )
         load_segments(con, [Segment(0, records)], source=LIVE_SOURCE)
 
@@ -132,41 +127,40 @@ def rebuild_from_staging(
     lake workspace: the lake's versions are the way back, no pre-image is written). Raises
     `ReplaceRefused` (sharp shrink without `force`); nothing stored changes then.
     """
-    params = slice_params(ticker, endpoint, trade_date)
-    old_snapshots, old_strikes = stored or slice_counts(con, ticker, endpoint, trade_date)
+    day = FeedDay(trade_date, ticker, endpoint)
+    params = day.params()
+    old_snapshots, old_strikes = stored or slice_counts(con, day)
     work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".rebuild-", dir=work_dir) as tmp:
         scratch = Path(tmp) / "scratch.duckdb"
-        _load_scratch(scratch, segments, ticker, endpoint, trade_date)
+        _load_scratch(scratch, segments, day)
         con.execute(f"ATTACH {_quote(scratch)} AS rebuild (READ_ONLY)")
         try:
             snapshots, strikes = (
                 int(
                     con.execute(
-                        f"SELECT count(*) FROM rebuild.{table} WHERE {_SLICE}", params
+                        f"SELECT count(*) FROM rebuild.{table} WHERE {SLICE_SQL}", params
                     ).fetchall()[0][0]
                 )
                 for table in _TABLES
             )
             if not snapshots:
-                raise ReplaceRefused(
-                    f"{ticker} {endpoint} {trade_date}: its staging segments hold no snapshot"
-                )
+                raise ReplaceRefused(f"{day}: its staging segments hold no snapshot")
             if old_strikes and not force and strikes < shrink_ratio * old_strikes:
                 raise ReplaceRefused(
-                    f"{ticker} {endpoint} {trade_date}: staging holds {strikes} strike rows, the "
+                    f"{day}: staging holds {strikes} strike rows, the "
                     f"stored slice {old_strikes}: the rebuild would shrink it below "
                     f"{shrink_ratio:.0%} of its rows; run with force=true to replace anyway"
                 )
             backup = None
             if stored is None and backups_dir is not None and (old_snapshots or old_strikes):
-                backup = backup_slice(con, backups_dir, ticker, endpoint, trade_date)
+                backup = backup_slice(con, backups_dir, day)
             con.execute("BEGIN TRANSACTION")
             try:
                 for table in _TABLES:
-                    con.execute(f"DELETE FROM {table} WHERE {_SLICE}", params)
+                    con.execute(f"DELETE FROM {table} WHERE {SLICE_SQL}", params)
                     con.execute(
-                        f"INSERT INTO {table} BY NAME SELECT * FROM rebuild.{table} WHERE {_SLICE}",
+                        f"INSERT INTO {table} BY NAME SELECT * FROM rebuild.{table} WHERE {SLICE_SQL}",
                         params,
                     )
                 record_slices(con, [(ticker, endpoint, trade_date)])

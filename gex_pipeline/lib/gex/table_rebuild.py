@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from gex_pipeline.lib.db.schema import migrate
+from gex_pipeline.lib.gex.feed_day import FeedDay
 from gex_pipeline.lib.gex.staging_rebuild import (
     StagingIncomplete,
     StagingRebuild,
@@ -24,7 +25,6 @@ from gex_pipeline.lib.gex.staging_rebuild import (
 )
 from gex_pipeline.lib.history.partition_import import (
     PartitionImport,
-    PartitionTarget,
     import_partition,
     replace_in_lake,
 )
@@ -83,7 +83,7 @@ def _from_staging(done: StagingRebuild, pre_image: int | None) -> Rebuilt:
 
 def _rebuild_from_staging(
     store: TableStore,
-    target: PartitionTarget,
+    target: FeedDay,
     segments: list,
     paths: PathSettings,
     history: HistorySettings,
@@ -107,7 +107,7 @@ def _rebuild_from_staging(
 
 
 def rebuild_partition(
-    target: PartitionTarget,
+    target: FeedDay,
     *,
     store: TableStore,
     paths: PathSettings,
@@ -145,13 +145,7 @@ def rebuild_partition(
     with store.live() as live:
         migrate(live)
         try:
-            segments = feed_day_segments(
-                live,
-                stream_dirs(paths.staging_dir, GEX_STREAM),
-                target.ticker,
-                target.endpoint,
-                target.trade_date,
-            )
+            segments = feed_day_segments(live, stream_dirs(paths.staging_dir, GEX_STREAM), target)
         except StagingIncomplete as exc:
             incomplete, segments = exc, []
     if segments:

@@ -7,8 +7,9 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gex_pipeline.lib.gex.feed_day import FeedDay
 from gex_pipeline.lib.history.day_format import MAX_DECOMPRESSED_BYTES
-from gex_pipeline.lib.history.day_parse import drop_parsed, parse_day_file, slice_params
+from gex_pipeline.lib.history.day_parse import drop_parsed, parse_day_file
 from gex_pipeline.lib.history.day_replace import (
     DEFAULT_SHRINK_RATIO,
     SliceBackup,
@@ -65,14 +66,14 @@ def import_day_file(
     Raises `DayFileInvalid` (bad, truncated or wrong file) or `ReplaceRefused` (sharp shrink
     without `force`); in both cases nothing stored changes.
     """
-    day = slice_params(ticker, endpoint, trade_date)
+    day = FeedDay(trade_date, ticker, endpoint)
     try:
         parsed = parse_day_file(
-            con, path, **day, work_dir=path.parent, max_decompressed=max_decompressed
+            con, path, day, work_dir=path.parent, max_decompressed=max_decompressed
         )
         replaced = replace_slice(
             con,
-            **day,
+            day,
             listed_strike_rows=parsed.listed_strike_rows,
             backups_dir=backups_dir,
             force=force,

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.trading_date import TRADING_TZ_NAME
+from gex_pipeline.lib.gex.feed_day import FeedDay
 from gex_pipeline.lib.history.day_format import (
     MAX_DECOMPRESSED_BYTES,
     DayFileForm,
@@ -204,23 +204,15 @@ ORDER BY ts_ms
 """
 
 
-def slice_params(ticker: str, endpoint: str, trade_date: date) -> dict[str, object]:
-    """The slice (ticker, endpoint, trade_date) as the parameters `$ticker`, `$endpoint`,
-    `$trade_date` of the SQL here; they are also the keyword arguments that name it."""
-    return {"ticker": ticker, "endpoint": endpoint, "trade_date": trade_date}
-
-
 def parse_day_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
+    day: FeedDay,
     *,
-    ticker: str,
-    endpoint: str,
-    trade_date: date,
     work_dir: Path | None = None,
     max_decompressed: int = MAX_DECOMPRESSED_BYTES,
 ) -> ParsedDay:
-    """Load `path` into the temp tables for the slice (ticker, endpoint, trade_date); count drops.
+    """Load `path` into the temp tables for the slice `day`; count drops.
 
     Raises `DayFileInvalid` naming the problem when the file cannot be parsed, holds no snapshot of
     the slice, or holds more dropped snapshots than kept ones (a wrong file). Nothing persistent is
@@ -229,7 +221,7 @@ def parse_day_file(
     import duckdb
 
     form = sniff_day_file(path)
-    params = slice_params(ticker, endpoint, trade_date)
+    params = day.params()
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="gex-unwrap-") as tmp:
         source = path
         if form.layout == "wrapped":
@@ -246,7 +238,7 @@ def parse_day_file(
     dropped = dict.fromkeys(DROP_REASONS, 0)
     dropped.update({r: int(n) for r, n in con.execute(_DROPPED_SQL).fetchall()})
     kept, first_ts, last_ts, listed = con.execute(_KEPT_SQL).fetchone() or (0, None, None, 0)
-    _refuse_wrong_file(int(kept), dropped, ticker, endpoint, trade_date)
+    _refuse_wrong_file(int(kept), dropped, day)
     return ParsedDay(int(kept), int(listed), dropped, first_ts, last_ts)
 
 
@@ -256,17 +248,14 @@ def drop_parsed(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"DROP TABLE IF EXISTS {COUNTS_TABLE}")
 
 
-def _refuse_wrong_file(
-    kept: int, dropped: dict[str, int], ticker: str, endpoint: str, trade_date: date
-) -> None:
-    slice_name = f"{ticker} {endpoint} {trade_date.isoformat()}"
+def _refuse_wrong_file(kept: int, dropped: dict[str, int], day: FeedDay) -> None:
     invalid = {r: n for r, n in dropped.items() if n and r != "duplicate_timestamp"}
     detail = ", ".join(f"{r}={n}" for r, n in sorted(invalid.items())) or "the file is empty"
     if kept == 0:
-        raise DayFileInvalid(f"file: no snapshot belongs to {slice_name} ({detail})")
+        raise DayFileInvalid(f"file: no snapshot belongs to {day} ({detail})")
     if sum(invalid.values()) > kept:
         raise DayFileInvalid(
-            f"file: more snapshots are invalid than valid for {slice_name} "
+            f"file: more snapshots are invalid than valid for {day} "
             f"({detail}; {kept} valid): wrong file?"
         )
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gex_pipeline.lib.gex.feed_day import SLICE_SQL
 from gex_pipeline.lib.history.day_parse import CONTENT_COLUMNS
 
 if TYPE_CHECKING:
     import duckdb
 
-_SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
 _CONTENT = (
     "to_json(struct_pack(" + ", ".join(f"{c} := {c}" for c in CONTENT_COLUMNS) + "))::VARCHAR"
 )
@@ -29,7 +29,7 @@ _RECORD = (
     + "))"
 )
 
-_DELETE_REJECTS = f"DELETE FROM gex_history_rejects WHERE {_SLICE}"
+_DELETE_REJECTS = f"DELETE FROM gex_history_rejects WHERE {SLICE_SQL}"
 _INSERT_REJECTS = f"""
 INSERT INTO gex_history_rejects
 WITH repeated AS (
@@ -47,7 +47,7 @@ WHERE r.reason IS NOT NULL
 _SHADOW_LIVE = f"""
 INSERT OR REPLACE INTO gex_live_shadow
 SELECT ticker, endpoint, timestamp, trade_date, spot, zero_gamma, ingested_at, now()
-FROM gex_snapshots WHERE {_SLICE} AND source = 'live'
+FROM gex_snapshots WHERE {SLICE_SQL} AND source = 'live'
 """
 
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gex_pipeline.lib.gex.feed_day import SLICE_SQL, FeedDay
 from gex_pipeline.lib.gex.partition_figures import record_slices
 from gex_pipeline.lib.history.day_parse import (
     COUNTS_TABLE,
     SNAPSHOTS_SELECT,
     STRIKES_DEDUP_SELECT,
     STRIKES_SELECT,
-    slice_params,
 )
 from gex_pipeline.lib.history.day_rejects import keep_dropped_and_replaced
 
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     import duckdb
 
 DEFAULT_SHRINK_RATIO = 0.5
-_SLICE = "ticker = $ticker AND endpoint = $endpoint AND trade_date = $trade_date"
 _TABLES: tuple[str, str] = ("gex_snapshots", "gex_strikes")
 
 
@@ -57,39 +56,31 @@ class ReplaceResult:
     ordered: bool = False
 
 
-def slice_counts(
-    con: duckdb.DuckDBPyConnection, ticker: str, endpoint: str, trade_date: date
-) -> tuple[int, int]:
+def slice_counts(con: duckdb.DuckDBPyConnection, day: FeedDay) -> tuple[int, int]:
     """(snapshots, strike rows) stored for the slice."""
-    params = slice_params(ticker, endpoint, trade_date)
+    params = day.params()
     # fetchall drains each result: DuckDB 2.0 refuses a later `con.sql()` while one is unfinished.
     snapshots, strikes = (
-        con.execute(f"SELECT count(*) FROM {table} WHERE {_SLICE}", params).fetchall()[0][0]
+        con.execute(f"SELECT count(*) FROM {table} WHERE {SLICE_SQL}", params).fetchall()[0][0]
         for table in _TABLES
     )
     return int(snapshots), int(strikes)
 
 
-def backup_slice(
-    con: duckdb.DuckDBPyConnection,
-    backups_dir: Path,
-    ticker: str,
-    endpoint: str,
-    trade_date: date,
-) -> SliceBackup:
+def backup_slice(con: duckdb.DuckDBPyConnection, backups_dir: Path, day: FeedDay) -> SliceBackup:
     """Copy the slice of both tables to Parquet files (zstd) under `backups_dir`; return them."""
-    folder = backups_dir / ticker / endpoint
+    folder = backups_dir / day.ticker / day.endpoint
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     backup = SliceBackup(
-        snapshots=folder / f"{trade_date:%Y%m%d}-{stamp}.snapshots.parquet",
-        strikes=folder / f"{trade_date:%Y%m%d}-{stamp}.strikes.parquet",
+        snapshots=folder / f"{day.trade_date:%Y%m%d}-{stamp}.snapshots.parquet",
+        strikes=folder / f"{day.trade_date:%Y%m%d}-{stamp}.strikes.parquet",
     )
-    params = slice_params(ticker, endpoint, trade_date)
+    params = day.params()
     for table, path in zip(_TABLES, (backup.snapshots, backup.strikes), strict=True):
         tmp = path.with_name(f".{path.name}.tmp")
         con.execute(
-            f"COPY (SELECT * FROM {table} WHERE {_SLICE}) TO '{_quote(tmp)}' "
+            f"COPY (SELECT * FROM {table} WHERE {SLICE_SQL}) TO '{_quote(tmp)}' "
             "(FORMAT parquet, COMPRESSION zstd)",
             params,
         )
@@ -115,11 +106,9 @@ def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _shrink_refusal(
-    ticker: str, endpoint: str, trade_date: date, new: int, old: int, ratio: float
-) -> ReplaceRefused:
+def _shrink_refusal(day: FeedDay, new: int, old: int, ratio: float) -> ReplaceRefused:
     return ReplaceRefused(
-        f"{ticker} {endpoint} {trade_date}: the file has {new} strike rows, the stored slice "
+        f"{day}: the file has {new} strike rows, the stored slice "
         f"{old}: the replace would shrink it below {ratio:.0%} of its rows; "
         "run with force=true to replace anyway"
     )
@@ -159,17 +148,15 @@ def _insert_strikes(
 
 def replace_slice(
     con: duckdb.DuckDBPyConnection,
+    day: FeedDay,
     *,
-    ticker: str,
-    endpoint: str,
-    trade_date: date,
     listed_strike_rows: int,
     backups_dir: Path | None,
     force: bool = False,
     shrink_ratio: float = DEFAULT_SHRINK_RATIO,
     stored: tuple[int, int] | None = None,
 ) -> ReplaceResult:
-    """Replace the slice with the parsed day file (`hist_day_raw`) in one transaction.
+    """Replace the slice `day` with the parsed day file (`hist_day_raw`) in one transaction.
 
     Refuses (ReplaceRefused) a result below `shrink_ratio` x the stored strike rows, unless
     `force`; `listed_strike_rows` (rows in the file, before dropping bad or repeated strikes)
@@ -178,26 +165,24 @@ def replace_slice(
     back and no pre-image is written. Otherwise a pre-image is kept under `backups_dir` when rows
     are removed. On any error the transaction rolls back and the old slice stays as it was.
     """
-    old_snapshots, old_strikes = stored or slice_counts(con, ticker, endpoint, trade_date)
+    old_snapshots, old_strikes = stored or slice_counts(con, day)
     guard = old_strikes and not force
     if guard and listed_strike_rows < shrink_ratio * old_strikes:
-        raise _shrink_refusal(
-            ticker, endpoint, trade_date, listed_strike_rows, old_strikes, shrink_ratio
-        )
+        raise _shrink_refusal(day, listed_strike_rows, old_strikes, shrink_ratio)
     backup = None
     if stored is None and backups_dir is not None and (old_snapshots or old_strikes):
-        backup = backup_slice(con, backups_dir, ticker, endpoint, trade_date)
-    params = slice_params(ticker, endpoint, trade_date)
+        backup = backup_slice(con, backups_dir, day)
+    params = day.params()
     con.execute("BEGIN TRANSACTION")
     try:
         keep_dropped_and_replaced(con, params)
         for table in _TABLES:
-            con.execute(f"DELETE FROM {table} WHERE {_SLICE}", params)
+            con.execute(f"DELETE FROM {table} WHERE {SLICE_SQL}", params)
         kept, duplicates, ordered = _insert_strikes(con, params)
         if guard and kept < shrink_ratio * old_strikes:
-            raise _shrink_refusal(ticker, endpoint, trade_date, kept, old_strikes, shrink_ratio)
+            raise _shrink_refusal(day, kept, old_strikes, shrink_ratio)
         con.execute(f"INSERT INTO gex_snapshots {SNAPSHOTS_SELECT}", params)
-        record_slices(con, [(ticker, endpoint, trade_date)], unique_keys=True)
+        record_slices(con, [(day.ticker, day.endpoint, day.trade_date)], unique_keys=True)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -213,21 +198,16 @@ def replace_slice(
     )
 
 
-def restore_slice(
-    con: duckdb.DuckDBPyConnection,
-    backup: SliceBackup,
-    ticker: str,
-    endpoint: str,
-    trade_date: date,
-) -> None:
-    """Put a pre-image back: the slice becomes exactly the rows of `backup`, in one transaction."""
-    params = slice_params(ticker, endpoint, trade_date)
+def restore_slice(con: duckdb.DuckDBPyConnection, backup: SliceBackup, day: FeedDay) -> None:
+    """Put a pre-image back: the slice `day` becomes exactly the rows of `backup`, in one
+    transaction."""
+    params = day.params()
     con.execute("BEGIN TRANSACTION")
     try:
         for table, path in zip(_TABLES, (backup.snapshots, backup.strikes), strict=True):
-            con.execute(f"DELETE FROM {table} WHERE {_SLICE}", params)
+            con.execute(f"DELETE FROM {table} WHERE {SLICE_SQL}", params)
             con.execute(f"INSERT INTO {table} SELECT * FROM read_parquet('{_quote(path)}')")
-        record_slices(con, [(ticker, endpoint, trade_date)])
+        record_slices(con, [(day.ticker, day.endpoint, day.trade_date)])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -26,13 +26,12 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from gex_pipeline.lib.calendar.trading_date import feed_key
-from gex_pipeline.lib.gex.integrity import FeedDay, publish_blockers
+from gex_pipeline.lib.gex.feed_day import FeedDay
+from gex_pipeline.lib.gex.integrity import publish_blockers
 from gex_pipeline.lib.gex.parquet_export import ExportResult, export_lake_partition
 from gex_pipeline.lib.history.day_format import DayFileInvalid
 from gex_pipeline.lib.history.day_import import ImportStats, import_day_file
@@ -47,7 +46,6 @@ from gex_pipeline.lib.history.sources import (
 )
 from gex_pipeline.lib.history.url_policy import UrlPolicy
 from gex_pipeline.lib.lake.store import TableStore
-from gex_pipeline.lib.lake.tables import Partition
 from gex_pipeline.lib.staging.history_store import HistoryStore, StoredRequest
 from gex_pipeline.settings import HistorySettings, PathSettings
 
@@ -69,21 +67,8 @@ class HistoryImportFailed(Exception):
     """The partition could not be imported; the message is safe to show (no signed URL)."""
 
 
-@dataclass(frozen=True)
-class PartitionTarget:
-    """One date x feed partition."""
-
-    trade_date: date
-    ticker: str
-    endpoint: str
-
-    def __str__(self) -> str:
-        return f"{self.ticker} {self.endpoint} {self.trade_date.isoformat()}"
-
-    @property
-    def partition(self) -> Partition:
-        """The lake partition of this feed-day."""
-        return Partition(self.trade_date, feed_key(self.ticker, self.endpoint))
+# What an import replaces: one feed-day (the name `benchmarks/scale.py` still imports).
+PartitionTarget = FeedDay
 
 
 @dataclass(frozen=True)
@@ -101,7 +86,7 @@ class PartitionImport:
 
 def replace_in_lake(
     store: TableStore,
-    target: PartitionTarget,
+    target: FeedDay,
     replace: Callable[..., T],
     *,
     tables: tuple[str, ...],
@@ -156,14 +141,14 @@ class _Status:
 
 
 def _choose_source(
-    store: HistoryStore, paths: PathSettings, target: PartitionTarget, request_id: str | None
+    store: HistoryStore, paths: PathSettings, target: FeedDay, request_id: str | None
 ) -> tuple[StoredRequest | None, Path | None]:
     """(request to download, kept raw file to use); exactly one of them drives the import."""
     if request_id is not None:
         request = store.load_request(request_id)
         if request is None:
             raise HistoryImportFailed(f"history request {request_id} does not exist")
-        found = PartitionTarget(request.trade_date, request.ticker, request.endpoint)
+        found = FeedDay(request.trade_date, request.ticker, request.endpoint)
         if found != target:
             raise HistoryImportFailed(
                 f"history request {request_id} is for {found}, not for partition {target}"
@@ -187,9 +172,7 @@ def _choose_source(
     return request, None
 
 
-def _keep_download(
-    incoming: Path, compressed: bool, source_dir: Path, target: PartitionTarget
-) -> Path:
+def _keep_download(incoming: Path, compressed: bool, source_dir: Path, target: FeedDay) -> Path:
     """Rename an imported download to the partition's raw file name; drop superseded files."""
     name = raw_file_name(target.trade_date, target.ticker, target.endpoint, compressed)
     raw = incoming.with_name(name)
@@ -201,7 +184,7 @@ def _keep_download(
 
 
 def import_partition(
-    target: PartitionTarget,
+    target: FeedDay,
     *,
     store: TableStore,
     paths: PathSettings,
@@ -264,7 +247,7 @@ def import_partition(
 
 def _import_into_lake(
     store: TableStore,
-    target: PartitionTarget,
+    target: FeedDay,
     source: Path,
     paths: PathSettings,
     history: HistorySettings,
@@ -292,11 +275,8 @@ def _import_into_lake(
     blocked: tuple[str, ...] = ()
     exported = None
     if parquet_root is not None:
-        day = FeedDay(target.trade_date, target.ticker, target.endpoint)
         with store.reader(target.partition) as con:
-            blocked = tuple(r.name for r in publish_blockers(con, day))
+            blocked = tuple(r.name for r in publish_blockers(con, target))
             if not blocked:  # an ERROR check keeps the partition (and the old file) unpublished
-                exported = export_lake_partition(
-                    store, con, parquet_root, target.ticker, target.endpoint, target.trade_date
-                )
+                exported = export_lake_partition(store, con, parquet_root, target)
     return stats, exported, blocked, pre_image
