@@ -129,7 +129,8 @@ def _settings(data_dir: str):  # type: ignore[no-untyped-def]
 
 def op_import(data_dir: str, day: str) -> dict:
     """Import every feed of `day` from its kept raw file into the lake."""
-    from gex_pipeline.lib.history.partition_import import PartitionTarget, import_partition
+    from gex_pipeline.lib.gex.feed_day import FeedDay
+    from gex_pipeline.lib.history.partition_import import import_partition
     from gex_pipeline.lib.lake.store import TableStore
 
     settings = _settings(data_dir)
@@ -137,7 +138,7 @@ def op_import(data_dir: str, day: str) -> dict:
     started = time.perf_counter()
     for ticker, endpoint in FEEDS:
         import_partition(
-            PartitionTarget(date.fromisoformat(day), ticker, endpoint),
+            FeedDay(date.fromisoformat(day), ticker, endpoint),
             store=store,
             paths=settings.paths,
             history=settings.history,

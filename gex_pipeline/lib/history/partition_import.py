@@ -67,10 +67,6 @@ class HistoryImportFailed(Exception):
     """The partition could not be imported; the message is safe to show (no signed URL)."""
 
 
-# What an import replaces: one feed-day (the name `benchmarks/scale.py` still imports).
-PartitionTarget = FeedDay
-
-
 @dataclass(frozen=True)
 class PartitionImport:
     """What one partition import did."""
