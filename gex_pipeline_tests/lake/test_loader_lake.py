@@ -180,3 +180,30 @@ def test_shutdown_mirrors_what_is_pending(data_dir: Path, gex_staging: GexStagin
     loader.flush()
     loader.close()
     assert _lake_count(data_dir) == 2
+
+
+def test_an_idle_loader_keeps_the_database_closed_between_seal_checks(
+    data_dir: Path, gex_staging: GexStagingTree, monkeypatch
+) -> None:
+    import gex_pipeline.lib.live.loader as loader_module
+    from gex_pipeline.lib.live.lake_sync import SEAL_CHECK_SECONDS
+
+    opened: list[Path] = []
+
+    def counting_connect(path: Path):  # type: ignore[no-untyped-def]
+        opened.append(path)
+        return connect(path)
+
+    monkeypatch.setattr(loader_module, "connect", counting_connect)
+    clock = _Clock(_during_the_session())
+    loader = _loader(data_dir, clock)
+    gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS)])
+    loader.run_once()
+    clock.now += SEAL_CHECK_SECONDS  # idle long enough to release the database, seal check done
+    loader.run_once()
+    before = len(opened)
+    for _ in range(20):  # five seconds of 250 ms polls with nothing staged
+        clock.now += 0.25
+        loader.run_once()
+    assert len(opened) == before
+    assert _lake_count(data_dir) == 1

@@ -20,7 +20,7 @@ A failed pass, roll-up or seal is logged and tried again on a later cycle; loadi
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 log = logging.getLogger(__name__)
+
+# Gives the loader's connection to `gex_data.db` (opening it, and taking the writer lock, if closed).
+Connect = Callable[[], "duckdb.DuckDBPyConnection"]
 
 SEAL_CHECK_SECONDS = 60.0
 ROLLUP_SECONDS = 60.0
@@ -94,11 +97,13 @@ class LakeSync:
         return self._full_pass or bool(self._buffer)
 
     def flush_if_due(
-        self, con: duckdb.DuckDBPyConnection, now: float, *, force: bool = False
+        self, connect: Connect, now: float, *, force: bool = False
     ) -> MirrorReport | None:
-        """Run a pass when rows wait and `flush_seconds` passed by `now` (or `force`)."""
+        """Run a pass when rows wait and `flush_seconds` passed by `now` (or `force`);
+        `connect` gives the connection to `gex_data.db`, asked only when a pass runs."""
         if not self.pending or (not force and now - self._flushed_at < self.flush_seconds):
             return None
+        con = connect()
         started = datetime.now(UTC)
         self._flushed_at = now
         buffer = None if self._full_pass else self._buffer
@@ -150,13 +155,15 @@ class LakeSync:
         )
         return 1
 
-    def seal_one_if_due(self, con: duckdb.DuckDBPyConnection, now: float) -> Sealed | None:
+    def seal_one_if_due(self, connect: Connect, now: float) -> Sealed | None:
         """Seal the oldest open partition of a date before `now`'s (America/New_York), checked
-        every `SEAL_CHECK_SECONDS`."""
+        every `SEAL_CHECK_SECONDS` (`connect` is asked only then: an idle loader keeps the
+        database closed)."""
         if now - self._seal_checked_at < SEAL_CHECK_SECONDS:
             return None
         today = trading_date_of(int(now * 1000))
         try:
+            con = connect()
             due = sealable(con, today)
             if not due:
                 self._seal_checked_at = now

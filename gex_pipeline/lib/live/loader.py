@@ -205,16 +205,16 @@ class LiveLoader:
         if self.lake is None:
             return
         if self.lake.pending:
-            self.lake.flush_if_due(self.connection(), self.clock())
+            self.lake.flush_if_due(self.connection, self.clock())
         self.lake.roll_up_if_due(self.clock())
         if not backlog and not self.lake.pending:
-            self.lake.seal_one_if_due(self.connection(), self.clock())
+            self.lake.seal_one_if_due(self.connection, self.clock())
 
     def flush(self) -> None:
         """Report every pending figure now (at shutdown)."""
         events: list[Any] = []
         if self.lake is not None and self.lake.pending:
-            self.lake.flush_if_due(self.connection(), self.clock(), force=True)
+            self.lake.flush_if_due(self.connection, self.clock(), force=True)
         pending = [s for s in self.streams if s.throttle.pending]
         if not pending:
             return
