@@ -427,7 +427,8 @@ def _lake_watch(data_dir: Path, posted: dict, seen: dict, stop: threading.Event)
         while not stop.is_set():
             refresh(con, data_dir, ["gex_snapshots"])
             now = time.monotonic()
-            floor = min((k[2] for k in posted if k not in seen), default=None)
+            keys = list(posted)  # a copy: the posting thread adds keys meanwhile
+            floor = min((k[2] for k in keys if k not in seen), default=None)
             if floor is not None:
                 rows = con.execute(
                     "SELECT ticker, endpoint, timestamp FROM gex_snapshots WHERE timestamp >= ?",
