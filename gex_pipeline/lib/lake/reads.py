@@ -13,7 +13,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gex_pipeline.lib.lake.tables import SPECS, Lake, Partition, duckdb_columns, lake_schema
+from gex_pipeline.lib.lake.tables import (
+    GEX_TABLES,
+    SPECS,
+    Lake,
+    Partition,
+    duckdb_columns,
+    lake_schema,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -138,13 +145,11 @@ def register(
     )
 
 
-def attach_partition(
-    con: duckdb.DuckDBPyConnection,
-    lake: Lake,
-    partition: Partition,
-    names: Iterable[str] = tuple(SPECS),
-) -> None:
-    """Views named like the tables over one partition of each lake table (read-only)."""
+def attach_partition(con: duckdb.DuckDBPyConnection, lake: Lake, partition: Partition) -> None:
+    """Views named like the tables over one partition of each lake table that can hold it
+    (read-only): the GEX tables for a feed-day, every table for a date. Each table opened costs
+    a round trip per commit since its checkpoint on object storage."""
+    names = GEX_TABLES if partition.feed is not None else tuple(SPECS)
     for name in names:
         register(con, name, lake.open(name), name, [partition], with_feed=False)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.lake.reads import attach_partition
 from gex_pipeline.lib.lake.seal import Sealed, claim_partition
-from gex_pipeline.lib.lake.tables import GEX_TABLES, SPECS, Lake, Partition, lake_at
+from gex_pipeline.lib.lake.tables import Lake, Partition, lake_at
 from gex_pipeline.lib.lake.workspace import Workspace, workspace
 
 if TYPE_CHECKING:
@@ -78,10 +78,7 @@ class TableStore:
         con = duckdb.connect()
         try:
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            # A feed-day has rows in the GEX tables only: opening the others costs a round trip
-            # each on object storage.
-            names = GEX_TABLES if partition.feed is not None else tuple(SPECS)
-            attach_partition(con, self.lake, partition, names)
+            attach_partition(con, self.lake, partition)
             yield con
         finally:
             con.close()
