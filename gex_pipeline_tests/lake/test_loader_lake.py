@@ -19,35 +19,20 @@ from gex_pipeline.lib.lake.writes import lake_rows, replace
 from gex_pipeline.lib.live.lake_sync import LakeSync
 from gex_pipeline.lib.live.loader import LiveLoader, LiveStream
 from gex_pipeline.lib.live.throttle import ReportThrottle
+from gex_pipeline_tests.support.loader_doubles import SettableClock, SilentPublisher
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
 DAY = date(2025, 11, 14)
 SPX = Partition(DAY, "SPX.gex_zero")
 
 
-class _Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class _Publisher:
-    def events(self, stream, con, stats):  # type: ignore[no-untyped-def]
-        return []
-
-    def publish(self, events) -> None:  # type: ignore[no-untyped-def]
-        return None
-
-
-def _loader(data_dir: Path, clock: _Clock, flush_seconds: float = 2.0) -> LiveLoader:
+def _loader(data_dir: Path, clock: SettableClock, flush_seconds: float = 2.0) -> LiveLoader:
     lake = Lake(str(data_dir / "lake"))
     return LiveLoader(
         db_path=data_dir / "gex_data.db",
         staging_dir=data_dir / "staging",
         streams=[LiveStream(GexStreamLoad(), ReportThrottle(lambda s: s.trade_date, 0.0))],
-        publisher=_Publisher(),
+        publisher=SilentPublisher(),
         status_path=data_dir / "live" / "status.json",
         clock=clock,
         lake=LakeSync(lake, flush_seconds=flush_seconds),
@@ -66,7 +51,7 @@ def _during_the_session() -> float:
 def test_the_loader_mirrors_committed_rows_every_flush_interval(
     data_dir: Path, gex_staging: GexStagingTree
 ) -> None:
-    clock = _Clock(_during_the_session())
+    clock = SettableClock(_during_the_session())
     loader = _loader(data_dir, clock)
     gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS + i * 1000) for i in range(3)])
     assert loader.run_once() == 1
@@ -85,7 +70,7 @@ def test_the_loader_mirrors_committed_rows_every_flush_interval(
 
 
 def test_the_loader_seals_past_dates_when_idle(data_dir: Path, gex_staging: GexStagingTree) -> None:
-    clock = _Clock(_during_the_session())
+    clock = SettableClock(_during_the_session())
     loader = _loader(data_dir, clock)
     gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS + i * 1000) for i in range(3)])
     loader.run_once()
@@ -102,7 +87,7 @@ def test_the_loader_seals_past_dates_when_idle(data_dir: Path, gex_staging: GexS
 def test_a_restarted_loader_mirrors_what_the_killed_one_committed(
     data_dir: Path, gex_staging: GexStagingTree
 ) -> None:
-    clock = _Clock(_during_the_session())
+    clock = SettableClock(_during_the_session())
     first = _loader(data_dir, clock, flush_seconds=3600)
     gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS)])
     first.run_once()  # committed and mirrored (the first pass)
@@ -151,7 +136,7 @@ def _replace_then_die(lake_root: str) -> None:
 def test_a_kill_during_a_partition_replace_leaves_the_old_partition(
     data_dir: Path, gex_staging: GexStagingTree
 ) -> None:
-    clock = _Clock(_during_the_session())
+    clock = SettableClock(_during_the_session())
     loader = _loader(data_dir, clock)
     gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS + i * 1000) for i in range(3)])
     loader.run_once()
@@ -171,7 +156,7 @@ def test_a_kill_during_a_partition_replace_leaves_the_old_partition(
 
 
 def test_shutdown_mirrors_what_is_pending(data_dir: Path, gex_staging: GexStagingTree) -> None:
-    clock = _Clock(_during_the_session())
+    clock = SettableClock(_during_the_session())
     loader = _loader(data_dir, clock, flush_seconds=3600)
     gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS)])
     loader.run_once()
@@ -195,7 +180,7 @@ def test_an_idle_loader_keeps_the_database_closed_between_seal_checks(
         return connect(path)
 
     monkeypatch.setattr(loader_module, "connect", counting_connect)
-    clock = _Clock(_during_the_session())
+    clock = SettableClock(_during_the_session())
     loader = _loader(data_dir, clock)
     gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS)])
     loader.run_once()

@@ -22,6 +22,7 @@ from gex_pipeline.lib.live.lake_sync import LakeSync
 from gex_pipeline.lib.live.loader import LiveLoader, LiveStream
 from gex_pipeline.lib.live.throttle import ReportThrottle
 from gex_pipeline.lib.webhooks.live_load import load_uw_segments
+from gex_pipeline_tests.support.loader_doubles import SettableClock, SilentPublisher
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree, UwStagingTree
 
 
@@ -181,29 +182,13 @@ def test_two_hosts_mirroring_the_same_feed_at_once_never_duplicate_a_key(tmp_pat
     assert _rows(a.lake, "SELECT count(*) FROM gex_conflicts") == [(0,)]
 
 
-class _Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class _Publisher:
-    def events(self, stream, con, stats):  # type: ignore[no-untyped-def]
-        return []
-
-    def publish(self, events) -> None:  # type: ignore[no-untyped-def]
-        return None
-
-
-def _live_loader(host: Host, clock: _Clock) -> LiveLoader:
+def _live_loader(host: Host, clock: SettableClock) -> LiveLoader:
     """The host's live loader: its batches' rows go to the lake through its buffer."""
     return LiveLoader(
         db_path=host.db,
         staging_dir=host.dir / "staging",
         streams=[LiveStream(GexStreamLoad(), ReportThrottle(lambda s: s.trade_date, 0.0))],
-        publisher=_Publisher(),
+        publisher=SilentPublisher(),
         status_path=host.dir / "live" / "status.json",
         clock=clock,
         lake=LakeSync(host.lake, flush_seconds=1.0),
@@ -214,7 +199,9 @@ def test_two_host_loaders_buffered_flushes_keep_the_first_commit_and_the_loser_a
     tmp_path: Path,
 ) -> None:
     a, b = _hosts(tmp_path)
-    clock = _Clock(datetime(2025, 11, 14, 15, 0, tzinfo=UTC).timestamp())  # during the session
+    clock = SettableClock(
+        datetime(2025, 11, 14, 15, 0, tzinfo=UTC).timestamp()
+    )  # during the session
     loaders = {a: _live_loader(a, clock), b: _live_loader(b, clock)}
     t = [GEX_BASE_MS + s * 1000 for s in range(4)]
     for host, loader in loaders.items():  # each loader's first pass compares whole partitions

@@ -12,17 +12,8 @@ from gex_pipeline.cli.live_loader import DagsterPublisher, build_loader
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.live.loader import LiveLoader
 from gex_pipeline.settings import PipelineSettings, Settings
+from gex_pipeline_tests.support.loader_doubles import SettableClock
 from gex_pipeline_tests.support.staging_trees import UwStagingTree
-
-
-class Clock:
-    """A settable clock (seconds)."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -37,12 +28,14 @@ def instance(data_dir: Path) -> Iterator[dg.DagsterInstance]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> SettableClock:
+    return SettableClock()
 
 
 @pytest.fixture
-def loader(settings: Settings, instance: dg.DagsterInstance, clock: Clock) -> Iterator[LiveLoader]:
+def loader(
+    settings: Settings, instance: dg.DagsterInstance, clock: SettableClock
+) -> Iterator[LiveLoader]:
     live = build_loader(settings.paths, PipelineSettings(), DagsterPublisher(instance))
     live.clock = clock
     yield live
