@@ -375,7 +375,8 @@ def mirror(
     cache = cache if cache is not None else TableCache(lake)
     report = MirrorReport()
     names = [n for n in LIVE_TABLES if n in set(tables)]
-    arbitration.begin(con)
+    if lake.shared:  # the arbitration's temp tables serve conflict-checked commits only
+        arbitration.begin(con)
     try:
         for name in names:
             clause = only.for_table(SPECS[name]).sql() if only else None
@@ -400,5 +401,6 @@ def mirror(
                 report.touched.update((name, p) for p in parts)
     finally:
         con.execute("DROP TABLE IF EXISTS __mirror_snapshot_keys")
-        arbitration.end(con)
+        if lake.shared:
+            arbitration.end(con)
     return report
