@@ -131,3 +131,22 @@ def test_vacuum_keeps_files_replaced_within_the_retention(hot, lake, gex_staging
     assert vacuum_lake(lake, retention_days=30)["gex_strikes"] == 0
     assert lake.open("gex_strikes", before - 1) is not None  # time travel still reads them
     assert vacuum_lake(lake, retention_days=0) == {}
+
+
+def test_lake_files_use_a_dictionary_for_keys_and_not_for_measures(hot, lake, gex_staging) -> None:
+    import pyarrow.parquet as pq
+
+    _load(hot, gex_staging, range(3))
+    seal(hot, lake, SPX)
+    strikes = lake.open("gex_strikes")
+    assert strikes is not None
+    (uri,) = strikes.file_uris()
+    group = pq.ParquetFile(uri.removeprefix("file://")).metadata.row_group(0)
+    encodings = {
+        group.column(i).path_in_schema: set(group.column(i).encodings)
+        for i in range(group.num_columns)
+    }
+    assert "RLE_DICTIONARY" in encodings["strike"]
+    assert "RLE_DICTIONARY" in encodings["timestamp"]
+    assert "RLE_DICTIONARY" not in encodings["gamma"]
+    assert not any("RLE_DICTIONARY" in e for p, e in encodings.items() if p.startswith("priors"))

@@ -81,7 +81,7 @@ def insert_absent(
                     target_alias="t",
                     # a materialized source lets the merge prune target files by its key range
                     streamed_exec=False,
-                    writer_properties=writer_properties(),  # type: ignore[arg-type]
+                    writer_properties=writer_properties(name),  # type: ignore[arg-type]
                     commit_properties=commit_info(writer, parts),  # type: ignore[arg-type]
                 )
                 .when_not_matched_insert_all()

@@ -50,11 +50,30 @@ def lake_rows(
     return relation.to_arrow_reader().cast(_lake_schema(name))
 
 
-def writer_properties() -> object:
-    """Parquet writer settings of every lake file (zstd, `COMPRESSION_LEVEL`)."""
-    from deltalake import WriterProperties
+def writer_properties(name: str) -> object:
+    """Parquet writer settings of table `name`'s files: zstd (`COMPRESSION_LEVEL`), dictionary
+    encoding only for the columns whose values repeat (not floats, or named in the table's sort
+    order, like `strike`), not for measures, which rarely repeat (trying a dictionary on them cost
+    ~10-15 % of a day's write and left files ~3 % larger)."""
+    from deltalake import ColumnProperties, WriterProperties
 
-    return WriterProperties(compression="ZSTD", compression_level=COMPRESSION_LEVEL)
+    sort = {c.strip().strip('"') for c in SPECS[name].sort.split(",")}
+    repeating = [f.name for f in _lake_schema(name) if f.name in sort or not _is_float(f.type)]
+    return WriterProperties(
+        compression="ZSTD",
+        compression_level=COMPRESSION_LEVEL,
+        default_column_properties=ColumnProperties(dictionary_enabled=False),
+        column_properties=dict.fromkeys(repeating, ColumnProperties(dictionary_enabled=True)),
+    )
+
+
+def _is_float(kind: pa.DataType) -> bool:
+    """A float type, or a list of them."""
+    import pyarrow as pa
+
+    while pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        kind = kind.value_type
+    return pa.types.is_floating(kind)
 
 
 def commit_info(writer: str, partitions: Iterable[Partition]) -> object:
@@ -86,7 +105,7 @@ def append(
         rows,
         mode="append",
         partition_by=list(SPECS[name].partition_by),
-        writer_properties=writer_properties(),  # type: ignore[arg-type]
+        writer_properties=writer_properties(name),  # type: ignore[arg-type]
         target_file_size=TARGET_FILE_BYTES,
         commit_properties=commit_info(writer, partitions),  # type: ignore[arg-type]
     )
@@ -118,7 +137,7 @@ def replace(
         mode="overwrite",
         predicate=part.predicate(),
         partition_by=list(spec.partition_by),
-        writer_properties=writer_properties(),  # type: ignore[arg-type]
+        writer_properties=writer_properties(name),  # type: ignore[arg-type]
         target_file_size=TARGET_FILE_BYTES,
         commit_properties=commit_info(writer, [part]),  # type: ignore[arg-type]
     )
