@@ -13,8 +13,10 @@ import hashlib
 import ipaddress
 import logging
 import os
+import queue
 import random
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -52,6 +54,8 @@ DownloadErrorKind = Literal[
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 1 << 20
+# Body chunks waiting for the gzip check's thread (at most this many x _CHUNK bytes in memory).
+_QUEUED_CHUNKS = 8
 
 
 class DownloadError(Exception):
@@ -189,6 +193,47 @@ class _GzipCheck:
         return self.finished
 
 
+class _GzipCheckThread:
+    """Runs a `_GzipCheck` on its own thread, so decompressing the body overlaps receiving,
+    writing and hashing it (zlib releases the GIL); what the check raises comes out of the next
+    `feed` or of `close`."""
+
+    def __init__(self, check: _GzipCheck) -> None:
+        self.check = check
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUED_CHUNKS)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="gzip-check", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._chunks.get()) is not None:
+            if self._error is None:
+                try:
+                    self.check.feed(data)
+                except BaseException as exc:  # handed to the downloading thread
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def feed(self, data: bytes) -> None:
+        """Queue `data` for the check (blocks while the queue is full)."""
+        self._raise()
+        self._chunks.put(data)
+
+    def close(self, *, check: bool = True) -> None:
+        """Wait until every queued chunk is checked; with `check`, raise what the check raised."""
+        self._chunks.put(None)
+        self._thread.join()
+        if check:
+            self._raise()
+
+    def complete(self) -> bool:
+        """Whether the stream checked so far ends a gzip member (after `close`)."""
+        return self.check.complete()
+
+
 class _Sink:
     """Writes the body to a file, hashing it, enforcing the cap and checking gzip integrity."""
 
@@ -199,7 +244,7 @@ class _Sink:
         self.shown = shown
         self.digest = hashlib.sha256()
         self.size = 0
-        self.gzip: _GzipCheck | None = None
+        self.gzip: _GzipCheckThread | None = None
         self._head = b""  # held back until the first two bytes decide gzip or not
         self._fh: BinaryIO | None = None
 
@@ -217,6 +262,8 @@ class _Sink:
                 os.fsync(self._fh.fileno())
         finally:
             self._fh.close()
+            if self.gzip is not None:
+                self.gzip.close(check=exc_type is None)
 
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -229,7 +276,7 @@ class _Sink:
             if len(self._head) < 2:
                 return
             self.gzip = (
-                _GzipCheck(self.max_decompressed, self.shown)
+                _GzipCheckThread(_GzipCheck(self.max_decompressed, self.shown))
                 if self._head[:2] == GZIP_MAGIC
                 else None
             )
