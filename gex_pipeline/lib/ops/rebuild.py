@@ -239,11 +239,13 @@ def rebuild_one(
             return "staging", _rows(con, "universal_webhooks", partition)
         ticker, endpoint = parse_feed_key(partition.feed)
         source = "staging"
+        presorted: tuple[str, ...] = ()
         if sources.raw is not None:
-            import_day_file(con, sources.raw.path, ticker=ticker, endpoint=endpoint,
-                            trade_date=partition.trade_date, backups_dir=None, force=True,
-                            stored=(0, 0))  # fmt: skip
+            imported = import_day_file(con, sources.raw.path, ticker=ticker, endpoint=endpoint,
+                                       trade_date=partition.trade_date, backups_dir=None,
+                                       force=True, stored=(0, 0))  # fmt: skip
             source = "raw_file"
+            presorted = ("gex_strikes",) if imported.ordered else ()
         if sources.segments:
             scratch = store.work_dir / f"rebuild-{os.getpid()}.jsonl"
             try:
@@ -263,10 +265,13 @@ def rebuild_one(
                  "endpoint": endpoint},
             )  # fmt: skip
             source = "parquet"
-        from gex_pipeline.lib.gex.partition_figures import record_slices
+        if source != "raw_file":
+            # rows beside (or instead of) the day file's: its import recorded only its own
+            from gex_pipeline.lib.gex.partition_figures import record_slices
 
-        record_slices(con, [(ticker, endpoint, partition.trade_date)])
-        ws.write_back(GEX_TABLES_REBUILT, writer=REBUILD_WRITER)
+            record_slices(con, [(ticker, endpoint, partition.trade_date)])
+            presorted = ()
+        ws.write_back(GEX_TABLES_REBUILT, writer=REBUILD_WRITER, presorted=presorted)
         return source, _rows(con, "gex_strikes", partition)
 
 
