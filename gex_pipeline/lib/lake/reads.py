@@ -18,6 +18,7 @@ from gex_pipeline.lib.lake.tables import (
     SPECS,
     Lake,
     Partition,
+    TableCache,
     duckdb_columns,
     lake_schema,
 )
@@ -145,13 +146,16 @@ def register(
     )
 
 
-def attach_partition(con: duckdb.DuckDBPyConnection, lake: Lake, partition: Partition) -> None:
+def attach_partition(
+    con: duckdb.DuckDBPyConnection, tables: TableCache, partition: Partition
+) -> None:
     """Views named like the tables over one partition of each lake table that can hold it
-    (read-only): the GEX tables for a feed-day, every table for a date. Each table opened costs
-    a round trip per commit since its checkpoint on object storage."""
+    (read-only): the GEX tables for a feed-day, every table for a date, at their latest versions
+    (`tables`: a table opened costs a round trip per commit since its checkpoint on object
+    storage, one brought up to date only those since it was last used)."""
     names = GEX_TABLES if partition.feed is not None else tuple(SPECS)
     for name in names:
-        register(con, name, lake.open(name), name, [partition], with_feed=False)
+        register(con, name, tables.get(name), name, [partition], with_feed=False)
 
 
 def lake_root(data_dir: Path) -> Lake:

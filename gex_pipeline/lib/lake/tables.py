@@ -133,6 +133,17 @@ class TableCache:
         """Table `name` at its latest version, created when missing."""
         return self.get(name) or self.opened.setdefault(name, self.lake.ensure(name))
 
+    def take(self, name: str) -> DeltaTable | None:
+        """Table `name` at its latest version, out of the cache: the taker keeps it at that
+        version (a conflict base) while other users of the cache open their own; `put` it back."""
+        table = self.get(name)
+        self.opened.pop(name, None)
+        return table
+
+    def put(self, name: str, table: DeltaTable) -> None:
+        """Give a table back to the cache (brought up to date on its next `get`)."""
+        self.opened[name] = table
+
 
 def lake_at(paths: PathSettings) -> Lake:
     """The deployment's lake (`$GEX_DATA_DIR/lake`)."""
