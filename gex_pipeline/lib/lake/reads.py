@@ -41,20 +41,30 @@ def dataset(
 
 
 def table_dataset(
-    table: DeltaTable | None, name: str, partitions: Iterable[Partition] | None = None
+    table: DeltaTable | None,
+    name: str,
+    partitions: Iterable[Partition] | None = None,
+    ranges: Mapping[str, tuple[object, object]] | None = None,
 ) -> ds.Dataset:
-    """The dataset of an opened table (None: never written), restricted to `partitions`."""
+    """The dataset of an opened table (None: never written), restricted to the files of
+    `partitions` whose statistics overlap `ranges` (see `scan`), chosen in one pass over the
+    table's files."""
     import pyarrow.dataset as pads
 
     if table is None:
         return pads.dataset(lake_schema(name).empty_table())
+    bounds = [
+        (column, op, value)
+        for column, (lo, hi) in (ranges or {}).items()
+        for op, value in ((">=", lo), ("<=", hi))
+        if value is not None
+    ]
     if partitions is None:
-        return table.to_pyarrow_dataset()
+        return table.to_pyarrow_dataset(file_pruning_predicate=bounds or None)
     parts = sorted({p.for_table(SPECS[name]) for p in partitions})
-    pieces = [table.to_pyarrow_dataset(file_pruning_predicate=p.filters()) for p in parts]
-    if len(pieces) == 1:
-        return pieces[0]
-    return pads.dataset(pieces) if pieces else pads.dataset(lake_schema(name).empty_table())
+    if not parts:
+        return pads.dataset(lake_schema(name).empty_table())
+    return table.to_pyarrow_dataset(file_pruning_predicate=[p.filters() + bounds for p in parts])
 
 
 def _files(
@@ -121,7 +131,7 @@ def scan(
             )
         con.register(source, lake_schema(name).empty_table())
         return source
-    con.register(source, table_dataset(table, name, partitions))
+    con.register(source, table_dataset(table, name, partitions, ranges))
     return source
 
 
