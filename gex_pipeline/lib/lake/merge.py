@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.lake.tables import FEED_COLUMN, SPECS, Partition, TableCache
-from gex_pipeline.lib.lake.writes import commit_info, writer_properties
+from gex_pipeline.lib.lake.writes import commit_info, post_commit, writer_properties
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -83,6 +83,7 @@ def insert_absent(
                     streamed_exec=False,
                     writer_properties=writer_properties(),  # type: ignore[arg-type]
                     commit_properties=commit_info(writer, parts),  # type: ignore[arg-type]
+                    post_commithook_properties=post_commit(),  # type: ignore[arg-type]
                 )
                 .when_not_matched_insert_all()
                 .execute()

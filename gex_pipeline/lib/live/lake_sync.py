@@ -30,7 +30,7 @@ from gex_pipeline.lib.calendar.trading_date import trading_date_of
 from gex_pipeline.lib.lake.mirror import MirrorReport, mirror
 from gex_pipeline.lib.lake.seal import Sealed, seal, sealable
 from gex_pipeline.lib.lake.tables import Lake, Partition, TableCache, partition_files
-from gex_pipeline.lib.lake.writes import commit_info
+from gex_pipeline.lib.lake.writes import commit_info, post_commit
 
 if TYPE_CHECKING:
     import duckdb
@@ -152,6 +152,7 @@ class LakeSync:
             partition_filters=partition.filters(),  # type: ignore[arg-type]
             target_size=ROLLUP_TARGET_BYTES,
             commit_properties=commit_info(ROLLUP_WRITER, [partition]),  # type: ignore[arg-type]
+            post_commithook_properties=post_commit(),  # type: ignore[arg-type]
         )
         return 1
 
