@@ -101,3 +101,32 @@ def test_a_written_back_table_returns_to_the_cache_at_its_new_version(
     table = store.tables.opened["gex_snapshots"]
     assert table.version() == before + 1
     assert Lake(store.lake.root).open("gex_snapshots").version() == before + 1  # type: ignore[union-attr]
+
+
+def test_a_reader_refreshing_a_table_cache_opens_each_table_once(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gex_pipeline.lib.lake.reads import connect_lake, refresh
+    from gex_pipeline.lib.lake.tables import TableCache
+
+    settings = Settings.from_env()
+    _import(settings, tmp_path, seed=1)
+    opened: Counter[str] = Counter()
+    real_open = Lake.open
+
+    def counting_open(self: Lake, name: str, version: int | None = None):  # type: ignore[no-untyped-def]
+        opened[name] += 1
+        return real_open(self, name, version)
+
+    monkeypatch.setattr(Lake, "open", counting_open)
+    tables = TableCache(Lake(str(settings.paths.lake_dir)))
+    count = "SELECT count(*) FROM gex_snapshots"
+    with connect_lake(tables, ["gex_snapshots"]) as con:
+        first = con.execute(count).fetchall()[0][0]
+        other = Lake(str(settings.paths.lake_dir))  # another writer, its own open uncounted
+        replace(other, "gex_snapshots", TARGET.partition,
+                lake_rows(con, "gex_snapshots", "SELECT * FROM gex_snapshots LIMIT 1"),
+                writer="other", base=real_open(other, "gex_snapshots"))  # fmt: skip
+        refresh(con, tables, ["gex_snapshots"])  # the new commit, read into the open table
+        assert (first, con.execute(count).fetchall()[0][0]) == (30, 1)
+    assert opened["gex_snapshots"] == 1

@@ -174,13 +174,14 @@ def lake_root(data_dir: Path) -> Lake:
 
 
 def connect_lake(
-    lake: Lake | str | Path = Path("data"), names: Iterable[str] = tuple(SPECS)
+    lake: Lake | TableCache | str | Path = Path("data"), names: Iterable[str] = tuple(SPECS)
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with one view per lake table over all its rows (closed
     sessions and today's, mirrored by the live loader within seconds).
 
-    `lake` is a `Lake`, or a data directory (`$GEX_DATA_DIR`, its `lake/` is used). Call
-    `refresh(con, lake)` (or connect again) to see rows committed after the connection was made.
+    `lake` is a `Lake`, a `TableCache` of one (see `refresh`), or a data directory
+    (`$GEX_DATA_DIR`, its `lake/` is used). Call `refresh(con, lake)` (or connect again) to see
+    rows committed after the connection was made.
     """
     import duckdb
 
@@ -191,11 +192,16 @@ def connect_lake(
 
 def refresh(
     con: duckdb.DuckDBPyConnection,
-    lake: Lake | str | Path = Path("data"),
+    lake: Lake | TableCache | str | Path = Path("data"),
     names: Iterable[str] = tuple(SPECS),
 ) -> None:
-    """Point the views of `con` at the latest version of every lake table."""
-    resolved = lake if isinstance(lake, Lake) else lake_root(Path(lake))
+    """Point the views of `con` at the latest version of every lake table. A `TableCache` keeps
+    the tables open between refreshes: each then reads only the commits since the last one (a
+    reader polling object storage), where a `Lake` opens every table again."""
+    if isinstance(lake, TableCache):
+        tables = lake
+    else:
+        tables = TableCache(lake if isinstance(lake, Lake) else lake_root(Path(lake)))
     con.execute("SET parquet_metadata_cache = true")
     for name in names:
-        register(con, name, resolved.open(name), name)
+        register(con, name, tables.get(name), name)
