@@ -17,7 +17,8 @@ from deltalake.exceptions import CommitFailedError
 
 from gex_pipeline.cli.demo.history_day import make_day_file
 from gex_pipeline.lib.gex.feed_day import FeedDay
-from gex_pipeline.lib.history.partition_import import import_partition
+from gex_pipeline.lib.gex.integrity import CHECKED_TABLES
+from gex_pipeline.lib.history.partition_import import IMPORT_TABLES, import_partition
 from gex_pipeline.lib.history.sources import raw_dir, raw_file_name
 from gex_pipeline.lib.lake.store import TableStore
 from gex_pipeline.lib.lake.tables import Lake, Partition
@@ -59,6 +60,7 @@ def test_an_import_opens_each_lake_table_once(
     _import(settings, tmp_path, seed=2)
     assert opened["gex_strikes"] == 1 and opened["gex_snapshots"] == 1
     assert max(opened.values()) == 1, opened
+    assert set(opened) == {*IMPORT_TABLES, *CHECKED_TABLES, "gex_partition_changes"}, opened
     assert (settings.paths.parquet_dir / "SPX" / "gex_zero" / "20251114.strikes.parquet").exists()
 
 

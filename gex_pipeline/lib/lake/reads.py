@@ -157,13 +157,17 @@ def register(
 
 
 def attach_partition(
-    con: duckdb.DuckDBPyConnection, tables: TableCache, partition: Partition
+    con: duckdb.DuckDBPyConnection,
+    tables: TableCache,
+    partition: Partition,
+    names: Iterable[str] | None = None,
 ) -> None:
-    """Views named like the tables over one partition of each lake table that can hold it
-    (read-only): the GEX tables for a feed-day, every table for a date, at their latest versions
-    (`tables`: a table opened costs a round trip per commit since its checkpoint on object
-    storage, one brought up to date only those since it was last used)."""
-    names = GEX_TABLES if partition.feed is not None else tuple(SPECS)
+    """Views named like the tables over one partition of lake tables `names` (else of each
+    table that can hold it: the GEX tables for a feed-day, every table for a date), read-only, at
+    their latest versions (`tables`: a table opened costs a round trip per commit since its
+    checkpoint on object storage, one brought up to date only those since it was last used)."""
+    if names is None:
+        names = GEX_TABLES if partition.feed is not None else tuple(SPECS)
     for name in names:
         register(con, name, tables.get(name), name, [partition], with_feed=False)
 

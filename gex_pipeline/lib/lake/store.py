@@ -10,7 +10,7 @@ parse, compute or write.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,14 +82,17 @@ class TableStore:
         )
 
     @contextmanager
-    def reader(self, partition: Partition) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only DuckDB over the lake's rows of `partition` (views named like the tables)."""
+    def reader(
+        self, partition: Partition, names: Iterable[str] | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only DuckDB over the lake's rows of `partition` (views named like the tables:
+        `names`, else every table that can hold it)."""
         import duckdb
 
         con = duckdb.connect()
         try:
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            attach_partition(con, self.tables, partition)
+            attach_partition(con, self.tables, partition, names)
             yield con
         finally:
             con.close()
