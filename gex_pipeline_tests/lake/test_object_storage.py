@@ -178,3 +178,21 @@ def test_object_storage_reads_only_the_files_of_the_partitions_and_ranges(
     assert len(table_dataset(table, "gex_events", spx, {"timestamp": (4, None)}).files) == 1
     assert len(table_dataset(table, "gex_events", None, {"timestamp": (None, 2)}).files) == 2
     assert table_dataset(table, "gex_events", []).count_rows() == 0
+
+
+def test_object_storage_loaders_pass_every_second_unless_configured(
+    object_store: ObjectStore, data_dir: Path
+) -> None:
+    from gex_pipeline.cli.live_loader import build_loader
+
+    def flush_seconds(env: dict[str, str]) -> float:
+        settings = Settings.from_env({"GEX_DATA_DIR": str(data_dir), **env})
+        loader = build_loader(settings.paths, settings.pipeline, None, settings.lake)
+        assert loader.lake is not None
+        return loader.lake.flush_seconds
+
+    remote = object_store.env(uuid.uuid4().hex)
+    assert flush_seconds(remote) == 1  # a pass costs round trips there: passes run more often
+    assert flush_seconds({}) == 2  # a local lake
+    assert flush_seconds({**remote, "GEX_LAKE_FLUSH_SECONDS": "3"}) == 3
+    assert flush_seconds({"GEX_LAKE_FLUSH_SECONDS": "0"}) == 0
