@@ -265,12 +265,19 @@ class Lake:
 
 
 def partition_files(table: DeltaTable, partition: Partition) -> list[dict[str, object]]:
-    """The add actions (path, size_bytes, num_records, ...) of the partition's live files."""
+    """The add actions (path, size_bytes, num_records, ...) of the partition's live files
+    (picked in Arrow: a table holds every small file the live loader's passes wrote today)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    wanted = {f"partition.{k}": v for k, _, v in partition.filters()}
-    actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
-    return [a for a in actions if all(str(a.get(k)) == v for k, v in wanted.items())]
+    actions = pa.table(table.get_add_actions(flatten=True))
+    keep = pa.array([True] * actions.num_rows, pa.bool_())
+    for column, _, value in partition.filters():
+        name = f"partition.{column}"
+        if name not in actions.column_names:
+            return []
+        keep = pc.and_(keep, pc.equal(pc.cast(actions[name], pa.string()), value))
+    return actions.filter(keep).to_pylist()
 
 
 @cache
