@@ -342,7 +342,7 @@ class PipelineSettings(Section):
     export_quiet_seconds: int = _var(900, "GEX_EXPORT_QUIET_SECONDS", ge=0)
     freshness_sensor_interval_seconds: int = _var(60, "GEX_FRESHNESS_SENSOR_INTERVAL_SECONDS", ge=1)
     freshness_max_silence_seconds: int = _var(420, "GEX_FRESHNESS_MAX_SILENCE_SECONDS", ge=1)
-    lake_flush_seconds: int = _var(2, "GEX_LAKE_FLUSH_SECONDS", ge=0)
+    lake_flush_seconds: int | None = _var(None, "GEX_LAKE_FLUSH_SECONDS", ge=0)
 
 
 class LakeSettings(Section):

@@ -27,7 +27,7 @@ from gex_pipeline.lib.gex.live_load import (
     partition_of,
 )
 from gex_pipeline.lib.lake.remote import lake_of
-from gex_pipeline.lib.live.lake_sync import LakeSync
+from gex_pipeline.lib.live.lake_sync import LakeSync, default_flush_seconds
 from gex_pipeline.lib.live.loader import LiveLoader, LiveStream
 from gex_pipeline.lib.live.throttle import ReportThrottle
 from gex_pipeline.lib.metrics.loader import LOADER_FILE, LoaderMetrics
@@ -95,6 +95,8 @@ def build_loader(
     """The loader of both streams with their report throttles, mirroring into the lake `lake`
     describes (default `$GEX_DATA_DIR/lake`)."""
     interval = float(pipeline.live_report_seconds)
+    target = lake_of(paths, lake or LakeSettings())
+    flush = pipeline.lake_flush_seconds
     streams = [
         LiveStream(
             GexStreamLoad(),
@@ -114,8 +116,8 @@ def build_loader(
         retention_days=pipeline.staging_retention_days,
         status_path=paths.data_dir / "live" / "status.json",
         lake=LakeSync(
-            lake_of(paths, lake or LakeSettings()),
-            flush_seconds=pipeline.lake_flush_seconds,
+            target,
+            flush_seconds=default_flush_seconds(target) if flush is None else flush,
             work_dir=paths.work_dir,
         ),
         metrics=LoaderMetrics(paths.metrics_dir / LOADER_FILE),

@@ -150,3 +150,30 @@ def test_lake_files_use_a_dictionary_for_keys_and_not_for_measures(hot, lake, ge
     assert "RLE_DICTIONARY" in encodings["timestamp"]
     assert "RLE_DICTIONARY" not in encodings["gamma"]
     assert not any("RLE_DICTIONARY" in e for p, e in encodings.items() if p.startswith("priors"))
+
+
+def test_expired_log_files_go_in_maintenance_not_at_each_commit(lake: Lake) -> None:
+    import os
+    import time
+
+    from gex_pipeline.lib.lake.maintenance import vacuum_lake
+    from gex_pipeline.lib.lake.tables import TableCache
+    from gex_pipeline.lib.lake.writes import append, empty_rows
+
+    table = TableCache(lake).ensure("gex_events")
+    for _ in range(3):
+        append(lake, "gex_events", empty_rows("gex_events"), writer="t", partitions=[], table=table)
+    table.create_checkpoint()
+    log = Path(lake.root) / "gex_events" / "_delta_log"
+    old = sorted(log.glob("*.json"))[:3]  # versions 0-2, before the checkpoint
+    eight_days_ago = time.time() - 8 * 86400
+    for path in old:
+        os.utime(path, (eight_days_ago, eight_days_ago))
+    # a commit does not sweep the log (that lists every log file on each commit) ...
+    append(lake, "gex_events", empty_rows("gex_events"), writer="t", partitions=[], table=table)
+    assert all(p.exists() for p in old)
+    # ... the daily maintenance does, whatever the data retention
+    vacuum_lake(lake, retention_days=0)
+    assert not any(p.exists() for p in old)
+    reopened = lake.open("gex_events")
+    assert reopened is not None and reopened.version() == table.version()

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from gex_pipeline.cli import main
@@ -23,14 +24,15 @@ from gex_pipeline.lib.gex.live_load import load_segments
 from gex_pipeline.lib.history.partition_import import import_partition
 from gex_pipeline.lib.history.sources import raw_dir, raw_file_name
 from gex_pipeline.lib.lake.mirror import mirror
-from gex_pipeline.lib.lake.reads import connect_lake
+from gex_pipeline.lib.lake.reads import connect_lake, table_dataset
 from gex_pipeline.lib.lake.remote import SharedLakeUnsupported, settings_lake
 from gex_pipeline.lib.lake.restore_points import BackupRoots, take_point
 from gex_pipeline.lib.lake.seal import hot_partitions, seal
 from gex_pipeline.lib.lake.store import TableStore
-from gex_pipeline.lib.lake.tables import Lake
+from gex_pipeline.lib.lake.tables import Lake, Partition, TableCache, lake_schema
+from gex_pipeline.lib.lake.writes import append, empty_rows
 from gex_pipeline.settings import Settings
-from gex_pipeline_tests.support.object_store import ObjectStore
+from gex_pipeline_tests.support.object_store import BUCKET, ObjectStore
 from gex_pipeline_tests.support.staging_trees import GEX_BASE_MS, GexStagingTree
 
 DAY = date(2025, 11, 14)
@@ -142,3 +144,55 @@ def test_object_storage_restore_points_refuse_and_write_nothing(
     assert main(["backup"]) == 2
     assert "refused" in capsys.readouterr().out
     assert not backups.points.exists() or list(backups.points.iterdir()) == []
+
+
+def test_object_storage_tables_checkpoint_every_ten_commits(
+    object_store: ObjectStore, tmp_path: Path
+) -> None:
+    remote, local = object_store.lake(), Lake(str(tmp_path / "lake"))
+    for lake in (remote, local):
+        table = TableCache(lake).ensure("gex_events")
+        for _ in range(10):
+            append(lake, "gex_events", empty_rows("gex_events"), writer="t", partitions=[],
+                   table=table)  # fmt: skip
+    prefix = remote.root.removeprefix(f"s3://{BUCKET}/")
+    # an open reads the checkpoint and the commits after it, not every commit since version 0
+    assert [k for k in object_store.object_keys(prefix) if k.endswith(".checkpoint.parquet")]
+    assert not list((tmp_path / "lake").glob("*/_delta_log/*.checkpoint.parquet"))  # every 100
+
+
+def test_object_storage_reads_only_the_files_of_the_partitions_and_ranges(
+    object_store: ObjectStore,
+) -> None:
+    lake = object_store.lake()
+    table = TableCache(lake).ensure("gex_events")
+    for feed, timestamp in (("SPX.gex_zero", 1), ("SPX.gex_zero", 5), ("NDX.gex_zero", 1)):
+        ticker, _, endpoint = feed.partition(".")
+        row = {**dict.fromkeys(lake_schema("gex_events").names), "ticker": ticker,
+               "endpoint": endpoint, "kind": "k", "timestamp": timestamp, "trade_date": DAY,
+               "feed": feed}  # fmt: skip
+        rows = pa.Table.from_pylist([row], schema=lake_schema("gex_events"))
+        append(lake, "gex_events", rows, writer="t", partitions=[], table=table)
+    spx = [Partition(DAY, "SPX.gex_zero")]
+    assert len(table_dataset(table, "gex_events", spx).files) == 2
+    assert len(table_dataset(table, "gex_events", spx, {"timestamp": (4, None)}).files) == 1
+    assert len(table_dataset(table, "gex_events", None, {"timestamp": (None, 2)}).files) == 2
+    assert table_dataset(table, "gex_events", []).count_rows() == 0
+
+
+def test_object_storage_loaders_pass_every_second_unless_configured(
+    object_store: ObjectStore, data_dir: Path
+) -> None:
+    from gex_pipeline.cli.live_loader import build_loader
+
+    def flush_seconds(env: dict[str, str]) -> float:
+        settings = Settings.from_env({"GEX_DATA_DIR": str(data_dir), **env})
+        loader = build_loader(settings.paths, settings.pipeline, None, settings.lake)
+        assert loader.lake is not None
+        return loader.lake.flush_seconds
+
+    remote = object_store.env(uuid.uuid4().hex)
+    assert flush_seconds(remote) == 1  # a pass costs round trips there: passes run more often
+    assert flush_seconds({}) == 2  # a local lake
+    assert flush_seconds({**remote, "GEX_LAKE_FLUSH_SECONDS": "3"}) == 3
+    assert flush_seconds({"GEX_LAKE_FLUSH_SECONDS": "0"}) == 0

@@ -11,7 +11,7 @@ from gex_pipeline.defs.partitions import gex_partitions, parse_gex_partition_key
 from gex_pipeline.defs.resources import ParquetStore, Tables
 from gex_pipeline.lib.calendar.trading_date import feed_key
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
-from gex_pipeline.lib.gex.integrity import GEX_CHECKS, FeedDay, partition_checks
+from gex_pipeline.lib.gex.integrity import CHECKED_TABLES, GEX_CHECKS, FeedDay, partition_checks
 from gex_pipeline.lib.lake.tables import Partition
 
 INTEGRITY_CHECKS = dg.AssetSelection.checks(*(spec.key for spec in integrity_check_specs))
@@ -47,7 +47,7 @@ def gex_integrity_checks(
     store = tables.store()
     partition = Partition(day.trade_date, feed_key(day.ticker, day.endpoint))
     store.claim(partition)
-    with store.reader(partition) as con:
+    with store.reader(partition, CHECKED_TABLES) as con:
         results = partition_checks(
             con, day, parquet.root_dir(), config.thresholds(), rescan=config.rescan
         )

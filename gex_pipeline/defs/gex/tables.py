@@ -56,6 +56,7 @@ from gex_pipeline.defs.resources import ParquetStore, Tables
 from gex_pipeline.lib.db.writer import DUCKDB_WRITER_POOL
 from gex_pipeline.lib.gex.day_chart import chart_markdown
 from gex_pipeline.lib.gex.integrity import (
+    CHECKED_TABLES,
     GEX_CHECKS,
     PARQUET,
     PUBLISH_GATES,
@@ -264,7 +265,7 @@ class PartitionWork:
         if not names and not gates:
             return []
         self.store.claim(day.partition)
-        with self.store.reader(day.partition) as con:
+        with self.store.reader(day.partition, CHECKED_TABLES) as con:
             results = partition_checks(
                 con,
                 day,
@@ -283,7 +284,7 @@ class PartitionWork:
         from gex_pipeline.lib.gex.parquet_export import EmptyPartition, export_lake_partition
 
         self.store.claim(day.partition)
-        with self.store.reader(day.partition) as con:
+        with self.store.reader(day.partition, CHECKED_TABLES) as con:
             try:
                 result = export_lake_partition(self.store, con, self.parquet.root_dir(), day)
             except EmptyPartition as exc:

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 # What the checks judge and read.
 SNAPSHOTS, STRIKES, PARQUET = "gex_snapshots", "gex_strikes", "gex_parquet"
 REJECTS, LIVE_SHADOW = "gex_history_rejects", "gex_live_shadow"
+FIGURES = "gex_partition_figures"
 
 # 1.4826 x MAD estimates the standard deviation of normally distributed moves.
 _MAD_TO_SIGMA = 1.4826
@@ -639,6 +640,12 @@ TABLE_CHECKS: dict[str, IntegrityCheck[PartitionContext]] = {
 CHECK_NAMES: tuple[str, ...] = GEX_CHECKS.names
 # ERROR checks judged before the export: a failure keeps the partition out of Parquet.
 PUBLISH_GATES: tuple[str, ...] = GEX_CHECKS.gates
+# The lake tables a reader of a feed-day needs for its checks and its export: what the checks
+# read, and the strike figures (`strike_state`, the export's byte copy). Each table a reader
+# attaches is opened (a round trip per commit since its checkpoint on object storage).
+CHECKED_TABLES: tuple[str, ...] = tuple(
+    sorted({t for c in GEX_CHECKS.checks.values() for t in c.reads if t != PARQUET} | {FIGURES})
+)
 
 
 def read_shared(

@@ -141,7 +141,7 @@ def export_lake_partition(
     from gex_pipeline.lib.lake.tables import partition_files
 
     ticker, endpoint, trade_date = day.ticker, day.endpoint, day.trade_date
-    table = store.lake.open("gex_strikes")
+    table = store.tables.get("gex_strikes")
     files = partition_files(table, day.partition) if table is not None else []
     if len(files) != 1:
         return export_partition(con, parquet_root, ticker, endpoint, trade_date)
@@ -160,9 +160,10 @@ def export_lake_partition(
     _write_atomic(snapshots, snapshots_path(parquet_root, ticker, endpoint, trade_date))
     manifest_path(target).unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    assert table is not None  # it has the partition's file
     try:
         with tmp.open("wb") as out:  # a shared lake's file is fetched from the object store
-            copy_file(store.lake, "gex_strikes", str(file["path"]), out)
+            copy_file(table, str(file["path"]), out)
         _fsync_path(tmp)
         os.replace(tmp, target)
     finally:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from gex_pipeline.lib.gex.feed_day import FeedDay
-from gex_pipeline.lib.gex.integrity import publish_blockers
+from gex_pipeline.lib.gex.integrity import CHECKED_TABLES, publish_blockers
 from gex_pipeline.lib.gex.parquet_export import ExportResult, export_lake_partition
 from gex_pipeline.lib.history.day_format import DayFileInvalid
 from gex_pipeline.lib.history.day_import import ImportStats, import_day_file
@@ -271,7 +271,7 @@ def _import_into_lake(
     blocked: tuple[str, ...] = ()
     exported = None
     if parquet_root is not None:
-        with store.reader(target.partition) as con:
+        with store.reader(target.partition, CHECKED_TABLES) as con:
             blocked = tuple(r.name for r in publish_blockers(con, target))
             if not blocked:  # an ERROR check keeps the partition (and the old file) unpublished
                 exported = export_lake_partition(store, con, parquet_root, target)

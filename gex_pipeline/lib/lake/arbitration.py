@@ -121,7 +121,10 @@ def _refuse_foreign_strikes(con: duckdb.DuckDBPyConnection, tables: TableCache, 
         if span[0] is None:
             return
         parts = partitions_of(con, "__unchecked", by_feed=True)
-        register(con, "__lake_strikes", tables.get("gex_strikes"), "gex_strikes", parts)
+        lo, hi = int(span[0]), int(span[1])
+        strikes = tables.get("gex_strikes")
+        ranges = {"timestamp": (lo, hi)}  # only the files that may hold these snapshots
+        register(con, "__lake_strikes", strikes, "gex_strikes", parts, ranges=ranges)
         fingerprint = f"count(*) AS n, sum({ROW_HASH}) AS h"
         con.execute(
             f"""
@@ -133,7 +136,7 @@ def _refuse_foreign_strikes(con: duckdb.DuckDBPyConnection, tables: TableCache, 
             theirs AS (
                 SELECT {_SNAPSHOT_KEY}, {fingerprint} FROM __lake_strikes
                 SEMI JOIN __unchecked USING ({_SNAPSHOT_KEY})
-                WHERE timestamp BETWEEN {int(span[0])} AND {int(span[1])} GROUP BY ALL
+                WHERE timestamp BETWEEN {lo} AND {hi} GROUP BY ALL
             )
             SELECT {_SNAPSHOT_KEY} FROM theirs LEFT JOIN mine USING ({_SNAPSHOT_KEY})
             WHERE mine.n IS DISTINCT FROM theirs.n OR mine.h IS DISTINCT FROM theirs.h

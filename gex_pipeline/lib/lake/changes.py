@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.lake.reads import register
-from gex_pipeline.lib.lake.tables import SPECS, Lake, Partition
+from gex_pipeline.lib.lake.tables import SPECS, Lake, Partition, TableCache
 from gex_pipeline.lib.lake.writes import append, empty_rows, lake_rows, replace
 
 if TYPE_CHECKING:
@@ -48,8 +48,9 @@ def record_change(
     before: dict[str, int],
     after: dict[str, int],
     rows: dict[str, int],
+    tables: TableCache | None = None,
 ) -> None:
-    """Append one change row for `partition` (a feed-day)."""
+    """Append one change row for `partition` (a feed-day); `tables`: the caller's open tables."""
     assert partition.feed is not None, "changes are kept for feed-days"
     ticker, _, endpoint = partition.feed.partition(".")
     query = (
@@ -67,7 +68,8 @@ def record_change(
         "rows": json.dumps(rows, sort_keys=True),
     }
     data = lake_rows(con, CHANGES_TABLE, query, params).read_all()
-    append(lake, CHANGES_TABLE, data, writer=writer, partitions=[partition])
+    table = tables.ensure(CHANGES_TABLE) if tables is not None else None
+    append(lake, CHANGES_TABLE, data, writer=writer, partitions=[partition], table=table)
 
 
 def changes(lake: Lake, partition: Partition) -> list[Change]:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.lake.tables import FEED_COLUMN, SPECS, Partition, TableCache
-from gex_pipeline.lib.lake.writes import commit_info, writer_properties
+from gex_pipeline.lib.lake.writes import commit_info, post_commit, writer_properties
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -63,7 +63,9 @@ def insert_absent(
 ) -> int:
     """Insert the rows of `rows` (lake schema) whose partition and key table `name` lacks, in one
     commit; retried on the latest version (`tables` brings it up to date) while other writers
-    win. Returns rows inserted."""
+    win. The first attempt takes the table as `tables` last brought it up to date (the caller
+    just read it): a commit of another writer since fails the merge, which is then retried.
+    Returns rows inserted."""
     from deltalake.exceptions import CommitFailedError
 
     if rows.num_rows == 0:
@@ -71,7 +73,8 @@ def insert_absent(
     parts = sorted({p.for_table(SPECS[name]) for p in partitions})
     predicate = merge_predicate(name, parts)
     for attempt in range(MAX_ATTEMPTS):
-        table = tables.ensure(name)
+        table = tables.opened.get(name) if attempt == 0 else None
+        table = table if table is not None else tables.ensure(name)
         try:
             metrics = (
                 table.merge(
@@ -83,6 +86,7 @@ def insert_absent(
                     streamed_exec=False,
                     writer_properties=writer_properties(name),  # type: ignore[arg-type]
                     commit_properties=commit_info(writer, parts),  # type: ignore[arg-type]
+                    post_commithook_properties=post_commit(),  # type: ignore[arg-type]
                 )
                 .when_not_matched_insert_all()
                 .execute()

@@ -18,6 +18,7 @@ from gex_pipeline.lib.lake.tables import (
     SPECS,
     Lake,
     Partition,
+    TableCache,
     duckdb_columns,
     lake_schema,
 )
@@ -40,20 +41,30 @@ def dataset(
 
 
 def table_dataset(
-    table: DeltaTable | None, name: str, partitions: Iterable[Partition] | None = None
+    table: DeltaTable | None,
+    name: str,
+    partitions: Iterable[Partition] | None = None,
+    ranges: Mapping[str, tuple[object, object]] | None = None,
 ) -> ds.Dataset:
-    """The dataset of an opened table (None: never written), restricted to `partitions`."""
+    """The dataset of an opened table (None: never written), restricted to the files of
+    `partitions` whose statistics overlap `ranges` (see `scan`), chosen in one pass over the
+    table's files."""
     import pyarrow.dataset as pads
 
     if table is None:
         return pads.dataset(lake_schema(name).empty_table())
+    bounds = [
+        (column, op, value)
+        for column, (lo, hi) in (ranges or {}).items()
+        for op, value in ((">=", lo), ("<=", hi))
+        if value is not None
+    ]
     if partitions is None:
-        return table.to_pyarrow_dataset()
+        return table.to_pyarrow_dataset(file_pruning_predicate=bounds or None)
     parts = sorted({p.for_table(SPECS[name]) for p in partitions})
-    pieces = [table.to_pyarrow_dataset(file_pruning_predicate=p.filters()) for p in parts]
-    if len(pieces) == 1:
-        return pieces[0]
-    return pads.dataset(pieces) if pieces else pads.dataset(lake_schema(name).empty_table())
+    if not parts:
+        return pads.dataset(lake_schema(name).empty_table())
+    return table.to_pyarrow_dataset(file_pruning_predicate=[p.filters() + bounds for p in parts])
 
 
 def _files(
@@ -120,7 +131,7 @@ def scan(
             )
         con.register(source, lake_schema(name).empty_table())
         return source
-    con.register(source, table_dataset(table, name, partitions))
+    con.register(source, table_dataset(table, name, partitions, ranges))
     return source
 
 
@@ -145,13 +156,20 @@ def register(
     )
 
 
-def attach_partition(con: duckdb.DuckDBPyConnection, lake: Lake, partition: Partition) -> None:
-    """Views named like the tables over one partition of each lake table that can hold it
-    (read-only): the GEX tables for a feed-day, every table for a date. Each table opened costs
-    a round trip per commit since its checkpoint on object storage."""
-    names = GEX_TABLES if partition.feed is not None else tuple(SPECS)
+def attach_partition(
+    con: duckdb.DuckDBPyConnection,
+    tables: TableCache,
+    partition: Partition,
+    names: Iterable[str] | None = None,
+) -> None:
+    """Views named like the tables over one partition of lake tables `names` (else of each
+    table that can hold it: the GEX tables for a feed-day, every table for a date), read-only, at
+    their latest versions (`tables`: a table opened costs a round trip per commit since its
+    checkpoint on object storage, one brought up to date only those since it was last used)."""
+    if names is None:
+        names = GEX_TABLES if partition.feed is not None else tuple(SPECS)
     for name in names:
-        register(con, name, lake.open(name), name, [partition], with_feed=False)
+        register(con, name, tables.get(name), name, [partition], with_feed=False)
 
 
 def lake_root(data_dir: Path) -> Lake:
@@ -160,13 +178,14 @@ def lake_root(data_dir: Path) -> Lake:
 
 
 def connect_lake(
-    lake: Lake | str | Path = Path("data"), names: Iterable[str] = tuple(SPECS)
+    lake: Lake | TableCache | str | Path = Path("data"), names: Iterable[str] = tuple(SPECS)
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with one view per lake table over all its rows (closed
     sessions and today's, mirrored by the live loader within seconds).
 
-    `lake` is a `Lake`, or a data directory (`$GEX_DATA_DIR`, its `lake/` is used). Call
-    `refresh(con, lake)` (or connect again) to see rows committed after the connection was made.
+    `lake` is a `Lake`, a `TableCache` of one (see `refresh`), or a data directory
+    (`$GEX_DATA_DIR`, its `lake/` is used). Call `refresh(con, lake)` (or connect again) to see
+    rows committed after the connection was made.
     """
     import duckdb
 
@@ -177,11 +196,16 @@ def connect_lake(
 
 def refresh(
     con: duckdb.DuckDBPyConnection,
-    lake: Lake | str | Path = Path("data"),
+    lake: Lake | TableCache | str | Path = Path("data"),
     names: Iterable[str] = tuple(SPECS),
 ) -> None:
-    """Point the views of `con` at the latest version of every lake table."""
-    resolved = lake if isinstance(lake, Lake) else lake_root(Path(lake))
+    """Point the views of `con` at the latest version of every lake table. A `TableCache` keeps
+    the tables open between refreshes: each then reads only the commits since the last one (a
+    reader polling object storage), where a `Lake` opens every table again."""
+    if isinstance(lake, TableCache):
+        tables = lake
+    else:
+        tables = TableCache(lake if isinstance(lake, Lake) else lake_root(Path(lake)))
     con.execute("SET parquet_metadata_cache = true")
     for name in names:
-        register(con, name, resolved.open(name), name)
+        register(con, name, tables.get(name), name)

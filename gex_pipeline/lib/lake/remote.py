@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from gex_pipeline.lib.lake.tables import Lake, lake_at
 
 if TYPE_CHECKING:
+    from deltalake import DeltaTable
+
     from gex_pipeline.settings import LakeSettings, PathSettings, Settings
 
 # Concurrent writers need conditional puts; S3 (since 2024), MinIO and moto honour `If-None-Match`.
@@ -79,16 +81,13 @@ def require_local(lake: Lake, what: str) -> None:
         )
 
 
-def copy_file(lake: Lake, name: str, path: str, target: BinaryIO) -> None:
-    """Copy the data file `path` (relative to table `name`, as the log lists it) into `target`."""
-    local = lake.local_path(name)
+def copy_file(table: DeltaTable, path: str, target: BinaryIO) -> None:
+    """Copy the data file `path` of `table` (relative to it, as its log lists it) into `target`."""
+    local = Lake(table.table_uri).local_path("")
     if local is not None:
         with (local / path).open("rb") as source:
             shutil.copyfileobj(source, target, 1 << 20)
         return
-    table = lake.open(name)
-    if table is None:
-        raise FileNotFoundError(f"{lake.uri(name)} is no Delta table")
     filesystem = table.to_pyarrow_dataset().filesystem
     with filesystem.open_input_stream(path) as source:
         shutil.copyfileobj(source, target, 1 << 20)

@@ -10,15 +10,15 @@ parse, compute or write.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.lake.reads import attach_partition
 from gex_pipeline.lib.lake.seal import Sealed, claim_partition
-from gex_pipeline.lib.lake.tables import Lake, Partition, lake_at
+from gex_pipeline.lib.lake.tables import Lake, Partition, TableCache, lake_at
 from gex_pipeline.lib.lake.workspace import Workspace, workspace
 
 if TYPE_CHECKING:
@@ -31,12 +31,19 @@ DEFAULT_MEMORY_LIMIT = "1GB"
 
 @dataclass(frozen=True)
 class TableStore:
-    """The live DuckDB file, the lake and the scratch directory of batch jobs."""
+    """The live DuckDB file, the lake and the scratch directory of batch jobs.
+
+    `tables` keeps the lake tables the store's users opened, brought up to date on each use: a
+    job's workspace, reader and export open each table once (one thread at a time)."""
 
     db_path: Path
     lake: Lake
     work_dir: Path
     memory_limit: str = DEFAULT_MEMORY_LIMIT
+    tables: TableCache = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tables", TableCache(self.lake))
 
     @classmethod
     def from_paths(
@@ -67,18 +74,25 @@ class TableStore:
     def workspace(self, partition: Partition) -> AbstractContextManager[Workspace]:
         """A private DuckDB for batch work on `partition` (claim it first)."""
         return workspace(
-            self.lake, partition, memory_limit=self.memory_limit, temp_dir=self.work_dir
+            self.lake,
+            partition,
+            memory_limit=self.memory_limit,
+            temp_dir=self.work_dir,
+            tables=self.tables,
         )
 
     @contextmanager
-    def reader(self, partition: Partition) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only DuckDB over the lake's rows of `partition` (views named like the tables)."""
+    def reader(
+        self, partition: Partition, names: Iterable[str] | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only DuckDB over the lake's rows of `partition` (views named like the tables:
+        `names`, else every table that can hold it)."""
         import duckdb
 
         con = duckdb.connect()
         try:
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            attach_partition(con, self.lake, partition)
+            attach_partition(con, self.tables, partition, names)
             yield con
         finally:
             con.close()

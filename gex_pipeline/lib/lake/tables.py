@@ -37,6 +37,10 @@ TABLE_CONFIGURATION: dict[str, str | None] = {
     "delta.deletedFileRetentionDuration": "interval 7 days",
     "delta.checkpointInterval": "100",
 }
+# On object storage every open of a table reads each commit since its last checkpoint (delta-rs
+# 1.6 fetches each twice), a round trip apiece: with the live loader committing every 2 s, a
+# checkpoint every 10 commits keeps an open to ~20 small reads instead of up to 200.
+OBJECT_STORE_CHECKPOINT_INTERVAL = "10"
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,17 @@ class TableCache:
         """Table `name` at its latest version, created when missing."""
         return self.get(name) or self.opened.setdefault(name, self.lake.ensure(name))
 
+    def take(self, name: str) -> DeltaTable | None:
+        """Table `name` at its latest version, out of the cache: the taker keeps it at that
+        version (a conflict base) while other users of the cache open their own; `put` it back."""
+        table = self.get(name)
+        self.opened.pop(name, None)
+        return table
+
+    def put(self, name: str, table: DeltaTable) -> None:
+        """Give a table back to the cache (brought up to date on its next `get`)."""
+        self.opened[name] = table
+
 
 def lake_at(paths: PathSettings) -> Lake:
     """The deployment's lake (`$GEX_DATA_DIR/lake`)."""
@@ -206,6 +221,13 @@ class Lake:
         """Storage options for deltalake (None for a local directory)."""
         return dict(self.storage_options) or None
 
+    def configuration(self) -> dict[str, str | None]:
+        """The table properties a table is created with (`TABLE_CONFIGURATION`; on object
+        storage, a checkpoint every `OBJECT_STORE_CHECKPOINT_INTERVAL` commits)."""
+        if self.local_path("") is not None:
+            return dict(TABLE_CONFIGURATION)
+        return TABLE_CONFIGURATION | {"delta.checkpointInterval": OBJECT_STORE_CHECKPOINT_INTERVAL}
+
     def open(self, name: str, version: int | None = None) -> DeltaTable | None:
         """The table (at `version`, else the latest), or None when it was never written."""
         from deltalake import DeltaTable
@@ -232,7 +254,7 @@ class Lake:
                 schema=lake_schema(name),
                 partition_by=list(spec.partition_by),
                 mode="ignore",
-                configuration=TABLE_CONFIGURATION,
+                configuration=self.configuration(),
                 storage_options=self.options(),
             )
         except Exception:
@@ -243,12 +265,19 @@ class Lake:
 
 
 def partition_files(table: DeltaTable, partition: Partition) -> list[dict[str, object]]:
-    """The add actions (path, size_bytes, num_records, ...) of the partition's live files."""
+    """The add actions (path, size_bytes, num_records, ...) of the partition's live files
+    (picked in Arrow: a table holds every small file the live loader's passes wrote today)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    wanted = {f"partition.{k}": v for k, _, v in partition.filters()}
-    actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
-    return [a for a in actions if all(str(a.get(k)) == v for k, v in wanted.items())]
+    actions = pa.table(table.get_add_actions(flatten=True))
+    keep = pa.array([True] * actions.num_rows, pa.bool_())
+    for column, _, value in partition.filters():
+        name = f"partition.{column}"
+        if name not in actions.column_names:
+            return []
+        keep = pc.and_(keep, pc.equal(pc.cast(actions[name], pa.string()), value))
+    return actions.filter(keep).to_pylist()
 
 
 @cache

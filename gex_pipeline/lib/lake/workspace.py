@@ -22,6 +22,7 @@ from gex_pipeline.lib.lake.tables import (
     SPECS,
     Lake,
     Partition,
+    TableCache,
     duckdb_columns,
     partition_files,
 )
@@ -42,13 +43,22 @@ class Workspace:
     lake: Lake
     partition: Partition
     con: duckdb.DuckDBPyConnection
+    tables: TableCache
     bases: dict[str, DeltaTable | None] = field(default_factory=dict)
 
     def base(self, name: str) -> DeltaTable | None:
-        """The lake table as this workspace read it (opened once, on first use)."""
+        """The lake table as this workspace read it (taken from `tables` on first use and kept
+        at that version until it is written back or the workspace closes)."""
         if name not in self.bases:
-            self.bases[name] = self.lake.open(name)
+            self.bases[name] = self.tables.take(name)
         return self.bases[name]
+
+    def release(self) -> None:
+        """Give the tables read but not written back to `tables`."""
+        for name, table in self.bases.items():
+            if table is not None:
+                self.tables.put(name, table)
+        self.bases.clear()
 
     def load(self, *names: str) -> None:
         """Copy the partition's rows of each table from the lake into the workspace."""
@@ -86,20 +96,28 @@ class Workspace:
             before[name] = base.version() if base is not None else -1
             order = "" if name in presorted else f" ORDER BY {spec.sort}"
             ordered = lake_rows(self.con, name, query + order)
-            after[name] = replace(
-                self.lake, name, part, ordered, writer=writer, base=base
-            ).version()
+            written = replace(self.lake, name, part, ordered, writer=writer, base=base)
+            after[name] = written.version()
             self.bases.pop(name, None)
+            self.tables.put(name, written)
         if self.partition.feed is not None:
-            record_change(self.con, self.lake, self.partition, writer, before, after, rows)
+            record_change(
+                self.con, self.lake, self.partition, writer, before, after, rows, self.tables
+            )
         return before
 
 
 @contextmanager
 def workspace(
-    lake: Lake, partition: Partition, *, memory_limit: str = "1GB", temp_dir: Path | None = None
+    lake: Lake,
+    partition: Partition,
+    *,
+    memory_limit: str = "1GB",
+    temp_dir: Path | None = None,
+    tables: TableCache | None = None,
 ) -> Iterator[Workspace]:
-    """A workspace for `partition`, its connection closed on exit."""
+    """A workspace for `partition`, its connection closed on exit; `tables`: the caller's open
+    tables (each open replays a table's log since its checkpoint), else opened for it."""
     import duckdb
 
     from gex_pipeline.lib.db.schema import migrate
@@ -112,6 +130,10 @@ def workspace(
             con.execute(f"SET temp_directory = '{str(temp_dir).replace(chr(39), chr(39) * 2)}'")
         con.execute("SET TimeZone = 'UTC'")
         migrate(con)
-        yield Workspace(lake, partition, con)
+        space = Workspace(lake, partition, con, tables if tables is not None else TableCache(lake))
+        try:
+            yield space
+        finally:
+            space.release()
     finally:
         con.close()

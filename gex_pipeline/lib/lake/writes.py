@@ -86,6 +86,15 @@ def commit_info(writer: str, partitions: Iterable[Partition]) -> object:
     )
 
 
+def post_commit() -> object:
+    """What runs after each commit: a checkpoint when one is due, but no sweep of expired log
+    files (it lists the whole log, which holds `delta.logRetentionDuration` of commits, on every
+    commit; the maintenance job sweeps once a day: `maintenance.py`)."""
+    from deltalake import PostCommitHookProperties
+
+    return PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
+
+
 def append(
     lake: Lake,
     name: str,
@@ -108,6 +117,7 @@ def append(
         writer_properties=writer_properties(name),  # type: ignore[arg-type]
         target_file_size=TARGET_FILE_BYTES,
         commit_properties=commit_info(writer, partitions),  # type: ignore[arg-type]
+        post_commithook_properties=post_commit(),  # type: ignore[arg-type]
     )
 
 
@@ -140,6 +150,7 @@ def replace(
         writer_properties=writer_properties(name),  # type: ignore[arg-type]
         target_file_size=TARGET_FILE_BYTES,
         commit_properties=commit_info(writer, [part]),  # type: ignore[arg-type]
+        post_commithook_properties=post_commit(),  # type: ignore[arg-type]
     )
     return table
 

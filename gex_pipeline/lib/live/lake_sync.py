@@ -30,7 +30,7 @@ from gex_pipeline.lib.calendar.trading_date import trading_date_of
 from gex_pipeline.lib.lake.mirror import MirrorReport, mirror
 from gex_pipeline.lib.lake.seal import Sealed, seal, sealable
 from gex_pipeline.lib.lake.tables import Lake, Partition, TableCache, partition_files
-from gex_pipeline.lib.lake.writes import commit_info
+from gex_pipeline.lib.lake.writes import commit_info, post_commit
 
 if TYPE_CHECKING:
     import duckdb
@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 Connect = Callable[[], "duckdb.DuckDBPyConnection"]
 
 SEAL_CHECK_SECONDS = 60.0
+# How often a pass runs unless `GEX_LAKE_FLUSH_SECONDS` says: a pass to object storage costs a
+# few tenths of a second of round trips more than a local one, so it runs twice as often to keep
+# today's rows readable within the same few seconds of their POST.
+FLUSH_SECONDS = 2.0
+OBJECT_STORE_FLUSH_SECONDS = 1.0
 ROLLUP_SECONDS = 60.0
 ROLLUP_MIN_FILES = 20
 ROLLUP_TARGET_BYTES = 4 * 1024**2
@@ -51,12 +56,17 @@ ROLLUP_WRITER = "live-loader-rollup"
 MAX_BUFFERED_ROWS = 2_000_000
 
 
+def default_flush_seconds(lake: Lake) -> float:
+    """The pass interval of a loader of `lake` unless `GEX_LAKE_FLUSH_SECONDS` sets one."""
+    return FLUSH_SECONDS if lake.local_path("") is not None else OBJECT_STORE_FLUSH_SECONDS
+
+
 @dataclass
 class LakeSync:
     """Mirror, roll-up and seal state of one live loader (see the module docstring)."""
 
     lake: Lake
-    flush_seconds: float = 2.0
+    flush_seconds: float = FLUSH_SECONDS
     work_dir: Path | None = None
     cache: TableCache = field(init=False)
     _buffer: dict[str, list[pa.Table]] = field(default_factory=dict)
@@ -152,6 +162,7 @@ class LakeSync:
             partition_filters=partition.filters(),  # type: ignore[arg-type]
             target_size=ROLLUP_TARGET_BYTES,
             commit_properties=commit_info(ROLLUP_WRITER, [partition]),  # type: ignore[arg-type]
+            post_commithook_properties=post_commit(),  # type: ignore[arg-type]
         )
         return 1
 
