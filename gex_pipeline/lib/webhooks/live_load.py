@@ -262,11 +262,13 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) ->
         """
     )
     _validate_batch(con)
+    # The windows see only the narrow columns they need (windows over the whole record, its
+    # typed `d` struct included, cost several times the rest of the statement).
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE uw_batch_records AS
         WITH ranked AS (
-            SELECT rowid AS ord, *,
+            SELECT rowid AS ord, id, content_hash, CAST(payload AS VARCHAR) AS payload_text,
                    row_number() OVER (PARTITION BY segment ORDER BY rowid) AS line,
                    row_number() OVER by_id AS arrival,
                    first_value(content_hash) OVER by_id AS winner_hash,
@@ -282,23 +284,24 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) ->
             FROM universal_webhooks SEMI JOIN uw_batch_raw USING (id)
         ),
         compared AS (
-            SELECT r.*, s.id IS NOT NULL AS stored,
+            SELECT r.ord, r.line, r.arrival, r.content_hash, r.payload_text,
+                   s.id IS NOT NULL AS stored,
                    CASE WHEN s.id IS NULL THEN r.winner_hash ELSE s.content_hash END AS first_hash,
                    CASE WHEN s.id IS NULL THEN r.winner_payload ELSE s.payload_text END
                        AS first_payload
             FROM ranked r
             LEFT JOIN stored s ON s.id = r.id
         )
-        SELECT * EXCLUDE (winner_hash, winner_payload, stored, first_hash, first_payload),
+        SELECT r.rowid AS ord, r.*, c.line, c.arrival,
                CASE
-                   WHEN NOT stored AND arrival = 1 THEN 'new'
-                   WHEN CASE WHEN content_hash IS NOT NULL AND first_hash IS NOT NULL
-                             THEN content_hash = first_hash
-                             ELSE CAST(payload AS VARCHAR) IS NOT DISTINCT FROM first_payload
+                   WHEN NOT c.stored AND c.arrival = 1 THEN 'new'
+                   WHEN CASE WHEN c.content_hash IS NOT NULL AND c.first_hash IS NOT NULL
+                             THEN c.content_hash = c.first_hash
+                             ELSE c.payload_text IS NOT DISTINCT FROM c.first_payload
                         END THEN 'duplicate'
                    ELSE 'conflict'
                END AS status
-        FROM compared
+        FROM uw_batch_raw r JOIN compared c ON c.ord = r.rowid
         """
     )
 
