@@ -167,25 +167,33 @@ def _text_list(name: str) -> str:
     )
 
 
+def _trade_typed() -> str:
+    """SELECT list over a `uw_batch_records` row: the record and its trade fields typed (each
+    cast written once: the statement's planning grows with every expression in it)."""
+    typed = [f"TRY_CAST(d.{n} AS {t}) AS {n}" for n, t in {**TRADE_NUMBERS, **TRADE_TYPED}.items()]
+    return f"""
+        *, {occ_sql(occ_parts_sql("d.option_chain_id"))} AS occ, {", ".join(typed)},
+        {", ".join(f"{_text_list(n)} AS {n}" for n in TRADE_LISTS)}
+    """
+
+
 def _trade_select() -> str:
-    """SELECT list of an `option_trades_events` row from a `uw_batch_records` row."""
-    numbers = [f"TRY_CAST(d.{n} AS {t}) AS {n}" for n, t in TRADE_NUMBERS.items()]
-    typed = [f"TRY_CAST(d.{n} AS {t}) AS {n}" for n, t in TRADE_TYPED.items()]
+    """SELECT list of an `option_trades_events` row from a `_trade_typed` row."""
     failures = _failures(
         [
             _failed("executed_at", "d.executed_at", "executed_ms"),
             _failed("option_chain_id", "d.option_chain_id", "occ.root"),
-            *(_failed(n, f"d.{n}", f"TRY_CAST(d.{n} AS {t})") for n, t in TRADE_NUMBERS.items()),
-            *(_failed(n, f"d.{n}", _text_list(n)) for n in TRADE_LISTS),
-            *(_failed(n, f"d.{n}", f"TRY_CAST(d.{n} AS {t})") for n, t in TRADE_TYPED.items()),
+            *(_failed(n, f"d.{n}", n) for n in TRADE_NUMBERS),
+            *(_failed(n, f"d.{n}", n) for n in TRADE_LISTS),
+            *(_failed(n, f"d.{n}", n) for n in TRADE_TYPED),
         ]
     )
     return f"""
         id, executed_ms, trade_date, d.option_chain_id, occ.underlying, occ.root, occ.expiry,
-        occ.option_type, occ.strike, {", ".join(numbers)}, d.exchange,
-        {", ".join(f"{_text_list(n)} AS {n}" for n in TRADE_LISTS)},
-        {", ".join(f"d.{n}" for n in TRADE_TEXT)}, {", ".join(typed)},
-        d.upstream_condition_detail, channel, {failures} AS cast_failures, now()
+        occ.option_type, occ.strike, {", ".join(TRADE_NUMBERS)}, d.exchange,
+        {", ".join(TRADE_LISTS)}, {", ".join(f"d.{n}" for n in TRADE_TEXT)},
+        {", ".join(TRADE_TYPED)}, d.upstream_condition_detail, channel,
+        {failures} AS cast_failures, now()
     """
 
 
@@ -344,7 +352,7 @@ def _insert_batch(con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
         CREATE OR REPLACE TEMP TABLE uw_batch_trades AS
         SELECT {_trade_select()}
         FROM (
-            SELECT *, {occ_sql(occ_parts_sql("d.option_chain_id"))} AS occ
+            SELECT {_trade_typed()}
             FROM uw_batch_records WHERE status = 'new' AND kind = 'trade'
         )
         """
