@@ -238,8 +238,8 @@ _DAY_COLUMNS = (
 def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
     """Parse the segments once into `uw_batch_raw` (rowid = arrival order), validate them and
     classify every message in `uw_batch_records`."""
-    executed = epoch_ms_sql("d.executed_at", "received_at")
-    state = epoch_ms_sql("d.timestamp", "received_at")
+    # Both times through one lambda: the conversion is planned once, not once per field.
+    times = f"list_transform([d.executed_at, d.timestamp], lambda t: {epoch_ms_sql('t', 'received_at')})"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE uw_batch_raw AS
@@ -249,7 +249,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) ->
             FROM {read_json_sql([str(s.path) for s in segments], UW_RECORD_COLUMNS)}
         ),
         timed AS (
-            SELECT *, {executed} AS executed_ms, {state} AS state_ms,
+            SELECT * EXCLUDE (times), times[1] AS executed_ms, times[2] AS state_ms,
                    CASE
                        WHEN starts_with(channel, '{TRADE_CHANNEL_PREFIX}')
                         AND json_type(payload, '$.data.id') = 'VARCHAR'
@@ -258,7 +258,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) ->
                         AND json_type(payload, '$.data') = 'OBJECT' THEN 'market'
                        ELSE 'other'
                    END AS kind
-            FROM parsed
+            FROM (SELECT *, {times} AS times FROM parsed)
         )
         SELECT * EXCLUDE (filename),
                coalesce({trade_date_sql("executed_ms")}, TRY_CAST(d.date AS DATE),
