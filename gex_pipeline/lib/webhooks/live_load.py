@@ -171,8 +171,10 @@ def _trade_typed() -> str:
     """SELECT list over a `uw_batch_records` row: the record and its trade fields typed (each
     cast written once: the statement's planning grows with every expression in it)."""
     typed = [f"TRY_CAST(d.{n} AS {t}) AS {n}" for n, t in {**TRADE_NUMBERS, **TRADE_TYPED}.items()]
+    # The symbol's parts bound once (a lambda parameter), not once per use in `occ_sql`.
+    occ = f"list_transform([{occ_parts_sql('d.option_chain_id')}], lambda p: {occ_sql('p')})[1]"
     return f"""
-        *, {occ_sql(occ_parts_sql("d.option_chain_id"))} AS occ, {", ".join(typed)},
+        *, {occ} AS occ, {", ".join(typed)},
         {", ".join(f"{_text_list(n)} AS {n}" for n in TRADE_LISTS)}
     """
 
@@ -197,19 +199,23 @@ def _trade_select() -> str:
     """
 
 
+def _market_typed() -> str:
+    """SELECT list over a `uw_batch_records` row: the record and its market figures typed."""
+    return "*, " + ", ".join(f"TRY_CAST(d.{n} AS DOUBLE) AS {n}" for n in MARKET_NUMBERS)
+
+
 def _market_select() -> str:
-    """SELECT list of a `market_agg_state` row from a `uw_batch_records` row."""
-    numbers = [f"TRY_CAST(d.{n} AS DOUBLE)" for n in MARKET_NUMBERS]
+    """SELECT list of a `market_agg_state` row from a `_market_typed` row."""
     failures = _failures(
         [
             _failed("date", "d.date", "TRY_CAST(d.date AS DATE)"),
             _failed("timestamp", "d.timestamp", "state_ms"),
-            *(_failed(n, f"d.{n}", f"TRY_CAST(d.{n} AS DOUBLE)") for n in MARKET_NUMBERS),
+            *(_failed(n, f"d.{n}", n) for n in MARKET_NUMBERS),
         ]
     )
     return f"""
-        trade_date, market_ts, received_at, {", ".join(numbers)}, {failures} AS cast_failures,
-        id AS message_id, now()
+        trade_date, market_ts, received_at, {", ".join(MARKET_NUMBERS)},
+        {failures} AS cast_failures, id AS message_id, now()
     """
 
 
@@ -361,7 +367,10 @@ def _insert_batch(con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE uw_batch_market AS
         SELECT {_market_select()}
-        FROM uw_batch_records WHERE status = 'new' AND kind = 'market'
+        FROM (
+            SELECT {_market_typed()}
+            FROM uw_batch_records WHERE status = 'new' AND kind = 'market'
+        )
         """
     )
     inserted(
