@@ -139,7 +139,8 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
             )
         ),
-        batch_keys AS (SELECT DISTINCT ticker, endpoint, kind, timestamp FROM ranked),
+        -- a semi join's keys need no DISTINCT (each stored row matches once)
+        batch_keys AS (SELECT ticker, endpoint, kind, timestamp FROM batch_raw),
         stored AS (
             SELECT s.ticker, s.endpoint, 'snapshot' AS kind, s.timestamp, s.content_hash
             FROM gex_snapshots s SEMI JOIN batch_keys k
