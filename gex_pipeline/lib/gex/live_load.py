@@ -222,12 +222,16 @@ def _insert_strikes(con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
 
     `batch_raw` holds a few thousand records, one row group, which DuckDB scans on one thread;
     a UNION ALL of one slice per thread, without preserving insertion order (`gex_strikes` has
-    none), types, unnests and writes the slices in parallel. The caller restores the setting.
+    none), types, unnests and writes the slices in parallel. A batch too small for two slices
+    (the staged strike rows bound the new ones) is one plain INSERT. The caller restores the
+    setting.
     """
     rows = con.execute(
-        "SELECT coalesce(sum(strike_count), 0) FROM batch_records"
-        " WHERE status = 'new' AND kind = 'snapshot'"
+        "SELECT coalesce(sum(strike_count), 0) FROM batch_raw WHERE kind = 'snapshot'"
     ).fetchall()[0][0]
+    if rows < 2 * STRIKE_ROWS_PER_SLICE:
+        inserted("gex_strikes", f"INSERT INTO gex_strikes {_strikes_select(0, 1)}")
+        return
     parts = max(1, min(int(setting(con, "threads")), rows // STRIKE_ROWS_PER_SLICE))
     union = " UNION ALL ".join(_strikes_select(part, parts) for part in range(parts))
     set_insertion_order(con, preserve=False)
