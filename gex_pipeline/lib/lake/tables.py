@@ -245,10 +245,18 @@ class Lake:
 def partition_files(table: DeltaTable, partition: Partition) -> list[dict[str, object]]:
     """The add actions (path, size_bytes, num_records, ...) of the partition's live files."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    wanted = {f"partition.{k}": v for k, _, v in partition.filters()}
-    actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
-    return [a for a in actions if all(str(a.get(k)) == v for k, v in wanted.items())]
+    # Filtered in Arrow: only the partition's actions become Python objects (a live table holds
+    # thousands of files, each with a min/max/null count per column).
+    actions = pa.table(table.get_add_actions(flatten=True))
+    mask = pa.array([True] * actions.num_rows, pa.bool_())
+    for key, _, value in partition.filters():
+        column = f"partition.{key}"
+        if column not in actions.column_names:
+            return []
+        mask = pc.and_(mask, pc.equal(pc.cast(actions[column], pa.string()), value))
+    return actions.filter(mask).to_pylist()
 
 
 @cache
