@@ -139,7 +139,8 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment], so
                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
             )
         ),
-        batch_keys AS (SELECT DISTINCT ticker, endpoint, kind, timestamp FROM ranked),
+        -- a semi join's keys need no DISTINCT (each stored row matches once)
+        batch_keys AS (SELECT ticker, endpoint, kind, timestamp FROM batch_raw),
         stored AS (
             SELECT s.ticker, s.endpoint, 'snapshot' AS kind, s.timestamp, s.content_hash
             FROM gex_snapshots s SEMI JOIN batch_keys k
@@ -216,18 +217,43 @@ def _strikes_select(part: int, parts: int) -> str:
         """
 
 
-def _insert_strikes(con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
-    """Insert the strike rows of the new snapshots into `gex_strikes`, one slice per thread.
+@dataclass(frozen=True)
+class _NewRows:
+    """What the staged batch adds: new snapshots and their strike rows, new events, conflicts."""
+
+    snapshots: int
+    strike_rows: int
+    events: int
+    conflicts: int
+
+
+def _new_rows(con: duckdb.DuckDBPyConnection) -> _NewRows:
+    """Count what the staged batch adds (one read; an INSERT of nothing costs as much to plan)."""
+    row = con.execute(
+        """
+        SELECT count(*) FILTER (WHERE status = 'new' AND kind = 'snapshot'),
+               coalesce(sum(strike_count) FILTER (WHERE status = 'new' AND kind = 'snapshot'), 0),
+               count(*) FILTER (WHERE status = 'new' AND kind <> 'snapshot'),
+               count(*) FILTER (WHERE status = 'conflict')
+        FROM batch_records
+        """
+    ).fetchall()[0]
+    return _NewRows(*row)
+
+
+def _insert_strikes(con: duckdb.DuckDBPyConnection, inserted: Inserted, rows: int) -> None:
+    """Insert the `rows` strike rows of the new snapshots into `gex_strikes`, one slice per
+    thread.
 
     `batch_raw` holds a few thousand records, one row group, which DuckDB scans on one thread;
     a UNION ALL of one slice per thread, without preserving insertion order (`gex_strikes` has
-    none), types, unnests and writes the slices in parallel. The caller restores the setting.
+    none), types, unnests and writes the slices in parallel. A batch too small for two slices is
+    one plain INSERT. The caller restores the setting.
     """
-    rows = con.execute(
-        "SELECT coalesce(sum(strike_count), 0) FROM batch_records"
-        " WHERE status = 'new' AND kind = 'snapshot'"
-    ).fetchall()[0][0]
-    parts = max(1, min(int(setting(con, "threads")), rows // STRIKE_ROWS_PER_SLICE))
+    if rows < 2 * STRIKE_ROWS_PER_SLICE:
+        inserted("gex_strikes", f"INSERT INTO gex_strikes {_strikes_select(0, 1)}")
+        return
+    parts = min(int(setting(con, "threads")), rows // STRIKE_ROWS_PER_SLICE)
     union = " UNION ALL ".join(_strikes_select(part, parts) for part in range(parts))
     set_insertion_order(con, preserve=False)
     inserted("gex_strikes", f"INSERT INTO gex_strikes {union}")
@@ -235,44 +261,50 @@ def _insert_strikes(con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
 
 
 def _insert_batch(con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
-    _insert_strikes(con, inserted)
-    inserted(
-        "gex_snapshots",
-        """
-        INSERT INTO gex_snapshots
-        SELECT ticker, endpoint, timestamp, trade_date, spot, zero_gamma, sum_gex_vol,
-               sum_gex_oi, major_pos_vol, major_neg_vol, major_pos_oi, major_neg_oi, min_dte,
-               sec_min_dte, delta_risk_reversal, max_priors, max_change, extra, strike_count,
-               content_hash, source, now(), id
-        FROM batch_records
-        WHERE status = 'new' AND kind = 'snapshot'
-        """,
-    )
-    inserted(
-        "gex_events",
-        f"""
-        INSERT INTO gex_events
-        SELECT ticker, endpoint, kind, timestamp, trade_date, to_json({CONTENT_STRUCT_SQL}),
-               content_hash, source, now(), id
-        FROM batch_records WHERE status = 'new' AND kind <> 'snapshot'
-        """,
-    )
-    inserted(
-        "gex_conflicts",
-        f"""
-        INSERT INTO gex_conflicts
-        SELECT ticker, endpoint, kind, timestamp, trade_date, content_hash, kept_hash, id,
-               source, segment, line, to_json({CONTENT_STRUCT_SQL}), now()
-        FROM batch_records WHERE status = 'conflict'
-        """,
-    )
-    add_new_snapshots(
-        con,
-        "SELECT r.ticker, r.endpoint, r.trade_date, r.timestamp"
-        " FROM batch_raw r JOIN batch_status s ON r.rowid = s.ord"
-        " WHERE s.status = 'new' AND r.kind = 'snapshot'",
-        "SELECT min(timestamp), max(timestamp) FROM batch_raw",
-    )
+    """Insert the batch's new rows, each table only when the batch adds some to it."""
+    new = _new_rows(con)
+    if new.snapshots:
+        _insert_strikes(con, inserted, new.strike_rows)
+        inserted(
+            "gex_snapshots",
+            """
+            INSERT INTO gex_snapshots
+            SELECT ticker, endpoint, timestamp, trade_date, spot, zero_gamma, sum_gex_vol,
+                   sum_gex_oi, major_pos_vol, major_neg_vol, major_pos_oi, major_neg_oi, min_dte,
+                   sec_min_dte, delta_risk_reversal, max_priors, max_change, extra, strike_count,
+                   content_hash, source, now(), id
+            FROM batch_records
+            WHERE status = 'new' AND kind = 'snapshot'
+            """,
+        )
+    if new.events:
+        inserted(
+            "gex_events",
+            f"""
+            INSERT INTO gex_events
+            SELECT ticker, endpoint, kind, timestamp, trade_date, to_json({CONTENT_STRUCT_SQL}),
+                   content_hash, source, now(), id
+            FROM batch_records WHERE status = 'new' AND kind <> 'snapshot'
+            """,
+        )
+    if new.conflicts:
+        inserted(
+            "gex_conflicts",
+            f"""
+            INSERT INTO gex_conflicts
+            SELECT ticker, endpoint, kind, timestamp, trade_date, content_hash, kept_hash, id,
+                   source, segment, line, to_json({CONTENT_STRUCT_SQL}), now()
+            FROM batch_records WHERE status = 'conflict'
+            """,
+        )
+    if new.snapshots:
+        add_new_snapshots(
+            con,
+            "SELECT r.ticker, r.endpoint, r.trade_date, r.timestamp"
+            " FROM batch_raw r JOIN batch_status s ON r.rowid = s.ord"
+            " WHERE s.status = 'new' AND r.kind = 'snapshot'",
+            "SELECT min(timestamp), max(timestamp) FROM batch_raw",
+        )
 
 
 _STATS_COLUMNS = (

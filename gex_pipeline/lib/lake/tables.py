@@ -271,13 +271,13 @@ def partition_files(table: DeltaTable, partition: Partition) -> list[dict[str, o
     import pyarrow.compute as pc
 
     actions = pa.table(table.get_add_actions(flatten=True))
-    keep = pa.array([True] * actions.num_rows, pa.bool_())
-    for column, _, value in partition.filters():
-        name = f"partition.{column}"
-        if name not in actions.column_names:
+    mask = pa.array([True] * actions.num_rows, pa.bool_())
+    for key, _, value in partition.filters():
+        column = f"partition.{key}"
+        if column not in actions.column_names:
             return []
-        keep = pc.and_(keep, pc.equal(pc.cast(actions[name], pa.string()), value))
-    return actions.filter(keep).to_pylist()
+        mask = pc.and_(mask, pc.equal(pc.cast(actions[column], pa.string()), value))
+    return actions.filter(mask).to_pylist()
 
 
 @cache

@@ -31,6 +31,7 @@ from gex_pipeline.lib.live.microbatch import (
     StreamLoad,
     load_batch_isolating,
     loaded_batches,
+    setting,
     stored_stats,
 )
 from gex_pipeline.lib.live.throttle import ReportThrottle
@@ -52,6 +53,10 @@ STATUS_IDLE_EVERY_SECONDS = 60.0
 # come between a commit and its report).
 RECOVER_SECONDS = 600
 IDLE_RELEASE_SECONDS = 5.0
+# A batch of at most this many segments loads on one DuckDB thread: its statements are too small
+# to split, and handing them between threads costs CPU (~10 % of a session's loading); a backlog
+# loads on every thread.
+ONE_THREAD_SEGMENTS = 8
 
 
 class Publisher(Protocol):
@@ -113,6 +118,8 @@ class LiveLoader:
     _con: duckdb.DuckDBPyConnection | None = None
     _held_since: float = 0.0
     _worked_at: float = 0.0
+    _all_threads: int = 1
+    _threads: int = 1
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The loader's open connection (opened, and the writer lock taken, when needed)."""
@@ -122,7 +129,15 @@ class LiveLoader:
             self._session = session
             self._held_since = time.time()
             self._migrate(self._con)
+            self._all_threads = self._threads = int(setting(self._con, "threads"))
         return self._con
+
+    def _use_threads(self, con: duckdb.DuckDBPyConnection, segments: int) -> None:
+        """One DuckDB thread for a batch of a few segments, every thread for a backlog."""
+        wanted = 1 if segments <= ONE_THREAD_SEGMENTS else self._all_threads
+        if wanted != self._threads:
+            con.execute(f"SET threads = {wanted}")
+            self._threads = wanted
 
     def close(self) -> None:
         """Close the connection: the database and the writer lock are free for others."""
@@ -169,6 +184,7 @@ class LiveLoader:
             con = self.connection()
             if segments:
                 self._worked_at = self.clock()
+                self._use_threads(con, len(segments))
                 batch = load_batch_isolating(
                     con, stream.load, segments, self.run_id, capture=self.lake is not None
                 )

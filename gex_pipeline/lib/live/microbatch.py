@@ -231,6 +231,8 @@ def stored_stats(
     con: duckdb.DuckDBPyConnection, load: StreamLoad[Stats], batches: Sequence[str]
 ) -> list[Stats]:
     """The per-partition figures stored for `batches` of the stream."""
+    if not batches:
+        return []
     rows = con.execute(
         f"SELECT {load.stats_columns} FROM {load.stats_table}"
         f" WHERE stream = $stream AND list_contains($batches, batch) ORDER BY {load.stats_order}",
@@ -272,7 +274,8 @@ def load_batch(
     # Staging needs insertion order (the rowid of the parsed records is the arrival order); the
     # caller's setting is given back after COMMIT or ROLLBACK (an aborted transaction refuses SET).
     caller_order = bool(setting(con, "preserve_insertion_order"))
-    set_insertion_order(con, preserve=True)
+    if not caller_order:
+        set_insertion_order(con, preserve=True)
     inserted = Inserted(con, capture)
     con.execute("BEGIN TRANSACTION")
     try:

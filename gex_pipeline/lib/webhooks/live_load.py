@@ -167,41 +167,55 @@ def _text_list(name: str) -> str:
     )
 
 
+def _trade_typed() -> str:
+    """SELECT list over a `uw_batch_records` row: the record and its trade fields typed (each
+    cast written once: the statement's planning grows with every expression in it)."""
+    typed = [f"TRY_CAST(d.{n} AS {t}) AS {n}" for n, t in {**TRADE_NUMBERS, **TRADE_TYPED}.items()]
+    # The symbol's parts bound once (a lambda parameter), not once per use in `occ_sql`.
+    occ = f"list_transform([{occ_parts_sql('d.option_chain_id')}], lambda p: {occ_sql('p')})[1]"
+    return f"""
+        *, {occ} AS occ, {", ".join(typed)},
+        {", ".join(f"{_text_list(n)} AS {n}" for n in TRADE_LISTS)}
+    """
+
+
 def _trade_select() -> str:
-    """SELECT list of an `option_trades_events` row from a `uw_batch_records` row."""
-    numbers = [f"TRY_CAST(d.{n} AS {t}) AS {n}" for n, t in TRADE_NUMBERS.items()]
-    typed = [f"TRY_CAST(d.{n} AS {t}) AS {n}" for n, t in TRADE_TYPED.items()]
+    """SELECT list of an `option_trades_events` row from a `_trade_typed` row."""
     failures = _failures(
         [
             _failed("executed_at", "d.executed_at", "executed_ms"),
             _failed("option_chain_id", "d.option_chain_id", "occ.root"),
-            *(_failed(n, f"d.{n}", f"TRY_CAST(d.{n} AS {t})") for n, t in TRADE_NUMBERS.items()),
-            *(_failed(n, f"d.{n}", _text_list(n)) for n in TRADE_LISTS),
-            *(_failed(n, f"d.{n}", f"TRY_CAST(d.{n} AS {t})") for n, t in TRADE_TYPED.items()),
+            *(_failed(n, f"d.{n}", n) for n in TRADE_NUMBERS),
+            *(_failed(n, f"d.{n}", n) for n in TRADE_LISTS),
+            *(_failed(n, f"d.{n}", n) for n in TRADE_TYPED),
         ]
     )
     return f"""
         id, executed_ms, trade_date, d.option_chain_id, occ.underlying, occ.root, occ.expiry,
-        occ.option_type, occ.strike, {", ".join(numbers)}, d.exchange,
-        {", ".join(f"{_text_list(n)} AS {n}" for n in TRADE_LISTS)},
-        {", ".join(f"d.{n}" for n in TRADE_TEXT)}, {", ".join(typed)},
-        d.upstream_condition_detail, channel, {failures} AS cast_failures, now()
+        occ.option_type, occ.strike, {", ".join(TRADE_NUMBERS)}, d.exchange,
+        {", ".join(TRADE_LISTS)}, {", ".join(f"d.{n}" for n in TRADE_TEXT)},
+        {", ".join(TRADE_TYPED)}, d.upstream_condition_detail, channel,
+        {failures} AS cast_failures, now()
     """
 
 
+def _market_typed() -> str:
+    """SELECT list over a `uw_batch_records` row: the record and its market figures typed."""
+    return "*, " + ", ".join(f"TRY_CAST(d.{n} AS DOUBLE) AS {n}" for n in MARKET_NUMBERS)
+
+
 def _market_select() -> str:
-    """SELECT list of a `market_agg_state` row from a `uw_batch_records` row."""
-    numbers = [f"TRY_CAST(d.{n} AS DOUBLE)" for n in MARKET_NUMBERS]
+    """SELECT list of a `market_agg_state` row from a `_market_typed` row."""
     failures = _failures(
         [
             _failed("date", "d.date", "TRY_CAST(d.date AS DATE)"),
             _failed("timestamp", "d.timestamp", "state_ms"),
-            *(_failed(n, f"d.{n}", f"TRY_CAST(d.{n} AS DOUBLE)") for n in MARKET_NUMBERS),
+            *(_failed(n, f"d.{n}", n) for n in MARKET_NUMBERS),
         ]
     )
     return f"""
-        trade_date, market_ts, received_at, {", ".join(numbers)}, {failures} AS cast_failures,
-        id AS message_id, now()
+        trade_date, market_ts, received_at, {", ".join(MARKET_NUMBERS)},
+        {failures} AS cast_failures, id AS message_id, now()
     """
 
 
@@ -230,8 +244,8 @@ _DAY_COLUMNS = (
 def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) -> None:
     """Parse the segments once into `uw_batch_raw` (rowid = arrival order), validate them and
     classify every message in `uw_batch_records`."""
-    executed = epoch_ms_sql("d.executed_at", "received_at")
-    state = epoch_ms_sql("d.timestamp", "received_at")
+    # Both times through one lambda: the conversion is planned once, not once per field.
+    times = f"list_transform([d.executed_at, d.timestamp], lambda t: {epoch_ms_sql('t', 'received_at')})"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE uw_batch_raw AS
@@ -241,7 +255,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) ->
             FROM {read_json_sql([str(s.path) for s in segments], UW_RECORD_COLUMNS)}
         ),
         timed AS (
-            SELECT *, {executed} AS executed_ms, {state} AS state_ms,
+            SELECT * EXCLUDE (times), times[1] AS executed_ms, times[2] AS state_ms,
                    CASE
                        WHEN starts_with(channel, '{TRADE_CHANNEL_PREFIX}')
                         AND json_type(payload, '$.data.id') = 'VARCHAR'
@@ -250,7 +264,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) ->
                         AND json_type(payload, '$.data') = 'OBJECT' THEN 'market'
                        ELSE 'other'
                    END AS kind
-            FROM parsed
+            FROM (SELECT *, {times} AS times FROM parsed)
         )
         SELECT * EXCLUDE (filename),
                coalesce({trade_date_sql("executed_ms")}, TRY_CAST(d.date AS DATE),
@@ -262,11 +276,13 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) ->
         """
     )
     _validate_batch(con)
+    # The windows see only the narrow columns they need (windows over the whole record, its
+    # typed `d` struct included, cost several times the rest of the statement).
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE uw_batch_records AS
         WITH ranked AS (
-            SELECT rowid AS ord, *,
+            SELECT rowid AS ord, id, content_hash, CAST(payload AS VARCHAR) AS payload_text,
                    row_number() OVER (PARTITION BY segment ORDER BY rowid) AS line,
                    row_number() OVER by_id AS arrival,
                    first_value(content_hash) OVER by_id AS winner_hash,
@@ -282,23 +298,24 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, segments: Sequence[Segment]) ->
             FROM universal_webhooks SEMI JOIN uw_batch_raw USING (id)
         ),
         compared AS (
-            SELECT r.*, s.id IS NOT NULL AS stored,
+            SELECT r.ord, r.line, r.arrival, r.content_hash, r.payload_text,
+                   s.id IS NOT NULL AS stored,
                    CASE WHEN s.id IS NULL THEN r.winner_hash ELSE s.content_hash END AS first_hash,
                    CASE WHEN s.id IS NULL THEN r.winner_payload ELSE s.payload_text END
                        AS first_payload
             FROM ranked r
             LEFT JOIN stored s ON s.id = r.id
         )
-        SELECT * EXCLUDE (winner_hash, winner_payload, stored, first_hash, first_payload),
+        SELECT r.rowid AS ord, r.*, c.line, c.arrival,
                CASE
-                   WHEN NOT stored AND arrival = 1 THEN 'new'
-                   WHEN CASE WHEN content_hash IS NOT NULL AND first_hash IS NOT NULL
-                             THEN content_hash = first_hash
-                             ELSE CAST(payload AS VARCHAR) IS NOT DISTINCT FROM first_payload
+                   WHEN NOT c.stored AND c.arrival = 1 THEN 'new'
+                   WHEN CASE WHEN c.content_hash IS NOT NULL AND c.first_hash IS NOT NULL
+                             THEN c.content_hash = c.first_hash
+                             ELSE c.payload_text IS NOT DISTINCT FROM c.first_payload
                         END THEN 'duplicate'
                    ELSE 'conflict'
                END AS status
-        FROM compared
+        FROM uw_batch_raw r JOIN compared c ON c.ord = r.rowid
         """
     )
 
@@ -341,7 +358,7 @@ def _insert_batch(con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
         CREATE OR REPLACE TEMP TABLE uw_batch_trades AS
         SELECT {_trade_select()}
         FROM (
-            SELECT *, {occ_sql(occ_parts_sql("d.option_chain_id"))} AS occ
+            SELECT {_trade_typed()}
             FROM uw_batch_records WHERE status = 'new' AND kind = 'trade'
         )
         """
@@ -350,7 +367,10 @@ def _insert_batch(con: duckdb.DuckDBPyConnection, inserted: Inserted) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE uw_batch_market AS
         SELECT {_market_select()}
-        FROM uw_batch_records WHERE status = 'new' AND kind = 'market'
+        FROM (
+            SELECT {_market_typed()}
+            FROM uw_batch_records WHERE status = 'new' AND kind = 'market'
+        )
         """
     )
     inserted(
