@@ -44,11 +44,8 @@ def _import(settings: Settings, tmp_path: Path, seed: int) -> None:
     )
 
 
-def test_an_import_opens_each_lake_table_once(
-    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings = Settings.from_env()
-    _import(settings, tmp_path, seed=1)  # the tables exist: the next import reads and writes them
+def _count_opens(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Count `Lake.open` calls by table name from now on."""
     opened: Counter[str] = Counter()
     real_open = Lake.open
 
@@ -57,6 +54,15 @@ def test_an_import_opens_each_lake_table_once(
         return real_open(self, name, version)
 
     monkeypatch.setattr(Lake, "open", counting_open)
+    return opened
+
+
+def test_an_import_opens_each_lake_table_once(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings.from_env()
+    _import(settings, tmp_path, seed=1)  # the tables exist: the next import reads and writes them
+    opened = _count_opens(monkeypatch)
     _import(settings, tmp_path, seed=2)
     assert opened["gex_strikes"] == 1 and opened["gex_snapshots"] == 1
     assert max(opened.values()) == 1, opened
@@ -113,14 +119,8 @@ def test_a_reader_refreshing_a_table_cache_opens_each_table_once(
 
     settings = Settings.from_env()
     _import(settings, tmp_path, seed=1)
-    opened: Counter[str] = Counter()
-    real_open = Lake.open
-
-    def counting_open(self: Lake, name: str, version: int | None = None):  # type: ignore[no-untyped-def]
-        opened[name] += 1
-        return real_open(self, name, version)
-
-    monkeypatch.setattr(Lake, "open", counting_open)
+    real_open = Lake.open  # the other writer's opens are not counted
+    opened = _count_opens(monkeypatch)
     tables = TableCache(Lake(str(settings.paths.lake_dir)))
     count = "SELECT count(*) FROM gex_snapshots"
     with connect_lake(tables, ["gex_snapshots"]) as con:
