@@ -70,6 +70,28 @@ def test_an_import_opens_each_lake_table_once(
     assert (settings.paths.parquet_dir / "SPX" / "gex_zero" / "20251114.strikes.parquet").exists()
 
 
+def test_an_import_commits_nothing_to_a_partition_empty_before_and_after(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """No rejects and no live rows: the rejects and shadow tables get no empty commit (a round
+    trip per request on object storage), the replaced tables do."""
+    settings = Settings.from_env()
+    _import(settings, tmp_path, seed=1)  # creates every table it writes, empty ones included
+    lake = TableStore.from_settings(settings).lake
+    names = ("gex_history_rejects", "gex_live_shadow", "gex_strikes", "gex_snapshots")
+
+    def versions() -> dict[str, int]:
+        return {name: lake.open(name).version() for name in names}  # type: ignore[union-attr]
+
+    before = versions()
+    _import(settings, tmp_path, seed=2)
+    after = versions()
+    assert after["gex_history_rejects"] == before["gex_history_rejects"]
+    assert after["gex_live_shadow"] == before["gex_live_shadow"]
+    assert after["gex_strikes"] == before["gex_strikes"] + 1
+    assert after["gex_snapshots"] == before["gex_snapshots"] + 1
+
+
 def test_a_workspace_keeps_its_conflict_base_while_the_cache_moves_on(
     data_dir: Path, tmp_path: Path
 ) -> None:

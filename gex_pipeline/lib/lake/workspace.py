@@ -4,7 +4,8 @@ The workspace is an in-memory DuckDB with the full schema of `gex_data.db` (its 
 spilling to a temp directory beyond its memory limit). `load` copies a partition's rows from the
 lake into its tables, so the pipeline's partition code (the history import, the staging rebuild,
 the slice restore) runs on it unchanged; `write_back` then replaces the partition of each table
-it changed in the lake, each in one commit, strike rows before their snapshots. A replace fails
+it changed in the lake, each in one commit (none where the partition is empty before and after), strike rows
+before their snapshots. A replace fails
 (and changes nothing) when another writer changed the partition after `load` read it.
 """
 
@@ -78,8 +79,8 @@ class Workspace:
     def write_back(
         self, names: Sequence[str], *, writer: str, presorted: Collection[str] = ()
     ) -> dict[str, int]:
-        """Replace the partition of each table in `names` with the workspace's rows of it, in the
-        table's order (`TableSpec.sort`; tables in `presorted` were inserted in that order, their
+        """Replace the partition of each table in `names` with the workspace's rows of it (no
+        commit for a partition empty in both), in the table's order (`TableSpec.sort`; tables in `presorted` were inserted in that order, their
         insertion order is kept), and record the change (`lib/lake/changes.py`) for a feed-day.
         Returns the lake version of each table before the replace (-1: no table)."""
         from gex_pipeline.lib.lake.changes import record_change
@@ -94,6 +95,9 @@ class Workspace:
             rows[name] = int(self.con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0])
             base = self.base(name)
             before[name] = base.version() if base is not None else -1
+            if base is not None and rows[name] == 0 and self.count(name) == 0:
+                after[name] = before[name]  # empty before and after: no commit to make
+                continue
             order = "" if name in presorted else f" ORDER BY {spec.sort}"
             ordered = lake_rows(self.con, name, query + order)
             written = replace(self.lake, name, part, ordered, writer=writer, base=base)
