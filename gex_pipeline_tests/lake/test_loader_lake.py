@@ -121,6 +121,35 @@ def test_the_roll_up_merges_each_dates_due_partitions_in_one_commit_per_table(
     assert _lake_count(data_dir) == 2 * ROLLUP_MIN_FILES + 2
 
 
+def _codecs(lake: Lake, table: str) -> set[str]:
+    import pyarrow.parquet as pq
+
+    files = lake.open(table).file_uris()  # type: ignore[union-attr]
+    return {pq.ParquetFile(f.removeprefix("file://")).metadata.row_group(0).column(0).compression
+            for f in files}  # fmt: skip
+
+
+def test_passes_write_snappy_files_that_the_seal_rewrites_as_zstd(
+    data_dir: Path, gex_staging: GexStagingTree
+) -> None:
+    clock = SettableClock(_during_the_session())
+    loader = _loader(data_dir, clock)
+    gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS)])
+    loader.run_once()  # the first pass after a start compares whole partitions
+    lake = Lake(str(data_dir / "lake"))
+    assert _codecs(lake, "gex_strikes") == {"ZSTD"}
+    gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS + 1000)])
+    clock.now += 2.0
+    loader.run_once()  # a pass of the rows the batch inserted: files the roll-up rewrites
+    assert _codecs(lake, "gex_strikes") == {"ZSTD", "SNAPPY"}
+    loader.close()
+    clock.now = datetime(2025, 11, 17, 14, 0, tzinfo=UTC).timestamp()  # the next session
+    loader.run_once()
+    loader.close()
+    assert _codecs(lake, "gex_strikes") == {"ZSTD"}
+    assert _lake_count(data_dir, "gex_strikes") == 6
+
+
 def test_a_restarted_loader_mirrors_what_the_killed_one_committed(
     data_dir: Path, gex_staging: GexStagingTree
 ) -> None:
