@@ -14,9 +14,14 @@ from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.gex.live_load import GexStreamLoad
 from gex_pipeline.lib.lake.reads import connect_lake
 from gex_pipeline.lib.lake.seal import hot_partitions
-from gex_pipeline.lib.lake.tables import Lake, Partition
-from gex_pipeline.lib.lake.writes import lake_rows, replace
-from gex_pipeline.lib.live.lake_sync import LakeSync
+from gex_pipeline.lib.lake.tables import Lake, Partition, partition_files
+from gex_pipeline.lib.lake.writes import PARTITIONS_KEY, WRITER_KEY, lake_rows, replace
+from gex_pipeline.lib.live.lake_sync import (
+    ROLLUP_MIN_FILES,
+    ROLLUP_SECONDS,
+    ROLLUP_WRITER,
+    LakeSync,
+)
 from gex_pipeline.lib.live.loader import LiveLoader, LiveStream
 from gex_pipeline.lib.live.throttle import ReportThrottle
 from gex_pipeline_tests.support.loader_doubles import SettableClock, SilentPublisher
@@ -82,6 +87,67 @@ def test_the_loader_seals_past_dates_when_idle(data_dir: Path, gex_staging: GexS
         assert hot_partitions(con) == []
         assert con.execute("SELECT count(*) FROM sealed_partitions").fetchall() == [(1,)]
     assert _lake_count(data_dir, "gex_strikes") == 9
+
+
+def _files(lake: Lake, table: str, partition: Partition) -> int:
+    return len(partition_files(lake.open(table), partition))  # type: ignore[arg-type]
+
+
+def test_the_roll_up_merges_each_dates_due_partitions_in_one_commit_per_table(
+    data_dir: Path, gex_staging: GexStagingTree
+) -> None:
+    clock = SettableClock(_during_the_session())
+    loader = _loader(data_dir, clock)
+    busy = [Partition(DAY, "SPX.gex_zero"), Partition(DAY, "NDX.gex_zero")]
+    quiet = Partition(DAY, "SPY.gex_zero")
+    for i in range(ROLLUP_MIN_FILES):  # one lake file per pass and partition
+        tickers = ["SPX", "NDX", "SPY"] if i < 2 else ["SPX", "NDX"]
+        gex_staging.seal([gex_staging.record(t, timestamp=GEX_BASE_MS + i * 1000) for t in tickers])
+        loader.run_once()
+        clock.now += 2.0
+    lake = Lake(str(data_dir / "lake"))
+    assert [_files(lake, "gex_snapshots", p) for p in [*busy, quiet]] == [20, 20, 2]
+    clock.now += ROLLUP_SECONDS
+    loader.run_once()
+    loader.close()
+    for table in ("gex_snapshots", "gex_strikes"):
+        assert [_files(lake, table, p) for p in [*busy, quiet]] == [1, 1, 2]  # SPY: not due
+        rollups = [
+            json.loads(c[PARTITIONS_KEY])
+            for c in lake.open(table).history()  # type: ignore[union-attr]
+            if c.get(WRITER_KEY) == ROLLUP_WRITER
+        ]
+        assert rollups == [sorted(str(p) for p in busy)]
+    assert _lake_count(data_dir) == 2 * ROLLUP_MIN_FILES + 2
+
+
+def _codecs(lake: Lake, table: str) -> set[str]:
+    import pyarrow.parquet as pq
+
+    files = lake.open(table).file_uris()  # type: ignore[union-attr]
+    return {pq.ParquetFile(f.removeprefix("file://")).metadata.row_group(0).column(0).compression
+            for f in files}  # fmt: skip
+
+
+def test_passes_write_snappy_files_that_the_seal_rewrites_as_zstd(
+    data_dir: Path, gex_staging: GexStagingTree
+) -> None:
+    clock = SettableClock(_during_the_session())
+    loader = _loader(data_dir, clock)
+    gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS)])
+    loader.run_once()  # the first pass after a start compares whole partitions
+    lake = Lake(str(data_dir / "lake"))
+    assert _codecs(lake, "gex_strikes") == {"ZSTD"}
+    gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS + 1000)])
+    clock.now += 2.0
+    loader.run_once()  # a pass of the rows the batch inserted: files the roll-up rewrites
+    assert _codecs(lake, "gex_strikes") == {"ZSTD", "SNAPPY"}
+    loader.close()
+    clock.now = datetime(2025, 11, 17, 14, 0, tzinfo=UTC).timestamp()  # the next session
+    loader.run_once()
+    loader.close()
+    assert _codecs(lake, "gex_strikes") == {"ZSTD"}
+    assert _lake_count(data_dir, "gex_strikes") == 6
 
 
 def test_a_restarted_loader_mirrors_what_the_killed_one_committed(

@@ -106,6 +106,17 @@ def test_an_interrupted_migration_resumes(
     assert migrate_store(db, lake).verified
 
 
+def test_a_store_killed_between_its_first_schema_steps_migrates(tmp_path: Path) -> None:
+    db = tmp_path / "gex_data.db"
+    with connect(db) as con:
+        migrate(con, MIGRATIONS[:1])  # a first start killed after the first schema step
+    assert lake_migrate.needs_migration(db)
+    lake_migrate.migrate_store(db, Lake(str(tmp_path / "lake")))
+    assert not lake_migrate.needs_migration(db)
+    with connect(db) as con:
+        assert current_version(con) == max(m.version for m in MIGRATIONS)
+
+
 def test_a_lake_that_differs_fails_the_verification(
     data_dir: Path, tmp_path: Path, gex_staging, uw_staging, monkeypatch
 ) -> None:

@@ -155,7 +155,8 @@ def migrate_store(db_path: Path, lake: Lake, *, now: datetime | None = None) -> 
             migrate(live)
             live.execute(f"ATTACH '{old}' AS {_OLD} (READ_ONLY)")
             try:
-                for name in BOOKKEEPING:
+                # A store killed between the schema steps of its first start lacks the later tables.
+                for name in (n for n in BOOKKEEPING if n in present):
                     if live.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] == 0:
                         live.execute(f"INSERT INTO {name} SELECT * FROM {_OLD}.{name}")
             finally:

@@ -305,7 +305,8 @@ def _append_rows(
         return 0, []
     rows = lake_table(name, buffered)
     parts = _row_partitions(name, rows)
-    append(lake, name, rows, writer=writer, partitions=parts, table=cache.ensure(name))
+    target = cache.ensure(name)
+    append(lake, name, rows, writer=writer, partitions=parts, table=target, transient=True)
     return rows.num_rows, parts
 
 

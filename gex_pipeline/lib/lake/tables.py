@@ -12,7 +12,7 @@ HUGEINT as decimal(38, 0), timestamps in UTC), so the two never drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -278,6 +278,35 @@ def partition_files(table: DeltaTable, partition: Partition) -> list[dict[str, o
             return []
         mask = pc.and_(mask, pc.equal(pc.cast(actions[column], pa.string()), value))
     return actions.filter(mask).to_pylist()
+
+
+def small_files(table: DeltaTable, below: int) -> dict[Partition, int]:
+    """How many live files smaller than `below` bytes each partition of `table` holds."""
+    import pyarrow as pa
+
+    actions = pa.table(table.get_add_actions(flatten=True))
+    dates = actions["partition.trade_date"].to_pylist()
+    column = f"partition.{FEED_COLUMN}"
+    feeds = actions[column].to_pylist() if column in actions.column_names else [None] * len(dates)
+    found: dict[Partition, int] = {}
+    for day, feed, size in zip(dates, feeds, actions["size_bytes"].to_pylist(), strict=True):
+        if size < below:
+            partition = Partition(day if isinstance(day, date) else date.fromisoformat(day), feed)
+            found[partition] = found.get(partition, 0) + 1
+    return found
+
+
+def partitions_filters(partitions: Sequence[Partition]) -> list[tuple[str, str, object]]:
+    """Partitions of one date as deltalake partition filters (the date, and the feeds when the
+    partitions have one)."""
+    days = {p.trade_date for p in partitions}
+    if len(days) != 1:
+        raise ValueError(f"partitions of one date expected, got {sorted(days)}")
+    found: list[tuple[str, str, object]] = [("trade_date", "=", days.pop().isoformat())]
+    feeds = sorted({p.feed for p in partitions if p.feed is not None})
+    if feeds:
+        found.append((FEED_COLUMN, "in", feeds))
+    return found
 
 
 @cache

@@ -30,6 +30,10 @@ PARTITIONS_KEY = "gex.partitions"
 COMPRESSION_LEVEL = 1
 # Files of about this size (rows of one partition) keep reads of a day to one or a few files.
 TARGET_FILE_BYTES = 256 * 1024**2
+# The live loader's passes write a few rows per partition every few seconds, files its roll-up or
+# the seal soon rewrites (zstd): snappy sets up each column chunk for less CPU than zstd, which on
+# files of a few rows costs more than the compression itself.
+TRANSIENT_COMPRESSION = "SNAPPY"
 
 
 def select_for_lake(name: str, query: str) -> str:
@@ -50,18 +54,18 @@ def lake_rows(
     return relation.to_arrow_reader().cast(_lake_schema(name))
 
 
-def writer_properties(name: str) -> object:
-    """Parquet writer settings of table `name`'s files: zstd (`COMPRESSION_LEVEL`), dictionary
-    encoding only for the columns whose values repeat (not floats, or named in the table's sort
-    order, like `strike`), not for measures, which rarely repeat (trying a dictionary on them cost
-    ~10-15 % of a day's write and left files ~3 % larger)."""
+def writer_properties(name: str, *, transient: bool = False) -> object:
+    """Parquet writer settings of table `name`'s files: zstd (`COMPRESSION_LEVEL`; `transient`:
+    `TRANSIENT_COMPRESSION`), dictionary encoding only for the columns whose values repeat (not
+    floats, or named in the table's sort order, like `strike`), not for measures, which rarely
+    repeat (trying a dictionary on them cost ~10-15 % of a day's write and left files ~3 % larger)."""
     from deltalake import ColumnProperties, WriterProperties
 
     sort = {c.strip().strip('"') for c in SPECS[name].sort.split(",")}
     repeating = [f.name for f in _lake_schema(name) if f.name in sort or not _is_float(f.type)]
     return WriterProperties(
-        compression="ZSTD",
-        compression_level=COMPRESSION_LEVEL,
+        compression=TRANSIENT_COMPRESSION if transient else "ZSTD",
+        compression_level=None if transient else COMPRESSION_LEVEL,
         default_column_properties=ColumnProperties(dictionary_enabled=False),
         column_properties=dict.fromkeys(repeating, ColumnProperties(dictionary_enabled=True)),
     )
@@ -103,9 +107,10 @@ def append(
     writer: str,
     partitions: Iterable[Partition],
     table: DeltaTable | None = None,
+    transient: bool = False,
 ) -> None:
     """Append `rows` (lake schema) to table `name` (`table`: it, already open), creating the
-    table when missing."""
+    table when missing; `transient`: files soon rewritten (`writer_properties`)."""
     from deltalake import write_deltalake
 
     table = table if table is not None else lake.ensure(name)
@@ -114,7 +119,7 @@ def append(
         rows,
         mode="append",
         partition_by=list(SPECS[name].partition_by),
-        writer_properties=writer_properties(name),  # type: ignore[arg-type]
+        writer_properties=writer_properties(name, transient=transient),  # type: ignore[arg-type]
         target_file_size=TARGET_FILE_BYTES,
         commit_properties=commit_info(writer, partitions),  # type: ignore[arg-type]
         post_commithook_properties=post_commit(),  # type: ignore[arg-type]

@@ -11,7 +11,8 @@ with its connection to `gex_data.db` open, the loader
   nothing and duplicates nothing;
 - every `ROLLUP_SECONDS`, merges the small files its passes appended to a partition into files of
   up to `ROLLUP_TARGET_BYTES` (delta-rs `optimize.compact`), so a reader of today's rows opens a
-  few files, not one per pass;
+  few files, not one per pass: one commit per table and date for all of that date's partitions
+  that are due (a Delta commit costs more than merging a partition's few hundred KB);
 - when it has no backlog, seals one open partition of a past date (America/New_York) per cycle,
   so it never stops loading for longer than one partition.
 A failed pass, roll-up or seal is logged and tried again on a later cycle; loading goes on.
@@ -22,14 +23,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gex_pipeline.lib.calendar.trading_date import trading_date_of
 from gex_pipeline.lib.lake.mirror import MirrorReport, mirror
 from gex_pipeline.lib.lake.seal import Sealed, seal, sealable
-from gex_pipeline.lib.lake.tables import Lake, Partition, TableCache, partition_files
+from gex_pipeline.lib.lake.tables import (
+    Lake,
+    Partition,
+    TableCache,
+    partitions_filters,
+    small_files,
+)
 from gex_pipeline.lib.lake.writes import commit_info, post_commit
 
 if TYPE_CHECKING:
@@ -133,38 +140,41 @@ class LakeSync:
 
     def roll_up_if_due(self, now: float) -> int:
         """Merge the small files of the partitions mirrored into since the last roll-up, once
-        `ROLLUP_SECONDS` passed; return how many partitions were compacted."""
+        `ROLLUP_SECONDS` passed, in one commit per table and date; return how many partitions
+        were compacted."""
         if not self._touched or now - self._rolled_at < ROLLUP_SECONDS:
             return 0
         self._rolled_at = now
         touched, self._touched = self._touched, set()
+        groups: dict[tuple[str, date], list[Partition]] = {}
+        for name, partition in touched:
+            groups.setdefault((name, partition.trade_date), []).append(partition)
         done = 0
-        for name, partition in sorted(touched, key=str):
+        for (name, day), partitions in sorted(groups.items()):
             try:
-                done += self._roll_up(name, partition)
+                done += self._roll_up(name, sorted(partitions))
             except Exception:
-                log.exception("merging the small files of %s %s failed", name, partition)
-                self._touched.add((name, partition))
+                log.exception("merging the small files of %s %s failed", name, day)
+                self._touched.update((name, p) for p in partitions)
         return done
 
-    def _roll_up(self, name: str, partition: Partition) -> int:
+    def _roll_up(self, name: str, partitions: list[Partition]) -> int:
+        """Compact those of `partitions` (one date) holding `ROLLUP_MIN_FILES` small files, in one
+        commit; the others are left as they are."""
         table = self.cache.get(name)
         if table is None:
             return 0
-        small = [
-            f
-            for f in partition_files(table, partition)
-            if int(str(f["size_bytes"])) < ROLLUP_TARGET_BYTES
-        ]
-        if len(small) < ROLLUP_MIN_FILES:
+        small = small_files(table, ROLLUP_TARGET_BYTES)
+        due = [p for p in partitions if small.get(p, 0) >= ROLLUP_MIN_FILES]
+        if not due:
             return 0
         table.optimize.compact(
-            partition_filters=partition.filters(),  # type: ignore[arg-type]
+            partition_filters=partitions_filters(due),  # type: ignore[arg-type]
             target_size=ROLLUP_TARGET_BYTES,
-            commit_properties=commit_info(ROLLUP_WRITER, [partition]),  # type: ignore[arg-type]
+            commit_properties=commit_info(ROLLUP_WRITER, due),  # type: ignore[arg-type]
             post_commithook_properties=post_commit(),  # type: ignore[arg-type]
         )
-        return 1
+        return len(due)
 
     def seal_one_if_due(self, connect: Connect, now: float) -> Sealed | None:
         """Seal the oldest open partition of a date before `now`'s (America/New_York), checked
