@@ -22,6 +22,8 @@ NULL); `SNAPSHOTS_SELECT` and `STRIKES_SELECTS` read it in the column order of `
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -227,19 +229,34 @@ def parse_day_file(
         if form.layout == "wrapped":
             source = unwrap_array(path, form, Path(tmp) / "day.json", max_decompressed)
             form = DayFileForm(gzip=False, layout="array")
-        try:
-            con.execute(_raw_sql(_source_sql(source, form)), params)
-        except duckdb.Error as exc:
+        with _one_thread(con):
             try:
-                con.execute(_raw_sql(_source_sql(source, form, True), _ROWS_AS_ARRAYS), params)
-            except duckdb.Error:
-                raise DayFileInvalid(f"file: not a valid day file ({_first_line(exc)})") from None
+                con.execute(_raw_sql(_source_sql(source, form)), params)
+            except duckdb.Error as exc:
+                try:
+                    con.execute(_raw_sql(_source_sql(source, form, True), _ROWS_AS_ARRAYS), params)
+                except duckdb.Error:
+                    raise DayFileInvalid(
+                        f"file: not a valid day file ({_first_line(exc)})"
+                    ) from None
     con.execute(_MARK_DUPLICATES_SQL)
     dropped = dict.fromkeys(DROP_REASONS, 0)
     dropped.update({r: int(n) for r, n in con.execute(_DROPPED_SQL).fetchall()})
     kept, first_ts, last_ts, listed = con.execute(_KEPT_SQL).fetchone() or (0, None, None, 0)
     _refuse_wrong_file(int(kept), dropped, day)
     return ParsedDay(int(kept), int(listed), dropped, first_ts, last_ts)
+
+
+@contextmanager
+def _one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the statements of the block on one DuckDB thread (the connection's setting is put
+    back after): `read_json` of one file parses ~15 % faster alone than with a second thread."""
+    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    con.execute("SET threads = 1")
+    try:
+        yield
+    finally:
+        con.execute(f"SET threads = {int(threads)}")
 
 
 def drop_parsed(con: duckdb.DuckDBPyConnection) -> None:

@@ -115,17 +115,23 @@ def _shrink_refusal(day: FeedDay, new: int, old: int, ratio: float) -> ReplaceRe
 
 
 # Per kept snapshot, from its parsed rows (no pass over the strike rows): the numeric strikes
-# (`n`), the distinct ones (`strike_count`), and whether they are listed in increasing order.
+# (`n`), the distinct ones (`strike_count`), and whether they are listed in strictly increasing
+# order (`ascending`; then they are distinct, and `list_distinct`, the costly part, is skipped).
 _COUNTS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE {COUNTS_TABLE} AS
-SELECT ts_ms AS timestamp, len(keys) AS n, len(list_distinct(keys)) AS strike_count,
-       keys = list_sort(keys) AS ascending,
-       ts_ms > lag(ts_ms) OVER (ORDER BY ord) AS after_previous
+SELECT ts_ms AS timestamp, len(keys) AS n,
+       CASE WHEN ascending THEN len(keys) ELSE len(list_distinct(keys)) END AS strike_count,
+       ascending, ts_ms > lag(ts_ms) OVER (ORDER BY ord) AS after_previous
 FROM (
-    SELECT ts_ms, ord,
-           list_filter(list_transform(strikes, lambda s: TRY_CAST(s[1] AS DOUBLE)),
-                       lambda k: k IS NOT NULL) AS keys
-    FROM hist_day_raw WHERE reason IS NULL
+    SELECT ts_ms, ord, keys,
+           coalesce(list_bool_and(list_transform(keys, lambda k, i: i = 1 OR k > keys[i - 1])),
+                    true) AS ascending
+    FROM (
+        SELECT ts_ms, ord,
+               list_filter(list_transform(strikes, lambda s: TRY_CAST(s[1] AS DOUBLE)),
+                           lambda k: k IS NOT NULL) AS keys
+        FROM hist_day_raw WHERE reason IS NULL
+    )
 )
 """
 
