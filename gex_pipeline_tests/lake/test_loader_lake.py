@@ -150,6 +150,27 @@ def test_passes_write_snappy_files_that_the_seal_rewrites_as_zstd(
     assert _lake_count(data_dir, "gex_strikes") == 6
 
 
+def test_the_seal_rewrites_a_partition_whose_only_file_is_a_pass_file(
+    data_dir: Path, gex_staging: GexStagingTree
+) -> None:
+    clock = SettableClock(_during_the_session())
+    loader = _loader(data_dir, clock)
+    gex_staging.seal([gex_staging.record("SPX", timestamp=GEX_BASE_MS)])
+    loader.run_once()  # the first pass after a start: lasting files
+    gex_staging.seal([gex_staging.record("NDX", timestamp=GEX_BASE_MS + 1000)])
+    clock.now += 2.0
+    loader.run_once()  # NDX's partition: one pass file, nothing for the roll-up to merge
+    lake = Lake(str(data_dir / "lake"))
+    assert _codecs(lake, "gex_strikes") == {"ZSTD", "SNAPPY"}
+    loader.close()
+    clock.now = datetime(2025, 11, 17, 14, 0, tzinfo=UTC).timestamp()  # the next session
+    loader.run_once()
+    loader.run_once()
+    loader.close()
+    assert _codecs(lake, "gex_strikes") == {"ZSTD"}
+    assert _lake_count(data_dir, "gex_strikes") == 6
+
+
 def test_a_restarted_loader_mirrors_what_the_killed_one_committed(
     data_dir: Path, gex_staging: GexStagingTree
 ) -> None:

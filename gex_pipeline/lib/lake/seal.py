@@ -28,7 +28,7 @@ from gex_pipeline.lib.lake.tables import (
     Partition,
     partition_files,
 )
-from gex_pipeline.lib.lake.writes import lake_rows, replace
+from gex_pipeline.lib.lake.writes import is_lasting, lake_rows, replace
 
 if TYPE_CHECKING:
     import duckdb
@@ -70,7 +70,8 @@ def hot_partitions(con: duckdb.DuckDBPyConnection) -> list[Partition]:
 
 
 def _compact(lake: Lake, name: str, partition: Partition, work_dir: Path | None) -> bool:
-    """Rewrite the partition of one lake table as one sorted file; False when already one file."""
+    """Rewrite the partition of one lake table as one sorted zstd file; False when it already is
+    one lasting file (a live pass's single transient file is rewritten)."""
     import duckdb
 
     spec = SPECS[name]
@@ -78,7 +79,8 @@ def _compact(lake: Lake, name: str, partition: Partition, work_dir: Path | None)
     table = lake.open(name)
     if table is None:
         return False
-    if len(partition_files(table, part)) <= 1:
+    files = partition_files(table, part)
+    if not files or (len(files) == 1 and is_lasting(str(files[0]["path"]))):
         return False
     with duckdb.connect() as con:
         con.execute(f"SET memory_limit = '{COMPACT_MEMORY_LIMIT}'")

@@ -36,6 +36,12 @@ TARGET_FILE_BYTES = 256 * 1024**2
 TRANSIENT_COMPRESSION = "SNAPPY"
 
 
+def is_lasting(path: str) -> bool:
+    """Whether a lake file is in its lasting form (zstd), not a live pass's transient file that the
+    roll-up or the seal rewrites (delta-rs names each file after its codec: `*.zstd.parquet`)."""
+    return path.endswith(".zstd.parquet")
+
+
 def select_for_lake(name: str, query: str) -> str:
     """A DuckDB SELECT over `query` (rows with the DuckDB columns of table `name`) in the lake
     table's column order, with the `feed` column when the table has one."""
