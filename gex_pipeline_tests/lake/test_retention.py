@@ -1,5 +1,6 @@
-"""Retention of the lake: the daily vacuum keeps what going back before a replace needs (and
-deletes it after the retention), and the files a compaction merged."""
+"""Retention of the lake: checkpoints carry only recent file removals, the daily vacuum keeps what
+going back before a replace needs (and deletes it after the retention), and existing tables get
+the current table properties."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from gex_pipeline.lib.lake.maintenance import vacuum_lake
+from gex_pipeline.lib.lake.maintenance import VACUUM_WRITER, vacuum_lake
 from gex_pipeline.lib.lake.tables import (
+    SPECS,
+    TABLE_CONFIGURATION,
     Lake,
     Partition,
     lake_schema,
@@ -92,6 +95,30 @@ def _age_removals(lake: Lake, minutes: float) -> None:
             if "remove" in action:
                 action["remove"]["deletionTimestamp"] = stamp
         path.write_text("".join(json.dumps(a) + "\n" for a in actions))
+
+
+def test_a_checkpoint_carries_only_the_removals_of_the_last_minutes(lake: Lake) -> None:
+    _live_passes_and_roll_up(lake, 30)
+    _age_removals(lake, 20)  # a roll-up 20 minutes ago (a session makes hundreds a minute) ...
+    _live_passes_and_roll_up(lake, 25)  # ... and one just now
+    DeltaTable(lake.uri(NAME)).create_checkpoint()
+    assert _checkpoint_removes(lake) == 25 + 1  # (the second merged the first's file too)
+
+
+def test_maintenance_gives_existing_tables_the_current_properties(lake: Lake) -> None:
+    old = TABLE_CONFIGURATION | {"delta.deletedFileRetentionDuration": "interval 7 days"}
+    DeltaTable.create(lake.uri(NAME), schema=lake_schema(NAME), partition_by=list(SPECS[NAME].partition_by),
+                      configuration=old)  # fmt: skip
+    vacuum_lake(lake, retention_days=30)
+    table = lake.open(NAME)
+    assert table is not None
+    assert table.metadata().configuration == lake.configuration()
+    changes = [c for c in table.history() if c["operation"] == "SET TBLPROPERTIES"]
+    assert len(changes) == 1 and changes[0]["gex.writer"] == VACUUM_WRITER
+    vacuum_lake(lake, retention_days=30)  # nothing left to change: no commit
+    table = lake.open(NAME)
+    assert table is not None
+    assert sum(c["operation"] == "SET TBLPROPERTIES" for c in table.history()) == 1
 
 
 def test_vacuum_keeps_what_going_back_before_a_replace_reads_until_the_retention(

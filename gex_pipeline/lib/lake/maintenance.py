@@ -2,7 +2,7 @@
 
 A replace or a compaction only removes files from the table's current version; they stay on
 disk until vacuum deletes them. What is kept is decided from the log, not from the removals
-(tombstones) a checkpoint carries, which expire (`tables.TABLE_CONFIGURATION`):
+(tombstones) a checkpoint carries, which expire within minutes (`tables.TABLE_CONFIGURATION`):
 - the files of the version just before each commit of the last `retention_days` that removed
   files other than by compaction (a replace, a restore, a delete): what time travel and
   `gex-pipeline restore` read to go back before it, as long as the log keeps that version
@@ -32,7 +32,7 @@ UNNEEDED_FILE_HOURS = 24
 
 
 def vacuum_lake(lake: Lake, retention_days: int, *, now: datetime | None = None) -> dict[str, int]:
-    """Delete every table's expired log files, and vacuum it
+    """Bring every table's properties up to date, delete its expired log files, and vacuum it
     (see the module docstring); data files deleted per table.
 
     `retention_days` <= 0 keeps every data file.
@@ -45,6 +45,7 @@ def vacuum_lake(lake: Lake, retention_days: int, *, now: datetime | None = None)
         table = lake.open(name)
         if table is None:
             continue
+        lake.configure(table, writer=VACUUM_WRITER)
         table.cleanup_metadata()
         if retention_days <= 0:
             continue
