@@ -162,3 +162,18 @@ def test_vacuum_with_retention_zero_deletes_no_data_file(lake: Lake) -> None:
     _age(lake, files, 40 * 86400)
     assert vacuum_lake(lake, retention_days=0) == {}
     assert _data_files(lake) == files
+
+
+def test_vacuum_skips_a_replace_whose_previous_version_the_log_no_longer_has(lake: Lake) -> None:
+    table = lake.ensure(NAME)
+    append(lake, NAME, _rows(SPX, 3), writer="import", partitions=[SPX], table=table)
+    table = replace(lake, NAME, SPX, _rows(SPX, 1), writer="rebuild")
+    table.create_checkpoint()  # at the replace's version
+    log = lake.local_path(NAME) / "_delta_log"  # type: ignore[operator]
+    eight_days_ago = time.time() - 8 * 86400
+    for path in sorted(log.glob("*.json"))[: table.version()]:  # the commits before the replace
+        os.utime(path, (eight_days_ago, eight_days_ago))
+    assert vacuum_lake(lake, retention_days=30)[NAME] == 0  # the log went; the replace stays
+    reopened = lake.open(NAME)
+    assert reopened is not None and _count(reopened) == 1
+    assert lake.open(NAME, table.version()) is not None
