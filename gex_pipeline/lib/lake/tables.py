@@ -30,10 +30,11 @@ GEX_PARTITION: tuple[str, ...] = ("trade_date", FEED_COLUMN)
 DAY_PARTITION: tuple[str, ...] = ("trade_date",)
 # Table properties: the log keeps versions 7 days (restore points keep their own copies of older
 # ones: `restore_points.py`). The live loader commits every flush (~12k commits a session at 2 s),
-# so a longer log would only grow the directory every table load lists. A checkpoint carries each
-# file removal (tombstone) younger than `deletedFileRetentionDuration`: the live roll-up removes a
-# few hundred small files a minute per table, and 7 days of them (~100k a session) made each
-# checkpoint write cost ~0.5 s and each open ~0.15 s more per 100k (docs/decisions.md). Which
+# so a longer log would only grow the directory every table load and commit lists (on a local
+# lake each costs more as it grows: docs/decisions.md). A checkpoint carries each file removal
+# (tombstone) younger than `deletedFileRetentionDuration`: the live roll-up removes a few hundred
+# small files a minute per table, and 7 days of them (~100k a session) made each checkpoint write
+# cost ~0.3 s and each open ~0.15 s more per 100k (docs/decisions.md). Which
 # removed files stay on disk is decided from the log's replaces by the daily vacuum
 # (`maintenance.py`), not from tombstones, so they are kept only minutes.
 TABLE_CONFIGURATION: dict[str, str | None] = {
