@@ -1,7 +1,7 @@
 """The lake on S3-compatible object storage (a moto server on 127.0.0.1): every lake path works.
 
-Imports, the export's byte copy, `restore` of a feed-day, the live mirror and seal, readers; the
-restore points, which copy local files, refuse clearly and change nothing.
+Imports, the export's byte copy, `restore` of a feed-day, the live mirror and seal, readers, the
+daily vacuum; the restore points, which copy local files, refuse clearly and change nothing.
 """
 
 from __future__ import annotations
@@ -196,3 +196,38 @@ def test_object_storage_loaders_pass_every_second_unless_configured(
     assert flush_seconds({}) == 2  # a local lake
     assert flush_seconds({**remote, "GEX_LAKE_FLUSH_SECONDS": "3"}) == 3
     assert flush_seconds({"GEX_LAKE_FLUSH_SECONDS": "0"}) == 0
+
+
+def test_object_storage_maintenance_configures_and_vacuums_the_tables(
+    object_store: ObjectStore,
+) -> None:
+    from deltalake import DeltaTable
+
+    from gex_pipeline.lib.lake.maintenance import vacuum_lake
+    from gex_pipeline.lib.lake.tables import SPECS, TABLE_CONFIGURATION
+    from gex_pipeline.lib.lake.writes import replace
+
+    lake = object_store.lake()
+    spx = Partition(DAY, "SPX.gex")
+    # created with other properties (a checkpoint every 100 commits), as by an older version
+    DeltaTable.create(lake.uri("gex_events"), schema=lake_schema("gex_events"),
+                      partition_by=list(SPECS["gex_events"].partition_by),
+                      configuration=TABLE_CONFIGURATION, storage_options=lake.options())  # fmt: skip
+    schema = lake_schema("gex_events")
+    row = pa.table(
+        {
+            f.name: pa.array([{"trade_date": DAY, "feed": "SPX.gex"}.get(f.name)], f.type)
+            for f in schema
+        },
+        schema=schema,
+    )
+    table = TableCache(lake).ensure("gex_events")
+    append(lake, "gex_events", row, writer="t", partitions=[spx], table=table)
+    before = replace(lake, "gex_events", spx, empty_rows("gex_events"), writer="t").version() - 1
+    assert vacuum_lake(lake, retention_days=30) == {"gex_events": 0}
+    reopened = lake.open("gex_events")
+    assert reopened is not None and reopened.file_uris() == []
+    assert reopened.metadata().configuration == lake.configuration()  # a checkpoint every 10
+    old = lake.open("gex_events", before)
+    assert old is not None
+    assert table_dataset(old, "gex_events").count_rows() == 1  # the replaced file is still there

@@ -3,8 +3,9 @@
 Every replace of a feed-day by a batch job (history import, staging rebuild, restore) appends
 one row to the lake table `gex_partition_changes`: who wrote it, and the version of each table it
 replaced before and after. The state before a change stays in the lake's history (time travel)
-for `delta.logRetentionDuration` and until `vacuum` removes its files (kept for
-`GEX_HISTORY_BACKUP_RETENTION_DAYS`); older states come back from a restore point.
+for `delta.logRetentionDuration` (7 days) unless `GEX_HISTORY_BACKUP_RETENTION_DAYS` is shorter
+(`vacuum` keeps the files of the version before each replace that long: `maintenance.py`); older
+states come back from a restore point.
 """
 
 from __future__ import annotations

@@ -28,13 +28,18 @@ if TYPE_CHECKING:
 FEED_COLUMN = "feed"
 GEX_PARTITION: tuple[str, ...] = ("trade_date", FEED_COLUMN)
 DAY_PARTITION: tuple[str, ...] = ("trade_date",)
-# Table properties: files a version dropped are kept 7 days before `vacuum` may delete them, and
-# the log keeps versions as long (an older version has no files left to read; restore points keep
-# their own copies: `restore_points.py`). The live loader commits every flush (~12k commits a
-# session at 2 s), so a longer log would only grow the directory every table load lists.
+# Table properties: the log keeps versions 7 days (restore points keep their own copies of older
+# ones: `restore_points.py`). The live loader commits every flush (~12k commits a session at 2 s),
+# so a longer log would only grow the directory every table load and commit lists (on a local
+# lake each costs more as it grows: docs/decisions.md). A checkpoint carries each file removal
+# (tombstone) younger than `deletedFileRetentionDuration`: the live roll-up removes a few hundred
+# small files a minute per table, and 7 days of them (~100k a session) made each checkpoint write
+# cost ~0.3 s and each open ~0.15 s more per 100k (docs/decisions.md). Which
+# removed files stay on disk is decided from the log's replaces by the daily vacuum
+# (`maintenance.py`), not from tombstones, so they are kept only minutes.
 TABLE_CONFIGURATION: dict[str, str | None] = {
     "delta.logRetentionDuration": "interval 7 days",
-    "delta.deletedFileRetentionDuration": "interval 7 days",
+    "delta.deletedFileRetentionDuration": "interval 10 minutes",
     "delta.checkpointInterval": "100",
 }
 # On object storage every open of a table reads each commit since its last checkpoint (delta-rs
@@ -227,6 +232,25 @@ class Lake:
         if self.local_path("") is not None:
             return dict(TABLE_CONFIGURATION)
         return TABLE_CONFIGURATION | {"delta.checkpointInterval": OBJECT_STORE_CHECKPOINT_INTERVAL}
+
+    def configure(self, table: DeltaTable, *, writer: str) -> dict[str, str]:
+        """Bring an existing table's properties to `configuration()` (a table created by an
+        older version keeps the properties it was created with); returns what changed, in one
+        commit (none when nothing differs). A property change conflicts with every concurrent
+        commit: run it when no other writer works (the daily maintenance)."""
+        current = table.metadata().configuration
+        changed = {
+            key: value
+            for key, value in self.configuration().items()
+            if value is not None and current.get(key) != value
+        }
+        if changed:
+            from deltalake import CommitProperties
+
+            table.alter.set_table_properties(
+                changed, commit_properties=CommitProperties(custom_metadata={"gex.writer": writer})
+            )
+        return changed
 
     def open(self, name: str, version: int | None = None) -> DeltaTable | None:
         """The table (at `version`, else the latest), or None when it was never written."""
