@@ -10,6 +10,8 @@ import signal
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
+
 from gex_pipeline.lib.db.connection import connect
 from gex_pipeline.lib.gex.live_load import GexStreamLoad
 from gex_pipeline.lib.lake.reads import connect_lake
@@ -129,38 +131,27 @@ def _codecs(lake: Lake, table: str) -> set[str]:
             for f in files}  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "second_ticker",
+    [
+        pytest.param("SPX", id="beside_a_lasting_file"),
+        # NDX's partition holds one pass file: nothing for the roll-up to merge, and the export
+        # byte-copies a partition's single file, so the seal must rewrite it
+        pytest.param("NDX", id="alone_in_its_partition"),
+    ],
+)
 def test_passes_write_snappy_files_that_the_seal_rewrites_as_zstd(
-    data_dir: Path, gex_staging: GexStagingTree
-) -> None:
-    clock = SettableClock(_during_the_session())
-    loader = _loader(data_dir, clock)
-    gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS)])
-    loader.run_once()  # the first pass after a start compares whole partitions
-    lake = Lake(str(data_dir / "lake"))
-    assert _codecs(lake, "gex_strikes") == {"ZSTD"}
-    gex_staging.seal([gex_staging.record(timestamp=GEX_BASE_MS + 1000)])
-    clock.now += 2.0
-    loader.run_once()  # a pass of the rows the batch inserted: files the roll-up rewrites
-    assert _codecs(lake, "gex_strikes") == {"ZSTD", "SNAPPY"}
-    loader.close()
-    clock.now = datetime(2025, 11, 17, 14, 0, tzinfo=UTC).timestamp()  # the next session
-    loader.run_once()
-    loader.close()
-    assert _codecs(lake, "gex_strikes") == {"ZSTD"}
-    assert _lake_count(data_dir, "gex_strikes") == 6
-
-
-def test_the_seal_rewrites_a_partition_whose_only_file_is_a_pass_file(
-    data_dir: Path, gex_staging: GexStagingTree
+    data_dir: Path, gex_staging: GexStagingTree, second_ticker: str
 ) -> None:
     clock = SettableClock(_during_the_session())
     loader = _loader(data_dir, clock)
     gex_staging.seal([gex_staging.record("SPX", timestamp=GEX_BASE_MS)])
-    loader.run_once()  # the first pass after a start: lasting files
-    gex_staging.seal([gex_staging.record("NDX", timestamp=GEX_BASE_MS + 1000)])
-    clock.now += 2.0
-    loader.run_once()  # NDX's partition: one pass file, nothing for the roll-up to merge
+    loader.run_once()  # the first pass after a start compares whole partitions: lasting files
     lake = Lake(str(data_dir / "lake"))
+    assert _codecs(lake, "gex_strikes") == {"ZSTD"}
+    gex_staging.seal([gex_staging.record(second_ticker, timestamp=GEX_BASE_MS + 1000)])
+    clock.now += 2.0
+    loader.run_once()  # a pass of the rows the batch inserted: files the roll-up rewrites
     assert _codecs(lake, "gex_strikes") == {"ZSTD", "SNAPPY"}
     loader.close()
     clock.now = datetime(2025, 11, 17, 14, 0, tzinfo=UTC).timestamp()  # the next session

@@ -305,18 +305,20 @@ def partition_files(table: DeltaTable, partition: Partition) -> list[dict[str, o
 
 
 def small_files(table: DeltaTable, below: int) -> dict[Partition, int]:
-    """How many live files smaller than `below` bytes each partition of `table` holds."""
+    """How many live files smaller than `below` bytes each partition of `table` holds (the
+    files are filtered in Arrow: only the small ones, a live day's, reach Python)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     actions = pa.table(table.get_add_actions(flatten=True))
-    dates = actions["partition.trade_date"].to_pylist()
+    actions = actions.filter(pc.less(actions["size_bytes"], below))
     column = f"partition.{FEED_COLUMN}"
-    feeds = actions[column].to_pylist() if column in actions.column_names else [None] * len(dates)
+    keys = ["partition.trade_date"] + ([column] if column in actions.column_names else [])
     found: dict[Partition, int] = {}
-    for day, feed, size in zip(dates, feeds, actions["size_bytes"].to_pylist(), strict=True):
-        if size < below:
-            partition = Partition(day if isinstance(day, date) else date.fromisoformat(day), feed)
-            found[partition] = found.get(partition, 0) + 1
+    for row in actions.group_by(keys).aggregate([([], "count_all")]).to_pylist():
+        day = row["partition.trade_date"]
+        day = day if isinstance(day, date) else date.fromisoformat(day)
+        found[Partition(day, row.get(column))] = row["count_all"]
     return found
 
 
