@@ -98,6 +98,7 @@ def replace_in_lake(
     partition = target.partition
     store.claim(partition)
     with store.workspace(partition) as ws:
+        ws.prefetch(*load, "gex_snapshots", "gex_strikes", *tables)
         ws.load(*load)
         stored = (ws.count("gex_snapshots"), ws.count("gex_strikes"))
         result = replace(
@@ -271,7 +272,9 @@ def _import_into_lake(
     blocked: tuple[str, ...] = ()
     exported = None
     if parquet_root is not None:
-        with store.reader(target.partition, CHECKED_TABLES) as con:
+        # The checks judge and the export publishes the versions the import wrote (the claimed
+        # partition's; no round trip per table on object storage to look for newer commits).
+        with store.reader(target.partition, CHECKED_TABLES, latest=False) as con:
             blocked = tuple(r.name for r in publish_blockers(con, target))
             if not blocked:  # an ERROR check keeps the partition (and the old file) unpublished
                 exported = export_lake_partition(store, con, parquet_root, target)

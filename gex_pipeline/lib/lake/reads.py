@@ -161,15 +161,19 @@ def attach_partition(
     tables: TableCache,
     partition: Partition,
     names: Iterable[str] | None = None,
+    *,
+    latest: bool = True,
 ) -> None:
     """Views named like the tables over one partition of lake tables `names` (else of each
     table that can hold it: the GEX tables for a feed-day, every table for a date), read-only, at
     their latest versions (`tables`: a table opened costs a round trip per commit since its
-    checkpoint on object storage, one brought up to date only those since it was last used)."""
+    checkpoint on object storage, one brought up to date only those since it was last used);
+    not `latest`: at the versions `tables` last saw (`TableCache.current`)."""
     if names is None:
         names = GEX_TABLES if partition.feed is not None else tuple(SPECS)
     for name in names:
-        register(con, name, tables.get(name), name, [partition], with_feed=False)
+        table = tables.get(name) if latest else tables.current(name)
+        register(con, name, table, name, [partition], with_feed=False)
 
 
 def lake_root(data_dir: Path) -> Lake:

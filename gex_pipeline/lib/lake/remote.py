@@ -81,13 +81,28 @@ def require_local(lake: Lake, what: str) -> None:
         )
 
 
-def copy_file(table: DeltaTable, path: str, target: BinaryIO) -> None:
-    """Copy the data file `path` of `table` (relative to it, as its log lists it) into `target`."""
+# A remote file is copied in reads of this size, each one request (a day's strike file in one or two).
+_COPY_CHUNK = 64 * 1024**2
+
+
+def copy_file(
+    table: DeltaTable,
+    path: str,
+    target: BinaryIO,
+    *,
+    options: dict[str, str] | None = None,
+    size: int | None = None,
+) -> None:
+    """Copy the data file `path` of `table` (relative to it, as its log lists it) into `target`;
+    on object storage (`options`: the lake's; `size`: the file's, from the log) in reads of
+    `_COPY_CHUNK` bytes, a request apiece."""
     local = Lake(table.table_uri).local_path("")
     if local is not None:
         with (local / path).open("rb") as source:
             shutil.copyfileobj(source, target, 1 << 20)
         return
-    filesystem = table.to_pyarrow_dataset().filesystem
-    with filesystem.open_input_stream(path) as source:
-        shutil.copyfileobj(source, target, 1 << 20)
+    from deltalake.fs import DeltaStorageHandler
+
+    known = {path: size} if size is not None else None
+    with DeltaStorageHandler(table.table_uri, options, known).open_input_file(path) as source:
+        shutil.copyfileobj(source, target, _COPY_CHUNK)

@@ -83,16 +83,17 @@ class TableStore:
 
     @contextmanager
     def reader(
-        self, partition: Partition, names: Iterable[str] | None = None
+        self, partition: Partition, names: Iterable[str] | None = None, *, latest: bool = True
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only DuckDB over the lake's rows of `partition` (views named like the tables:
-        `names`, else every table that can hold it)."""
+        `names`, else every table that can hold it) at their latest versions; not `latest`: at
+        the versions this store's tables last saw (what a job just wrote, no round trips)."""
         import duckdb
 
         con = duckdb.connect()
         try:
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            attach_partition(con, self.tables, partition, names)
+            attach_partition(con, self.tables, partition, names, latest=latest)
             yield con
         finally:
             con.close()
