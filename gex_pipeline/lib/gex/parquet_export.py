@@ -164,7 +164,9 @@ def export_lake_partition(
     try:
         with tmp.open("wb") as out:  # a shared lake's file is fetched from the object store
             size = int(str(file["size_bytes"]))
-            copy_file(table, str(file["path"]), out, options=store.lake.options(), size=size)
+            copies = store.tables.copies  # the reader's local copy of a remote file
+            options = store.lake.options()
+            copy_file(table, str(file["path"]), out, options=options, size=size, copies=copies)
         _fsync_path(tmp)
         os.replace(tmp, target)
     finally:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from deltalake import DeltaTable
 
+    from gex_pipeline.lib.lake.remote import LocalCopies
     from gex_pipeline.settings import PathSettings
 
 FEED_COLUMN = "feed"
@@ -123,6 +124,8 @@ class TableCache:
     lake: Lake
     opened: dict[str, DeltaTable] = field(default_factory=dict)
     opening: dict[str, Future[DeltaTable | None]] = field(default_factory=dict)
+    # Local copies of a remote lake's files while a reader of this cache is open (`store.reader`).
+    copies: LocalCopies | None = None
 
     def prefetch(self, names: Iterable[str]) -> None:
         """Start opening the tables of `names` not open yet, in that order, on a thread of their
