@@ -6,10 +6,13 @@ restore points, which copy local files, refuse clearly and change nothing.
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
+from collections import Counter
 from datetime import date
 from pathlib import Path
+from urllib.parse import unquote
 
 import polars as pl
 import pyarrow as pa
@@ -29,7 +32,7 @@ from gex_pipeline.lib.lake.remote import SharedLakeUnsupported, settings_lake
 from gex_pipeline.lib.lake.restore_points import BackupRoots, take_point
 from gex_pipeline.lib.lake.seal import hot_partitions, seal
 from gex_pipeline.lib.lake.store import TableStore
-from gex_pipeline.lib.lake.tables import Lake, Partition, TableCache, lake_schema
+from gex_pipeline.lib.lake.tables import Lake, Partition, TableCache, lake_schema, partition_files
 from gex_pipeline.lib.lake.writes import append, empty_rows
 from gex_pipeline.settings import Settings
 from gex_pipeline_tests.support.object_store import BUCKET, ObjectStore
@@ -53,7 +56,7 @@ def _rows(lake: Lake, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def _import(settings: Settings, tmp_path: Path, seed: int) -> None:
+def _import(settings: Settings, tmp_path: Path, seed: int, export: bool = False) -> None:
     day = make_day_file(tmp_path / f"files{seed}", "2025-11-14", "SPX", "gex_zero", seed=seed,
                         snapshots=60, strikes=20)  # fmt: skip
     folder = raw_dir(settings.paths.source_dir, "SPX", "gex_zero")
@@ -64,6 +67,7 @@ def _import(settings: Settings, tmp_path: Path, seed: int) -> None:
         store=TableStore.from_settings(settings),
         paths=settings.paths,
         history=settings.history,
+        parquet_root=settings.paths.parquet_dir if export else None,
     )
 
 
@@ -113,6 +117,55 @@ def test_object_storage_import_restore_and_export_copy_the_lake_file(
     files = [f for f in table.file_uris() if "feed=SPX.gex_zero" in f]
     assert len(files) == 1
     assert pl.read_parquet(files[0], storage_options=lake.options()).equals(exported)
+
+
+def _requests(store: ObjectStore, prefix: str, since: int) -> list[tuple[str, str]]:
+    """(method, key or `LIST <prefix>`) of the requests moto logged for `prefix` after line
+    `since` of its log."""
+    found = []
+    for line in store.log_path.read_text().splitlines()[since:]:
+        request = re.search(
+            r'"(GET|PUT|POST|HEAD|DELETE) (\S+) HTTP', re.sub(r"\x1b\[[0-9;]*m", "", line)
+        )
+        if request is None:
+            continue
+        path, _, query = request.group(2).partition("?")
+        listed = re.search(r"prefix=([^&]*)", query) if "list-type" in query else None
+        key = f"LIST {unquote(listed.group(1))}" if listed else unquote(path)
+        if prefix in key:
+            found.append((request.group(1), key))
+    return found
+
+
+def test_object_storage_import_checks_and_exports_from_one_fetch_of_what_it_wrote(
+    shared: Settings, tmp_path: Path, object_store: ObjectStore
+) -> None:
+    """An import opens each table once, reads back the versions it wrote (no look for newer
+    commits after its last one), and fetches the strike file it wrote once for both its checks
+    and its export (a local copy, removed after)."""
+    lake = settings_lake(shared)
+    prefix = lake.root.removeprefix(f"s3://{BUCKET}/")
+    _import(shared, tmp_path, seed=1)  # every table exists
+    since = len(object_store.log_path.read_text().splitlines())
+    _import(shared, tmp_path, seed=2, export=True)
+    requests = _requests(object_store, prefix, since)
+
+    opens = Counter(k.split("/")[-3] for _, k in requests if k.endswith("/_last_checkpoint"))
+    assert set(opens.values()) == {1}, opens  # one open per table, none brought up to date
+    last_commit = max(i for i, (m, k) in enumerate(requests) if m == "PUT" and "_delta_log/" in k)
+    assert not [
+        k for _, k in requests[last_commit:] if "LIST" in k and "gex_partition_changes" not in k
+    ]
+    table = lake.open("gex_strikes")
+    assert table is not None
+    (written,) = [str(f["path"]) for f in partition_files(table, Partition(DAY, "SPX.gex_zero"))]
+    assert [m for m, k in requests if k.endswith(written)] == ["PUT", "GET"]
+    parquet = shared.paths.parquet_dir / "SPX" / "gex_zero" / "20251114.strikes.parquet"
+    lake_file = pl.read_parquet(
+        f"{lake.uri('gex_strikes')}/{written}", storage_options=lake.options()
+    )
+    assert pl.read_parquet(parquet).equals(lake_file)
+    assert not list(shared.paths.work_dir.glob(".reader-*"))  # the local copies are gone
 
 
 def test_object_storage_live_rows_are_mirrored_sealed_and_read(
