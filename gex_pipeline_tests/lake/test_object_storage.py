@@ -249,3 +249,22 @@ def test_object_storage_loaders_pass_every_second_unless_configured(
     assert flush_seconds({}) == 2  # a local lake
     assert flush_seconds({**remote, "GEX_LAKE_FLUSH_SECONDS": "3"}) == 3
     assert flush_seconds({"GEX_LAKE_FLUSH_SECONDS": "0"}) == 0
+
+
+def test_object_storage_tables_open_ahead_and_a_stale_open_is_started_again(
+    object_store: ObjectStore, tmp_path: Path
+) -> None:
+    lake = object_store.lake()
+    writer = TableCache(lake).ensure("gex_events")
+    cache = TableCache(lake)
+    cache.prefetch(["gex_events", "gex_snapshots"])  # one never written: None when taken
+    opened = cache.opening["gex_events"].result()
+    assert opened is not None
+    append(lake, "gex_events", empty_rows("gex_events"), writer="t", partitions=[], table=writer)
+    cache.prefetch(["gex_events"])  # nobody took the first open: it would be a version behind
+    table = cache.get("gex_events")
+    assert table is not None and table.version() == opened.version() + 1
+    assert cache.get("gex_snapshots") is None
+    local = TableCache(Lake(str(tmp_path / "lake")))
+    local.prefetch(["gex_events"])  # a local open is cheaper than the thread
+    assert not local.opening

@@ -132,10 +132,10 @@ class TableCache:
         own, when the lake is on object storage: the round trips of the opens overlap the
         caller's work (a local open reads local files, cheaper than the thread). The first `get`
         of a table waits for its open and takes it at the version it opened; later ones bring it
-        up to date."""
+        up to date. An open an earlier prefetch started and nobody took is started again."""
         if self.lake.local_path("") is not None:
             return
-        wanted = [n for n in dict.fromkeys(names) if n not in self.opened and n not in self.opening]
+        wanted = [n for n in dict.fromkeys(names) if n not in self.opened]
         if not wanted:
             return
         opener = ThreadPoolExecutor(1, thread_name_prefix="lake-prefetch")
