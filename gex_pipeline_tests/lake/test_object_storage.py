@@ -268,3 +268,18 @@ def test_object_storage_tables_open_ahead_and_a_stale_open_is_started_again(
     local = TableCache(Lake(str(tmp_path / "lake")))
     local.prefetch(["gex_events"])  # a local open is cheaper than the thread
     assert not local.opening
+
+
+def test_object_storage_a_reader_fetches_no_data_file_it_is_not_asked_to(
+    shared: Settings, tmp_path: Path, object_store: ObjectStore
+) -> None:
+    """A reader of a date attaches every table of it (the GEX tables of all its feeds): only an
+    export's reader (`local_copies`) fetches the partition's files up front."""
+    _import(shared, tmp_path, seed=1)
+    prefix = settings_lake(shared).root.removeprefix(f"s3://{BUCKET}/")
+    since = len(object_store.log_path.read_text().splitlines())
+    with TableStore.from_settings(shared).reader(Partition(DAY)) as con:
+        assert not list(shared.paths.work_dir.glob(".reader-*"))
+        fetched = [k for m, k in _requests(object_store, prefix, since) if m == "GET"]
+        assert not [k for k in fetched if k.endswith(".parquet") and "_delta_log" not in k]
+        assert con.execute("SELECT count(*) FROM gex_snapshots").fetchall() == [(60,)]

@@ -284,8 +284,10 @@ def _import_into_lake(
     exported = None
     if parquet_root is not None:
         # The checks judge and the export publishes the versions the import wrote (the claimed
-        # partition's; no round trip per table on object storage to look for newer commits).
-        with store.reader(target.partition, CHECKED_TABLES, latest=False) as con:
+        # partition's; no round trip per table on object storage to look for newer commits),
+        # from one local copy of each file (the export copies the whole strike file anyway).
+        reader = store.reader(target.partition, CHECKED_TABLES, latest=False, local_copies=True)
+        with reader as con:
             blocked = tuple(r.name for r in publish_blockers(con, target))
             if not blocked:  # an ERROR check keeps the partition (and the old file) unpublished
                 exported = export_lake_partition(store, con, parquet_root, target)
