@@ -6,10 +6,13 @@ daily vacuum; the restore points, which copy local files, refuse clearly and cha
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
+from collections import Counter
 from datetime import date
 from pathlib import Path
+from urllib.parse import unquote
 
 import polars as pl
 import pyarrow as pa
@@ -29,7 +32,7 @@ from gex_pipeline.lib.lake.remote import SharedLakeUnsupported, settings_lake
 from gex_pipeline.lib.lake.restore_points import BackupRoots, take_point
 from gex_pipeline.lib.lake.seal import hot_partitions, seal
 from gex_pipeline.lib.lake.store import TableStore
-from gex_pipeline.lib.lake.tables import Lake, Partition, TableCache, lake_schema
+from gex_pipeline.lib.lake.tables import Lake, Partition, TableCache, lake_schema, partition_files
 from gex_pipeline.lib.lake.writes import append, empty_rows
 from gex_pipeline.settings import Settings
 from gex_pipeline_tests.support.object_store import BUCKET, ObjectStore
@@ -53,7 +56,7 @@ def _rows(lake: Lake, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def _import(settings: Settings, tmp_path: Path, seed: int) -> None:
+def _import(settings: Settings, tmp_path: Path, seed: int, export: bool = False) -> None:
     day = make_day_file(tmp_path / f"files{seed}", "2025-11-14", "SPX", "gex_zero", seed=seed,
                         snapshots=60, strikes=20)  # fmt: skip
     folder = raw_dir(settings.paths.source_dir, "SPX", "gex_zero")
@@ -64,6 +67,7 @@ def _import(settings: Settings, tmp_path: Path, seed: int) -> None:
         store=TableStore.from_settings(settings),
         paths=settings.paths,
         history=settings.history,
+        parquet_root=settings.paths.parquet_dir if export else None,
     )
 
 
@@ -113,6 +117,55 @@ def test_object_storage_import_restore_and_export_copy_the_lake_file(
     files = [f for f in table.file_uris() if "feed=SPX.gex_zero" in f]
     assert len(files) == 1
     assert pl.read_parquet(files[0], storage_options=lake.options()).equals(exported)
+
+
+def _requests(store: ObjectStore, prefix: str, since: int) -> list[tuple[str, str]]:
+    """(method, key or `LIST <prefix>`) of the requests moto logged for `prefix` after line
+    `since` of its log."""
+    found = []
+    for line in store.log_path.read_text().splitlines()[since:]:
+        request = re.search(
+            r'"(GET|PUT|POST|HEAD|DELETE) (\S+) HTTP', re.sub(r"\x1b\[[0-9;]*m", "", line)
+        )
+        if request is None:
+            continue
+        path, _, query = request.group(2).partition("?")
+        listed = re.search(r"prefix=([^&]*)", query) if "list-type" in query else None
+        key = f"LIST {unquote(listed.group(1))}" if listed else unquote(path)
+        if prefix in key:
+            found.append((request.group(1), key))
+    return found
+
+
+def test_object_storage_import_checks_and_exports_from_one_fetch_of_what_it_wrote(
+    shared: Settings, tmp_path: Path, object_store: ObjectStore
+) -> None:
+    """An import opens each table once, reads back the versions it wrote (no look for newer
+    commits after its last one), and fetches the strike file it wrote once for both its checks
+    and its export (a local copy, removed after)."""
+    lake = settings_lake(shared)
+    prefix = lake.root.removeprefix(f"s3://{BUCKET}/")
+    _import(shared, tmp_path, seed=1)  # every table exists
+    since = len(object_store.log_path.read_text().splitlines())
+    _import(shared, tmp_path, seed=2, export=True)
+    requests = _requests(object_store, prefix, since)
+
+    opens = Counter(k.split("/")[-3] for _, k in requests if k.endswith("/_last_checkpoint"))
+    assert set(opens.values()) == {1}, opens  # one open per table, none brought up to date
+    last_commit = max(i for i, (m, k) in enumerate(requests) if m == "PUT" and "_delta_log/" in k)
+    assert not [
+        k for _, k in requests[last_commit:] if "LIST" in k and "gex_partition_changes" not in k
+    ]
+    table = lake.open("gex_strikes")
+    assert table is not None
+    (written,) = [str(f["path"]) for f in partition_files(table, Partition(DAY, "SPX.gex_zero"))]
+    assert [m for m, k in requests if k.endswith(written)] == ["PUT", "GET"]
+    parquet = shared.paths.parquet_dir / "SPX" / "gex_zero" / "20251114.strikes.parquet"
+    lake_file = pl.read_parquet(
+        f"{lake.uri('gex_strikes')}/{written}", storage_options=lake.options()
+    )
+    assert pl.read_parquet(parquet).equals(lake_file)
+    assert not list(shared.paths.work_dir.glob(".reader-*"))  # the local copies are gone
 
 
 def test_object_storage_live_rows_are_mirrored_sealed_and_read(
@@ -231,3 +284,37 @@ def test_object_storage_maintenance_configures_and_vacuums_the_tables(
     old = lake.open("gex_events", before)
     assert old is not None
     assert table_dataset(old, "gex_events").count_rows() == 1  # the replaced file is still there
+
+
+def test_object_storage_tables_open_ahead_and_a_stale_open_is_started_again(
+    object_store: ObjectStore, tmp_path: Path
+) -> None:
+    lake = object_store.lake()
+    writer = TableCache(lake).ensure("gex_events")
+    cache = TableCache(lake)
+    cache.prefetch(["gex_events", "gex_snapshots"])  # one never written: None when taken
+    opened = cache.opening["gex_events"].result()
+    assert opened is not None
+    append(lake, "gex_events", empty_rows("gex_events"), writer="t", partitions=[], table=writer)
+    cache.prefetch(["gex_events"])  # nobody took the first open: it would be a version behind
+    table = cache.get("gex_events")
+    assert table is not None and table.version() == opened.version() + 1
+    assert cache.get("gex_snapshots") is None
+    local = TableCache(Lake(str(tmp_path / "lake")))
+    local.prefetch(["gex_events"])  # a local open is cheaper than the thread
+    assert not local.opening
+
+
+def test_object_storage_a_reader_fetches_no_data_file_it_is_not_asked_to(
+    shared: Settings, tmp_path: Path, object_store: ObjectStore
+) -> None:
+    """A reader of a date attaches every table of it (the GEX tables of all its feeds): only an
+    export's reader (`local_copies`) fetches the partition's files up front."""
+    _import(shared, tmp_path, seed=1)
+    prefix = settings_lake(shared).root.removeprefix(f"s3://{BUCKET}/")
+    since = len(object_store.log_path.read_text().splitlines())
+    with TableStore.from_settings(shared).reader(Partition(DAY)) as con:
+        assert not list(shared.paths.work_dir.glob(".reader-*"))
+        fetched = [k for m, k in _requests(object_store, prefix, since) if m == "GET"]
+        assert not [k for k in fetched if k.endswith(".parquet") and "_delta_log" not in k]
+        assert con.execute("SELECT count(*) FROM gex_snapshots").fetchall() == [(60,)]

@@ -141,7 +141,7 @@ def export_lake_partition(
     from gex_pipeline.lib.lake.tables import partition_files
 
     ticker, endpoint, trade_date = day.ticker, day.endpoint, day.trade_date
-    table = store.tables.get("gex_strikes")
+    table = store.tables.current("gex_strikes")  # the version `con`'s views read
     files = partition_files(table, day.partition) if table is not None else []
     if len(files) != 1:
         return export_partition(con, parquet_root, ticker, endpoint, trade_date)
@@ -163,7 +163,10 @@ def export_lake_partition(
     assert table is not None  # it has the partition's file
     try:
         with tmp.open("wb") as out:  # a shared lake's file is fetched from the object store
-            copy_file(table, str(file["path"]), out)
+            size = int(str(file["size_bytes"]))
+            copies = store.tables.copies  # the reader's local copy of a remote file
+            options = store.lake.options()
+            copy_file(table, str(file["path"]), out, options=options, size=size, copies=copies)
         _fsync_path(tmp)
         os.replace(tmp, target)
     finally:

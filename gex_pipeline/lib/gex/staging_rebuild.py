@@ -31,8 +31,9 @@ from gex_pipeline.lib.history.day_replace import (
     DEFAULT_SHRINK_RATIO,
     ReplaceRefused,
     SliceBackup,
+    Stored,
     backup_slice,
-    slice_counts,
+    stored_counts,
 )
 from gex_pipeline.lib.staging.layout import GEX_STREAM, StreamDirs
 from gex_pipeline.lib.staging.reader import Segment
@@ -119,7 +120,7 @@ def rebuild_from_staging(
     work_dir: Path,
     force: bool = False,
     shrink_ratio: float = DEFAULT_SHRINK_RATIO,
-    stored: tuple[int, int] | None = None,
+    stored: Stored = None,
 ) -> StagingRebuild:
     """Replace the feed-day's slice with its records in `segments` (see the module docstring).
 
@@ -129,11 +130,11 @@ def rebuild_from_staging(
     """
     day = FeedDay(trade_date, ticker, endpoint)
     params = day.params()
-    old_snapshots, old_strikes = stored or slice_counts(con, day)
     work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".rebuild-", dir=work_dir) as tmp:
         scratch = Path(tmp) / "scratch.duckdb"
         _load_scratch(scratch, segments, day)
+        old_snapshots, old_strikes = stored_counts(con, day, stored)
         con.execute(f"ATTACH {_quote(scratch)} AS rebuild (READ_ONLY)")
         try:
             snapshots, strikes = (

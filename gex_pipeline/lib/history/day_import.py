@@ -13,6 +13,7 @@ from gex_pipeline.lib.history.day_parse import drop_parsed, parse_day_file
 from gex_pipeline.lib.history.day_replace import (
     DEFAULT_SHRINK_RATIO,
     SliceBackup,
+    Stored,
     replace_slice,
 )
 
@@ -59,7 +60,7 @@ def import_day_file(
     force: bool = False,
     shrink_ratio: float = DEFAULT_SHRINK_RATIO,
     max_decompressed: int = MAX_DECOMPRESSED_BYTES,
-    stored: tuple[int, int] | None = None,
+    stored: Stored = None,
 ) -> ImportStats:
     """Parse and validate `path`, then replace the slice (ticker, endpoint, trade_date) with it.
 

@@ -242,7 +242,8 @@ def parse_day_file(
     con.execute(_MARK_DUPLICATES_SQL)
     dropped = dict.fromkeys(DROP_REASONS, 0)
     dropped.update({r: int(n) for r, n in con.execute(_DROPPED_SQL).fetchall()})
-    kept, first_ts, last_ts, listed = con.execute(_KEPT_SQL).fetchone() or (0, None, None, 0)
+    # fetchall drains the result: a `register` on `con` refuses while one is unfinished.
+    kept, first_ts, last_ts, listed = (con.execute(_KEPT_SQL).fetchall() or [(0, None, None, 0)])[0]
     _refuse_wrong_file(int(kept), dropped, day)
     return ParsedDay(int(kept), int(listed), dropped, first_ts, last_ts)
 

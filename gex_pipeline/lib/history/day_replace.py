@@ -9,6 +9,7 @@ rows is refused unless forced. Readers see the old slice or the new one, never a
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +66,19 @@ def slice_counts(con: duckdb.DuckDBPyConnection, day: FeedDay) -> tuple[int, int
         for table in _TABLES
     )
     return int(snapshots), int(strikes)
+
+
+# The slice's stored (snapshots, strike rows) as a lake workspace's replace gets them: counted,
+# or a function that loads the workspace's tables and counts them, called once the replace's own
+# work (the parse) is done, so the lake's round trips overlap it; None: count them in `con`.
+Stored = tuple[int, int] | Callable[[], tuple[int, int]] | None
+
+
+def stored_counts(con: duckdb.DuckDBPyConnection, day: FeedDay, stored: Stored) -> tuple[int, int]:
+    """(snapshots, strike rows) the slice holds: from `stored`, else counted in `con`."""
+    if callable(stored):
+        return stored()
+    return stored or slice_counts(con, day)
 
 
 def backup_slice(con: duckdb.DuckDBPyConnection, backups_dir: Path, day: FeedDay) -> SliceBackup:
@@ -160,7 +174,7 @@ def replace_slice(
     backups_dir: Path | None,
     force: bool = False,
     shrink_ratio: float = DEFAULT_SHRINK_RATIO,
-    stored: tuple[int, int] | None = None,
+    stored: Stored = None,
 ) -> ReplaceResult:
     """Replace the slice `day` with the parsed day file (`hist_day_raw`) in one transaction.
 
@@ -171,7 +185,7 @@ def replace_slice(
     back and no pre-image is written. Otherwise a pre-image is kept under `backups_dir` when rows
     are removed. On any error the transaction rolls back and the old slice stays as it was.
     """
-    old_snapshots, old_strikes = stored or slice_counts(con, day)
+    old_snapshots, old_strikes = stored_counts(con, day, stored)
     guard = old_strikes and not force
     if guard and listed_strike_rows < shrink_ratio * old_strikes:
         raise _shrink_refusal(day, listed_strike_rows, old_strikes, shrink_ratio)

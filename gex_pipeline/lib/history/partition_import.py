@@ -90,16 +90,26 @@ def replace_in_lake(
     load: tuple[str, ...] = (),
     presorted: Callable[[T], tuple[str, ...]] = lambda _: (),
 ) -> tuple[T, int | None]:
-    """Claim `target`'s partition, copy its `load` tables into a workspace and replace the slice
-    there with `replace(con, ticker=, endpoint=, trade_date=, backups_dir=None, stored=)` (`stored`:
-    the lake's snapshots and strike rows of it); then write `tables` back to the lake, those in
-    `presorted(result)` in their insertion order. Returns the result and the lake version of
-    `gex_strikes` before the replace (None when the partition held no strike rows)."""
+    """Claim `target`'s partition, then replace the slice in a workspace of it with
+    `replace(con, ticker=, endpoint=, trade_date=, backups_dir=None, stored=)`: `stored` (see
+    `day_replace.Stored`) copies the partition's `load` tables into the workspace and returns the
+    lake's (snapshots, strike rows) of it when the replace calls it, after its own work; then
+    write `tables` back to the lake, those in `presorted(result)` in their insertion order.
+    Returns the result and the lake version of `gex_strikes` before the replace (None when the
+    partition held no strike rows)."""
     partition = target.partition
     store.claim(partition)
     with store.workspace(partition) as ws:
-        ws.load(*load)
-        stored = (ws.count("gex_snapshots"), ws.count("gex_strikes"))
+        # On object storage the tables open while the replace parses (`TableCache.prefetch`).
+        ws.prefetch(*load, "gex_snapshots", "gex_strikes", *tables)
+        counted: list[tuple[int, int]] = []
+
+        def stored() -> tuple[int, int]:
+            if not counted:  # load once
+                ws.load(*load)
+                counted.append((ws.count("gex_snapshots"), ws.count("gex_strikes")))
+            return counted[0]
+
         result = replace(
             ws.con,
             ticker=target.ticker,
@@ -108,8 +118,10 @@ def replace_in_lake(
             backups_dir=None,
             stored=stored,
         )
+        if not counted:  # it would write back over rows it never saw
+            raise RuntimeError(f"{target}: the replace did not ask for the stored rows")
         before = ws.write_back(tables, writer=writer, presorted=presorted(result))
-    return result, before["gex_strikes"] if stored[1] else None
+    return result, before["gex_strikes"] if counted[0][1] else None
 
 
 def _now_ms() -> int:
@@ -271,7 +283,11 @@ def _import_into_lake(
     blocked: tuple[str, ...] = ()
     exported = None
     if parquet_root is not None:
-        with store.reader(target.partition, CHECKED_TABLES) as con:
+        # The checks judge and the export publishes the versions the import wrote (the claimed
+        # partition's; no round trip per table on object storage to look for newer commits),
+        # from one local copy of each file (the export copies the whole strike file anyway).
+        reader = store.reader(target.partition, CHECKED_TABLES, latest=False, local_copies=True)
+        with reader as con:
             blocked = tuple(r.name for r in publish_blockers(con, target))
             if not blocked:  # an ERROR check keeps the partition (and the old file) unpublished
                 exported = export_lake_partition(store, con, parquet_root, target)

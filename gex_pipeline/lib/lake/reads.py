@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import pyarrow.dataset as ds
     from deltalake import DeltaTable
 
+    from gex_pipeline.lib.lake.remote import LocalCopies
+
 LAKE_DIR_NAME = "lake"
 _names = itertools.count()
 
@@ -72,9 +74,10 @@ def _files(
     name: str,
     partitions: Iterable[Partition] | None,
     ranges: Mapping[str, tuple[object, object]] | None = None,
-) -> list[str]:
-    """Paths of the table's live files in `partitions` whose statistics overlap every
-    `column: (lo, hi)` range (a bound may be None): one pass over the log's add actions."""
+) -> list[tuple[str, int]]:
+    """(path relative to the table, size) of the table's live files in `partitions` whose
+    statistics overlap every `column: (lo, hi)` range (a bound may be None): one pass over the
+    log's add actions."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -94,9 +97,9 @@ def _files(
             keep = pc.and_(keep, pc.fill_null(pc.greater_equal(actions[high], lo), True))
         if hi is not None:
             keep = pc.and_(keep, pc.fill_null(pc.less_equal(actions[low], hi), True))
-    root = table.table_uri.removeprefix("file://").rstrip("/")
     chosen = actions.filter(keep) if partitions is not None or ranges else actions
-    return [f"{root}/{path}" for path in chosen.column("path").to_pylist()]
+    paths, sizes = chosen.column("path").to_pylist(), chosen.column("size_bytes").to_pylist()
+    return list(zip(paths, sizes, strict=True))
 
 
 def _literal(text: str) -> str:
@@ -109,19 +112,28 @@ def scan(
     name: str,
     partitions: Iterable[Partition] | None = None,
     ranges: Mapping[str, tuple[object, object]] | None = None,
+    copies: LocalCopies | None = None,
 ) -> str:
     """A DuckDB table expression over the rows of a lake table at the version `table` was
     opened (only `partitions` when given; only the files whose statistics overlap `ranges`, a
     superset of the rows in those ranges), with its partition columns.
 
     Files of a local lake are read by DuckDB's own Parquet reader (statistics, projection and
-    filters pushed into the files, footers cached); others through the Arrow dataset.
+    filters pushed into the files, footers cached), and so are those of a remote lake when
+    `copies` is given (each file fetched there once, in one request); others through the Arrow
+    dataset.
     """
     source = f"__lake_{name}_{next(_names)}"
-    if table is not None and "://" not in table.table_uri.removeprefix("file://"):
-        files = _files(table, name, partitions, ranges)
+    remote = table is not None and "://" in table.table_uri.removeprefix("file://")
+    if table is not None and (not remote or copies is not None):
+        chosen = _files(table, name, partitions, ranges)
+        if copies is not None and remote:
+            files = [str(copies.path(table, path, size)) for path, size in chosen]
+        else:
+            root = table.table_uri.removeprefix("file://").rstrip("/")
+            files = [f"{root}/{path}" for path, _ in chosen]
         if files:
-            listed = ", ".join(_literal(f.removeprefix("file://")) for f in files)
+            listed = ", ".join(_literal(f) for f in files)
             types = "{'trade_date': 'DATE'" + (
                 ", 'feed': 'VARCHAR'}" if SPECS[name].by_feed else "}"
             )
@@ -144,6 +156,7 @@ def register(
     *,
     with_feed: bool = True,
     ranges: Mapping[str, tuple[object, object]] | None = None,
+    copies: LocalCopies | None = None,
 ) -> None:
     """Create the temp view `view` over lake table `name` (see `scan`): its DuckDB columns, plus
     `feed` when asked."""
@@ -152,7 +165,7 @@ def register(
         columns += ", feed"
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {columns}"
-        f" FROM {scan(con, table, name, partitions, ranges)}"
+        f" FROM {scan(con, table, name, partitions, ranges, copies)}"
     )
 
 
@@ -161,15 +174,21 @@ def attach_partition(
     tables: TableCache,
     partition: Partition,
     names: Iterable[str] | None = None,
+    *,
+    latest: bool = True,
+    copies: LocalCopies | None = None,
 ) -> None:
     """Views named like the tables over one partition of lake tables `names` (else of each
     table that can hold it: the GEX tables for a feed-day, every table for a date), read-only, at
     their latest versions (`tables`: a table opened costs a round trip per commit since its
-    checkpoint on object storage, one brought up to date only those since it was last used)."""
+    checkpoint on object storage, one brought up to date only those since it was last used);
+    not `latest`: at the versions `tables` last saw (`TableCache.current`); `copies`: a remote
+    lake's files read from local copies (`scan`)."""
     if names is None:
         names = GEX_TABLES if partition.feed is not None else tuple(SPECS)
     for name in names:
-        register(con, name, tables.get(name), name, [partition], with_feed=False)
+        table = tables.get(name) if latest else tables.current(name)
+        register(con, name, table, name, [partition], with_feed=False, copies=copies)
 
 
 def lake_root(data_dir: Path) -> Lake:

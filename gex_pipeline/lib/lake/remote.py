@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import shutil
 import socket
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from gex_pipeline.lib.lake.tables import Lake, lake_at
@@ -81,13 +83,56 @@ def require_local(lake: Lake, what: str) -> None:
         )
 
 
-def copy_file(table: DeltaTable, path: str, target: BinaryIO) -> None:
-    """Copy the data file `path` of `table` (relative to it, as its log lists it) into `target`."""
+# A remote file is copied in reads of this size, each one request (a day's strike file in one or two).
+_COPY_CHUNK = 64 * 1024**2
+
+
+def copy_file(
+    table: DeltaTable,
+    path: str,
+    target: BinaryIO,
+    *,
+    options: dict[str, str] | None = None,
+    size: int | None = None,
+    copies: LocalCopies | None = None,
+) -> None:
+    """Copy the data file `path` of `table` (relative to it, as its log lists it) into `target`;
+    on object storage (`options`: the lake's; `size`: the file's, from the log) in reads of
+    `_COPY_CHUNK` bytes, a request apiece, or from `copies` (fetched there once)."""
     local = Lake(table.table_uri).local_path("")
-    if local is not None:
-        with (local / path).open("rb") as source:
+    found = local / path if local is not None else None
+    if found is None and copies is not None:
+        found = copies.path(table, path, size)
+    if found is not None:
+        with found.open("rb") as source:
             shutil.copyfileobj(source, target, 1 << 20)
         return
-    filesystem = table.to_pyarrow_dataset().filesystem
-    with filesystem.open_input_stream(path) as source:
-        shutil.copyfileobj(source, target, 1 << 20)
+    from deltalake.fs import DeltaStorageHandler
+
+    known = {path: size} if size is not None else None
+    with DeltaStorageHandler(table.table_uri, options, known).open_input_file(path) as source:
+        shutil.copyfileobj(source, target, _COPY_CHUNK)
+
+
+@dataclass
+class LocalCopies:
+    """Local copies of a remote lake's data files under `directory` (a reader's scratch
+    directory, deleted with it), each fetched once: a reader's queries and the export then read
+    local files (DuckDB's own Parquet reader) instead of ranged requests per query."""
+
+    directory: Path
+    options: dict[str, str] | None
+    fetched: dict[str, Path] = field(default_factory=dict)
+
+    def path(self, table: DeltaTable, path: str, size: int | None = None) -> Path:
+        """The local copy of data file `path` of `table` (fetched now when it has none; a data
+        file never changes, so one copy serves every version that lists it)."""
+        uri = table.table_uri.rstrip("/")
+        copy = self.fetched.get(f"{uri}/{path}")
+        if copy is None:
+            copy = self.directory / uri.rsplit("/", 1)[-1] / path
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            with copy.open("wb") as target:
+                copy_file(table, path, target, options=self.options, size=size)
+            self.fetched[f"{uri}/{path}"] = copy
+        return copy

@@ -10,6 +10,7 @@ parse, compute or write.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -83,16 +84,37 @@ class TableStore:
 
     @contextmanager
     def reader(
-        self, partition: Partition, names: Iterable[str] | None = None
+        self,
+        partition: Partition,
+        names: Iterable[str] | None = None,
+        *,
+        latest: bool = True,
+        local_copies: bool = False,
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only DuckDB over the lake's rows of `partition` (views named like the tables:
-        `names`, else every table that can hold it)."""
+        `names`, else every table that can hold it) at their latest versions; not `latest`: at
+        the versions this store's tables last saw (what a job just wrote, no round trips).
+        `local_copies` (a reader that reads the whole partition, an export's): on object storage
+        the partition's files are fetched once into a scratch directory (removed on exit) and
+        read from there, by the views and by the export (`LocalCopies`)."""
         import duckdb
 
+        from gex_pipeline.lib.lake.remote import LocalCopies, on_object_storage
+
         con = duckdb.connect()
+        scratch = None
         try:
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            attach_partition(con, self.tables, partition, names)
+            if local_copies and on_object_storage(self.lake):
+                self.work_dir.mkdir(parents=True, exist_ok=True)
+                scratch = tempfile.TemporaryDirectory(prefix=".reader-", dir=self.work_dir)
+                self.tables.copies = LocalCopies(Path(scratch.name), self.lake.options())
+            attach_partition(
+                con, self.tables, partition, names, latest=latest, copies=self.tables.copies
+            )
             yield con
         finally:
             con.close()
+            self.tables.copies = None
+            if scratch is not None:
+                scratch.cleanup()

@@ -12,7 +12,8 @@ HUGEINT as decimal(38, 0), timestamps in UTC), so the two never drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from deltalake import DeltaTable
 
+    from gex_pipeline.lib.lake.remote import LocalCopies
     from gex_pipeline.settings import PathSettings
 
 FEED_COLUMN = "feed"
@@ -126,16 +128,45 @@ class TableCache:
 
     lake: Lake
     opened: dict[str, DeltaTable] = field(default_factory=dict)
+    opening: dict[str, Future[DeltaTable | None]] = field(default_factory=dict)
+    # Local copies of a remote lake's files while a reader of this cache is open (`store.reader`).
+    copies: LocalCopies | None = None
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Start opening the tables of `names` not open yet, in that order, on a thread of their
+        own, when the lake is on object storage: the round trips of the opens overlap the
+        caller's work (a local open reads local files, cheaper than the thread). The first `get`
+        of a table waits for its open and takes it at the version it opened; later ones bring it
+        up to date. An open an earlier prefetch started and nobody took is started again."""
+        if self.lake.local_path("") is not None:
+            return
+        wanted = [n for n in dict.fromkeys(names) if n not in self.opened]
+        if not wanted:
+            return
+        opener = ThreadPoolExecutor(1, thread_name_prefix="lake-prefetch")
+        for name in wanted:
+            self.opening[name] = opener.submit(self.lake.open, name)
+        opener.shutdown(wait=False)
 
     def get(self, name: str) -> DeltaTable | None:
-        """Table `name` at its latest version, or None when it was never written."""
+        """Table `name` at its latest version (a prefetched one: as it opened), or None when it
+        was never written."""
+        cached = name in self.opened
+        table = self.current(name)
+        if cached and table is not None:
+            table.update_incremental()
+        return table
+
+    def current(self, name: str) -> DeltaTable | None:
+        """Table `name` at the version this cache last saw (opened, read or written), opened
+        when it has none; no round trip to look for newer commits (a job reading back what it
+        just wrote). None when it was never written."""
         table = self.opened.get(name)
         if table is None:
-            table = self.lake.open(name)
+            pending = self.opening.pop(name, None)
+            table = pending.result() if pending is not None else self.lake.open(name)
             if table is not None:
                 self.opened[name] = table
-        else:
-            table.update_incremental()
         return table
 
     def ensure(self, name: str) -> DeltaTable:

@@ -54,6 +54,15 @@ class Workspace:
             self.bases[name] = self.tables.take(name)
         return self.bases[name]
 
+    def prefetch(self, *names: str) -> None:
+        """Start opening the lake tables this workspace will read or write back, in `names`'
+        order, and the changes table `write_back` appends to for a feed-day, while the caller
+        works (`TableCache.prefetch`: on object storage)."""
+        from gex_pipeline.lib.lake.changes import CHANGES_TABLE
+
+        feed_day = self.partition.feed is not None
+        self.tables.prefetch((*names, CHANGES_TABLE) if feed_day else names)
+
     def release(self) -> None:
         """Give the tables read but not written back to `tables`."""
         for name, table in self.bases.items():
