@@ -199,9 +199,10 @@ class Visibility:
 
 @dataclass
 class LakeVisibility:
-    """Polls the lake's `gex_snapshots` and stamps when each posted snapshot became readable."""
+    """Polls the lake's `gex_snapshots` and stamps when each posted snapshot became readable
+    (`env`: the stack's environment, which names its lake)."""
 
-    data_dir: Path
+    env: dict[str, str]
     posted: dict[tuple[str, str, int], float] = field(default_factory=dict)
     visible: dict[tuple[str, str, int], float] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -213,8 +214,7 @@ class LakeVisibility:
         from gex_pipeline.lib.lake.remote import settings_lake
         from gex_pipeline.lib.lake.tables import TableCache
 
-        env = {**os.environ, "GEX_DATA_DIR": str(self.data_dir)}
-        tables = TableCache(settings_lake(Settings.from_env(env)))
+        tables = TableCache(settings_lake(Settings.from_env(self.env)))
         since = 0  # rows of a later pass may carry a slightly older timestamp: look back 10 s
         while not self.stop.wait(0.25):
             try:
@@ -398,7 +398,7 @@ def main() -> None:
             watch = Visibility(data_dir / "staging" / "gex" / "processed")
             watcher = threading.Thread(target=watch.run, daemon=True)
             watcher.start()
-            in_lake = LakeVisibility(data_dir)
+            in_lake = LakeVisibility(env)
             lake_watcher = threading.Thread(target=in_lake.run, daemon=True)
             lake_watcher.start()
             report_s = float(Settings.from_env().pipeline.live_report_seconds)
